@@ -1,11 +1,23 @@
 //! Continuo's shared core: how music becomes tokens and back, once, for the trainer and
 //! the plugin alike. No plugin or training framework here.
+//!
+//! The path of a song: a file → [`reader`] ([`midi`], [`kern`]) → [`Score`] (notes in
+//! beats) → [`key`] normalisation → [`grid`] quantisation → [`encoding`] tokens →
+//! [`vocab`] ids. Back: ids → tokens → step notes → beats → [`midi::write_midi`].
+//! The [`card`] ties a trained model to its encoding; [`corpus`] imports whole folders.
 
+pub mod encoding;
 pub mod error;
+pub mod grid;
+pub mod kern;
 pub mod key;
 pub mod midi;
+pub mod reader;
 pub mod score;
 
 pub use error::{ReadError, ReadProblem};
+pub use grid::{Grid, StepNote};
 pub use key::{Key, Mode};
+pub use reader::read_music_file;
 pub use score::{Note, Score};
+pub use encoding::{EncodingKind, Token};

@@ -1,0 +1,35 @@
+//! Reading any supported music file into a [`Score`], chosen by file extension.
+
+use crate::error::{ReadError, ReadProblem};
+use crate::kern::read_kern_file;
+use crate::midi::{read_midi_file, MidiOptions};
+use crate::score::Score;
+use std::path::Path;
+
+/// The kinds of file Continuo reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    Midi,
+    Kern,
+}
+
+impl FileKind {
+    /// By extension, case-insensitively: `.mid`/`.midi`/`.smf` or `.krn`/`.kern`.
+    pub fn of(path: &Path) -> Option<FileKind> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        match ext.as_str() {
+            "mid" | "midi" | "smf" => Some(FileKind::Midi),
+            "krn" | "kern" => Some(FileKind::Kern),
+            _ => None,
+        }
+    }
+}
+
+/// Read a MIDI or `**kern` file.
+pub fn read_music_file(path: &Path, midi: &MidiOptions) -> Result<Score, ReadError> {
+    match FileKind::of(path) {
+        Some(FileKind::Midi) => read_midi_file(path, midi),
+        Some(FileKind::Kern) => read_kern_file(path),
+        None => Err(ReadError::new(path, ReadProblem::UnknownExtension)),
+    }
+}
