@@ -6,6 +6,7 @@
 //! [`vocab`] ids. Back: ids → tokens → step notes → beats → [`midi::write_midi`].
 //! The [`card`] ties a trained model to its encoding; [`corpus`] imports whole folders.
 
+pub mod card;
 pub mod encoding;
 pub mod error;
 pub mod grid;
@@ -14,6 +15,8 @@ pub mod key;
 pub mod midi;
 pub mod reader;
 pub mod score;
+pub mod song;
+pub mod vocab;
 
 pub use error::{ReadError, ReadProblem};
 pub use grid::{Grid, StepNote};
