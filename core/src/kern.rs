@@ -149,7 +149,7 @@ fn parse_event(token: &str, line: usize) -> Result<Event, ReadProblem> {
             '{' => ev.phrase_start = true,
             '}' => ev.phrase_end = true,
             c if IGNORED.contains(c) => {}
-            c => return Err(unsupported(line, token, format!("unknown signifier `{c}`"))),
+            c => return Err(unsupported(line, token, format!("unknown signifier {c:?}"))),
         }
     }
     if letter.is_none() && !rest {

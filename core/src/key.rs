@@ -222,30 +222,29 @@ fn pearson(x: &[f64; 12], y: &[f64; 12]) -> f64 {
     }
 }
 
-/// How much the last note counts, as a share of the whole histogram's weight, when
-/// estimating: tonal melodies overwhelmingly end on their tonic.
-pub const FINAL_NOTE_WEIGHT: f64 = 0.25;
+/// How much a key whose tonic is the final note is preferred, added to its correlation:
+/// tonal melodies overwhelmingly end on their tonic (and a piece's final bass note is its
+/// tonic), which separates a key from its relative and its dominant.
+pub const FINAL_NOTE_BONUS: f64 = 0.15;
 
 /// Estimate the key of some notes: Krumhansl–Schmuckler correlation of the
-/// duration-weighted pitch-class histogram (with the final note given extra weight) against
-/// the 24 rotated profiles. `None` when there are no notes.
+/// duration-weighted pitch-class histogram against the 24 rotated profiles, plus
+/// [`FINAL_NOTE_BONUS`] for keys on the final note. `None` when there are no notes.
 pub fn estimate_key(notes: &[Note], profile: Profile) -> Option<KeyEstimate> {
-    let mut h = pitch_class_histogram(notes);
-    let total: f64 = h.iter().sum();
-    if total <= 0.0 {
+    estimate_key_with_bonus(notes, profile, FINAL_NOTE_BONUS)
+}
+
+/// [`estimate_key`] with a chosen final-note bonus (0 is plain Krumhansl–Schmuckler).
+/// The returned correlation is the plain one, without the bonus.
+pub fn estimate_key_with_bonus(notes: &[Note], profile: Profile, final_note_bonus: f64) -> Option<KeyEstimate> {
+    let h = pitch_class_histogram(notes);
+    if h.iter().sum::<f64>() <= 0.0 {
         return None;
     }
-    // The lowest note among those that end last: the bass of the final chord, or the last
-    // note of a melody.
+    // The lowest of the notes that end last: the last note of a melody, the bass of a final chord.
     let last_end = notes.iter().map(Note::end).fold(f64::MIN, f64::max);
-    if let Some(last) = notes
-        .iter()
-        .filter(|n| n.end() >= last_end - 1e-9)
-        .min_by_key(|n| n.pitch)
-    {
-        h[(last.pitch % 12) as usize] += total * FINAL_NOTE_WEIGHT;
-    }
-    let mut best: Option<KeyEstimate> = None;
+    let final_pc = notes.iter().filter(|n| n.end() >= last_end - 1e-9).map(|n| n.pitch).min().map(|p| p % 12);
+    let mut best: Option<(f64, KeyEstimate)> = None;
     for mode in [Mode::Major, Mode::Minor] {
         let w = profile.weights(mode);
         for tonic in 0..12u8 {
@@ -254,12 +253,13 @@ pub fn estimate_key(notes: &[Note], profile: Profile) -> Option<KeyEstimate> {
                 *r = w[(pc + 12 - tonic as usize) % 12];
             }
             let r = pearson(&h, &rotated);
-            if best.is_none_or(|b| r > b.correlation) {
-                best = Some(KeyEstimate { key: Key::new(tonic, mode), correlation: r });
+            let score = r + if final_pc == Some(tonic) { final_note_bonus } else { 0.0 };
+            if best.is_none_or(|(b, _)| score > b) {
+                best = Some((score, KeyEstimate { key: Key::new(tonic, mode), correlation: r }));
             }
         }
     }
-    best
+    best.map(|(_, e)| e)
 }
 
 #[cfg(test)]

@@ -1,0 +1,403 @@
+//! Corpus import: folders of MIDI and `**kern` files → a prepared corpus on disk, with a
+//! summary of what was read and what was skipped and why. One bad file never aborts an
+//! import. Runs on the trainer's threads (files are read in parallel).
+//!
+//! On disk, a prepared corpus is a folder with two files:
+//! - `songs.jsonl`: one JSON object a line, one line per song and transposition:
+//!   `{"file": "essen-kern/erk/deut0001.krn", "split": "train", "key": "F major",
+//!     "key_source": "declared", "shift": -5, "tokens": ["60", "_", "r", …, "/"]}`.
+//!   `tokens` are in the key after `shift` semitones; every song ends with `/`.
+//! - `corpus.json`: the settings (encoding, grid, key normalisation), the split rule, the
+//!   vocabulary built from the training split, and the import summary.
+//!
+//! The split is by file, never by window: `fnv1a64(path inside its root) % 100`, 0–79 train,
+//! 80–89 validation, 90–99 test, so a file keeps its split whatever else is imported.
+
+use crate::encoding::{EncodingKind, Token};
+use crate::error::ReadError;
+use crate::grid::Grid;
+use crate::key::Key;
+use crate::midi::MidiOptions;
+use crate::reader::{read_music_file, FileKind};
+use crate::song::{encode_score, shifts_for, song_key, KeyNormalisation, KeySource};
+use crate::vocab::Vocabulary;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::{BufRead, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+pub const CORPUS_FORMAT: &str = "continuo-corpus";
+pub const CORPUS_VERSION: u32 = 1;
+pub const SONGS_FILE: &str = "songs.jsonl";
+pub const MANIFEST_FILE: &str = "corpus.json";
+pub const SPLIT_RULE: &str = "by file: fnv1a64(path inside its root) % 100: 0-79 train, 80-89 validation, 90-99 test";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Split {
+    Train,
+    Validation,
+    Test,
+}
+
+/// FNV-1a, 64 bit: a stable hash (unlike std's) for the split.
+fn fnv1a64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3))
+}
+
+/// The split of a file, from its path inside its corpus root (with `/` separators).
+pub fn split_of(relative_path: &str) -> Split {
+    match fnv1a64(relative_path.as_bytes()) % 100 {
+        0..=79 => Split::Train,
+        80..=89 => Split::Validation,
+        _ => Split::Test,
+    }
+}
+
+/// What to import and how to encode it.
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    pub kind: EncodingKind,
+    pub grid: Grid,
+    pub key_normalisation: KeyNormalisation,
+    pub midi: MidiOptions,
+    /// `chords`: pitch sets seen fewer times than this in training fall back (see `vocab`).
+    pub min_chord_count: u32,
+    /// Reader threads; 0 means one per core.
+    pub threads: usize,
+}
+
+impl Default for ImportOptions {
+    fn default() -> Self {
+        ImportOptions {
+            kind: EncodingKind::Melody,
+            grid: Grid::SIXTEENTH,
+            key_normalisation: KeyNormalisation::CMajorAMinor,
+            midi: MidiOptions::default(),
+            min_chord_count: 5,
+            threads: 0,
+        }
+    }
+}
+
+/// One song (in one transposition) of a prepared corpus.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SongRecord {
+    pub file: String,
+    pub split: Split,
+    pub key: Option<Key>,
+    pub key_source: Option<KeySource>,
+    /// Semitones the song was transposed by before encoding.
+    pub shift: i32,
+    pub tokens: Vec<Token>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SkippedFile {
+    pub file: String,
+    pub reason: String,
+}
+
+/// What an import read, skipped and produced.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ImportSummary {
+    pub roots: Vec<String>,
+    /// Music files found (by extension).
+    pub files_found: usize,
+    pub files_read: usize,
+    /// Files that are not music files (other extensions), left alone.
+    pub files_ignored: usize,
+    /// Skipped files grouped by reason.
+    pub skipped: BTreeMap<String, Vec<SkippedFile>>,
+    pub songs: BTreeMap<Split, usize>,
+    pub tokens: BTreeMap<Split, usize>,
+    pub keys_declared: usize,
+    pub keys_estimated: usize,
+    pub vocabulary_size: usize,
+    pub pitch_range: [u8; 2],
+}
+
+impl ImportSummary {
+    pub fn files_skipped(&self) -> usize {
+        self.skipped.values().map(Vec::len).sum()
+    }
+}
+
+impl fmt::Display for ImportSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "corpus: {}", self.roots.join(", "))?;
+        writeln!(
+            f,
+            "files: {} music files found, {} read, {} skipped, {} other files ignored",
+            self.files_found,
+            self.files_read,
+            self.files_skipped(),
+            self.files_ignored
+        )?;
+        for (reason, files) in &self.skipped {
+            writeln!(f, "  skipped ({reason}): {}", files.len())?;
+            for s in files {
+                writeln!(f, "    {}: {}", s.file, s.reason)?;
+            }
+        }
+        let get = |m: &BTreeMap<Split, usize>, s| m.get(&s).copied().unwrap_or(0);
+        writeln!(
+            f,
+            "songs: {} train, {} validation, {} test",
+            get(&self.songs, Split::Train),
+            get(&self.songs, Split::Validation),
+            get(&self.songs, Split::Test)
+        )?;
+        writeln!(
+            f,
+            "tokens: {} train, {} validation, {} test",
+            get(&self.tokens, Split::Train),
+            get(&self.tokens, Split::Validation),
+            get(&self.tokens, Split::Test)
+        )?;
+        writeln!(f, "keys: {} declared, {} estimated", self.keys_declared, self.keys_estimated)?;
+        write!(
+            f,
+            "vocabulary: {} tokens, pitches {}..={}",
+            self.vocabulary_size, self.pitch_range[0], self.pitch_range[1]
+        )
+    }
+}
+
+/// `corpus.json`: everything about a prepared corpus except its songs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: String,
+    pub version: u32,
+    pub encoding: EncodingKind,
+    pub steps_per_beat: Grid,
+    pub key_normalisation: KeyNormalisation,
+    pub min_chord_count: u32,
+    pub split: String,
+    pub vocabulary: Vec<Token>,
+    pub summary: ImportSummary,
+}
+
+/// A prepared corpus in memory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Corpus {
+    pub manifest: Manifest,
+    pub songs: Vec<SongRecord>,
+}
+
+/// Every file below `root`, sorted, following no symbolic links out of it.
+fn walk(root: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let entry = entry?;
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                stack.push(entry.path());
+            } else if kind.is_file() {
+                out.push(entry.path());
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// The outcome of reading one file.
+enum FileResult {
+    Songs(Vec<SongRecord>, KeySource),
+    Skipped(SkippedFile, &'static str),
+}
+
+fn import_file(path: &Path, name: String, split: Split, options: &ImportOptions) -> FileResult {
+    let read = std::panic::catch_unwind(|| read_music_file(path, &options.midi));
+    let score = match read {
+        Ok(Ok(score)) => score,
+        Ok(Err(ReadError { problem, .. })) => {
+            return FileResult::Skipped(SkippedFile { file: name, reason: problem.to_string() }, problem.category())
+        }
+        Err(_) => {
+            return FileResult::Skipped(
+                SkippedFile { file: name, reason: "the reader panicked (a bug: please report this file)".into() },
+                "reader bug",
+            )
+        }
+    };
+    let key = song_key(&score);
+    let shifts = shifts_for(key.map(|k| k.0), options.key_normalisation, split == Split::Train);
+    let songs = shifts
+        .into_iter()
+        .filter(|&s| score.can_transpose(s))
+        .map(|shift| SongRecord {
+            file: name.clone(),
+            split,
+            key: key.map(|k| k.0),
+            key_source: key.map(|k| k.1),
+            shift,
+            tokens: encode_score(&score, options.grid, options.kind, shift),
+        })
+        .collect();
+    FileResult::Songs(songs, key.map_or(KeySource::Estimated, |k| k.1))
+}
+
+/// Import every music file below each root. `progress(done, total)` is called after each
+/// file, from the reader threads. Fails only if a root cannot be listed.
+pub fn import(
+    roots: &[PathBuf],
+    options: &ImportOptions,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Corpus, String> {
+    let mut jobs: Vec<(PathBuf, String, Split)> = Vec::new();
+    let mut summary = ImportSummary::default();
+    for root in roots {
+        let files = walk(root).map_err(|e| format!("{}: cannot list the folder: {e}", root.display()))?;
+        let root_name = root
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| root.display().to_string());
+        summary.roots.push(root.display().to_string());
+        for path in files {
+            if FileKind::of(&path).is_none() {
+                summary.files_ignored += 1;
+                continue;
+            }
+            let inside = path.strip_prefix(root).unwrap_or(&path).to_string_lossy().replace('\\', "/");
+            jobs.push((path, format!("{root_name}/{inside}"), split_of(&inside)));
+        }
+    }
+    summary.files_found = jobs.len();
+
+    let threads = if options.threads == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        options.threads
+    };
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let mut results: Vec<Option<FileResult>> = (0..jobs.len()).map(|_| None).collect();
+    let chunks: Vec<Vec<(usize, FileResult)>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads.max(1))
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some((path, name, split)) = jobs.get(i) else { break };
+                        mine.push((i, import_file(path, name.clone(), *split, options)));
+                        progress(done.fetch_add(1, Ordering::Relaxed) + 1, jobs.len());
+                    }
+                    mine
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().expect("import workers catch panics")).collect()
+    });
+    for (i, r) in chunks.into_iter().flatten() {
+        results[i] = Some(r);
+    }
+
+    let mut songs = Vec::new();
+    for result in results.into_iter().flatten() {
+        match result {
+            FileResult::Songs(s, source) => {
+                summary.files_read += 1;
+                match source {
+                    KeySource::Declared => summary.keys_declared += 1,
+                    KeySource::Estimated => summary.keys_estimated += 1,
+                }
+                songs.extend(s);
+            }
+            FileResult::Skipped(s, category) => summary.skipped.entry(category.to_string()).or_default().push(s),
+        }
+    }
+    for s in &songs {
+        *summary.songs.entry(s.split).or_default() += 1;
+        *summary.tokens.entry(s.split).or_default() += s.tokens.len();
+    }
+    let vocabulary = Vocabulary::build(
+        songs.iter().filter(|s| s.split == Split::Train).map(|s| s.tokens.as_slice()),
+        options.min_chord_count as usize,
+    );
+    summary.vocabulary_size = vocabulary.len();
+    let (lo, hi) = vocabulary.pitch_range();
+    summary.pitch_range = [lo, hi];
+    let manifest = Manifest {
+        format: CORPUS_FORMAT.into(),
+        version: CORPUS_VERSION,
+        encoding: options.kind,
+        steps_per_beat: options.grid,
+        key_normalisation: options.key_normalisation,
+        min_chord_count: options.min_chord_count,
+        split: SPLIT_RULE.into(),
+        vocabulary: vocabulary.tokens().to_vec(),
+        summary,
+    };
+    Ok(Corpus { manifest, songs })
+}
+
+impl Corpus {
+    /// Write `songs.jsonl` and `corpus.json` into `dir` (created if missing).
+    pub fn write(&self, dir: &Path) -> std::io::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        let tmp = dir.join(format!("{SONGS_FILE}.tmp"));
+        let mut out = BufWriter::new(std::fs::File::create(&tmp)?);
+        for song in &self.songs {
+            serde_json::to_writer(&mut out, song)?;
+            out.write_all(b"\n")?;
+        }
+        out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        std::fs::rename(tmp, dir.join(SONGS_FILE))?;
+        let manifest = serde_json::to_string_pretty(&self.manifest)?;
+        std::fs::write(dir.join(MANIFEST_FILE), manifest)
+    }
+
+    /// Read a prepared corpus; errors name the file and line.
+    pub fn read(dir: &Path) -> Result<Corpus, String> {
+        let manifest_path = dir.join(MANIFEST_FILE);
+        let text = std::fs::read_to_string(&manifest_path).map_err(|e| format!("{}: {e}", manifest_path.display()))?;
+        let manifest: Manifest = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", manifest_path.display()))?;
+        if manifest.format != CORPUS_FORMAT {
+            return Err(format!("{}: not a prepared Continuo corpus", manifest_path.display()));
+        }
+        let songs_path = dir.join(SONGS_FILE);
+        let file = std::fs::File::open(&songs_path).map_err(|e| format!("{}: {e}", songs_path.display()))?;
+        let mut songs = Vec::new();
+        for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
+            let line = line.map_err(|e| format!("{}: {e}", songs_path.display()))?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            songs.push(
+                serde_json::from_str(&line).map_err(|e| format!("{} line {}: {e}", songs_path.display(), i + 1))?,
+            );
+        }
+        Ok(Corpus { manifest, songs })
+    }
+
+    pub fn vocabulary(&self) -> Result<Vocabulary, String> {
+        Vocabulary::from_tokens(self.manifest.vocabulary.clone())
+    }
+
+    pub fn split(&self, split: Split) -> impl Iterator<Item = &SongRecord> {
+        self.songs.iter().filter(move |s| s.split == split)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_is_stable_and_roughly_80_10_10() {
+        assert_eq!(split_of("erk/deut0001.krn"), split_of("erk/deut0001.krn"));
+        let mut counts = BTreeMap::new();
+        for i in 0..10_000 {
+            *counts.entry(split_of(&format!("dir/song{i}.krn"))).or_insert(0usize) += 1;
+        }
+        assert!((7_700..8_300).contains(&counts[&Split::Train]), "{counts:?}");
+        assert!((800..1_200).contains(&counts[&Split::Test]), "{counts:?}");
+    }
+}

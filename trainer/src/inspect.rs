@@ -1,0 +1,55 @@
+//! `trainer inspect`: show how Continuo reads one file — its tempo, metre, key, notes and
+//! the tokens a model would see. For checking a corpus file by eye.
+
+use clap::Args;
+use continuo_core::midi::MidiOptions;
+use continuo_core::song::{encode_score, song_key, KeyNormalisation};
+use continuo_core::{read_music_file, EncodingKind, Grid};
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub struct InspectArgs {
+    /// A .mid, .midi, .krn or .kern file.
+    file: PathBuf,
+    #[arg(long, default_value = "melody")]
+    encoding: EncodingKind,
+    #[arg(long, default_value = "1/16")]
+    grid: Grid,
+    #[arg(long, default_value = "c-major-a-minor")]
+    keys: KeyNormalisation,
+    /// How many notes to list.
+    #[arg(long, default_value_t = 24)]
+    notes: usize,
+    /// Keep MIDI channel 10 (drums).
+    #[arg(long)]
+    drums: bool,
+}
+
+pub fn run(args: &InspectArgs) -> Result<(), String> {
+    let midi = MidiOptions { include_drums: args.drums, ..MidiOptions::default() };
+    let score = read_music_file(&args.file, &midi).map_err(|e| e.to_string())?;
+    println!("file: {}", args.file.display());
+    if let Some(title) = &score.title {
+        println!("title: {title}");
+    }
+    println!("tempo: {:.1} BPM ({} changes)", score.initial_bpm(), score.tempi.len().saturating_sub(1));
+    for ts in score.time_signatures.iter().take(4) {
+        println!("metre: {}/{} at beat {}", ts.numerator, ts.denominator, ts.beat());
+    }
+    let key = song_key(&score);
+    if let Some((k, source)) = key {
+        println!("key: {k} ({source:?}), shift to C/Am: {}", k.shift_to_c_or_a());
+    }
+    println!("notes: {} over {:.2} beats; bar lines: {}; phrases: {}", score.notes.len(), score.end_beat(), score.bar_lines.len(), score.phrases.len());
+    for n in score.notes.iter().take(args.notes) {
+        println!("  beat {:8.3}  len {:6.3}  pitch {:3}  vel {:3}  voice {}", n.onset, n.duration, n.pitch, n.velocity, n.voice);
+    }
+    let shift = match (args.keys, key) {
+        (KeyNormalisation::CMajorAMinor, Some((k, _))) => k.shift_to_c_or_a(),
+        _ => 0,
+    };
+    let tokens = encode_score(&score, args.grid, args.encoding, shift);
+    let text: Vec<String> = tokens.iter().map(|t| t.to_string()).collect();
+    println!("tokens ({}, {} steps, shift {shift}):\n{}", args.encoding, tokens.len(), text.join(" "));
+    Ok(())
+}
