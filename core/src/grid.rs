@@ -87,9 +87,10 @@ impl StepNote {
 }
 
 /// Snap every note's start and end to the nearest step. A note shorter than half a step
-/// keeps one step; a note that would overlap a later note of the same pitch is cut where
-/// that one starts, and two notes of one pitch on one step become one (the longer).
-/// Result sorted by step, then pitch.
+/// keeps one step, unless another, longer note of its voice lands on the same step: then it
+/// is an ornament the grid cannot show (a grace note) and is left out. A note that would
+/// overlap a later note of the same pitch is cut where that one starts, and two notes of
+/// one pitch on one step become one (the longer). Result sorted by step, then pitch.
 pub fn quantise(notes: &[Note], grid: Grid) -> Vec<StepNote> {
     let mut out: Vec<StepNote> = notes
         .iter()
@@ -105,6 +106,15 @@ pub fn quantise(notes: &[Note], grid: Grid) -> Vec<StepNote> {
             }
         })
         .collect();
+    // Ornaments: shorter than half a step and sharing their step with a longer note of their voice.
+    let short: Vec<bool> = notes.iter().map(|n| n.duration < grid.step_beats() / 2.0).collect();
+    let mut voice_steps: Vec<(u8, u32)> =
+        out.iter().zip(&short).filter(|(_, &s)| !s).map(|(n, _)| (n.voice, n.step)).collect();
+    voice_steps.sort_unstable();
+    let keep: Vec<bool> =
+        short.iter().zip(&out).map(|(&s, n)| !s || voice_steps.binary_search(&(n.voice, n.step)).is_err()).collect();
+    let mut keep = keep.into_iter();
+    out.retain(|_| keep.next().unwrap_or(true));
     // Same pitch: sort so that notes of one pitch are adjacent, in time order, longest first.
     out.sort_by_key(|n| (n.pitch, n.step, std::cmp::Reverse(n.steps)));
     out.dedup_by(|later, earlier| later.pitch == earlier.pitch && later.step == earlier.step);
@@ -167,6 +177,13 @@ mod tests {
         assert_eq!(q.len(), 2);
         assert_eq!((q[0].step, q[0].steps), (0, 4));
         assert_eq!((q[1].step, q[1].steps), (4, 4));
+    }
+
+    #[test]
+    fn grace_notes_sharing_a_step_are_left_out() {
+        let q = quantise(&[n(1.0, 0.06, 74), n(1.06, 0.69, 72), n(2.0, 0.05, 70)], Grid::SIXTEENTH);
+        let kept: Vec<(u32, u8)> = q.iter().map(|n| (n.step, n.pitch)).collect();
+        assert_eq!(kept, vec![(4, 72), (8, 70)]);
     }
 
     #[test]

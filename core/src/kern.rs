@@ -339,8 +339,10 @@ fn read_interpretations(score: &mut Score, spines: &[Spine], fields: &[&str], t:
                 if let (Ok(n), Ok(d)) = (n.parse::<u8>(), d.parse::<u8>()) {
                     if n > 0 && d.is_power_of_two() && d <= 64 {
                         let ts = TimeSignature { beat_milli: (t * 1000.0).round() as i64, numerator: n, denominator: d };
-                        if score.time_signatures.last() != Some(&ts) {
-                            score.time_signatures.push(ts);
+                        // One metre per position: a later one at the same beat replaces it.
+                        match score.time_signatures.last_mut() {
+                            Some(last) if last.beat_milli == ts.beat_milli => *last = ts,
+                            _ => score.time_signatures.push(ts),
                         }
                     }
                 }
