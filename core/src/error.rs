@@ -11,6 +11,8 @@ pub enum ReadProblem {
     Empty,
     #[error("not a Standard MIDI file: {0}")]
     NotMidi(String),
+    #[error("the file is truncated: {0}")]
+    Truncated(String),
     #[error("tempo {0} µs per quarter note is out of range (allowed 10,000..=10,000,000, i.e. 6 to 6,000 BPM)")]
     AbsurdTempo(u32),
     #[error("too many events: more than {limit}")]
@@ -35,6 +37,7 @@ impl ReadProblem {
         match self {
             ReadProblem::Empty => "empty file",
             ReadProblem::NotMidi(_) => "not a MIDI file",
+            ReadProblem::Truncated(_) => "truncated file",
             ReadProblem::AbsurdTempo(_) => "absurd tempo",
             ReadProblem::TooManyEvents { .. } => "too many events",
             ReadProblem::UnsupportedKern { .. } => "unsupported kern token",

@@ -70,6 +70,7 @@ pub fn parse_midi(bytes: &[u8], options: &MidiOptions) -> Result<Score, ReadProb
     if bytes.is_empty() {
         return Err(ReadProblem::Empty);
     }
+    check_chunks(bytes)?;
     let (header, tracks) = midly::parse(bytes).map_err(|e| ReadProblem::NotMidi(e.to_string()))?;
     let clock = match header.timing {
         Timing::Metrical(ppq) if ppq.as_int() > 0 => Clock::Metrical(ppq.as_int() as f64),
@@ -137,6 +138,35 @@ pub fn parse_midi(bytes: &[u8], options: &MidiOptions) -> Result<Score, ReadProb
     }
     finish(&mut score);
     Ok(score)
+}
+
+/// midly reads what it can of a cut-off file; we want to say it is cut off. Every chunk
+/// must fit in the file, and there must be as many track chunks as the header announces.
+fn check_chunks(bytes: &[u8]) -> Result<(), ReadProblem> {
+    if bytes.len() < 14 || &bytes[..4] != b"MThd" {
+        return Err(ReadProblem::NotMidi("no `MThd` header".into()));
+    }
+    let announced = u16::from_be_bytes([bytes[10], bytes[11]]) as usize;
+    let mut at = 0usize;
+    let mut tracks = 0usize;
+    while at + 8 <= bytes.len() {
+        let len = u32::from_be_bytes([bytes[at + 4], bytes[at + 5], bytes[at + 6], bytes[at + 7]]) as usize;
+        if &bytes[at..at + 4] == b"MTrk" {
+            tracks += 1;
+        }
+        let end = at + 8 + len;
+        if end > bytes.len() {
+            return Err(ReadProblem::Truncated(format!(
+                "a chunk at byte {at} announces {len} bytes, the file has {} left",
+                bytes.len() - at - 8
+            )));
+        }
+        at = end;
+    }
+    if tracks < announced {
+        return Err(ReadProblem::Truncated(format!("the header announces {announced} tracks, the file holds {tracks}")));
+    }
+    Ok(())
 }
 
 fn push_note(score: &mut Score, clock: &Clock, start: u64, end: u64, pitch: u8, velocity: u8, channel: u8) {
