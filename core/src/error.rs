@@ -17,6 +17,8 @@ pub enum ReadProblem {
     AbsurdTempo(u32),
     #[error("too many events: more than {limit}")]
     TooManyEvents { limit: usize },
+    #[error("the music lasts {beats:.0} beats, more than the {limit:.0} allowed")]
+    TooLong { beats: f64, limit: f64 },
     #[error("line {line}: unsupported **kern token `{token}`: {why}")]
     UnsupportedKern { line: usize, token: String, why: String },
     #[error("line {line}: malformed **kern: {why}")]
@@ -40,6 +42,7 @@ impl ReadProblem {
             ReadProblem::Truncated(_) => "truncated file",
             ReadProblem::AbsurdTempo(_) => "absurd tempo",
             ReadProblem::TooManyEvents { .. } => "too many events",
+            ReadProblem::TooLong { .. } => "too long",
             ReadProblem::UnsupportedKern { .. } => "unsupported kern token",
             ReadProblem::MalformedKern { .. } => "malformed kern",
             ReadProblem::NotKern => "not a kern file",

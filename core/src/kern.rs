@@ -318,6 +318,7 @@ pub fn parse_kern(text: &str) -> Result<Score, ReadProblem> {
     score.phrases.dedup();
     score.time_signatures.dedup();
     score.tempi.dedup_by(|a, b| a.beat == b.beat);
+    score.check_length()?;
     Ok(score)
 }
 

@@ -137,6 +137,7 @@ pub fn parse_midi(bytes: &[u8], options: &MidiOptions) -> Result<Score, ReadProb
         return Err(ReadProblem::NoNotes);
     }
     finish(&mut score);
+    score.check_length()?;
     Ok(score)
 }
 

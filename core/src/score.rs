@@ -71,6 +71,10 @@ pub struct Score {
 
 pub const DEFAULT_BPM: f64 = 120.0;
 
+/// The longest piece a reader accepts: 100,000 beats (almost 14 hours at 120 BPM). Longer
+/// "music" is a broken or hostile file, and encoding it would take a token per step.
+pub const MAX_BEATS: f64 = 100_000.0;
+
 impl Score {
     /// Sort notes into the canonical order (onset, pitch, voice).
     pub fn sort(&mut self) {
@@ -85,6 +89,15 @@ impl Score {
     /// The beat at which the last note ends.
     pub fn end_beat(&self) -> f64 {
         self.notes.iter().map(Note::end).fold(0.0, f64::max)
+    }
+
+    /// A reader's last check: no longer than [`MAX_BEATS`].
+    pub fn check_length(&self) -> Result<(), crate::error::ReadProblem> {
+        let beats = self.end_beat();
+        if beats > MAX_BEATS {
+            return Err(crate::error::ReadProblem::TooLong { beats, limit: MAX_BEATS });
+        }
+        Ok(())
     }
 
     /// Tempo at the start of the piece.

@@ -30,6 +30,8 @@ fn bad_kern_files_are_typed_errors_naming_file_and_line() {
         assert!(check(&err.problem), "{name}: {:?}", err.problem);
         assert!(err.to_string().contains(name), "{err} does not name the file");
     }
+    let endless = format!("**kern\n{}*-\n", "000c\n".repeat(4000));
+    assert!(matches!(read("endless.krn", endless.as_bytes()).unwrap_err().problem, ReadProblem::TooLong { .. }));
     // A lone *x, and binary garbage with a .krn name.
     assert!(read("x.krn", b"**kern\t**kern\n*x\t*\n*-\t*-\n").is_err());
     assert!(read("garbage.krn", &[0xff, 0x00, 0x13, 0x37, b'\n', 0x80]).is_err());

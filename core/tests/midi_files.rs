@@ -141,6 +141,9 @@ fn bad_midi_files_are_typed_errors_naming_the_file() {
     let mut slow = tempo(0xFF_FFFF);
     slow.extend(&note);
     expect_error("tempo-slow.mid", &smf(0, 96, &[slow]), |p| *p == ReadProblem::AbsurdTempo(0xFF_FFFF));
+    // One note of 2^28 - 1 ticks at 1 tick per quarter: millions of beats.
+    let endless = vec![0x00, 0x90, 60, 80, 0xFF, 0xFF, 0xFF, 0x7F, 60, 0];
+    expect_error("endless.mid", &smf(0, 1, &[endless]), |p| matches!(p, ReadProblem::TooLong { .. }));
     let drums_only = vec![0x00, 0x99, 36, 80, 0x60, 36, 0];
     expect_error("drums.mid", &smf(0, 96, &[drums_only]), |p| *p == ReadProblem::NoNotes);
     expect_error("zero-ppq.mid", &smf(0, 0, &[note.clone()]), |p| matches!(p, ReadProblem::NotMidi(_)));

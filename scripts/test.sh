@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (.ci/run calls this verbatim).
+# Tests that read ../shared/data fail with a clear message when it is missing; set
+# CONTINUO_DATA to its location, or CONTINUO_ALLOW_MISSING_DATA=1 to skip them loudly.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+# Build everything first, so the test run itself only runs tests.
+cargo build --workspace --all-targets --locked
+cargo test --workspace --locked
