@@ -155,6 +155,14 @@ fn check_chunks(bytes: &[u8]) -> Result<(), ReadProblem> {
         if &bytes[at..at + 4] == b"MTrk" {
             tracks += 1;
         }
+        // SMPTE timing: the high byte is minus the frame rate. Checked in every header chunk
+        // because midly negates it unchecked (a byte of 0x80 overflows).
+        if &bytes[at..at + 4] == b"MThd" && len >= 6 && at + 13 <= bytes.len() {
+            let fps = bytes[at + 12];
+            if fps & 0x80 != 0 && ![-24i8, -25, -29, -30].contains(&(fps as i8)) {
+                return Err(ReadProblem::NotMidi(format!("invalid SMPTE frame rate byte 0x{fps:02x}")));
+            }
+        }
         let end = at + 8 + len;
         if end > bytes.len() {
             return Err(ReadProblem::Truncated(format!(

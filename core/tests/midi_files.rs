@@ -148,6 +148,12 @@ fn bad_midi_files_are_typed_errors_naming_the_file() {
     expect_error("drums.mid", &smf(0, 96, &[drums_only]), |p| *p == ReadProblem::NoNotes);
     expect_error("zero-ppq.mid", &smf(0, 0, &[note.clone()]), |p| matches!(p, ReadProblem::NotMidi(_)));
     expect_error("song.xyz", &smf(0, 96, &[note]), |p| *p == ReadProblem::UnknownExtension);
+    // Found by fuzzing: an SMPTE frame-rate byte of 0x80 overflowed inside midly.
+    expect_error("smpte.mid", &[0x4d, 0x54, 0x68, 0x64, 0, 0, 0, 9, 0, 0, 0, 0, 0x80, 0xc3, 0xff, 0xff, 0x8a, 0xff, 0xff], |p| {
+        matches!(p, ReadProblem::NotMidi(_))
+    });
+    let second_header = include_bytes!("fixtures/fuzz-midly-second-header.mid");
+    expect_error("second-header.mid", second_header, |p| matches!(p, ReadProblem::NotMidi(_) | ReadProblem::Truncated(_)));
     let missing = read_music_file(Path::new("/nonexistent/x.mid"), &MidiOptions::default()).unwrap_err();
     assert!(matches!(missing.problem, ReadProblem::Io(_)) && missing.to_string().contains("/nonexistent/x.mid"));
 }

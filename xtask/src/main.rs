@@ -1,0 +1,24 @@
+//! `cargo xtask`: project chores that are not part of any product binary.
+//!
+//! - `cargo xtask ort [--dest DIR]` puts the ONNX Runtime shared library that Continuo
+//!   loads at run time into `target/onnxruntime/` (or DIR), taking it from the PyPI wheel
+//!   `onnxruntime==1.31.1` through pip when it is not there yet, and prints its path.
+
+mod ort;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("ort") => ort::run(&args[1..]),
+        _ => Err("usage: cargo xtask ort [--dest DIR]".to_string()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
