@@ -15,6 +15,7 @@ pub mod kern;
 pub mod key;
 pub mod midi;
 pub mod reader;
+pub mod sampler;
 pub mod score;
 pub mod song;
 pub mod vocab;
