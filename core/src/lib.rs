@@ -12,6 +12,7 @@ pub mod encoding;
 pub mod error;
 pub mod grid;
 pub mod kern;
+pub mod inference;
 pub mod key;
 pub mod midi;
 pub mod reader;

@@ -1,1 +1,5 @@
+//! Continuo's trainer as a library: the network's weights and reference forward pass, ONNX
+//! export, training, evaluation and generation. `main.rs` is the command line over it.
 
+pub mod export;
+pub mod weights;

@@ -1,0 +1,240 @@
+//! The stateful ONNX model: a model file and its card, run with ONNX Runtime (loaded at run
+//! time). Prime it with a seed, then feed one token at a time; the LSTM state is carried
+//! between calls. Runs on the trainer's threads and on the plugin's inference worker —
+//! never on the audio thread.
+//!
+//! The ONNX interface (written by `trainer export`, recorded in the card): inputs `tokens`
+//! [T, 1] int64, `h0` and `c0` [layers, 1, hidden] float32; outputs `logits` [T, 1, V],
+//! `hn` and `cn` [layers, 1, hidden].
+
+use crate::card::{card_path_for, CardError, ModelCard};
+use crate::vocab::Vocabulary;
+use ort::session::Session;
+use ort::value::Tensor;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// The ONNX Runtime library version Continuo is built and tested against.
+pub const ORT_VERSION: &str = "1.31.1";
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModelError {
+    /// The ONNX Runtime library could not be found or loaded.
+    Runtime(String),
+    Card(CardError),
+    /// The ONNX file could not be loaded or run.
+    Onnx { path: PathBuf, message: String },
+    /// The ONNX file and its card disagree.
+    Mismatch { path: PathBuf, why: String },
+}
+
+impl fmt::Display for ModelError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ModelError::Runtime(m) => write!(f, "ONNX Runtime: {m}"),
+            ModelError::Card(e) => e.fmt(f),
+            ModelError::Onnx { path, message } => write!(f, "{}: {message}", path.display()),
+            ModelError::Mismatch { path, why } => write!(f, "{}: does not match its model card: {why}", path.display()),
+        }
+    }
+}
+
+impl std::error::Error for ModelError {}
+
+fn library_names() -> [String; 2] {
+    let (prefix, suffix) = (std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX);
+    if cfg!(target_os = "linux") {
+        [format!("{prefix}onnxruntime{suffix}.{ORT_VERSION}"), format!("{prefix}onnxruntime{suffix}")]
+    } else {
+        [format!("{prefix}onnxruntime.{ORT_VERSION}{suffix}"), format!("{prefix}onnxruntime{suffix}")]
+    }
+}
+
+/// Where the ONNX Runtime library is looked for, in order: `$ORT_DYLIB_PATH`; beside the
+/// running executable and in its `lib/` and `../lib/`; the folders in `extra`; this
+/// checkout's `target/onnxruntime/` (where `cargo xtask ort` puts it).
+pub fn runtime_candidates(extra: &[PathBuf]) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    if let Some(exe_dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
+        dirs.push(exe_dir.join("lib"));
+        dirs.push(exe_dir.join("../lib"));
+        dirs.push(exe_dir);
+    }
+    dirs.extend(extra.iter().cloned());
+    dirs.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/onnxruntime"));
+    let mut out = Vec::new();
+    if let Some(p) = std::env::var_os("ORT_DYLIB_PATH").filter(|p| !p.is_empty()) {
+        out.push(PathBuf::from(p));
+    }
+    for d in dirs {
+        for name in library_names() {
+            out.push(d.join(name));
+        }
+    }
+    out
+}
+
+static RUNTIME: OnceLock<Result<(ort::environment::Environment, PathBuf), String>> = OnceLock::new();
+
+/// Load ONNX Runtime once per process (later calls return the first outcome). The error
+/// says where it looked and how to get the library.
+pub fn init_runtime(extra_dirs: &[PathBuf]) -> Result<PathBuf, ModelError> {
+    let outcome = RUNTIME.get_or_init(|| {
+        let candidates = runtime_candidates(extra_dirs);
+        let Some(path) = candidates.iter().find(|p| p.is_file()).cloned() else {
+            let looked: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
+            return Err(format!(
+                "library not found (run `cargo xtask ort`, or set ORT_DYLIB_PATH); looked for: {}",
+                looked.join(", ")
+            ));
+        };
+        let builder = ort::init_from(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let env = builder.with_name("continuo").build().map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok((env, path))
+    });
+    match outcome {
+        Ok((_, path)) => Ok(path.clone()),
+        Err(e) => Err(ModelError::Runtime(e.clone())),
+    }
+}
+
+/// A loaded model with its LSTM state.
+pub struct ContinuationModel {
+    card: ModelCard,
+    vocab: Vocabulary,
+    path: PathBuf,
+    session: Session,
+    h: Tensor<f32>,
+    c: Tensor<f32>,
+    logits: Vec<f32>,
+    /// A zeroed copy of the state, to reset from without allocating.
+    zeros: Vec<f32>,
+}
+
+impl fmt::Debug for ContinuationModel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ContinuationModel").field("path", &self.path).field("name", &self.card.name).finish()
+    }
+}
+
+fn onnx_err(path: &Path, e: impl fmt::Display) -> ModelError {
+    ModelError::Onnx { path: path.to_path_buf(), message: e.to_string() }
+}
+
+impl ContinuationModel {
+    /// Load `model.onnx` and its card `model.json`, on one thread, no spinning (the plugin's
+    /// worker steps one token at a time: per-call overhead matters, not parallelism).
+    pub fn load(onnx: &Path) -> Result<ContinuationModel, ModelError> {
+        let card = ModelCard::load(&card_path_for(onnx)).map_err(ModelError::Card)?;
+        init_runtime(&[])?;
+        let env = &RUNTIME.get().expect("initialised above").as_ref().expect("checked above").0;
+        let session = Session::builder(env)
+            .and_then(|b| Ok(b.with_intra_threads(1)?))
+            .and_then(|b| Ok(b.with_inter_threads(1)?))
+            .and_then(|b| Ok(b.with_intra_op_spinning(false)?))
+            .and_then(|b| Ok(b.with_inter_op_spinning(false)?))
+            .and_then(|mut b| b.commit_from_file(onnx))
+            .map_err(|e| onnx_err(onnx, e))?;
+        let mismatch = |why: String| ModelError::Mismatch { path: onnx.to_path_buf(), why };
+        for (want, have) in [("inputs", session.inputs()), ("outputs", session.outputs())] {
+            let names: Vec<&str> = have.iter().map(|o| o.name()).collect();
+            let spec = if want == "inputs" { &card.onnx.inputs } else { &card.onnx.outputs };
+            for s in spec {
+                if !names.contains(&s.name.as_str()) {
+                    return Err(mismatch(format!("the card names {want} `{}`, the model has {names:?}", s.name)));
+                }
+            }
+        }
+        for name in ["tokens", "h0", "c0"] {
+            if !session.inputs().iter().any(|o| o.name() == name) {
+                return Err(mismatch(format!("the model has no input `{name}`")));
+            }
+        }
+        if let Some(out) = session.outputs().iter().find(|o| o.name() == "logits") {
+            if let Some(&v) = out.dtype().tensor_shape().and_then(|s| s.last()) {
+                if v > 0 && v as usize != card.encoding.vocabulary.len() {
+                    return Err(mismatch(format!(
+                        "`logits` has {v} classes, the card's vocabulary {} tokens",
+                        card.encoding.vocabulary.len()
+                    )));
+                }
+            }
+        }
+        let (layers, hidden) = (card.onnx.layers as usize, card.onnx.hidden_size as usize);
+        let state = |_| Tensor::from_array(([layers, 1, hidden], vec![0f32; layers * hidden])).map_err(|e| onnx_err(onnx, e));
+        let vocab = card.vocabulary();
+        Ok(ContinuationModel {
+            h: state(0)?,
+            c: state(1)?,
+            logits: vec![0.0; vocab.len()],
+            zeros: vec![0.0; layers * hidden],
+            vocab,
+            card,
+            path: onnx.to_path_buf(),
+            session,
+        })
+    }
+
+    pub fn card(&self) -> &ModelCard {
+        &self.card
+    }
+
+    pub fn vocab(&self) -> &Vocabulary {
+        &self.vocab
+    }
+
+    /// Forget the state: the next token starts a new piece.
+    pub fn reset(&mut self) {
+        for t in [&mut self.h, &mut self.c] {
+            t.extract_tensor_mut().1.copy_from_slice(&self.zeros);
+        }
+    }
+
+    /// Feed tokens (ids), carrying the state; returns the logits after the last one.
+    pub fn feed(&mut self, ids: &[u32]) -> Result<&[f32], ModelError> {
+        self.run(ids, None)?;
+        Ok(&self.logits)
+    }
+
+    /// Feed tokens and return the logits after each one, `ids.len() × V` values.
+    pub fn feed_all(&mut self, ids: &[u32]) -> Result<Vec<f32>, ModelError> {
+        let mut all = Vec::with_capacity(ids.len() * self.vocab.len());
+        self.run(ids, Some(&mut all))?;
+        Ok(all)
+    }
+
+    fn run(&mut self, ids: &[u32], all: Option<&mut Vec<f32>>) -> Result<(), ModelError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let v = self.vocab.len();
+        if let Some(&bad) = ids.iter().find(|&&i| i as usize >= v) {
+            return Err(onnx_err(&self.path, format!("token id {bad} is outside the vocabulary of {v}")));
+        }
+        let tokens: Vec<i64> = ids.iter().map(|&i| i as i64).collect();
+        let tokens = Tensor::from_array(([ids.len(), 1], tokens)).map_err(|e| onnx_err(&self.path, e))?;
+        let outputs = self
+            .session
+            .run(ort::inputs!["tokens" => tokens, "h0" => self.h.view(), "c0" => self.c.view()])
+            .map_err(|e| onnx_err(&self.path, e))?;
+        let (shape, logits) = outputs["logits"].try_extract_tensor::<f32>().map_err(|e| onnx_err(&self.path, e))?;
+        if logits.len() != ids.len() * v {
+            return Err(ModelError::Mismatch {
+                path: self.path.clone(),
+                why: format!("`logits` came back with shape {shape:?}, expected [{}, 1, {v}]", ids.len()),
+            });
+        }
+        self.logits.copy_from_slice(&logits[logits.len() - v..]);
+        if let Some(all) = all {
+            all.extend_from_slice(logits);
+        }
+        let (_, hn) = outputs["hn"].try_extract_tensor::<f32>().map_err(|e| onnx_err(&self.path, e))?;
+        let (_, cn) = outputs["cn"].try_extract_tensor::<f32>().map_err(|e| onnx_err(&self.path, e))?;
+        let (hn, cn) = (hn.to_vec(), cn.to_vec());
+        drop(outputs);
+        self.h.extract_tensor_mut().1.copy_from_slice(&hn);
+        self.c.extract_tensor_mut().1.copy_from_slice(&cn);
+        Ok(())
+    }
+}

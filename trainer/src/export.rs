@@ -1,0 +1,218 @@
+//! ONNX export: the trained weights as a stateful ONNX graph (opset 17) built by hand with
+//! the native `LSTM` node, and the model card beside it.
+//!
+//! Graph: `tokens` [T, 1] int64 → Gather(embedding) → per layer: Slice `h0`/`c0` →
+//! LSTM → Squeeze → … → MatMul + Add → `logits` [T, 1, V]; the layers' final states are
+//! concatenated into `hn`, `cn` [layers, 1, H]. T is dynamic, so priming with a whole
+//! seed and stepping one token are the same graph. ONNX's gate order is i, o, f, c and its
+//! bias is [Wb; Rb]; the weights are reordered from PyTorch's i, f, g, o here.
+
+use crate::weights::LstmWeights;
+use continuo_core::card::{Dim, EncodingSpec, ModelCard, OnnxSpec, TensorSpec, Training, CARD_FORMAT, CARD_VERSION};
+use onnx_protobuf::attribute_proto::AttributeType;
+use onnx_protobuf::tensor_proto::DataType;
+use onnx_protobuf::tensor_shape_proto::{dimension, Dimension};
+use onnx_protobuf::{
+    type_proto, AttributeProto, GraphProto, Message, ModelProto, NodeProto, OperatorSetIdProto, TensorProto,
+    TensorShapeProto, TypeProto, ValueInfoProto,
+};
+use protobuf::{EnumOrUnknown, MessageField};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+pub const OPSET: u32 = 17;
+const IR_VERSION: i64 = 8;
+
+fn float_tensor(name: &str, dims: &[usize], data: Vec<f32>) -> TensorProto {
+    assert_eq!(dims.iter().product::<usize>(), data.len(), "{name}");
+    TensorProto {
+        name: name.into(),
+        dims: dims.iter().map(|&d| d as i64).collect(),
+        data_type: DataType::FLOAT as i32,
+        float_data: data,
+        ..TensorProto::default()
+    }
+}
+
+fn int_tensor(name: &str, data: Vec<i64>) -> TensorProto {
+    TensorProto {
+        name: name.into(),
+        dims: vec![data.len() as i64],
+        data_type: DataType::INT64 as i32,
+        int64_data: data,
+        ..TensorProto::default()
+    }
+}
+
+fn value_info(name: &str, elem: DataType, dims: &[Dim]) -> ValueInfoProto {
+    let dim = dims
+        .iter()
+        .map(|d| Dimension {
+            value: Some(match d {
+                Dim::Fixed(n) => dimension::Value::DimValue(*n as i64),
+                Dim::Dynamic(s) => dimension::Value::DimParam(s.clone()),
+            }),
+            ..Dimension::default()
+        })
+        .collect();
+    let tensor = type_proto::Tensor {
+        elem_type: elem as i32,
+        shape: MessageField::some(TensorShapeProto { dim, ..TensorShapeProto::default() }),
+        ..type_proto::Tensor::default()
+    };
+    ValueInfoProto {
+        name: name.into(),
+        type_: MessageField::some(TypeProto { value: Some(type_proto::Value::TensorType(tensor)), ..TypeProto::default() }),
+        ..ValueInfoProto::default()
+    }
+}
+
+fn node(op: &str, name: &str, inputs: &[&str], outputs: &[&str], attributes: Vec<AttributeProto>) -> NodeProto {
+    NodeProto {
+        op_type: op.into(),
+        name: name.into(),
+        input: inputs.iter().map(|s| s.to_string()).collect(),
+        output: outputs.iter().map(|s| s.to_string()).collect(),
+        attribute: attributes,
+        ..NodeProto::default()
+    }
+}
+
+fn int_attribute(name: &str, value: i64) -> AttributeProto {
+    AttributeProto { name: name.into(), type_: EnumOrUnknown::new(AttributeType::INT), i: value, ..AttributeProto::default() }
+}
+
+/// Reorder the four gate blocks (each `block` values) from i, f, g, o to ONNX's i, o, f, c.
+fn onnx_gate_order(data: &[f32], block: usize) -> Vec<f32> {
+    [0, 3, 1, 2].iter().flat_map(|&g| data[g * block..(g + 1) * block].iter().copied()).collect()
+}
+
+/// The tensors of the ONNX interface, as the card records them.
+pub fn interface(weights: &LstmWeights) -> (Vec<TensorSpec>, Vec<TensorSpec>) {
+    let (l, h, v) = (weights.num_layers() as u64, weights.hidden as u64, weights.vocab as u64);
+    let t = || Dim::Dynamic("T".into());
+    let spec = |name: &str, dtype: &str, shape: Vec<Dim>| TensorSpec { name: name.into(), dtype: dtype.into(), shape };
+    let state = || vec![Dim::Fixed(l), Dim::Fixed(1), Dim::Fixed(h)];
+    (
+        vec![spec("tokens", "int64", vec![t(), Dim::Fixed(1)]), spec("h0", "float32", state()), spec("c0", "float32", state())],
+        vec![
+            spec("logits", "float32", vec![t(), Dim::Fixed(1), Dim::Fixed(v)]),
+            spec("hn", "float32", state()),
+            spec("cn", "float32", state()),
+        ],
+    )
+}
+
+/// The ONNX model for `weights`.
+pub fn onnx_model(weights: &LstmWeights, name: &str) -> ModelProto {
+    let (h, v) = (weights.hidden, weights.vocab);
+    let mut init = vec![
+        float_tensor("embedding", &[v, weights.embed], weights.embedding.clone()),
+        int_tensor("axes0", vec![0]),
+        int_tensor("axes1", vec![1]),
+    ];
+    let mut nodes = vec![node("Gather", "embed", &["embedding", "tokens"], &["x0"], vec![])];
+    let mut hn = Vec::new();
+    let mut cn = Vec::new();
+    for (l, layer) in weights.layers.iter().enumerate() {
+        let input = if l == 0 { weights.embed } else { h };
+        let mut bias = onnx_gate_order(&layer.b_ih, h);
+        bias.extend(onnx_gate_order(&layer.b_hh, h));
+        init.push(float_tensor(&format!("W{l}"), &[1, 4 * h, input], onnx_gate_order(&layer.w_ih, h * input)));
+        init.push(float_tensor(&format!("R{l}"), &[1, 4 * h, h], onnx_gate_order(&layer.w_hh, h * h)));
+        init.push(float_tensor(&format!("B{l}"), &[1, 8 * h], bias));
+        init.push(int_tensor(&format!("start{l}"), vec![l as i64]));
+        init.push(int_tensor(&format!("end{l}"), vec![l as i64 + 1]));
+        let (x, y, yh, yc, next) = (format!("x{l}"), format!("y{l}"), format!("hn{l}"), format!("cn{l}"), format!("x{}", l + 1));
+        let (h0, c0) = (format!("h0_{l}"), format!("c0_{l}"));
+        let (start, end) = (format!("start{l}"), format!("end{l}"));
+        nodes.push(node("Slice", &format!("slice_h{l}"), &["h0", &start, &end, "axes0"], &[&h0], vec![]));
+        nodes.push(node("Slice", &format!("slice_c{l}"), &["c0", &start, &end, "axes0"], &[&c0], vec![]));
+        nodes.push(node(
+            "LSTM",
+            &format!("lstm{l}"),
+            &[&x, &format!("W{l}"), &format!("R{l}"), &format!("B{l}"), "", &h0, &c0],
+            &[&y, &yh, &yc],
+            vec![int_attribute("hidden_size", h as i64)],
+        ));
+        nodes.push(node("Squeeze", &format!("squeeze{l}"), &[&y, "axes1"], &[&next], vec![]));
+        hn.push(yh);
+        cn.push(yc);
+    }
+    let last = format!("x{}", weights.num_layers());
+    let mut out_t = vec![0.0f32; h * v];
+    for r in 0..v {
+        for k in 0..h {
+            out_t[k * v + r] = weights.out_w[r * h + k];
+        }
+    }
+    init.push(float_tensor("out_wt", &[h, v], out_t));
+    init.push(float_tensor("out_b", &[v], weights.out_b.clone()));
+    nodes.push(node("MatMul", "project", &[&last, "out_wt"], &["projected"], vec![]));
+    nodes.push(node("Add", "bias", &["projected", "out_b"], &["logits"], vec![]));
+    let hn: Vec<&str> = hn.iter().map(String::as_str).collect();
+    let cn: Vec<&str> = cn.iter().map(String::as_str).collect();
+    nodes.push(node("Concat", "state_h", &hn, &["hn"], vec![int_attribute("axis", 0)]));
+    nodes.push(node("Concat", "state_c", &cn, &["cn"], vec![int_attribute("axis", 0)]));
+
+    let (inputs, outputs) = interface(weights);
+    let info = |s: &TensorSpec| value_info(&s.name, if s.dtype == "int64" { DataType::INT64 } else { DataType::FLOAT }, &s.shape);
+    let graph = GraphProto {
+        name: name.into(),
+        node: nodes,
+        initializer: init,
+        input: inputs.iter().map(info).collect(),
+        output: outputs.iter().map(info).collect(),
+        ..GraphProto::default()
+    };
+    ModelProto {
+        ir_version: IR_VERSION,
+        opset_import: vec![OperatorSetIdProto { domain: String::new(), version: OPSET as i64, ..OperatorSetIdProto::default() }],
+        producer_name: "continuo-trainer".into(),
+        producer_version: env!("CARGO_PKG_VERSION").into(),
+        graph: MessageField::some(graph),
+        ..ModelProto::default()
+    }
+}
+
+/// The model card for exported weights.
+pub fn model_card(weights: &LstmWeights, name: &str, onnx_file: &str, encoding: EncodingSpec, training: Training, evaluation: BTreeMap<String, f64>) -> ModelCard {
+    let (inputs, outputs) = interface(weights);
+    ModelCard {
+        format: CARD_FORMAT.into(),
+        version: CARD_VERSION,
+        name: name.into(),
+        description: String::new(),
+        encoding,
+        onnx: OnnxSpec {
+            file: onnx_file.into(),
+            opset: OPSET,
+            inputs,
+            outputs,
+            layers: weights.num_layers() as u32,
+            hidden_size: weights.hidden as u32,
+            embedding_size: weights.embed as u32,
+        },
+        training,
+        evaluation,
+    }
+}
+
+/// Write `NAME.onnx` and its card `NAME.json` (each to a temporary file, then renamed).
+pub fn write_model(weights: &LstmWeights, onnx_path: &Path, card: &ModelCard) -> Result<(), String> {
+    if card.encoding.vocabulary.len() != weights.vocab {
+        return Err(format!(
+            "the vocabulary has {} tokens but the weights {} outputs",
+            card.encoding.vocabulary.len(),
+            weights.vocab
+        ));
+    }
+    card.validate().map_err(|e| format!("model card: {e}"))?;
+    let name = onnx_path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let bytes = onnx_model(weights, &name).write_to_bytes().map_err(|e| e.to_string())?;
+    let tmp = onnx_path.with_extension("onnx.tmp");
+    std::fs::write(&tmp, bytes).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, onnx_path).map_err(|e| format!("{}: {e}", onnx_path.display()))?;
+    let card_path = continuo_core::card::card_path_for(onnx_path);
+    card.save(&card_path).map_err(|e| format!("{}: {e}", card_path.display()))
+}

@@ -1,0 +1,127 @@
+//! The network's weights as plain arrays, in PyTorch's layout (gate order i, f, g, o), and
+//! a plain-Rust forward pass: the reference that training, ONNX export and the plugin's
+//! path are checked against, and the floor that inference is benchmarked against.
+//!
+//! Network: token embedding [V, E] → N LSTM layers (hidden H) → linear [V, H] + bias → logits.
+
+use rand_core::{Rng, SeedableRng};
+use rand_pcg::Pcg64Mcg;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LayerWeights {
+    /// [4H, input], gates i, f, g, o.
+    pub w_ih: Vec<f32>,
+    /// [4H, H].
+    pub w_hh: Vec<f32>,
+    /// [4H].
+    pub b_ih: Vec<f32>,
+    /// [4H].
+    pub b_hh: Vec<f32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LstmWeights {
+    pub vocab: usize,
+    pub embed: usize,
+    pub hidden: usize,
+    /// [V, E].
+    pub embedding: Vec<f32>,
+    pub layers: Vec<LayerWeights>,
+    /// [V, H].
+    pub out_w: Vec<f32>,
+    /// [V].
+    pub out_b: Vec<f32>,
+}
+
+/// The recurrent state of every layer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LstmState {
+    /// [layers][H].
+    pub h: Vec<Vec<f32>>,
+    pub c: Vec<Vec<f32>>,
+}
+
+impl LstmState {
+    pub fn zeros(layers: usize, hidden: usize) -> LstmState {
+        LstmState { h: vec![vec![0.0; hidden]; layers], c: vec![vec![0.0; hidden]; layers] }
+    }
+}
+
+fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+/// `out[r] = bias[r] + Σ_k m[r, k] · x[k]` for a row-major `m` of `out.len()` rows.
+fn matvec_add(m: &[f32], x: &[f32], out: &mut [f32]) {
+    let cols = x.len();
+    for (r, o) in out.iter_mut().enumerate() {
+        let row = &m[r * cols..(r + 1) * cols];
+        *o += row.iter().zip(x).map(|(a, b)| a * b).sum::<f32>();
+    }
+}
+
+impl LstmWeights {
+    /// Random weights, uniform in ±1/√H as PyTorch initialises an LSTM.
+    pub fn random(vocab: usize, embed: usize, hidden: usize, layers: usize, seed: u64) -> LstmWeights {
+        let mut rng = Pcg64Mcg::seed_from_u64(seed);
+        let bound = 1.0 / (hidden as f32).sqrt();
+        let mut uniform = |n: usize, scale: f32| -> Vec<f32> {
+            (0..n).map(|_| ((rng.next_u32() >> 8) as f32 / (1u32 << 24) as f32 * 2.0 - 1.0) * scale).collect()
+        };
+        let embedding = uniform(vocab * embed, 1.0);
+        let layers = (0..layers)
+            .map(|l| {
+                let input = if l == 0 { embed } else { hidden };
+                LayerWeights {
+                    w_ih: uniform(4 * hidden * input, bound),
+                    w_hh: uniform(4 * hidden * hidden, bound),
+                    b_ih: uniform(4 * hidden, bound),
+                    b_hh: uniform(4 * hidden, bound),
+                }
+            })
+            .collect();
+        LstmWeights { vocab, embed, hidden, embedding, layers, out_w: uniform(vocab * hidden, bound), out_b: uniform(vocab, bound) }
+    }
+
+    pub fn num_layers(&self) -> usize {
+        self.layers.len()
+    }
+
+    /// One token through the network, updating `state`; the logits go into `logits` [V].
+    pub fn step(&self, id: u32, state: &mut LstmState, logits: &mut [f32]) {
+        let (e, h) = (self.embed, self.hidden);
+        let mut x: Vec<f32> = self.embedding[id as usize * e..(id as usize + 1) * e].to_vec();
+        let mut gates = vec![0.0f32; 4 * h];
+        for (l, layer) in self.layers.iter().enumerate() {
+            gates.copy_from_slice(&layer.b_ih);
+            for (g, b) in gates.iter_mut().zip(&layer.b_hh) {
+                *g += b;
+            }
+            matvec_add(&layer.w_ih, &x, &mut gates);
+            matvec_add(&layer.w_hh, &state.h[l], &mut gates);
+            let (hs, cs) = (&mut state.h[l], &mut state.c[l]);
+            for j in 0..h {
+                let i = sigmoid(gates[j]);
+                let f = sigmoid(gates[h + j]);
+                let g = gates[2 * h + j].tanh();
+                let o = sigmoid(gates[3 * h + j]);
+                cs[j] = f * cs[j] + i * g;
+                hs[j] = o * cs[j].tanh();
+            }
+            x.clone_from(&state.h[l]);
+        }
+        logits.copy_from_slice(&self.out_b);
+        matvec_add(&self.out_w, &x, logits);
+    }
+
+    /// Tokens through the network from `state`; logits after each token, [T × V].
+    pub fn forward(&self, ids: &[u32], state: &mut LstmState) -> Vec<f32> {
+        let v = self.vocab;
+        let mut out = vec![0.0; ids.len() * v];
+        for (t, &id) in ids.iter().enumerate() {
+            self.step(id, state, &mut out[t * v..(t + 1) * v]);
+        }
+        out
+    }
+}

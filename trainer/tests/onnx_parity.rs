@@ -1,0 +1,111 @@
+//! The exported ONNX model, run by ONNX Runtime through the core's stateful wrapper (the
+//! plugin's path), gives the reference forward pass's logits to within 1e-4: whole
+//! sequences, token by token with the state carried, and after a reset. Needs the ONNX
+//! Runtime library (`cargo xtask ort`); fails saying so when it is missing.
+
+use continuo_core::card::{EncodingSpec, Training};
+use continuo_core::inference::{ContinuationModel, ModelError};
+use continuo_core::song::KeyNormalisation;
+use continuo_core::{EncodingKind, Grid, Token};
+use continuo_trainer::export::{model_card, write_model};
+use continuo_trainer::weights::{LstmState, LstmWeights};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+fn vocabulary(pitches: std::ops::RangeInclusive<u8>) -> Vec<Token> {
+    let mut v = vec![Token::SongEnd, Token::Rest, Token::Hold];
+    v.extend(pitches.map(Token::note));
+    v
+}
+
+fn export(weights: &LstmWeights, name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("continuo-parity-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{name}.onnx"));
+    let vocab = vocabulary(60..=(60 + weights.vocab as u8 - 4));
+    let encoding = EncodingSpec {
+        kind: EncodingKind::Melody,
+        steps_per_beat: Grid::SIXTEENTH,
+        min_chord_count: None,
+        key_normalisation: KeyNormalisation::CMajorAMinor,
+        pitch_range: [60, 60 + weights.vocab as u8 - 4],
+        vocabulary: vocab,
+    };
+    let card = model_card(weights, name, &format!("{name}.onnx"), encoding, Training::default(), BTreeMap::new());
+    write_model(weights, &path, &card).unwrap();
+    path
+}
+
+fn load(path: &PathBuf) -> ContinuationModel {
+    match ContinuationModel::load(path) {
+        Ok(m) => m,
+        Err(ModelError::Runtime(e)) => panic!("ONNX Runtime is needed for this test (run `cargo xtask ort`): {e}"),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+fn max_difference(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+fn check(vocab: usize, embed: usize, hidden: usize, layers: usize) {
+    let weights = LstmWeights::random(vocab, embed, hidden, layers, 1234 + layers as u64);
+    let path = export(&weights, &format!("m{vocab}x{embed}x{hidden}x{layers}"));
+    let mut model = load(&path);
+    let ids: Vec<u32> = (0..150).map(|i| ((i * 7 + i / 3) % vocab) as u32).collect();
+
+    let mut state = LstmState::zeros(layers, hidden);
+    let reference = weights.forward(&ids, &mut state);
+
+    let whole = model.feed_all(&ids).unwrap();
+    assert!(max_difference(&whole, &reference) < 1e-4, "whole sequence: {}", max_difference(&whole, &reference));
+
+    // After a reset: 60 tokens one at a time, 40 primed at once, the rest one at a time.
+    model.reset();
+    let mut stepped = Vec::new();
+    for &id in &ids[..60] {
+        stepped.extend_from_slice(model.feed(&[id]).unwrap());
+    }
+    let primed_then_stepped = {
+        let mut all = model.feed_all(&ids[60..100]).unwrap();
+        for &id in &ids[100..] {
+            all.extend_from_slice(model.feed(&[id]).unwrap());
+        }
+        all
+    };
+    stepped.extend(primed_then_stepped);
+    let d = max_difference(&stepped, &reference);
+    assert!(d < 1e-4, "token by token with state carried: {d}");
+}
+
+#[test]
+fn one_layer_model_matches_the_reference() {
+    check(40, 16, 32, 1);
+}
+
+#[test]
+fn three_layer_model_matches_the_reference() {
+    check(64, 24, 48, 3);
+}
+
+#[test]
+fn a_card_that_does_not_match_its_model_is_an_error() {
+    let weights = LstmWeights::random(20, 8, 16, 1, 5);
+    let path = export(&weights, "mismatch");
+    let card_path = continuo_core::card::card_path_for(&path);
+    let mut card: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&card_path).unwrap()).unwrap();
+    // A vocabulary one token longer than the model's outputs.
+    card["encoding"]["vocabulary"].as_array_mut().unwrap().push("77".into());
+    card["encoding"]["pitch_range"][1] = 77.into();
+    card["onnx"]["outputs"][0]["shape"][2] = 21.into();
+    std::fs::write(&card_path, card.to_string()).unwrap();
+    let err = ContinuationModel::load(&path).unwrap_err();
+    assert!(matches!(err, ModelError::Mismatch { .. }), "{err}");
+    assert!(err.to_string().contains("mismatch.onnx"), "{err}");
+
+    std::fs::write(&path, b"not an onnx file").unwrap();
+    card["onnx"]["outputs"][0]["shape"][2] = 21.into();
+    let err = ContinuationModel::load(&path).unwrap_err();
+    assert!(matches!(err, ModelError::Onnx { .. }), "{err}");
+}
