@@ -7,4 +7,6 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 # Build everything first, so the test run itself only runs tests.
 cargo build --workspace --all-targets --locked
+# The ONNX Runtime library the inference tests load (fetched once into target/onnxruntime).
+cargo xtask ort
 cargo test --workspace --locked

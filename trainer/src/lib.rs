@@ -2,4 +2,6 @@
 //! export, training, evaluation and generation. `main.rs` is the command line over it.
 
 pub mod export;
+pub mod gemm;
+pub mod network;
 pub mod weights;

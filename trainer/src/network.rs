@@ -1,0 +1,485 @@
+//! The trainable network and its hand-written forward and backward passes, run on the
+//! training thread: embedding → N LSTM layers → dropout → (batch norm) → linear → softmax
+//! cross-entropy. Each LSTM layer is one fused whole-window operation: one GEMM projects the
+//! inputs of every step, one recurrent GEMM runs per step, and the backward pass gathers the
+//! weight gradients of all steps in two batched GEMMs — the way fast CPU and GPU LSTMs do.
+//!
+//! Rows are time-major: row `t·B + b` is step `t` of stream `b`. Targets of -1 are padding
+//! and count for nothing. The state carried between windows (truncated BPTT) is detached.
+
+use crate::gemm::matmul;
+use crate::weights::LstmWeights;
+use rand_core::Rng;
+use rand_pcg::Pcg64Mcg;
+
+pub const BN_EPS: f32 = 1e-5;
+const BN_MOMENTUM: f32 = 0.1;
+
+/// Batch normalisation over the features of the top LSTM output (the jazz study's).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct BatchNorm {
+    pub gamma: Vec<f32>,
+    pub beta: Vec<f32>,
+    pub running_mean: Vec<f32>,
+    pub running_var: Vec<f32>,
+}
+
+impl BatchNorm {
+    pub fn new(features: usize) -> BatchNorm {
+        BatchNorm { gamma: vec![1.0; features], beta: vec![0.0; features], running_mean: vec![0.0; features], running_var: vec![1.0; features] }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Model {
+    pub weights: LstmWeights,
+    pub batch_norm: Option<BatchNorm>,
+    /// Dropout probability before the output layer, in training only.
+    pub dropout: f32,
+}
+
+/// Gradients, shaped like the model's parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Grads {
+    pub weights: LstmWeights,
+    pub gamma: Vec<f32>,
+    pub beta: Vec<f32>,
+}
+
+/// A window of training data: `steps` × `streams` inputs and next-token targets.
+pub struct Batch<'a> {
+    pub inputs: &'a [u32],
+    pub targets: &'a [i32],
+    pub steps: usize,
+    pub streams: usize,
+}
+
+/// The LSTM state of every stream, carried from window to window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct State {
+    /// [layers][streams × H].
+    pub h: Vec<Vec<f32>>,
+    pub c: Vec<Vec<f32>>,
+}
+
+impl State {
+    pub fn zeros(layers: usize, streams: usize, hidden: usize) -> State {
+        State { h: vec![vec![0.0; streams * hidden]; layers], c: vec![vec![0.0; streams * hidden]; layers] }
+    }
+}
+
+/// Loss and accuracy counts of one forward pass.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Stats {
+    /// Sum of −ln p(target), nats.
+    pub nll: f64,
+    pub count: usize,
+    pub correct: usize,
+    /// The same, over targets that are not HOLD.
+    pub count_no_hold: usize,
+    pub correct_no_hold: usize,
+}
+
+impl Stats {
+    pub fn add(&mut self, o: &Stats) {
+        self.nll += o.nll;
+        self.count += o.count;
+        self.correct += o.correct;
+        self.count_no_hold += o.count_no_hold;
+        self.correct_no_hold += o.correct_no_hold;
+    }
+    pub fn mean_nll(&self) -> f64 {
+        self.nll / self.count.max(1) as f64
+    }
+}
+
+#[derive(Default)]
+struct LayerCache {
+    /// Input of every step [TB, in].
+    x: Vec<f32>,
+    /// Activated gates i, f, g, o [TB, 4H].
+    gates: Vec<f32>,
+    /// h and c with the carried-in state first: [(T+1)B, H].
+    h: Vec<f32>,
+    c: Vec<f32>,
+    tanh_c: Vec<f32>,
+}
+
+/// Buffers reused from window to window.
+#[derive(Default)]
+pub struct Workspace {
+    layers: Vec<LayerCache>,
+    mask: Vec<f32>,
+    /// Top output after dropout (and before batch norm).
+    dropped: Vec<f32>,
+    xhat: Vec<f32>,
+    inv_std: Vec<f32>,
+    /// Input of the output layer [TB, H].
+    top: Vec<f32>,
+    /// Logits, then probabilities [TB, V].
+    probs: Vec<f32>,
+    d_top: Vec<f32>,
+    d_gates: Vec<f32>,
+    d_h_next: Vec<f32>,
+    d_c_next: Vec<f32>,
+    d_x: Vec<f32>,
+}
+
+fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+impl Grads {
+    pub fn zeros_like(model: &Model) -> Grads {
+        let w = &model.weights;
+        let zero = |v: &Vec<f32>| vec![0.0; v.len()];
+        let weights = LstmWeights {
+            vocab: w.vocab,
+            embed: w.embed,
+            hidden: w.hidden,
+            embedding: zero(&w.embedding),
+            layers: w
+                .layers
+                .iter()
+                .map(|l| crate::weights::LayerWeights { w_ih: zero(&l.w_ih), w_hh: zero(&l.w_hh), b_ih: zero(&l.b_ih), b_hh: zero(&l.b_hh) })
+                .collect(),
+            out_w: zero(&w.out_w),
+            out_b: zero(&w.out_b),
+        };
+        let n = if model.batch_norm.is_some() { w.hidden } else { 0 };
+        Grads { weights, gamma: vec![0.0; n], beta: vec![0.0; n] }
+    }
+
+    pub fn clear(&mut self) {
+        for t in self.tensors_mut() {
+            t.fill(0.0);
+        }
+    }
+
+    /// Every gradient tensor, in [`Model::tensors_mut`]'s order.
+    pub fn tensors_mut(&mut self) -> Vec<&mut Vec<f32>> {
+        let mut out = weight_tensors_mut(&mut self.weights);
+        if !self.gamma.is_empty() {
+            out.push(&mut self.gamma);
+            out.push(&mut self.beta);
+        }
+        out
+    }
+}
+
+fn weight_tensors_mut(w: &mut LstmWeights) -> Vec<&mut Vec<f32>> {
+    let mut out = vec![&mut w.embedding];
+    for l in &mut w.layers {
+        out.push(&mut l.w_ih);
+        out.push(&mut l.w_hh);
+        out.push(&mut l.b_ih);
+        out.push(&mut l.b_hh);
+    }
+    out.push(&mut w.out_w);
+    out.push(&mut w.out_b);
+    out
+}
+
+impl Model {
+    pub fn new(weights: LstmWeights, batch_norm: bool, dropout: f32) -> Model {
+        let bn = batch_norm.then(|| BatchNorm::new(weights.hidden));
+        Model { weights, batch_norm: bn, dropout }
+    }
+
+    /// Every trainable tensor, in a fixed order (the optimiser's and the checkpoint's).
+    pub fn tensors_mut(&mut self) -> Vec<&mut Vec<f32>> {
+        let mut out = weight_tensors_mut(&mut self.weights);
+        if let Some(bn) = &mut self.batch_norm {
+            out.push(&mut bn.gamma);
+            out.push(&mut bn.beta);
+        }
+        out
+    }
+
+    /// The weights for inference: batch norm (with its running statistics) folded into the
+    /// output layer, so the exported graph is embedding → LSTM → linear.
+    pub fn inference_weights(&self) -> LstmWeights {
+        let mut w = self.weights.clone();
+        if let Some(bn) = &self.batch_norm {
+            let h = w.hidden;
+            for r in 0..w.vocab {
+                let mut shift = 0.0;
+                for k in 0..h {
+                    let s = bn.gamma[k] / (bn.running_var[k] + BN_EPS).sqrt();
+                    shift += w.out_w[r * h + k] * (bn.beta[k] - s * bn.running_mean[k]);
+                    w.out_w[r * h + k] *= s;
+                }
+                w.out_b[r] += shift;
+            }
+        }
+        w
+    }
+
+    /// Forward pass over a window, updating `state`. With `train` (an RNG for dropout), the
+    /// workspace keeps what [`Model::backward`] needs and batch norm uses batch statistics.
+    pub fn forward(&mut self, batch: &Batch, state: &mut State, ws: &mut Workspace, train: Option<&mut Pcg64Mcg>, hold_id: u32) -> Stats {
+        let w = &self.weights;
+        let (tn, bn, h, v) = (batch.steps, batch.streams, w.hidden, w.vocab);
+        let rows = tn * bn;
+        assert_eq!(batch.inputs.len(), rows);
+        assert_eq!(batch.targets.len(), rows);
+        ws.layers.resize_with(w.layers.len(), LayerCache::default);
+
+        for (l, layer) in w.layers.iter().enumerate() {
+            let input = if l == 0 { w.embed } else { h };
+            let (before, rest) = ws.layers.split_at_mut(l);
+            let cache = &mut rest[0];
+            cache.x.resize(rows * input, 0.0);
+            if l == 0 {
+                for (r, &id) in batch.inputs.iter().enumerate() {
+                    let id = id as usize;
+                    cache.x[r * input..(r + 1) * input].copy_from_slice(&w.embedding[id * input..(id + 1) * input]);
+                }
+            } else {
+                cache.x.copy_from_slice(&before[l - 1].h[bn * h..]);
+            }
+            cache.gates.resize(rows * 4 * h, 0.0);
+            matmul(&mut cache.gates, &cache.x, false, &layer.w_ih, true, rows, input, 4 * h, false);
+            for row in cache.gates.chunks_mut(4 * h) {
+                for ((g, a), b) in row.iter_mut().zip(&layer.b_ih).zip(&layer.b_hh) {
+                    *g += a + b;
+                }
+            }
+            cache.h.resize((tn + 1) * bn * h, 0.0);
+            cache.c.resize((tn + 1) * bn * h, 0.0);
+            cache.tanh_c.resize(rows * h, 0.0);
+            cache.h[..bn * h].copy_from_slice(&state.h[l]);
+            cache.c[..bn * h].copy_from_slice(&state.c[l]);
+            for t in 0..tn {
+                let (h_prev, h_next) = cache.h.split_at_mut((t + 1) * bn * h);
+                let h_prev = &h_prev[t * bn * h..];
+                let g = &mut cache.gates[t * bn * 4 * h..(t + 1) * bn * 4 * h];
+                matmul(g, h_prev, false, &layer.w_hh, true, bn, h, 4 * h, true);
+                let (c_prev, c_next) = cache.c.split_at_mut((t + 1) * bn * h);
+                let c_prev = &c_prev[t * bn * h..];
+                let tanh_c = &mut cache.tanh_c[t * bn * h..(t + 1) * bn * h];
+                for b in 0..bn {
+                    let gr = &mut g[b * 4 * h..(b + 1) * 4 * h];
+                    for j in 0..h {
+                        let i = sigmoid(gr[j]);
+                        let f = sigmoid(gr[h + j]);
+                        let gg = gr[2 * h + j].tanh();
+                        let o = sigmoid(gr[3 * h + j]);
+                        gr[j] = i;
+                        gr[h + j] = f;
+                        gr[2 * h + j] = gg;
+                        gr[3 * h + j] = o;
+                        let c = f * c_prev[b * h + j] + i * gg;
+                        let tc = c.tanh();
+                        c_next[b * h + j] = c;
+                        tanh_c[b * h + j] = tc;
+                        h_next[b * h + j] = o * tc;
+                    }
+                }
+            }
+            state.h[l].copy_from_slice(&cache.h[tn * bn * h..]);
+            state.c[l].copy_from_slice(&cache.c[tn * bn * h..]);
+        }
+
+        // Dropout, batch norm, output layer.
+        let top_h = &ws.layers.last().expect("at least one layer").h[bn * h..];
+        ws.dropped.clear();
+        ws.dropped.extend_from_slice(top_h);
+        let training = train.is_some();
+        if let Some(rng) = train {
+            ws.mask.resize(rows * h, 1.0);
+            if self.dropout > 0.0 {
+                let keep = 1.0 - self.dropout;
+                for (m, x) in ws.mask.iter_mut().zip(ws.dropped.iter_mut()) {
+                    let u = (rng.next_u32() >> 8) as f32 / (1u32 << 24) as f32;
+                    *m = if u < keep { 1.0 / keep } else { 0.0 };
+                    *x *= *m;
+                }
+            } else {
+                ws.mask.fill(1.0);
+            }
+        }
+        ws.top.clear();
+        ws.top.extend_from_slice(&ws.dropped);
+        if let Some(norm) = &mut self.batch_norm {
+            let (mean, var) = if training {
+                let mut mean = vec![0.0f32; h];
+                let mut var = vec![0.0f32; h];
+                for row in ws.dropped.chunks(h) {
+                    for (m, x) in mean.iter_mut().zip(row) {
+                        *m += x;
+                    }
+                }
+                mean.iter_mut().for_each(|m| *m /= rows as f32);
+                for row in ws.dropped.chunks(h) {
+                    for k in 0..h {
+                        var[k] += (row[k] - mean[k]).powi(2);
+                    }
+                }
+                var.iter_mut().for_each(|s| *s /= rows as f32);
+                for k in 0..h {
+                    norm.running_mean[k] = (1.0 - BN_MOMENTUM) * norm.running_mean[k] + BN_MOMENTUM * mean[k];
+                    let unbiased = var[k] * rows as f32 / (rows.max(2) - 1) as f32;
+                    norm.running_var[k] = (1.0 - BN_MOMENTUM) * norm.running_var[k] + BN_MOMENTUM * unbiased;
+                }
+                (mean, var)
+            } else {
+                (norm.running_mean.clone(), norm.running_var.clone())
+            };
+            ws.inv_std.clear();
+            ws.inv_std.extend(var.iter().map(|v| 1.0 / (v + BN_EPS).sqrt()));
+            ws.xhat.resize(rows * h, 0.0);
+            for (r, row) in ws.top.chunks_mut(h).enumerate() {
+                for k in 0..h {
+                    let xh = (row[k] - mean[k]) * ws.inv_std[k];
+                    ws.xhat[r * h + k] = xh;
+                    row[k] = norm.gamma[k] * xh + norm.beta[k];
+                }
+            }
+        }
+        let w = &self.weights;
+        ws.probs.resize(rows * v, 0.0);
+        matmul(&mut ws.probs, &ws.top, false, &w.out_w, true, rows, h, v, false);
+        let mut stats = Stats::default();
+        for (r, row) in ws.probs.chunks_mut(v).enumerate() {
+            let mut best = 0;
+            for k in 0..v {
+                row[k] += w.out_b[k];
+                if row[k] > row[best] {
+                    best = k;
+                }
+            }
+            let max = row[best];
+            let mut sum = 0.0f32;
+            for x in row.iter_mut() {
+                *x = (*x - max).exp();
+                sum += *x;
+            }
+            for x in row.iter_mut() {
+                *x /= sum;
+            }
+            let target = batch.targets[r];
+            if target >= 0 {
+                let t = target as usize;
+                stats.nll -= (row[t].max(1e-30) as f64).ln();
+                stats.count += 1;
+                stats.correct += (best == t) as usize;
+                if target as u32 != hold_id {
+                    stats.count_no_hold += 1;
+                    stats.correct_no_hold += (best == t) as usize;
+                }
+            }
+        }
+        stats
+    }
+
+    /// Backward pass after a training [`Model::forward`] on the same batch: adds the
+    /// gradients of the mean loss over the counted targets to `grads`.
+    pub fn backward(&self, batch: &Batch, ws: &mut Workspace, grads: &mut Grads, count: usize) {
+        let w = &self.weights;
+        let (tn, bn, h, v) = (batch.steps, batch.streams, w.hidden, w.vocab);
+        let rows = tn * bn;
+        let scale = 1.0 / count.max(1) as f32;
+        // Softmax cross-entropy: d logits = (p − onehot) / count, zero for padding.
+        for (r, row) in ws.probs.chunks_mut(v).enumerate() {
+            let target = batch.targets[r];
+            if target < 0 {
+                row.fill(0.0);
+                continue;
+            }
+            row[target as usize] -= 1.0;
+            row.iter_mut().for_each(|x| *x *= scale);
+        }
+        let d_logits = &ws.probs;
+        matmul(&mut grads.weights.out_w, d_logits, true, &ws.top, false, v, rows, h, true);
+        for row in d_logits.chunks(v) {
+            for (g, d) in grads.weights.out_b.iter_mut().zip(row) {
+                *g += d;
+            }
+        }
+        ws.d_top.resize(rows * h, 0.0);
+        matmul(&mut ws.d_top, d_logits, false, &w.out_w, false, rows, v, h, false);
+        if let Some(norm) = &self.batch_norm {
+            let mut sum_d = vec![0.0f32; h];
+            let mut sum_dx = vec![0.0f32; h];
+            for r in 0..rows {
+                for k in 0..h {
+                    let d = ws.d_top[r * h + k];
+                    grads.gamma[k] += d * ws.xhat[r * h + k];
+                    grads.beta[k] += d;
+                    let dxh = d * norm.gamma[k];
+                    sum_d[k] += dxh;
+                    sum_dx[k] += dxh * ws.xhat[r * h + k];
+                }
+            }
+            let n = rows as f32;
+            for r in 0..rows {
+                for k in 0..h {
+                    let dxh = ws.d_top[r * h + k] * norm.gamma[k];
+                    ws.d_top[r * h + k] = ws.inv_std[k] / n * (n * dxh - sum_d[k] - ws.xhat[r * h + k] * sum_dx[k]);
+                }
+            }
+        }
+        for (d, m) in ws.d_top.iter_mut().zip(&ws.mask) {
+            *d *= m;
+        }
+
+        // LSTM layers, top to bottom; `d_top` holds d h of the layer being processed.
+        for (l, layer) in w.layers.iter().enumerate().rev() {
+            let input = if l == 0 { w.embed } else { h };
+            let cache = &ws.layers[l];
+            ws.d_gates.resize(rows * 4 * h, 0.0);
+            ws.d_h_next.clear();
+            ws.d_h_next.resize(bn * h, 0.0);
+            ws.d_c_next.clear();
+            ws.d_c_next.resize(bn * h, 0.0);
+            for t in (0..tn).rev() {
+                let gates = &cache.gates[t * bn * 4 * h..(t + 1) * bn * 4 * h];
+                let dg = &mut ws.d_gates[t * bn * 4 * h..(t + 1) * bn * 4 * h];
+                let c_prev = &cache.c[t * bn * h..(t + 1) * bn * h];
+                let tanh_c = &cache.tanh_c[t * bn * h..(t + 1) * bn * h];
+                let d_h_in = &ws.d_top[t * bn * h..(t + 1) * bn * h];
+                for b in 0..bn {
+                    let gr = &gates[b * 4 * h..(b + 1) * 4 * h];
+                    let dr = &mut dg[b * 4 * h..(b + 1) * 4 * h];
+                    for j in 0..h {
+                        let (i, f, g, o) = (gr[j], gr[h + j], gr[2 * h + j], gr[3 * h + j]);
+                        let k = b * h + j;
+                        let dh = d_h_in[k] + ws.d_h_next[k];
+                        let tc = tanh_c[k];
+                        let d_o = dh * tc;
+                        let dc = dh * o * (1.0 - tc * tc) + ws.d_c_next[k];
+                        dr[j] = dc * g * i * (1.0 - i);
+                        dr[h + j] = dc * c_prev[k] * f * (1.0 - f);
+                        dr[2 * h + j] = dc * i * (1.0 - g * g);
+                        dr[3 * h + j] = d_o * o * (1.0 - o);
+                        ws.d_c_next[k] = dc * f;
+                    }
+                }
+                matmul(&mut ws.d_h_next, dg, false, &layer.w_hh, false, bn, 4 * h, h, false);
+            }
+            let lg = &mut grads.weights.layers[l];
+            matmul(&mut lg.w_hh, &ws.d_gates, true, &cache.h[..rows * h], false, 4 * h, rows, h, true);
+            matmul(&mut lg.w_ih, &ws.d_gates, true, &cache.x, false, 4 * h, rows, input, true);
+            for row in ws.d_gates.chunks(4 * h) {
+                for ((gi, gh), d) in lg.b_ih.iter_mut().zip(lg.b_hh.iter_mut()).zip(row) {
+                    *gi += d;
+                    *gh += d;
+                }
+            }
+            ws.d_x.resize(rows * input, 0.0);
+            matmul(&mut ws.d_x, &ws.d_gates, false, &layer.w_ih, false, rows, 4 * h, input, false);
+            if l > 0 {
+                std::mem::swap(&mut ws.d_top, &mut ws.d_x);
+            } else {
+                for (r, &id) in batch.inputs.iter().enumerate() {
+                    let id = id as usize;
+                    let dst = &mut grads.weights.embedding[id * input..(id + 1) * input];
+                    for (g, d) in dst.iter_mut().zip(&ws.d_x[r * input..(r + 1) * input]) {
+                        *g += d;
+                    }
+                }
+            }
+        }
+    }
+}
