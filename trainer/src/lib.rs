@@ -1,7 +1,11 @@
 //! Continuo's trainer as a library: the network's weights and reference forward pass, ONNX
 //! export, training, evaluation and generation. `main.rs` is the command line over it.
 
+pub mod checkpoint;
+pub mod data;
 pub mod export;
 pub mod gemm;
 pub mod network;
+pub mod optim;
+pub mod train;
 pub mod weights;

@@ -1,8 +1,7 @@
 //! `trainer`: Continuo's offline command line for people who train their own models.
-//! Each subcommand lives in its own module; this file only parses the command line.
+//! Each subcommand lives in its own module under `cli/`; this file only parses and dispatches.
 
-mod inspect;
-mod prepare;
+mod cli;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -17,16 +16,18 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Import folders of MIDI / **kern files into a prepared corpus (songs.jsonl + corpus.json).
-    Prepare(prepare::PrepareArgs),
+    Prepare(cli::prepare::PrepareArgs),
     /// Show how one file is read: tempo, metre, key, notes and tokens.
-    Inspect(inspect::InspectArgs),
+    Inspect(cli::inspect::InspectArgs),
+    /// Train a model on a prepared corpus.
+    Train(cli::train::TrainArgs),
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Prepare(args) => prepare::run(&args),
-        Command::Inspect(args) => inspect::run(&args),
+    let result = match Cli::parse().command {
+        Command::Prepare(args) => cli::prepare::run(&args),
+        Command::Inspect(args) => cli::inspect::run(&args),
+        Command::Train(args) => cli::train::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,176 @@
+//! Checkpoints: everything needed to resume training or export a model, in one file — a
+//! JSON header (settings, encoding, progress, history) and the raw little-endian f32 data
+//! (parameters, batch-norm statistics, Adam moments) with a checksum. Written to a
+//! temporary file and renamed, so an interrupted run never loses the last good one; a
+//! truncated or corrupt file is a clear error.
+
+use crate::network::Model;
+use crate::optim::Adam;
+use crate::weights::{LayerWeights, LstmWeights};
+use continuo_core::card::EncodingSpec;
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::path::Path;
+
+const MAGIC: &[u8; 16] = b"CONTINUO-CKPT-1\n";
+
+/// The shape and training settings of a network.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    pub preset: String,
+    pub embed: usize,
+    pub hidden: usize,
+    pub layers: usize,
+    pub dropout: f32,
+    pub batch_norm: bool,
+    /// Parallel streams per batch.
+    pub batch: usize,
+    /// Steps per truncated-BPTT window.
+    pub window: usize,
+    pub lr: f32,
+    pub clip: f32,
+    pub max_epochs: usize,
+    /// Stop after this many epochs without a better validation loss.
+    pub patience: usize,
+    pub seed: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    pub epoch: usize,
+    pub train_nll: f64,
+    pub validation_nll: f64,
+    pub validation_accuracy: f64,
+    pub validation_accuracy_no_hold: f64,
+    pub lr: f32,
+    pub tokens_per_second: f64,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Header {
+    pub format: String,
+    pub config: TrainConfig,
+    pub encoding: EncodingSpec,
+    /// The prepared corpus folder and the command that trained this.
+    pub corpus: String,
+    pub command: String,
+    /// Completed epochs.
+    pub epoch: usize,
+    pub best_validation_nll: f64,
+    pub best_epoch: usize,
+    pub epochs_since_best: usize,
+    pub history: Vec<EpochRecord>,
+    pub adam: Adam,
+    pub train_seconds: f64,
+    /// Length of every tensor in the data section, in order.
+    pub tensors: Vec<usize>,
+    pub checksum: u64,
+}
+
+pub struct Checkpoint {
+    pub header: Header,
+    pub model: Model,
+}
+
+fn fnv1a64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3))
+}
+
+/// An untrained model of a config's shape.
+pub fn new_model(config: &TrainConfig, vocab: usize) -> Model {
+    let weights = LstmWeights::random(vocab, config.embed, config.hidden, config.layers, config.seed);
+    Model::new(weights, config.batch_norm, config.dropout)
+}
+
+fn data_tensors<'a>(model: &'a mut Model, adam: &'a mut Adam) -> Vec<&'a mut Vec<f32>> {
+    let mut stats: Vec<&mut Vec<f32>> = Vec::new();
+    let mut params = Vec::new();
+    {
+        let Model { weights, batch_norm, .. } = model;
+        params.push(&mut weights.embedding);
+        for l in &mut weights.layers {
+            let LayerWeights { w_ih, w_hh, b_ih, b_hh } = l;
+            params.extend([w_ih, w_hh, b_ih, b_hh]);
+        }
+        params.push(&mut weights.out_w);
+        params.push(&mut weights.out_b);
+        if let Some(bn) = batch_norm {
+            params.push(&mut bn.gamma);
+            params.push(&mut bn.beta);
+            stats.push(&mut bn.running_mean);
+            stats.push(&mut bn.running_var);
+        }
+    }
+    let mut all = params;
+    all.extend(stats);
+    all.extend(adam.m.iter_mut());
+    all.extend(adam.v.iter_mut());
+    all
+}
+
+impl Checkpoint {
+    pub fn save(&mut self, path: &Path) -> Result<(), String> {
+        let mut data = Vec::new();
+        let mut lengths = Vec::new();
+        for t in data_tensors(&mut self.model, &mut self.header.adam) {
+            lengths.push(t.len());
+            for x in t.iter() {
+                data.extend_from_slice(&x.to_le_bytes());
+            }
+        }
+        self.header.tensors = lengths;
+        self.header.checksum = fnv1a64(&data);
+        let header = serde_json::to_vec(&self.header).map_err(|e| e.to_string())?;
+        let tmp = path.with_extension("ckpt.tmp");
+        let write = || -> std::io::Result<()> {
+            let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+            f.write_all(MAGIC)?;
+            f.write_all(&(header.len() as u64).to_le_bytes())?;
+            f.write_all(&header)?;
+            f.write_all(&data)?;
+            f.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+            std::fs::rename(&tmp, path)
+        };
+        write().map_err(|e| format!("{}: cannot write the checkpoint: {e}", path.display()))
+    }
+
+    pub fn load(path: &Path) -> Result<Checkpoint, String> {
+        let bad = |why: &str| format!("{}: not a usable checkpoint: {why}", path.display());
+        let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        if bytes.len() < 24 || &bytes[..16] != MAGIC {
+            return Err(bad("it does not start like a Continuo checkpoint"));
+        }
+        let header_len = u64::from_le_bytes(bytes[16..24].try_into().expect("8 bytes")) as usize;
+        let header_end = 24usize.checked_add(header_len).filter(|&e| e <= bytes.len()).ok_or_else(|| bad("truncated header"))?;
+        let header: Header = serde_json::from_slice(&bytes[24..header_end]).map_err(|e| bad(&format!("header: {e}")))?;
+        let data = &bytes[header_end..];
+        let expected: usize = header.tensors.iter().sum::<usize>() * 4;
+        if data.len() != expected {
+            return Err(bad(&format!("truncated or padded data: {} bytes, expected {expected}", data.len())));
+        }
+        if fnv1a64(data) != header.checksum {
+            return Err(bad("the data does not match its checksum"));
+        }
+        let vocab = header.encoding.vocabulary.len();
+        let mut model = new_model(&header.config, vocab);
+        let mut header = header;
+        let shapes: Vec<usize> = model.tensors_mut().iter().map(|t| t.len()).collect();
+        header.adam.m = shapes.iter().map(|&n| vec![0.0; n]).collect();
+        header.adam.v = shapes.iter().map(|&n| vec![0.0; n]).collect();
+        let mut adam = header.adam.clone();
+        let tensors = data_tensors(&mut model, &mut adam);
+        if tensors.len() != header.tensors.len() || tensors.iter().zip(&header.tensors).any(|(t, &n)| t.len() != n) {
+            return Err(bad("its tensors do not fit the network its settings describe"));
+        }
+        let mut at = 0;
+        for t in tensors {
+            for x in t.iter_mut() {
+                *x = f32::from_le_bytes(data[at..at + 4].try_into().expect("4 bytes"));
+                at += 4;
+            }
+        }
+        header.adam = adam;
+        Ok(Checkpoint { header, model })
+    }
+}

@@ -1,0 +1,205 @@
+//! `trainer train`: train a model on a prepared corpus with a named preset, showing
+//! progress (epoch, window, loss, tokens/s, ETA), and resume an interrupted run.
+
+use clap::Args;
+use continuo_core::card::EncodingSpec;
+use continuo_core::corpus::Corpus;
+use continuo_trainer::checkpoint::{new_model, Checkpoint, Header, TrainConfig};
+use continuo_trainer::optim::Adam;
+use continuo_trainer::train::{train, Progress, Songs};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::PathBuf;
+
+/// The seed studies' networks, and ours.
+pub const PRESETS: &[(&str, &str)] = &[
+    ("esac", "1 x 256, dropout 0.2: the Essen melody study"),
+    ("sona", "3 x 512, dropout 0.3: the MIDI note/chord study"),
+    ("jazz", "3 x 256, batch norm before the output, dropout 0.3: the jazz study"),
+    ("default", "2 x 256, dropout 0.2: Continuo's default"),
+];
+
+pub fn preset(name: &str) -> Result<TrainConfig, String> {
+    let base = TrainConfig {
+        preset: name.to_string(),
+        embed: 64,
+        hidden: 256,
+        layers: 1,
+        dropout: 0.2,
+        batch_norm: false,
+        batch: 64,
+        window: 64,
+        lr: 2e-3,
+        clip: 1.0,
+        max_epochs: 40,
+        patience: 3,
+        seed: 1,
+    };
+    Ok(match name {
+        "esac" => base,
+        "sona" => TrainConfig { embed: 128, hidden: 512, layers: 3, dropout: 0.3, lr: 1e-3, ..base },
+        "jazz" => TrainConfig { layers: 3, batch_norm: true, dropout: 0.3, lr: 1e-3, ..base },
+        "default" => TrainConfig { layers: 2, ..base },
+        _ => {
+            let names: Vec<&str> = PRESETS.iter().map(|p| p.0).collect();
+            return Err(format!("unknown preset `{name}` (expected one of {})", names.join(", ")));
+        }
+    })
+}
+
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// A prepared corpus folder (from `trainer prepare`).
+    #[arg(long)]
+    corpus: PathBuf,
+    /// Where checkpoints and the training history go.
+    #[arg(long)]
+    out: PathBuf,
+    /// esac, sona, jazz or default.
+    #[arg(long, default_value = "default")]
+    preset: String,
+    #[arg(long)]
+    embed: Option<usize>,
+    #[arg(long)]
+    hidden: Option<usize>,
+    #[arg(long)]
+    layers: Option<usize>,
+    #[arg(long)]
+    dropout: Option<f32>,
+    /// Parallel streams per batch.
+    #[arg(long)]
+    batch: Option<usize>,
+    /// Steps per truncated-BPTT window.
+    #[arg(long)]
+    window: Option<usize>,
+    #[arg(long)]
+    lr: Option<f32>,
+    #[arg(long)]
+    max_epochs: Option<usize>,
+    #[arg(long)]
+    patience: Option<usize>,
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Threads for the matrix products (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Continue from OUT/last.ckpt.
+    #[arg(long)]
+    resume: bool,
+}
+
+pub fn run(args: &TrainArgs) -> Result<(), String> {
+    if let Some(n) = args.threads {
+        rayon::ThreadPoolBuilder::new().num_threads(n).build_global().map_err(|e| e.to_string())?;
+    }
+    let corpus = Corpus::read(&args.corpus)?;
+    let vocab = corpus.vocabulary()?;
+    let mut ckpt = if args.resume {
+        let path = args.out.join("last.ckpt");
+        let mut c = Checkpoint::load(&path)?;
+        if c.header.encoding.vocabulary != corpus.manifest.vocabulary {
+            return Err(format!("{}: its vocabulary differs from the corpus {}", path.display(), args.corpus.display()));
+        }
+        if let Some(n) = args.max_epochs {
+            c.header.config.max_epochs = n;
+        }
+        if let Some(n) = args.patience {
+            c.header.config.patience = n;
+        }
+        eprintln!("resuming {} after epoch {}", path.display(), c.header.epoch);
+        c
+    } else {
+        let mut config = preset(&args.preset)?;
+        config.embed = args.embed.unwrap_or(config.embed);
+        config.hidden = args.hidden.unwrap_or(config.hidden);
+        config.layers = args.layers.unwrap_or(config.layers).max(1);
+        config.dropout = args.dropout.unwrap_or(config.dropout);
+        config.batch = args.batch.unwrap_or(config.batch);
+        config.window = args.window.unwrap_or(config.window);
+        config.lr = args.lr.unwrap_or(config.lr);
+        config.max_epochs = args.max_epochs.unwrap_or(config.max_epochs);
+        config.patience = args.patience.unwrap_or(config.patience).max(1);
+        config.seed = args.seed.unwrap_or(config.seed);
+        let mut model = new_model(&config, vocab.len());
+        let shapes: Vec<usize> = model.tensors_mut().iter().map(|t| t.len()).collect();
+        let m = &corpus.manifest;
+        let (lo, hi) = vocab.pitch_range();
+        let header = Header {
+            format: "continuo-checkpoint".into(),
+            encoding: EncodingSpec {
+                kind: m.encoding,
+                steps_per_beat: m.steps_per_beat,
+                min_chord_count: Some(m.min_chord_count),
+                key_normalisation: m.key_normalisation,
+                pitch_range: [lo, hi],
+                vocabulary: m.vocabulary.clone(),
+            },
+            corpus: m.summary.roots.join(", "),
+            command: super::command_line(),
+            epoch: 0,
+            best_validation_nll: f64::INFINITY,
+            best_epoch: 0,
+            epochs_since_best: 0,
+            history: vec![],
+            adam: Adam::new(config.lr, &shapes),
+            train_seconds: 0.0,
+            tensors: vec![],
+            checksum: 0,
+            config,
+        };
+        Checkpoint { header, model }
+    };
+    let songs = Songs::from_corpus(&corpus, &vocab);
+    let c = &ckpt.header.config;
+    println!(
+        "training `{}`: {} x {} LSTM, embedding {}, dropout {}{}, vocabulary {}, {} training songs, {} validation songs",
+        c.preset,
+        c.layers,
+        c.hidden,
+        c.embed,
+        c.dropout,
+        if c.batch_norm { ", batch norm" } else { "" },
+        vocab.len(),
+        songs.train.len(),
+        songs.validation.len()
+    );
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} windows  {msg}  ETA {eta}")
+            .expect("a valid template")
+            .progress_chars("=> "),
+    );
+    train(&mut ckpt, &songs, &args.out, &mut |p| match p {
+        Progress::Epoch { epoch, windows } => {
+            bar.reset();
+            bar.set_length(windows as u64);
+            bar.set_prefix(epoch.to_string());
+        }
+        Progress::Window { done, nll, tokens_per_second } => {
+            bar.set_position(done as u64);
+            bar.set_message(format!("loss {nll:.4}  {tokens_per_second:.0} tokens/s"));
+        }
+        Progress::Validating => bar.set_message("validating …"),
+        Progress::EpochDone(r) => bar.suspend(|| println!(
+            "epoch {:3}  train {:.4}  validation {:.4}  accuracy {:.1} % ({:.1} % without holds)  lr {:.2e}  {:.0} tokens/s  {:.0} s",
+            r.epoch,
+            r.train_nll,
+            r.validation_nll,
+            r.validation_accuracy * 100.0,
+            r.validation_accuracy_no_hold * 100.0,
+            r.lr,
+            r.tokens_per_second,
+            r.seconds
+        )),
+    })?;
+    bar.finish_and_clear();
+    let h = &ckpt.header;
+    println!(
+        "done after {} epochs ({:.0} s): best validation NLL {:.4} nats/token at epoch {}; checkpoints in {}",
+        h.epoch,
+        h.train_seconds,
+        h.best_validation_nll,
+        h.best_epoch,
+        args.out.display()
+    );
+    Ok(())
+}

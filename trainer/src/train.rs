@@ -1,0 +1,148 @@
+//! The training loop: epochs of shuffled songs in parallel streams, truncated BPTT windows,
+//! Adam with clipping and warm-up, the learning rate halved when validation loss stops
+//! improving, early stopping, and a checkpoint after every epoch (`last.ckpt`, and
+//! `best.ckpt` when validation improved). Deterministic for a seed: the shuffle and the
+//! dropout masks of epoch N come from (seed, N), so a resumed run continues identically.
+
+use crate::checkpoint::{Checkpoint, EpochRecord};
+use crate::data::Streams;
+use crate::network::{Batch, Grads, Model, State, Stats, Workspace};
+use crate::optim::clip_global_norm;
+use continuo_core::corpus::{Corpus, Split};
+use continuo_core::vocab::Vocabulary;
+use continuo_core::Token;
+use rand_core::{Rng, SeedableRng};
+use rand_pcg::Pcg64Mcg;
+use std::path::Path;
+use std::time::Instant;
+
+/// Optimiser steps over which the learning rate ramps up from zero.
+pub const WARMUP_STEPS: u64 = 50;
+
+/// Token ids of a corpus's songs, by split.
+pub struct Songs {
+    pub train: Vec<Vec<u32>>,
+    pub validation: Vec<Vec<u32>>,
+    pub test: Vec<Vec<u32>>,
+}
+
+impl Songs {
+    pub fn from_corpus(corpus: &Corpus, vocab: &Vocabulary) -> Songs {
+        let ids = |split| corpus.split(split).map(|s| vocab.encode(&s.tokens)).collect::<Vec<_>>();
+        Songs { train: ids(Split::Train), validation: ids(Split::Validation), test: ids(Split::Test) }
+    }
+}
+
+/// What the loop reports as it goes.
+pub enum Progress<'a> {
+    Epoch { epoch: usize, windows: usize },
+    Window { done: usize, nll: f64, tokens_per_second: f64 },
+    Validating,
+    EpochDone(&'a EpochRecord),
+}
+
+pub fn special_id(vocab: &Vocabulary, token: Token) -> u32 {
+    vocab.id(&token).expect("every vocabulary holds `/`, `r` and `_`")
+}
+
+/// Mean NLL and accuracies of `model` over songs (no dropout, batch norm with its running
+/// statistics).
+pub fn evaluate(model: &mut Model, songs: &[Vec<u32>], streams: usize, window: usize, hold: u32, song_end: u32) -> Stats {
+    let refs: Vec<&[u32]> = songs.iter().map(Vec::as_slice).collect();
+    let data = Streams::new(&refs, streams, song_end);
+    let mut state = State::zeros(model.weights.num_layers(), data.streams, model.weights.hidden);
+    let mut ws = Workspace::default();
+    let mut stats = Stats::default();
+    for (t, steps) in data.windows(window) {
+        let (inputs, targets) = data.window(t, steps);
+        let batch = Batch { inputs, targets, steps, streams: data.streams };
+        stats.add(&model.forward(&batch, &mut state, &mut ws, None, hold));
+    }
+    stats
+}
+
+fn epoch_rng(seed: u64, epoch: usize, purpose: u64) -> Pcg64Mcg {
+    Pcg64Mcg::seed_from_u64(seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ purpose)
+}
+
+/// Train from the checkpoint's state until early stopping or the epoch limit, writing
+/// checkpoints into `out`.
+pub fn train(ckpt: &mut Checkpoint, songs: &Songs, out: &Path, progress: &mut dyn FnMut(Progress)) -> Result<(), String> {
+    if songs.train.is_empty() || songs.validation.is_empty() {
+        return Err("the corpus needs songs in both the training and the validation split".into());
+    }
+    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let vocab = Vocabulary::from_tokens(ckpt.header.encoding.vocabulary.clone())?;
+    let (hold, song_end) = (special_id(&vocab, Token::Hold), special_id(&vocab, Token::SongEnd));
+    let config = ckpt.header.config.clone();
+    let mut grads = Grads::zeros_like(&ckpt.model);
+    let mut ws = Workspace::default();
+    while ckpt.header.epoch < config.max_epochs && ckpt.header.epochs_since_best < config.patience {
+        let epoch = ckpt.header.epoch + 1;
+        let started = Instant::now();
+        let mut order: Vec<usize> = (0..songs.train.len()).collect();
+        let mut shuffle = epoch_rng(config.seed, epoch, 1);
+        for i in (1..order.len()).rev() {
+            order.swap(i, (shuffle.next_u64() % (i as u64 + 1)) as usize);
+        }
+        let refs: Vec<&[u32]> = order.iter().map(|&i| songs.train[i].as_slice()).collect();
+        let data = Streams::new(&refs, config.batch, song_end);
+        let windows = data.windows(config.window).count();
+        progress(Progress::Epoch { epoch, windows });
+        let mut dropout_rng = epoch_rng(config.seed, epoch, 2);
+        let mut state = State::zeros(config.layers, data.streams, config.hidden);
+        let mut total = Stats::default();
+        for (k, (t, steps)) in data.windows(config.window).enumerate() {
+            let (inputs, targets) = data.window(t, steps);
+            let batch = Batch { inputs, targets, steps, streams: data.streams };
+            let stats = ckpt.model.forward(&batch, &mut state, &mut ws, Some(&mut dropout_rng), hold);
+            if stats.count == 0 {
+                continue;
+            }
+            grads.clear();
+            ckpt.model.backward(&batch, &mut ws, &mut grads, stats.count);
+            clip_global_norm(&mut grads.tensors_mut(), config.clip);
+            let adam = &mut ckpt.header.adam;
+            let base = adam.lr;
+            adam.lr = base * ((adam.t + 1) as f32 / WARMUP_STEPS as f32).min(1.0);
+            adam.step(ckpt.model.tensors_mut(), grads.tensors_mut());
+            adam.lr = base;
+            total.add(&stats);
+            let seconds = started.elapsed().as_secs_f64();
+            progress(Progress::Window { done: k + 1, nll: total.mean_nll(), tokens_per_second: total.count as f64 / seconds });
+        }
+        let train_seconds = started.elapsed().as_secs_f64();
+        progress(Progress::Validating);
+        let val = evaluate(&mut ckpt.model, &songs.validation, config.batch, config.window, hold, song_end);
+        let record = EpochRecord {
+            epoch,
+            train_nll: total.mean_nll(),
+            validation_nll: val.mean_nll(),
+            validation_accuracy: val.correct as f64 / val.count.max(1) as f64,
+            validation_accuracy_no_hold: val.correct_no_hold as f64 / val.count_no_hold.max(1) as f64,
+            lr: ckpt.header.adam.lr,
+            tokens_per_second: total.count as f64 / train_seconds,
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        let h = &mut ckpt.header;
+        h.epoch = epoch;
+        h.train_seconds += record.seconds;
+        h.history.push(record.clone());
+        let improved = record.validation_nll < h.best_validation_nll - 1e-4;
+        if improved {
+            h.best_validation_nll = record.validation_nll;
+            h.best_epoch = epoch;
+            h.epochs_since_best = 0;
+        } else {
+            h.epochs_since_best += 1;
+            // Plateau: halve the learning rate.
+            h.adam.lr *= 0.5;
+        }
+        if improved {
+            ckpt.save(&out.join("best.ckpt"))?;
+        }
+        ckpt.save(&out.join("last.ckpt"))?;
+        progress(Progress::EpochDone(&record));
+    }
+    Ok(())
+}
