@@ -7,6 +7,7 @@
 //! The [`card`] ties a trained model to its encoding; [`corpus`] imports whole folders.
 
 pub mod card;
+pub mod continuation;
 pub mod corpus;
 pub mod encoding;
 pub mod error;

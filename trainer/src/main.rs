@@ -21,6 +21,10 @@ enum Command {
     Inspect(cli::inspect::InspectArgs),
     /// Train a model on a prepared corpus.
     Train(cli::train::TrainArgs),
+    /// Export a checkpoint as a stateful ONNX model with its model card.
+    Export(cli::export::ExportArgs),
+    /// Continue a MIDI or **kern file with a model and write a MIDI file.
+    Generate(cli::generate::GenerateArgs),
 }
 
 fn main() -> ExitCode {
@@ -28,6 +32,8 @@ fn main() -> ExitCode {
         Command::Prepare(args) => cli::prepare::run(&args),
         Command::Inspect(args) => cli::inspect::run(&args),
         Command::Train(args) => cli::train::run(&args),
+        Command::Export(args) => cli::export::run(&args),
+        Command::Generate(args) => cli::generate::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,5 +1,7 @@
 //! The `trainer` subcommands, one module each; `main.rs` dispatches to them.
 
+pub mod export;
+pub mod generate;
 pub mod inspect;
 pub mod prepare;
 pub mod train;

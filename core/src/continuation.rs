@@ -1,0 +1,90 @@
+//! Continuing a piece with a model: the seed is put into the model's key frame and
+//! encoding, primed in one call, and then one token is sampled and fed back per step; the
+//! result comes back in the seed's own key. Shared by `trainer generate` and the plugin's
+//! inference worker (which calls [`Continuer::next`] one grid step ahead of the music).
+
+use crate::encoding::Token;
+use crate::inference::{ContinuationModel, ModelError};
+use crate::sampler::{Sampler, SamplerSettings, SpecialIds};
+use crate::score::{Score, TimeSignature};
+use crate::song::{decode_tokens, encode_score, song_key, KeyNormalisation};
+
+/// The transposition into a model's key frame for a piece in `key` (0 where the model
+/// keeps songs in their own key).
+pub fn shift_for(normalisation: KeyNormalisation, key: Option<crate::key::Key>) -> i32 {
+    match (normalisation, key) {
+        (KeyNormalisation::CMajorAMinor, Some(k)) => k.shift_to_c_or_a(),
+        _ => 0,
+    }
+}
+
+/// A model, a sampler and the key frame of the piece being continued.
+pub struct Continuer {
+    pub model: ContinuationModel,
+    sampler: Sampler,
+    special: SpecialIds,
+    /// Semitones from the piece's key into the model's frame.
+    pub shift: i32,
+}
+
+impl Continuer {
+    pub fn new(model: ContinuationModel, seed: u64) -> Continuer {
+        let vocab = model.vocab();
+        let special = SpecialIds {
+            rest: vocab.id(&Token::Rest).expect("every vocabulary holds `r`"),
+            song_end: vocab.id(&Token::SongEnd).expect("every vocabulary holds `/`"),
+        };
+        let sampler = Sampler::new(vocab.len(), seed);
+        Continuer { model, sampler, special, shift: 0 }
+    }
+
+    /// Start a new piece from `tokens` (in the piece's key, without a trailing `/`):
+    /// resets the state and primes the model with `/` and the transposed tokens.
+    pub fn prime(&mut self, tokens: &[Token], shift: i32) -> Result<(), ModelError> {
+        self.shift = shift;
+        self.model.reset();
+        let vocab = self.model.vocab();
+        let mut framed = vec![Token::SongEnd];
+        framed.extend(tokens.iter().filter(|t| **t != Token::SongEnd).map(|t| t.transposed(shift).unwrap_or(Token::Rest)));
+        let ids = vocab.encode(&framed);
+        self.model.feed(&ids)?;
+        Ok(())
+    }
+
+    /// Sample the next token (in the piece's key) and feed it back to the model.
+    pub fn next(&mut self, settings: &SamplerSettings) -> Result<Token, ModelError> {
+        let settings = SamplerSettings { allow_song_end: false, ..*settings };
+        let logits = self.model.feed(&[])?;
+        let id = self.sampler.sample(logits, &settings, self.special);
+        self.model.feed(&[id])?;
+        let token = self.model.vocab().token(id).cloned().unwrap_or(Token::Rest);
+        Ok(token.transposed(-self.shift).unwrap_or(Token::Rest))
+    }
+}
+
+/// Continue a whole score by `steps` grid steps, in the seed's key. Returns the sampled
+/// tokens and a score holding the seed's own notes (voice 0) followed by the continuation
+/// (voice 1), at the seed's tempo and metre.
+pub fn continue_score(continuer: &mut Continuer, seed: &Score, steps: usize, settings: &SamplerSettings, velocity: u8) -> Result<(Vec<Token>, Score), ModelError> {
+    let card = continuer.model.card().clone();
+    let grid = card.grid();
+    let shift = shift_for(card.encoding.key_normalisation, song_key(seed).map(|k| k.0));
+    let mut tokens = encode_score(seed, grid, card.encoding.kind, 0);
+    tokens.pop(); // the `/`
+    continuer.prime(&tokens, shift)?;
+    let mut generated = Vec::with_capacity(steps);
+    for _ in 0..steps {
+        generated.push(continuer.next(settings)?);
+    }
+    // Decoded together, a HOLD at the start of the continuation lengthens the seed's last note.
+    let all: Vec<Token> = tokens.iter().chain(&generated).cloned().collect();
+    let ts: Option<TimeSignature> = seed.time_signatures.first().copied();
+    let decoded = decode_tokens(&all, grid, 0, velocity, seed.initial_bpm(), ts);
+    let start = tokens.len() as f64 * grid.step_beats();
+    let mut out = Score { notes: seed.notes.iter().map(|n| crate::score::Note { voice: 0, ..*n }).collect(), ..decoded.clone() };
+    out.title = seed.title.clone();
+    out.declared_key = seed.declared_key;
+    out.notes.extend(decoded.notes.iter().filter(|n| n.onset >= start - 1e-9).map(|n| crate::score::Note { voice: 1, ..*n }));
+    out.sort();
+    Ok((generated, out))
+}

@@ -1,0 +1,85 @@
+//! `trainer export`: a checkpoint → `NAME.onnx` and its model card `NAME.json`, with the
+//! training provenance and the evaluation figures (from `trainer eval`'s report, else the
+//! best validation figures).
+
+use clap::Args;
+use continuo_core::card::Training;
+use continuo_core::corpus::SPLIT_RULE;
+use continuo_trainer::checkpoint::Checkpoint;
+use continuo_trainer::export::{model_card, write_model};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// A checkpoint, e.g. runs/essen/best.ckpt.
+    #[arg(long)]
+    checkpoint: PathBuf,
+    /// The ONNX file to write; its card goes beside it (NAME.json).
+    #[arg(long)]
+    out: PathBuf,
+    /// The model's name in its card (default: the file name).
+    #[arg(long)]
+    name: Option<String>,
+    #[arg(long, default_value = "")]
+    description: String,
+    /// A report from `trainer eval` whose test figures go into the card.
+    #[arg(long)]
+    eval: Option<PathBuf>,
+}
+
+pub fn run(args: &ExportArgs) -> Result<(), String> {
+    let ckpt = Checkpoint::load(&args.checkpoint)?;
+    let h = &ckpt.header;
+    let mut evaluation = BTreeMap::new();
+    if let Some(path) = &args.eval {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let report: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let figures = report.get("figures").and_then(|f| f.as_object()).ok_or_else(|| format!("{}: no `figures`", path.display()))?;
+        for (k, v) in figures {
+            if let Some(x) = v.as_f64() {
+                evaluation.insert(k.clone(), x);
+            }
+        }
+    }
+    if let Some(best) = h.history.iter().find(|r| r.epoch == h.best_epoch) {
+        evaluation.insert("validation_nll".into(), best.validation_nll);
+        evaluation.insert("validation_accuracy".into(), best.validation_accuracy);
+        evaluation.insert("validation_accuracy_no_hold".into(), best.validation_accuracy_no_hold);
+    }
+    let mut details = BTreeMap::new();
+    let c = &h.config;
+    details.insert("epochs".into(), h.epoch.into());
+    details.insert("best_epoch".into(), h.best_epoch.into());
+    details.insert("train_seconds".into(), serde_json::json!(h.train_seconds.round()));
+    details.insert("batch".into(), c.batch.into());
+    details.insert("window".into(), c.window.into());
+    details.insert("dropout".into(), serde_json::json!(c.dropout));
+    details.insert("batch_norm_folded".into(), c.batch_norm.into());
+    details.insert("lr".into(), serde_json::json!(c.lr));
+    if let Some(last) = h.history.last() {
+        details.insert("tokens_per_second".into(), serde_json::json!(last.tokens_per_second.round()));
+    }
+    let training = Training {
+        corpus: h.corpus.split(", ").map(String::from).collect(),
+        split: SPLIT_RULE.into(),
+        command: h.command.clone(),
+        preset: Some(c.preset.clone()),
+        seed: Some(c.seed),
+        details,
+    };
+    let file = args.out.file_name().map(|f| f.to_string_lossy().into_owned()).ok_or("--out needs a file name")?;
+    let name = args.name.clone().unwrap_or_else(|| args.out.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default());
+    let weights = ckpt.model.inference_weights();
+    let mut card = model_card(&weights, &name, &file, h.encoding.clone(), training, evaluation);
+    card.description = args.description.clone();
+    write_model(&weights, &args.out, &card)?;
+    let size = std::fs::metadata(&args.out).map(|m| m.len()).unwrap_or(0);
+    println!(
+        "wrote {} ({:.1} MB) and {}",
+        args.out.display(),
+        size as f64 / 1e6,
+        continuo_core::card::card_path_for(&args.out).display()
+    );
+    Ok(())
+}
