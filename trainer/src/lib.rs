@@ -3,9 +3,11 @@
 
 pub mod checkpoint;
 pub mod data;
+pub mod evaluate;
 pub mod export;
 pub mod gemm;
 pub mod network;
 pub mod optim;
+pub mod plots;
 pub mod train;
 pub mod weights;

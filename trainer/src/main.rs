@@ -21,6 +21,8 @@ enum Command {
     Inspect(cli::inspect::InspectArgs),
     /// Train a model on a prepared corpus.
     Train(cli::train::TrainArgs),
+    /// Test-split figures, continuation statistics and plots for a checkpoint.
+    Eval(cli::eval::EvalArgs),
     /// Export a checkpoint as a stateful ONNX model with its model card.
     Export(cli::export::ExportArgs),
     /// Continue a MIDI or **kern file with a model and write a MIDI file.
@@ -32,6 +34,7 @@ fn main() -> ExitCode {
         Command::Prepare(args) => cli::prepare::run(&args),
         Command::Inspect(args) => cli::inspect::run(&args),
         Command::Train(args) => cli::train::run(&args),
+        Command::Eval(args) => cli::eval::run(&args),
         Command::Export(args) => cli::export::run(&args),
         Command::Generate(args) => cli::generate::run(&args),
     };

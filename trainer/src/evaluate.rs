@@ -1,0 +1,186 @@
+//! Honest evaluation on the test split: NLL, perplexity and next-token accuracy (overall
+//! and without HOLD targets, which dominate a 16th-note grid), and continuations of test
+//! songs compared with the real ones — pitch-class overlap, in-scale rate, rest ratio,
+//! distinct pitches and the longest run of one repeated pitch (a collapsed model repeats
+//! one note or chord). Runs on the training thread with the reference forward pass.
+
+use crate::network::Model;
+use crate::train::{evaluate, special_id, Songs};
+use crate::weights::LstmState;
+use continuo_core::sampler::{Sampler, SamplerSettings, SpecialIds};
+use continuo_core::vocab::Vocabulary;
+use continuo_core::{Key, Token};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Musical statistics of a token sequence.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct MusicStats {
+    pub in_scale: f64,
+    pub rest_ratio: f64,
+    pub distinct_pitches: f64,
+    pub longest_repeat: f64,
+}
+
+/// Onset pitch classes, counted.
+fn pitch_classes(tokens: &[Token]) -> [f64; 12] {
+    let mut h = [0.0; 12];
+    for t in tokens {
+        for &p in t.pitches() {
+            h[(p % 12) as usize] += 1.0;
+        }
+    }
+    h
+}
+
+/// Overlap of two pitch-class histograms (sum of minima after normalising): 1 is identical.
+pub fn histogram_overlap(a: &[Token], b: &[Token]) -> f64 {
+    let (ha, hb) = (pitch_classes(a), pitch_classes(b));
+    let (sa, sb): (f64, f64) = (ha.iter().sum(), hb.iter().sum());
+    if sa == 0.0 || sb == 0.0 {
+        return if sa == sb { 1.0 } else { 0.0 };
+    }
+    ha.iter().zip(&hb).map(|(x, y)| (x / sa).min(y / sb)).sum()
+}
+
+pub fn music_stats(tokens: &[Token], key: Key) -> MusicStats {
+    let scale = key.scale();
+    let onsets: Vec<&Token> = tokens.iter().filter(|t| !t.pitches().is_empty()).collect();
+    let notes: usize = onsets.iter().map(|t| t.pitches().len()).sum();
+    let in_scale = onsets.iter().flat_map(|t| t.pitches()).filter(|p| scale.contains(&(*p % 12))).count();
+    let mut distinct: Vec<u8> = onsets.iter().flat_map(|t| t.pitches().iter().copied()).collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let (mut longest, mut run) = (0usize, 0usize);
+    for w in 0..onsets.len() {
+        run = if w > 0 && onsets[w] == onsets[w - 1] { run + 1 } else { 1 };
+        longest = longest.max(run);
+    }
+    MusicStats {
+        in_scale: if notes == 0 { 0.0 } else { in_scale as f64 / notes as f64 },
+        rest_ratio: tokens.iter().filter(|t| **t == Token::Rest).count() as f64 / tokens.len().max(1) as f64,
+        distinct_pitches: distinct.len() as f64,
+        longest_repeat: longest as f64,
+    }
+}
+
+/// Continue `seed` (ids) by `steps` tokens with the reference forward pass.
+pub fn sample_continuation(model: &Model, seed: &[u32], steps: usize, sampler: &mut Sampler, settings: &SamplerSettings, special: SpecialIds) -> Vec<u32> {
+    let w = model.inference_weights();
+    let mut state = LstmState::zeros(w.num_layers(), w.hidden);
+    let mut logits = vec![0.0; w.vocab];
+    for &id in std::iter::once(&special.song_end).chain(seed) {
+        w.step(id, &mut state, &mut logits);
+    }
+    let settings = SamplerSettings { allow_song_end: false, ..*settings };
+    let mut out = Vec::with_capacity(steps);
+    for _ in 0..steps {
+        let id = sampler.sample(&logits, &settings, special);
+        out.push(id);
+        w.step(id, &mut state, &mut logits);
+    }
+    out
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContinuationExample {
+    pub seed: Vec<Token>,
+    pub generated: Vec<Token>,
+    pub real: Vec<Token>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// Flat figures, copied into the model card by `trainer export`.
+    pub figures: BTreeMap<String, f64>,
+    pub test_songs: usize,
+    pub test_tokens: usize,
+    pub continued_songs: usize,
+    pub seed_steps: usize,
+    pub continuation_steps: usize,
+    pub sampling: String,
+    pub example: Option<ContinuationExample>,
+}
+
+/// Evaluate on the test split. Continuations: the first `songs` test songs long enough for
+/// `seed_steps + steps` tokens, seeded with their first `seed_steps` tokens.
+pub fn evaluate_model(model: &mut Model, vocab: &Vocabulary, songs: &Songs, keys: &[Key], seed_steps: usize, steps: usize, max_songs: usize, settings: &SamplerSettings, random_seed: u64) -> Report {
+    let (hold, song_end) = (special_id(vocab, Token::Hold), special_id(vocab, Token::SongEnd));
+    let special = SpecialIds { rest: special_id(vocab, Token::Rest), song_end };
+    // Every test song from a zero state: up to 64 songs side by side, state not carried.
+    let mut stats = crate::network::Stats::default();
+    for chunk in songs.test.chunks(64) {
+        stats.add(&evaluate(model, chunk, chunk.len(), 64, hold, song_end));
+    }
+    let mut figures = BTreeMap::new();
+    let nll = stats.mean_nll();
+    figures.insert("test_nll_nats".into(), nll);
+    figures.insert("test_perplexity".into(), nll.exp());
+    figures.insert("test_accuracy".into(), stats.correct as f64 / stats.count.max(1) as f64);
+    figures.insert("test_accuracy_no_hold".into(), stats.correct_no_hold as f64 / stats.count_no_hold.max(1) as f64);
+
+    let mut sampler = Sampler::new(vocab.len(), random_seed);
+    let (mut gen_sum, mut real_sum) = (MusicStats::default(), MusicStats::default());
+    let mut overlap = 0.0;
+    let mut n = 0usize;
+    let mut example = None;
+    for (song, key) in songs.test.iter().zip(keys) {
+        if n >= max_songs || song.len() < seed_steps + steps + 1 {
+            continue;
+        }
+        let seed = &song[..seed_steps];
+        let generated = vocab.decode(&sample_continuation(model, seed, steps, &mut sampler, settings, special)).expect("ids from the model");
+        let real = vocab.decode(&song[seed_steps..seed_steps + steps]).expect("ids from the vocabulary");
+        let (g, r) = (music_stats(&generated, *key), music_stats(&real, *key));
+        for (sum, s) in [(&mut gen_sum, g), (&mut real_sum, r)] {
+            sum.in_scale += s.in_scale;
+            sum.rest_ratio += s.rest_ratio;
+            sum.distinct_pitches += s.distinct_pitches;
+            sum.longest_repeat += s.longest_repeat;
+        }
+        overlap += histogram_overlap(&generated, &real);
+        if example.is_none() {
+            example = Some(ContinuationExample { seed: vocab.decode(seed).expect("ids"), generated, real });
+        }
+        n += 1;
+    }
+    let d = n.max(1) as f64;
+    for (prefix, s) in [("generated", gen_sum), ("real", real_sum)] {
+        figures.insert(format!("{prefix}_in_scale"), s.in_scale / d);
+        figures.insert(format!("{prefix}_rest_ratio"), s.rest_ratio / d);
+        figures.insert(format!("{prefix}_distinct_pitches"), s.distinct_pitches / d);
+        figures.insert(format!("{prefix}_longest_repeat"), s.longest_repeat / d);
+    }
+    figures.insert("pitch_class_overlap".into(), overlap / d);
+    Report {
+        figures,
+        test_songs: songs.test.len(),
+        test_tokens: stats.count,
+        continued_songs: n,
+        seed_steps,
+        continuation_steps: steps,
+        sampling: format!("{settings:?}, random seed {random_seed}"),
+        example,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn toks(s: &str) -> Vec<Token> {
+        s.split_whitespace().map(|t| t.parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn music_statistics() {
+        let t = toks("60 _ 62 r 61 61 61 r");
+        let s = music_stats(&t, Key::C_MAJOR);
+        assert!((s.in_scale - 2.0 / 5.0).abs() < 1e-9);
+        assert_eq!(s.rest_ratio, 0.25);
+        assert_eq!(s.distinct_pitches, 3.0);
+        assert_eq!(s.longest_repeat, 3.0);
+        assert_eq!(histogram_overlap(&toks("60 62"), &toks("62 60 _")), 1.0);
+        assert_eq!(histogram_overlap(&toks("60"), &toks("61")), 0.0);
+    }
+}
