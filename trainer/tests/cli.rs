@@ -1,0 +1,106 @@
+//! The `trainer` command line end to end on a small generated corpus: prepare → train →
+//! eval → export → generate, and clear errors (non-zero exit, a message naming the problem)
+//! for an empty corpus, a corrupt checkpoint and a missing model.
+
+use continuo_core::midi::{read_midi_file, MidiOptions};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn trainer(args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_trainer")).args(args).output().expect("the trainer runs");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+fn temp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("continuo-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Forty little kern tunes in G major: scales and arpeggios in quarters and eighths.
+fn write_corpus(dir: &Path) {
+    let phrases = ["4g 4a 4b 4cc", "8d 8g 8b 8dd 4g 4r", "4b 4a 4g 4d", "8g 8a 8b 8a 4g 4g"];
+    for i in 0..40 {
+        let mut text = String::from("**kern\n*M4/4\n*G:\n");
+        for k in 0..6 {
+            text.push_str(&format!("={}\n", k + 1));
+            for token in phrases[(i + k) % 4].split(' ') {
+                text.push_str(token);
+                text.push('\n');
+            }
+        }
+        text.push_str("==\n*-\n");
+        std::fs::write(dir.join(format!("tune{i:02}.krn")), text).unwrap();
+    }
+}
+
+#[test]
+fn prepare_train_eval_export_generate() {
+    let root = temp("pipeline");
+    let songs = root.join("songs");
+    std::fs::create_dir_all(&songs).unwrap();
+    write_corpus(&songs);
+    let s = |p: &Path| p.to_string_lossy().into_owned();
+    let (corpus, run, model) = (root.join("corpus"), root.join("run"), root.join("tiny.onnx"));
+
+    let (ok, text) = trainer(&["prepare", "-i", &s(&songs), "-o", &s(&corpus)]);
+    assert!(ok, "{text}");
+    assert!(text.contains("40 music files found, 40 read, 0 skipped"), "{text}");
+
+    let train_args = ["train", "--corpus", &s(&corpus), "--out", &s(&run), "--preset", "esac", "--hidden", "16", "--embed", "8"];
+    let (ok, text) = trainer(&[&train_args[..], &["--batch", "4", "--window", "16", "--max-epochs", "2"]].concat());
+    assert!(ok, "{text}");
+    assert!(run.join("best.ckpt").is_file() && run.join("last.ckpt").is_file());
+    // Resuming for one more epoch picks up where it stopped.
+    let (ok, text) = trainer(&["train", "--corpus", &s(&corpus), "--out", &s(&run), "--resume", "--max-epochs", "3"]);
+    assert!(ok && text.contains("resuming") && text.contains("done after 3 epochs"), "{text}");
+
+    let (ok, text) = trainer(&["eval", "--checkpoint", &s(&run.join("best.ckpt")), "--corpus", &s(&corpus), "--out", &s(&run), "--songs", "5"]);
+    assert!(ok, "{text}");
+    for f in ["eval.json", "loss.png", "continuation.png"] {
+        assert!(run.join(f).is_file(), "{f} missing: {text}");
+    }
+
+    let (ok, text) = trainer(&["export", "--checkpoint", &s(&run.join("best.ckpt")), "--out", &s(&model), "--eval", &s(&run.join("eval.json"))]);
+    assert!(ok, "{text}");
+    let card = continuo_core::card::ModelCard::load(&root.join("tiny.json")).unwrap();
+    assert!(card.evaluation.contains_key("test_nll_nats") && card.training.command.contains("train"), "{card:?}");
+
+    let out = root.join("continued.mid");
+    let seed = songs.join("tune00.krn");
+    let (ok, text) = trainer(&["generate", "--model", &s(&model), "--seed", &s(&seed), "--bars", "4", "--out", &s(&out), "--random-seed", "9"]);
+    assert!(ok, "{text}");
+    let score = read_midi_file(&out, &MidiOptions::default()).unwrap();
+    let seed_end = 6.0 * 4.0;
+    assert!(score.notes.iter().filter(|n| n.voice == 0).all(|n| n.onset < seed_end));
+    assert!(score.notes.iter().any(|n| n.voice == 1 && n.onset >= seed_end), "no continuation notes");
+    assert!(score.end_beat() <= seed_end + 16.0 + 1e-9);
+    // The same random seed gives the same file.
+    let again = root.join("again.mid");
+    assert!(trainer(&["generate", "--model", &s(&model), "--seed", &s(&seed), "--bars", "4", "--out", &s(&again), "--random-seed", "9"]).0);
+    assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&again).unwrap());
+}
+
+#[test]
+fn bad_input_gives_clear_errors() {
+    let root = temp("bad");
+    let s = |p: &Path| p.to_string_lossy().into_owned();
+    let empty = root.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let (ok, text) = trainer(&["prepare", "-i", &s(&empty), "-o", &s(&root.join("c"))]);
+    assert!(ok, "{text}");
+    let (ok, text) = trainer(&["train", "--corpus", &s(&root.join("c")), "--out", &s(&root.join("r"))]);
+    assert!(!ok && text.contains("error:") && text.contains("training"), "{text}");
+
+    std::fs::write(root.join("broken.ckpt"), b"CONTINUO-CKPT-1\nxx").unwrap();
+    let (ok, text) = trainer(&["export", "--checkpoint", &s(&root.join("broken.ckpt")), "--out", &s(&root.join("m.onnx"))]);
+    assert!(!ok && text.contains("broken.ckpt"), "{text}");
+
+    let (ok, text) = trainer(&["generate", "--model", &s(&root.join("none.onnx")), "--seed", "x.mid", "--out", &s(&root.join("o.mid"))]);
+    assert!(!ok && text.contains("none.json"), "{text}");
+
+    let (ok, text) = trainer(&["prepare", "-i", &s(&root.join("missing")), "-o", &s(&root.join("c2"))]);
+    assert!(!ok && text.contains("not a folder"), "{text}");
+}
