@@ -51,9 +51,9 @@ fn library_names() -> [String; 2] {
     }
 }
 
-/// Where the ONNX Runtime library is looked for, in order: `$ORT_DYLIB_PATH`; beside the
-/// running executable and in its `lib/` and `../lib/`; the folders in `extra`; this
-/// checkout's `target/onnxruntime/` (where `cargo xtask ort` puts it).
+/// Where the ONNX Runtime library is looked for: only `$ORT_DYLIB_PATH` when it is set;
+/// else, in order, the running executable's `lib/`, `../lib/` and own folder, the folders
+/// in `extra`, and this checkout's `target/onnxruntime/` (where `cargo xtask ort` puts it).
 pub fn runtime_candidates(extra: &[PathBuf]) -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = Vec::new();
     if let Some(exe_dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
@@ -63,10 +63,11 @@ pub fn runtime_candidates(extra: &[PathBuf]) -> Vec<PathBuf> {
     }
     dirs.extend(extra.iter().cloned());
     dirs.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/onnxruntime"));
-    let mut out = Vec::new();
+    // A path the user gave is the only one tried.
     if let Some(p) = std::env::var_os("ORT_DYLIB_PATH").filter(|p| !p.is_empty()) {
-        out.push(PathBuf::from(p));
+        return vec![PathBuf::from(p)];
     }
+    let mut out = Vec::new();
     for d in dirs {
         for name in library_names() {
             out.push(d.join(name));

@@ -7,7 +7,16 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn trainer(args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_trainer")).args(args).output().expect("the trainer runs");
+    trainer_with(args, &[])
+}
+
+fn trainer_with(args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_trainer"));
+    cmd.args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("the trainer runs");
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     (out.status.success(), text)
 }
@@ -81,6 +90,10 @@ fn prepare_train_eval_export_generate() {
     let again = root.join("again.mid");
     assert!(trainer(&["generate", "--model", &s(&model), "--seed", &s(&seed), "--bars", "4", "--out", &s(&again), "--random-seed", "9"]).0);
     assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&again).unwrap());
+    // Without the ONNX Runtime library: a clear error, no panic.
+    let missing = [("ORT_DYLIB_PATH", "/nonexistent/libonnxruntime.so")];
+    let (ok, text) = trainer_with(&["generate", "--model", &s(&model), "--seed", &s(&seed), "--out", &s(&again)], &missing);
+    assert!(!ok && text.contains("ONNX Runtime") && text.contains("/nonexistent/libonnxruntime.so") && !text.contains("panicked"), "{text}");
 }
 
 #[test]

@@ -26,7 +26,15 @@ pub struct ExportArgs {
     /// A report from `trainer eval` whose test figures go into the card.
     #[arg(long)]
     eval: Option<PathBuf>,
+    /// The prepared corpus: the start of its first test song becomes the golden file
+    /// (NAME.golden.json: token ids and the trainer's logits) that the ONNX model is
+    /// checked against.
+    #[arg(long)]
+    corpus: Option<PathBuf>,
 }
+
+/// Tokens in a golden file.
+const GOLDEN_STEPS: usize = 48;
 
 pub fn run(args: &ExportArgs) -> Result<(), String> {
     let ckpt = Checkpoint::load(&args.checkpoint)?;
@@ -74,6 +82,28 @@ pub fn run(args: &ExportArgs) -> Result<(), String> {
     let mut card = model_card(&weights, &name, &file, h.encoding.clone(), training, evaluation);
     card.description = args.description.clone();
     write_model(&weights, &args.out, &card)?;
+    if let Some(dir) = &args.corpus {
+        let corpus = continuo_core::corpus::Corpus::read(dir)?;
+        let vocab = corpus.vocabulary()?;
+        if vocab.tokens() != card.encoding.vocabulary.as_slice() {
+            return Err(format!("{}: the corpus's vocabulary is not the model's", dir.display()));
+        }
+        let song = corpus.split(continuo_core::corpus::Split::Test).next().ok_or("the corpus has no test songs")?;
+        let mut tokens = vec![continuo_core::Token::SongEnd];
+        tokens.extend(song.tokens.iter().take(GOLDEN_STEPS - 1).cloned());
+        let ids = vocab.encode(&tokens);
+        let mut state = continuo_trainer::weights::LstmState::zeros(weights.num_layers(), weights.hidden);
+        let logits = weights.forward(&ids, &mut state);
+        let golden = serde_json::json!({
+            "about": "the trainer's logits for these token ids, fed from a zero state; the ONNX model must agree to within 1e-4",
+            "file": song.file,
+            "tokens": tokens.iter().map(|t| t.to_string()).collect::<Vec<_>>(),
+            "ids": ids,
+            "logits": logits.chunks(weights.vocab).collect::<Vec<_>>(),
+        });
+        let path = args.out.with_extension("golden.json");
+        std::fs::write(&path, golden.to_string()).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
     let size = std::fs::metadata(&args.out).map(|m| m.len()).unwrap_or(0);
     println!(
         "wrote {} ({:.1} MB) and {}",
