@@ -1,0 +1,124 @@
+//! Listening, on the audio thread: the player's notes placed on the grid (onsets and ends
+//! rounded to the nearest step), kept as the current phrase, the recent mean velocity, and
+//! the end of a phrase (no onset for a gap, nothing held). Fixed-size storage only.
+
+/// Notes one phrase may hold; older notes of a longer phrase are forgotten.
+pub const PHRASE_CAPACITY: usize = 256;
+
+/// A heard note on the grid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct HeardNote {
+    /// Absolute grid step of the onset.
+    pub step: i64,
+    /// Length in steps (at least 1).
+    pub steps: u32,
+    pub pitch: u8,
+    pub velocity: u8,
+}
+
+/// A phrase as sent to the inference worker: a fixed array and a length.
+#[derive(Debug, Clone, Copy)]
+pub struct Phrase {
+    pub notes: [HeardNote; PHRASE_CAPACITY],
+    pub len: usize,
+}
+
+impl Default for Phrase {
+    fn default() -> Self {
+        Phrase { notes: [HeardNote::default(); PHRASE_CAPACITY], len: 0 }
+    }
+}
+
+impl Phrase {
+    pub fn notes(&self) -> &[HeardNote] {
+        &self.notes[..self.len]
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Capture {
+    held: [Option<(i64, u8)>; 128],
+    phrase: Phrase,
+    last_onset: Option<i64>,
+    mean_velocity: f32,
+}
+
+impl Default for Capture {
+    fn default() -> Self {
+        Capture { held: [None; 128], phrase: Phrase::default(), last_onset: None, mean_velocity: 90.0 }
+    }
+}
+
+impl Capture {
+    pub fn note_on(&mut self, step: i64, pitch: u8, velocity: u8) {
+        let pitch = pitch.min(127);
+        if self.held[pitch as usize].is_some() {
+            self.note_off(step, pitch);
+        }
+        self.held[pitch as usize] = Some((step, velocity));
+        self.last_onset = Some(step);
+        self.mean_velocity = 0.8 * self.mean_velocity + 0.2 * velocity as f32;
+    }
+
+    pub fn note_off(&mut self, step: i64, pitch: u8) {
+        let Some((start, velocity)) = self.held.get_mut(pitch.min(127) as usize).and_then(Option::take) else { return };
+        if self.phrase.len == PHRASE_CAPACITY {
+            self.phrase.notes.copy_within(1.., 0);
+            self.phrase.len -= 1;
+        }
+        let steps = (step - start).max(1) as u32;
+        self.phrase.notes[self.phrase.len] = HeardNote { step: start, steps, pitch, velocity };
+        self.phrase.len += 1;
+    }
+
+    pub fn holding(&self) -> bool {
+        self.held.iter().any(Option::is_some)
+    }
+
+    /// The recent mean velocity of the player.
+    pub fn velocity(&self) -> u8 {
+        self.mean_velocity.round().clamp(1.0, 127.0) as u8
+    }
+
+    /// The phrase has ended at `step`: it has notes, nothing is held, and no onset came for
+    /// `gap` steps.
+    pub fn phrase_ended(&self, step: i64, gap: u32) -> bool {
+        self.phrase.len > 0 && !self.holding() && self.last_onset.is_some_and(|o| step - o >= gap as i64)
+    }
+
+    /// Hand the phrase over (copied into `out`) and start listening for a new one.
+    pub fn take_phrase(&mut self, out: &mut Phrase) {
+        *out = self.phrase;
+        self.phrase.len = 0;
+        self.last_onset = None;
+    }
+
+    /// Forget everything (transport jumps, mode changes).
+    pub fn clear(&mut self) {
+        let velocity = self.mean_velocity;
+        *self = Capture::default();
+        self.mean_velocity = velocity;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phrases_end_after_a_gap_with_nothing_held() {
+        let mut c = Capture::default();
+        c.note_on(0, 60, 100);
+        c.note_off(2, 60);
+        c.note_on(4, 62, 60);
+        assert!(!c.phrase_ended(10, 8));
+        assert!(!c.phrase_ended(12, 8)); // 62 is still held
+        c.note_off(6, 62);
+        assert!(c.phrase_ended(12, 8));
+        let mut p = Phrase::default();
+        c.take_phrase(&mut p);
+        assert_eq!(p.notes(), &[HeardNote { step: 0, steps: 2, pitch: 60, velocity: 100 }, HeardNote { step: 4, steps: 2, pitch: 62, velocity: 60 }]);
+        assert!(!c.phrase_ended(40, 8));
+        assert!(c.velocity() < 90);
+    }
+}

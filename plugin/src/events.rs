@@ -1,0 +1,85 @@
+//! The fixed-size values that cross the audio thread: notes in and out, a grid step's token,
+//! and an event buffer with a fixed capacity. Nothing here allocates after construction.
+
+use continuo_core::Token;
+
+/// The most pitches one step can start (larger chords keep their highest notes).
+pub const MAX_CHORD: usize = 8;
+
+/// One grid step of an answer, as the audio thread plays it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepToken {
+    Rest,
+    Hold,
+    Onset { pitches: [u8; MAX_CHORD], len: u8 },
+}
+
+impl StepToken {
+    /// From a model token (a song end plays as a rest).
+    pub fn from_token(token: &Token) -> StepToken {
+        match token {
+            Token::Hold => StepToken::Hold,
+            Token::Rest | Token::SongEnd => StepToken::Rest,
+            Token::Onset(p) => {
+                let mut pitches = [0u8; MAX_CHORD];
+                let keep = &p[p.len().saturating_sub(MAX_CHORD)..];
+                pitches[..keep.len()].copy_from_slice(keep);
+                StepToken::Onset { pitches, len: keep.len() as u8 }
+            }
+        }
+    }
+
+    pub fn pitches(&self) -> &[u8] {
+        match self {
+            StepToken::Onset { pitches, len } => &pitches[..*len as usize],
+            _ => &[],
+        }
+    }
+}
+
+/// A note event at a sample of the block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoteEvent {
+    On { sample: usize, channel: u8, pitch: u8, velocity: u8 },
+    Off { sample: usize, channel: u8, pitch: u8 },
+}
+
+impl NoteEvent {
+    pub fn sample(&self) -> usize {
+        match *self {
+            NoteEvent::On { sample, .. } | NoteEvent::Off { sample, .. } => sample,
+        }
+    }
+}
+
+/// Output events of one block, in a buffer allocated once. Events past its capacity are
+/// dropped and counted (never a note-off: room is kept for those).
+pub struct EventSink {
+    events: Vec<NoteEvent>,
+    capacity: usize,
+    pub dropped: usize,
+}
+
+impl EventSink {
+    pub fn with_capacity(capacity: usize) -> EventSink {
+        EventSink { events: Vec::with_capacity(capacity + 128 * 16), capacity, dropped: 0 }
+    }
+
+    pub fn clear(&mut self) {
+        self.events.clear();
+    }
+
+    pub fn push(&mut self, event: NoteEvent) {
+        let is_off = matches!(event, NoteEvent::Off { .. });
+        // Note-offs may use the reserve (one per pitch and channel), note-ons may not.
+        if self.events.len() < self.capacity || (is_off && self.events.len() < self.events.capacity()) {
+            self.events.push(event);
+        } else {
+            self.dropped += 1;
+        }
+    }
+
+    pub fn events(&self) -> &[NoteEvent] {
+        &self.events
+    }
+}

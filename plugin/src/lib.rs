@@ -1,0 +1,8 @@
+//! Continuo, the plugin. The audio-thread logic lives in plain modules that take tempo,
+//! beat position, sample rate and events in and give events out, so it is tested without a
+//! host; the plugin wrappers are a thin shell around it.
+
+pub mod capture;
+pub mod clock;
+pub mod events;
+pub mod voices;
