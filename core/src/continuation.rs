@@ -38,6 +38,11 @@ impl Continuer {
         Continuer { model, sampler, special, shift: 0 }
     }
 
+    /// Start sampling afresh from a random seed.
+    pub fn reseed(&mut self, seed: u64) {
+        self.sampler.reseed(seed);
+    }
+
     /// Start a new piece from `tokens` (in the piece's key, without a trailing `/`):
     /// resets the state and primes the model with `/` and the transposed tokens.
     pub fn prime(&mut self, tokens: &[Token], shift: i32) -> Result<(), ModelError> {

@@ -86,9 +86,13 @@ impl Capture {
         self.phrase.len > 0 && !self.holding() && self.last_onset.is_some_and(|o| step - o >= gap as i64)
     }
 
-    /// Hand the phrase over (copied into `out`) and start listening for a new one.
-    pub fn take_phrase(&mut self, out: &mut Phrase) {
+    /// Copy the phrase into `out`.
+    pub fn copy_phrase(&self, out: &mut Phrase) {
         *out = self.phrase;
+    }
+
+    /// Forget the phrase (it has been handed over) and listen for a new one.
+    pub fn start_new_phrase(&mut self) {
         self.phrase.len = 0;
         self.last_onset = None;
     }
@@ -116,7 +120,8 @@ mod tests {
         c.note_off(6, 62);
         assert!(c.phrase_ended(12, 8));
         let mut p = Phrase::default();
-        c.take_phrase(&mut p);
+        c.copy_phrase(&mut p);
+        c.start_new_phrase();
         assert_eq!(p.notes(), &[HeardNote { step: 0, steps: 2, pitch: 60, velocity: 100 }, HeardNote { step: 4, steps: 2, pitch: 62, velocity: 60 }]);
         assert!(!c.phrase_ended(40, 8));
         assert!(c.velocity() < 90);

@@ -4,5 +4,8 @@
 
 pub mod capture;
 pub mod clock;
+pub mod engine;
 pub mod events;
+pub mod link;
 pub mod voices;
+pub mod worker;

@@ -1,0 +1,218 @@
+//! The audio thread's whole job for one block, as a plain function of plain data: the
+//! host's transport, the sample rate, the player's notes and the settings in; note events
+//! out, each on the exact sample of its grid step. Call & response: a phrase ends after a
+//! gap with nothing held, the worker is asked to continue it, and its steps are played as
+//! they arrive; the player starting a new phrase cuts the answer short. On a transport jump,
+//! start or stop, a reset or a mode change, every sounding note ends. No allocation, no
+//! lock, no model call: the worker is reached through `Link`'s queues and atomics.
+
+use crate::capture::{Capture, Phrase};
+use crate::clock::{BlockTiming, Clock, HostTransport};
+use crate::events::{EventSink, NoteEvent, StepToken};
+use crate::link::{Answered, Link, Request};
+use crate::voices::Voices;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+/// Steps between the end of a phrase and the first answered step: time for the worker to
+/// prime the model.
+pub const ANSWER_LEAD: i64 = 2;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Settings {
+    pub steps_per_beat: u32,
+    pub beats_per_bar: f64,
+    /// Answer length in bars.
+    pub answer_bars: u32,
+    /// Steps without an onset that end a phrase.
+    pub gap_steps: u32,
+    pub pass_through: bool,
+    /// Listen only to this channel (0-based), or to all.
+    pub input_channel: Option<u8>,
+    pub output_channel: u8,
+    /// Fixed velocity, or `None` to follow the player.
+    pub velocity: Option<u8>,
+    /// Octaves to shift the answer by.
+    pub octave: i32,
+    /// 0: a fresh random seed per answer.
+    pub seed: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            steps_per_beat: 4,
+            beats_per_bar: 4.0,
+            answer_bars: 2,
+            gap_steps: 8,
+            pass_through: true,
+            input_channel: None,
+            output_channel: 0,
+            velocity: None,
+            octave: 0,
+            seed: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Listening,
+    /// Playing answered steps `start .. end`.
+    Answering { start: i64, end: i64 },
+}
+
+pub struct Engine {
+    link: Arc<Link>,
+    clock: Clock,
+    capture: Capture,
+    voices: Voices,
+    status: Status,
+    /// An answered step taken from the queue but not yet due.
+    pending: Option<Answered>,
+    phrase: Phrase,
+    answers: u64,
+}
+
+impl Engine {
+    pub fn new(link: Arc<Link>) -> Engine {
+        Engine {
+            link,
+            clock: Clock::new(),
+            capture: Capture::default(),
+            voices: Voices::default(),
+            status: Status::Listening,
+            pending: None,
+            phrase: Phrase::default(),
+            answers: 0,
+        }
+    }
+
+    pub fn status(&self) -> Status {
+        self.status
+    }
+
+    /// End everything: sounding notes get their note-offs at `sample`, the answer in
+    /// progress is abandoned, listening starts afresh.
+    pub fn stop_all(&mut self, sample: usize, out: &mut EventSink) {
+        self.voices.all_off(sample, out);
+        if self.status != Status::Listening {
+            self.link.cancel();
+        }
+        self.status = Status::Listening;
+        self.pending = None;
+        self.capture.clear();
+    }
+
+    /// Forget the clock too (activation, reset).
+    pub fn reset(&mut self, out: &mut EventSink) {
+        self.stop_all(0, out);
+        self.clock.reset();
+    }
+
+    fn velocity(&self, settings: &Settings) -> u8 {
+        settings.velocity.unwrap_or_else(|| self.capture.velocity())
+    }
+
+    /// One block. `input` holds the player's notes, sorted by sample.
+    pub fn process(&mut self, host: HostTransport, sample_rate: f64, len: usize, input: &[NoteEvent], settings: &Settings, out: &mut EventSink) -> BlockTiming {
+        let timing = self.clock.block(host, sample_rate, len);
+        if timing.discontinuity {
+            self.stop_all(0, out);
+        }
+        let spb = settings.steps_per_beat.max(1);
+        let mut next_input = 0;
+        for (step, sample) in timing.steps(spb) {
+            while next_input < input.len() && input[next_input].sample() < sample {
+                self.hear(&timing, input[next_input], settings, out);
+                next_input += 1;
+            }
+            self.step(step, sample, settings, out);
+        }
+        for &event in &input[next_input..] {
+            self.hear(&timing, event, settings, out);
+        }
+        // The worker may sample up to AHEAD steps past the end of the next block (assumed as
+        // long as this one), so every step of that block is ready when it is played.
+        let step_samples = timing.samples_per_beat / spb as f64;
+        let last = (timing.end_beat() * spb as f64).floor() as i64;
+        let horizon = last + (len as f64 / step_samples).ceil() as i64;
+        self.link.now_step.store(horizon, Ordering::Release);
+        timing
+    }
+
+    fn hear(&mut self, timing: &BlockTiming, event: NoteEvent, settings: &Settings, out: &mut EventSink) {
+        let channel = match event {
+            NoteEvent::On { channel, .. } | NoteEvent::Off { channel, .. } => channel,
+        };
+        if settings.input_channel.is_some_and(|c| c != channel) {
+            return;
+        }
+        if settings.pass_through {
+            out.push(event);
+        }
+        let step = (timing.beat_of(event.sample()) * settings.steps_per_beat as f64).round() as i64;
+        match event {
+            NoteEvent::On { sample, pitch, velocity, .. } => {
+                if let Status::Answering { .. } = self.status {
+                    // The player starts a new phrase: the answer stops here.
+                    self.voices.all_off(sample, out);
+                    self.link.cancel();
+                    self.pending = None;
+                    self.status = Status::Listening;
+                }
+                self.capture.note_on(step, pitch, velocity);
+            }
+            NoteEvent::Off { pitch, .. } => self.capture.note_off(step, pitch),
+        }
+    }
+
+    /// The answered token for `step`, or a hold if the worker is late.
+    fn token_for(&mut self, step: i64) -> StepToken {
+        let generation = self.link.current_generation();
+        loop {
+            let next = self.pending.take().or_else(|| self.link.tokens.pop());
+            match next {
+                Some(a) if a.generation != generation || a.step < step => continue,
+                Some(a) if a.step == step => return a.token,
+                Some(a) => {
+                    self.pending = Some(a);
+                    break;
+                }
+                None => break,
+            }
+        }
+        self.link.late_steps.fetch_add(1, Ordering::Relaxed);
+        StepToken::Hold
+    }
+
+    fn step(&mut self, step: i64, sample: usize, settings: &Settings, out: &mut EventSink) {
+        match self.status {
+            Status::Answering { start, end } => {
+                if step >= end {
+                    self.voices.all_off(sample, out);
+                    self.status = Status::Listening;
+                } else if step >= start {
+                    let token = self.token_for(step);
+                    let velocity = self.velocity(settings);
+                    self.voices.play(token, sample, settings.output_channel, velocity, 12 * settings.octave, out);
+                }
+            }
+            Status::Listening => {
+                if self.capture.phrase_ended(step, settings.gap_steps) {
+                    let steps = (settings.answer_bars as f64 * settings.beats_per_bar * settings.steps_per_beat as f64).round().max(1.0) as u32;
+                    let start = step + ANSWER_LEAD;
+                    self.answers += 1;
+                    let seed = if settings.seed == 0 { self.answers.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ step as u64 } else { settings.seed };
+                    self.capture.copy_phrase(&mut self.phrase);
+                    let request = Request { generation: self.link.current_generation(), phrase: self.phrase, start_step: start, steps, seed };
+                    // A full queue (the worker is busy) keeps the phrase: asked again next step.
+                    if self.link.requests.push(request).is_ok() {
+                        self.capture.start_new_phrase();
+                        self.status = Status::Answering { start, end: start + steps as i64 };
+                    }
+                }
+            }
+        }
+    }
+}

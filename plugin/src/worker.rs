@@ -1,0 +1,145 @@
+//! The inference worker: its own thread, owning the model (loaded here, never on the audio
+//! thread). It takes continuation requests from the audio thread, primes the model with the
+//! phrase in the model's key frame, and samples one step at a time, at most `AHEAD` steps
+//! before the music, so a change of temperature or rest bias shapes the very next notes.
+
+use crate::capture::Phrase;
+use crate::events::StepToken;
+use crate::link::{Answered, Link, Request, AHEAD};
+use continuo_core::continuation::{shift_for, Continuer};
+use continuo_core::encoding::encode;
+use continuo_core::grid::StepNote;
+use continuo_core::inference::ContinuationModel;
+use continuo_core::key::estimate_key;
+use continuo_core::sampler::SamplerSettings;
+use continuo_core::song::ESTIMATION_PROFILE;
+use continuo_core::{Note, Token};
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// What the editor shows about the model.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ModelStatus {
+    pub name: Option<String>,
+    pub error: Option<String>,
+}
+
+pub struct Worker {
+    link: Arc<Link>,
+    handle: Option<JoinHandle<()>>,
+    pub status: Arc<Mutex<ModelStatus>>,
+}
+
+impl Worker {
+    /// Start the worker thread; it loads `model` first.
+    pub fn spawn(link: Arc<Link>, model: PathBuf) -> Worker {
+        let status = Arc::new(Mutex::new(ModelStatus::default()));
+        let (l, s) = (link.clone(), status.clone());
+        let handle = std::thread::Builder::new()
+            .name("continuo-inference".into())
+            .spawn(move || run(l, s, model))
+            .expect("the inference thread starts");
+        Worker { link, handle: Some(handle), status }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.link.shutdown.store(true, Ordering::Release);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+fn run(link: Arc<Link>, status: Arc<Mutex<ModelStatus>>, path: PathBuf) {
+    let mut continuer = match ContinuationModel::load(&path) {
+        Ok(model) => {
+            let name = model.card().name.clone();
+            *status.lock().unwrap_or_else(|e| e.into_inner()) = ModelStatus { name: Some(name), error: None };
+            link.model_ready.store(true, Ordering::Release);
+            Some(Continuer::new(model, 1))
+        }
+        Err(e) => {
+            status.lock().unwrap_or_else(|e| e.into_inner()).error = Some(e.to_string());
+            None
+        }
+    };
+    while !link.shutdown.load(Ordering::Acquire) {
+        // Only the newest request of the current generation matters.
+        let mut newest = None;
+        while let Some(r) = link.requests.pop() {
+            newest = Some(r);
+        }
+        let Some(request) = newest.filter(|r| r.generation == link.current_generation()) else {
+            std::thread::sleep(Duration::from_micros(500));
+            continue;
+        };
+        if let Some(c) = continuer.as_mut() {
+            if let Err(e) = answer(c, &link, &request) {
+                status.lock().unwrap_or_else(|e| e.into_inner()).error = Some(e);
+            }
+        }
+    }
+}
+
+/// The phrase as the model's tokens: notes from its first onset, then rests up to the
+/// first answered step. Also the notes in beats, for key estimation.
+pub fn phrase_tokens(phrase: &Phrase, start_step: i64, steps_per_beat: u32, kind: continuo_core::EncodingKind) -> (Vec<Token>, Vec<Note>) {
+    let notes = phrase.notes();
+    let Some(first) = notes.iter().map(|n| n.step).min() else { return (vec![], vec![]) };
+    let step_notes: Vec<StepNote> = notes
+        .iter()
+        .map(|n| StepNote { step: (n.step - first) as u32, steps: n.steps.max(1), pitch: n.pitch, velocity: n.velocity, voice: 0 })
+        .collect();
+    let mut tokens = encode(&step_notes, kind);
+    let wanted = (start_step - first).max(0) as usize;
+    tokens.truncate(wanted.max(1));
+    tokens.resize(wanted, Token::Rest);
+    let beats = notes
+        .iter()
+        .map(|n| Note { onset: (n.step - first) as f64 / steps_per_beat as f64, duration: n.steps as f64 / steps_per_beat as f64, pitch: n.pitch, velocity: n.velocity, voice: 0 })
+        .collect();
+    (tokens, beats)
+}
+
+fn answer(continuer: &mut Continuer, link: &Link, request: &Request) -> Result<(), String> {
+    let card = continuer.model.card().clone();
+    let (tokens, notes) = phrase_tokens(&request.phrase, request.start_step, card.grid().steps_per_beat, card.encoding.kind);
+    let key = estimate_key(&notes, ESTIMATION_PROFILE).map(|e| e.key);
+    continuer.reseed(request.seed);
+    continuer.prime(&tokens, shift_for(card.encoding.key_normalisation, key)).map_err(|e| e.to_string())?;
+    for step in request.start_step..request.start_step + request.steps as i64 {
+        // Just in time: no further ahead of the music than AHEAD steps.
+        while link.now_step.load(Ordering::Acquire) < step - AHEAD {
+            if link.current_generation() != request.generation || link.shutdown.load(Ordering::Acquire) {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        if link.current_generation() != request.generation {
+            return Ok(());
+        }
+        let settings = SamplerSettings {
+            temperature: link.sampling.temperature.load(Ordering::Relaxed),
+            rest_bias: link.sampling.rest_bias.load(Ordering::Relaxed),
+            entropy_adaptive: link.sampling.entropy_adaptive.load(Ordering::Relaxed),
+            top_p: 1.0,
+            allow_song_end: false,
+        };
+        let token = continuer.next(&settings).map_err(|e| e.to_string())?;
+        let mut answered = Answered { generation: request.generation, step, token: StepToken::from_token(&token) };
+        while let Err(back) = link.tokens.push(answered) {
+            if link.current_generation() != request.generation || link.shutdown.load(Ordering::Acquire) {
+                return Ok(());
+            }
+            answered = back;
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        link.ready_until.store(step, Ordering::Release);
+    }
+    Ok(())
+}
