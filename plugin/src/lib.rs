@@ -7,5 +7,10 @@ pub mod clock;
 pub mod engine;
 pub mod events;
 pub mod link;
+pub mod params;
+pub mod plugin;
 pub mod voices;
 pub mod worker;
+
+nice_plug::prelude::nice_export_clap!(plugin::Continuo);
+nice_plug::prelude::nice_export_vst3!(plugin::Continuo);

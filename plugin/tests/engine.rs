@@ -6,11 +6,11 @@
 //! a long randomised session leaves no note-on without its note-off; and `process`
 //! allocates nothing (a counting allocator watches the audio thread).
 
-use continuo_plugin::clock::HostTransport;
-use continuo_plugin::engine::{Engine, Settings, Status};
-use continuo_plugin::events::{EventSink, NoteEvent};
-use continuo_plugin::link::Link;
-use continuo_plugin::worker::Worker;
+use continuo::clock::HostTransport;
+use continuo::engine::{Engine, Settings, Status};
+use continuo::events::{EventSink, NoteEvent};
+use continuo::link::Link;
+use continuo::worker::Worker;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::path::PathBuf;

@@ -3,6 +3,8 @@
 //! - `cargo xtask ort [--dest DIR]` puts the ONNX Runtime shared library that Continuo
 //!   loads at run time into `target/onnxruntime/` (or DIR), taking it from the PyPI wheel
 //!   `onnxruntime==1.31.1` through pip when it is not there yet, and prints its path.
+//! - `cargo xtask bundle continuo --release` (and nice-plug-xtask's other commands) builds
+//!   `target/bundled/Continuo.clap`, `Continuo.vst3` and the standalone binary.
 
 mod ort;
 
@@ -12,7 +14,8 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("ort") => ort::run(&args[1..]),
-        _ => Err("usage: cargo xtask ort [--dest DIR]".to_string()),
+        Some(_) => nice_plug_xtask::main_with_args("cargo xtask", args).map_err(|e| format!("{e:#}")),
+        None => Err("usage: cargo xtask ort [--dest DIR] | cargo xtask bundle continuo --release".to_string()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

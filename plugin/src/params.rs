@@ -1,0 +1,101 @@
+//! The plugin's automatable parameters: stable short ids, ranges as functions the editor
+//! reuses, and explicit value ↔ text conversions that round-trip (hosts and validators
+//! check that text typed in gives the value shown).
+
+use nice_plug::prelude::*;
+use std::sync::Arc;
+
+#[derive(Params)]
+pub struct ContinuoParams {
+    #[id = "temp"]
+    pub temperature: FloatParam,
+    #[id = "rest"]
+    pub rest_bias: FloatParam,
+    #[id = "entr"]
+    pub entropy: FloatParam,
+    #[id = "bars"]
+    pub answer_bars: IntParam,
+    #[id = "gap"]
+    pub gap_steps: IntParam,
+    #[id = "thru"]
+    pub pass_through: BoolParam,
+    #[id = "oct"]
+    pub octave: IntParam,
+    #[id = "inch"]
+    pub input_channel: IntParam,
+    #[id = "outch"]
+    pub output_channel: IntParam,
+    #[id = "vel"]
+    pub velocity: IntParam,
+    #[id = "seed"]
+    pub seed: IntParam,
+}
+
+pub fn temperature_range() -> FloatRange {
+    FloatRange::Linear { min: 0.0, max: 2.0 }
+}
+
+pub fn rest_bias_range() -> FloatRange {
+    FloatRange::Linear { min: -8.0, max: 8.0 }
+}
+
+fn float_text(digits: usize, unit: &'static str) -> (Arc<dyn Fn(f32) -> String + Send + Sync>, Arc<dyn Fn(&str) -> Option<f32> + Send + Sync>) {
+    (
+        Arc::new(move |v| format!("{v:.digits$}")),
+        Arc::new(move |s| s.trim().trim_end_matches(unit).trim().parse::<f32>().ok()),
+    )
+}
+
+fn int_text(zero: Option<&'static str>, unit: &'static str) -> (Arc<dyn Fn(i32) -> String + Send + Sync>, Arc<dyn Fn(&str) -> Option<i32> + Send + Sync>) {
+    (
+        Arc::new(move |v| match zero {
+            Some(z) if v == 0 => z.to_string(),
+            _ => format!("{v}{unit}"),
+        }),
+        Arc::new(move |s| {
+            let s = s.trim();
+            if zero.is_some_and(|z| s.eq_ignore_ascii_case(z)) {
+                return Some(0);
+            }
+            s.trim_end_matches(unit).trim().parse::<i32>().ok()
+        }),
+    )
+}
+
+fn float(name: &str, default: f32, range: FloatRange, digits: usize, step: f32) -> FloatParam {
+    let (v2s, s2v) = float_text(digits, "");
+    FloatParam::new(name, default, range)
+        .with_step_size(step)
+        .with_smoother(SmoothingStyle::Linear(20.0))
+        .with_value_to_string(v2s)
+        .with_string_to_value(s2v)
+}
+
+fn int(name: &str, default: i32, min: i32, max: i32, zero: Option<&'static str>, unit: &'static str) -> IntParam {
+    let (v2s, s2v) = int_text(zero, unit);
+    IntParam::new(name, default, IntRange::Linear { min, max }).with_value_to_string(v2s).with_string_to_value(s2v)
+}
+
+impl Default for ContinuoParams {
+    fn default() -> Self {
+        ContinuoParams {
+            temperature: float("Temperature", 1.0, temperature_range(), 2, 0.01),
+            rest_bias: float("Rest bias", 0.0, rest_bias_range(), 1, 0.1),
+            entropy: float("Entropy-adaptive", 0.0, FloatRange::Linear { min: 0.0, max: 1.0 }, 2, 0.01),
+            answer_bars: int("Answer length", 2, 1, 16, None, " bars"),
+            gap_steps: int("Phrase-end gap", 8, 1, 64, None, " steps"),
+            pass_through: BoolParam::new("Pass-through", true)
+                .with_value_to_string(Arc::new(|v| if v { "On".into() } else { "Off".into() }))
+                .with_string_to_value(Arc::new(|s| match s.trim().to_ascii_lowercase().as_str() {
+                    "on" | "true" | "1" => Some(true),
+                    "off" | "false" | "0" => Some(false),
+                    _ => None,
+                })),
+            octave: int("Octave", 0, -3, 3, None, " oct"),
+            input_channel: int("Input channel", 0, 0, 16, Some("All"), ""),
+            output_channel: int("Output channel", 1, 1, 16, None, ""),
+            velocity: int("Velocity", 0, 0, 127, Some("Follow"), ""),
+            seed: int("Random seed", 0, 0, 9999, Some("New"), ""),
+        }
+    }
+}

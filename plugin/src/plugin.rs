@@ -1,0 +1,199 @@
+//! The nice-plug shell: host transport and note events in, the engine's note events out.
+//! No model is touched while the host only scans: the worker (and the model) start on
+//! activation. `process` reads parameters and atomics and exchanges fixed-size messages.
+
+use crate::clock::HostTransport;
+use crate::engine::{Engine, Settings};
+use crate::events::{EventSink, NoteEvent};
+use crate::link::Link;
+use crate::params::ContinuoParams;
+use crate::worker::Worker;
+use nice_plug::midi::{Channel, Key, VoiceID};
+use nice_plug::prelude::*;
+use nice_plug::prelude::NoteEvent as PlugNote;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+/// Input events kept per block; more are dropped (never allocated for).
+const INPUT_CAPACITY: usize = 1024;
+
+pub struct Continuo {
+    params: Arc<ContinuoParams>,
+    link: Arc<Link>,
+    engine: Engine,
+    sink: EventSink,
+    input: Vec<NoteEvent>,
+    worker: Option<Worker>,
+    sample_rate: f32,
+    /// End every note at the start of the next block (after a deactivation).
+    flush: bool,
+}
+
+/// Where the default model is looked for: `$CONTINUO_MODEL`; `models/essen-melody.onnx`
+/// beside the plugin or standalone binary (or one folder up); this checkout's `models/`.
+pub fn default_model() -> PathBuf {
+    if let Some(p) = std::env::var_os("CONTINUO_MODEL") {
+        return PathBuf::from(p);
+    }
+    let name = "essen-melody.onnx";
+    if let Some(dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(|p| p.to_path_buf())) {
+        for candidate in [dir.join("models").join(name), dir.join("../models").join(name)] {
+            if candidate.is_file() {
+                return candidate;
+            }
+        }
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models").join(name)
+}
+
+impl Default for Continuo {
+    fn default() -> Self {
+        let link = Link::new();
+        Continuo {
+            params: Arc::new(ContinuoParams::default()),
+            engine: Engine::new(link.clone()),
+            link,
+            sink: EventSink::with_capacity(2048),
+            input: Vec::with_capacity(INPUT_CAPACITY),
+            worker: None,
+            sample_rate: 48_000.0,
+            flush: false,
+        }
+    }
+}
+
+impl Continuo {
+    fn settings(&self) -> Settings {
+        let p = &self.params;
+        Settings {
+            answer_bars: p.answer_bars.value() as u32,
+            gap_steps: p.gap_steps.value() as u32,
+            pass_through: p.pass_through.value(),
+            input_channel: match p.input_channel.value() {
+                0 => None,
+                c => Some((c - 1) as u8),
+            },
+            output_channel: (p.output_channel.value() - 1).clamp(0, 15) as u8,
+            velocity: match p.velocity.value() {
+                0 => None,
+                v => Some(v as u8),
+            },
+            octave: p.octave.value(),
+            seed: p.seed.value() as u64,
+            ..Settings::default()
+        }
+    }
+}
+
+impl Plugin for Continuo {
+    const NAME: &'static str = "Continuo";
+    const VENDOR: &'static str = "Continuo";
+    const URL: &'static str = "https://example.invalid/continuo";
+    const EMAIL: &'static str = "continuo@example.invalid";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+
+    const AUDIO_IO_LAYOUTS: &'static [AudioIOLayout] = &[AudioIOLayout {
+        main_input_channels: None,
+        main_output_channels: NonZeroU32::new(2),
+        ..AudioIOLayout::const_default()
+    }];
+    const MIDI_INPUT: MidiConfig = MidiConfig::Basic;
+    const MIDI_OUTPUT: MidiConfig = MidiConfig::Basic;
+
+    type Editor = ();
+    type SysExMessage = ();
+    type BackgroundTask = ();
+
+    fn params(&self) -> Arc<dyn Params> {
+        self.params.clone()
+    }
+
+    fn activate(&mut self, _layout: &AudioIOLayout, buffer_config: &BufferConfig, _context: &mut impl ActivateContext<Self>) -> bool {
+        self.sample_rate = buffer_config.sample_rate;
+        if self.worker.is_none() {
+            self.worker = Some(Worker::spawn(self.link.clone(), default_model()));
+        }
+        true
+    }
+
+    fn reset(&mut self) {
+        self.flush = true;
+    }
+
+    fn deactivate(&mut self) {
+        self.flush = true;
+    }
+
+    fn process(&mut self, buffer: &mut Buffer, _aux: &mut AuxiliaryBuffers, context: &mut impl ProcessContext<Self>) -> ProcessStatus {
+        for channel in buffer.as_slice() {
+            channel.fill(0.0);
+        }
+        let len = buffer.samples();
+        let t = context.transport();
+        let host = HostTransport { playing: t.playing, tempo: t.tempo, beat: t.pos_beats() };
+        let s = &self.link.sampling;
+        s.temperature.store(self.params.temperature.value(), Ordering::Relaxed);
+        s.rest_bias.store(self.params.rest_bias.value(), Ordering::Relaxed);
+        s.entropy_adaptive.store(self.params.entropy.value(), Ordering::Relaxed);
+
+        self.input.clear();
+        while let Some(event) = context.next_event() {
+            let e = match event {
+                PlugNote::NoteOn { timing, channel, key: Key::Number(pitch), velocity, .. } => NoteEvent::On {
+                    sample: timing as usize,
+                    channel: channel.number().unwrap_or(0),
+                    pitch,
+                    velocity: (velocity * 127.0).round().clamp(1.0, 127.0) as u8,
+                },
+                PlugNote::NoteOff { timing, channel, key: Key::Number(pitch), .. } => {
+                    NoteEvent::Off { sample: timing as usize, channel: channel.number().unwrap_or(0), pitch }
+                }
+                _ => continue,
+            };
+            if self.input.len() < INPUT_CAPACITY {
+                self.input.push(e);
+            }
+        }
+        self.sink.clear();
+        if std::mem::take(&mut self.flush) {
+            self.engine.stop_all(0, &mut self.sink);
+        }
+        let settings = self.settings();
+        self.engine.process(host, self.sample_rate as f64, len, &self.input, &settings, &mut self.sink);
+        for e in self.sink.events() {
+            let event = match *e {
+                NoteEvent::On { sample, channel, pitch, velocity } => PlugNote::NoteOn {
+                    timing: sample as u32,
+                    voice_id: VoiceID::Wildcard,
+                    channel: Channel::Number(channel),
+                    key: Key::Number(pitch),
+                    velocity: velocity as f32 / 127.0,
+                },
+                NoteEvent::Off { sample, channel, pitch } => PlugNote::NoteOff {
+                    timing: sample as u32,
+                    voice_id: VoiceID::Wildcard,
+                    channel: Channel::Number(channel),
+                    key: Key::Number(pitch),
+                    velocity: 0.0,
+                },
+            };
+            // A full host buffer drops the event (the host decides its size).
+            let _ = context.try_send_event(event);
+        }
+        ProcessStatus::Normal
+    }
+}
+
+impl ClapPlugin for Continuo {
+    const CLAP_ID: &'static str = "org.continuo.continuo";
+    const CLAP_DESCRIPTION: Option<&'static str> = Some("Continues what you play, in time, with an LSTM");
+    const CLAP_MANUAL_URL: Option<&'static str> = None;
+    const CLAP_SUPPORT_URL: Option<&'static str> = None;
+    const CLAP_FEATURES: &'static [ClapFeature] = &[ClapFeature::NoteEffect, ClapFeature::Utility];
+}
+
+impl Vst3Plugin for Continuo {
+    const VST3_CLASS_ID: [u8; 16] = *b"ContinuoLSTMv001";
+    const VST3_SUBCATEGORIES: &'static [Vst3SubCategory] = &[Vst3SubCategory::Instrument, Vst3SubCategory::Tools];
+}
