@@ -2,7 +2,9 @@
 # Prepare a fresh Debian machine for building Continuo: the system packages the build
 # needs (installed only when missing) and a Rust toolchain check.
 set -euo pipefail
-packages=(pkg-config)
+# pkg-config and the libraries nice-plug's plugin wrappers and standalone (ALSA, JACK, X11,
+# OpenGL) build against.
+packages=(pkg-config libasound2-dev libjack-jackd2-dev libx11-dev libxcursor-dev libx11-xcb-dev libgl-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

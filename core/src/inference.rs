@@ -51,9 +51,23 @@ fn library_names() -> [String; 2] {
     }
 }
 
+/// Continuo's per-user folder: `$CONTINUO_HOME`, else `$XDG_DATA_HOME/continuo`, else
+/// `~/.local/share/continuo`. `cargo xtask install` puts the ONNX Runtime library in its
+/// `lib/` and the shipped models in its `models/`.
+pub fn data_dir() -> Option<PathBuf> {
+    if let Some(home) = std::env::var_os("CONTINUO_HOME").filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(home));
+    }
+    if let Some(xdg) = std::env::var_os("XDG_DATA_HOME").filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(xdg).join("continuo"));
+    }
+    std::env::var_os("HOME").filter(|p| !p.is_empty()).map(|h| PathBuf::from(h).join(".local/share/continuo"))
+}
+
 /// Where the ONNX Runtime library is looked for: only `$ORT_DYLIB_PATH` when it is set;
 /// else, in order, the running executable's `lib/`, `../lib/` and own folder, the folders
-/// in `extra`, and this checkout's `target/onnxruntime/` (where `cargo xtask ort` puts it).
+/// in `extra`, Continuo's per-user `lib/` ([`data_dir`]), and this checkout's
+/// `target/onnxruntime/` (where `cargo xtask ort` puts it).
 pub fn runtime_candidates(extra: &[PathBuf]) -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = Vec::new();
     if let Some(exe_dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
@@ -62,6 +76,7 @@ pub fn runtime_candidates(extra: &[PathBuf]) -> Vec<PathBuf> {
         dirs.push(exe_dir);
     }
     dirs.extend(extra.iter().cloned());
+    dirs.extend(data_dir().map(|d| d.join("lib")));
     dirs.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/onnxruntime"));
     // A path the user gave is the only one tried.
     if let Some(p) = std::env::var_os("ORT_DYLIB_PATH").filter(|p| !p.is_empty()) {

@@ -30,18 +30,16 @@ pub struct Continuo {
     flush: bool,
 }
 
-/// Where the default model is looked for: `$CONTINUO_MODEL`; `models/essen-melody.onnx`
-/// beside the plugin or standalone binary (or one folder up); this checkout's `models/`.
+/// Where the default model is looked for: `$CONTINUO_MODEL`; Continuo's per-user
+/// `models/` (where `cargo xtask install` puts it); this checkout's `models/`.
 pub fn default_model() -> PathBuf {
     if let Some(p) = std::env::var_os("CONTINUO_MODEL") {
         return PathBuf::from(p);
     }
     let name = "essen-melody.onnx";
-    if let Some(dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(|p| p.to_path_buf())) {
-        for candidate in [dir.join("models").join(name), dir.join("../models").join(name)] {
-            if candidate.is_file() {
-                return candidate;
-            }
+    if let Some(installed) = continuo_core::inference::data_dir().map(|d| d.join("models").join(name)) {
+        if installed.is_file() {
+            return installed;
         }
     }
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models").join(name)

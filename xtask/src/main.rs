@@ -3,9 +3,12 @@
 //! - `cargo xtask ort [--dest DIR]` puts the ONNX Runtime shared library that Continuo
 //!   loads at run time into `target/onnxruntime/` (or DIR), taking it from the PyPI wheel
 //!   `onnxruntime==1.31.1` through pip when it is not there yet, and prints its path.
+//! - `cargo xtask install` puts the bundles, the ONNX Runtime library and the models where
+//!   hosts and the plugin find them (see `install.rs`).
 //! - `cargo xtask bundle continuo --release` (and nice-plug-xtask's other commands) builds
 //!   `target/bundled/Continuo.clap`, `Continuo.vst3` and the standalone binary.
 
+mod install;
 mod ort;
 
 use std::process::ExitCode;
@@ -14,6 +17,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("ort") => ort::run(&args[1..]),
+        Some("install") => install::run(&ort::workspace_root()),
         Some(_) => nice_plug_xtask::main_with_args("cargo xtask", args).map_err(|e| format!("{e:#}")),
         None => Err("usage: cargo xtask ort [--dest DIR] | cargo xtask bundle continuo --release".to_string()),
     };
