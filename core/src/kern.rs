@@ -165,15 +165,7 @@ fn parse_event(token: &str, line: usize) -> Result<Event, ReadProblem> {
         .filter(|b| b.is_finite() && *b > 0.0 && *b <= 1024.0)
         .ok_or_else(|| unsupported(line, token, "duration out of range"))?;
     if let Some(l) = letter {
-        let pc = match l.to_ascii_lowercase() {
-            'c' => 0,
-            'd' => 2,
-            'e' => 4,
-            'f' => 5,
-            'g' => 7,
-            'a' => 9,
-            _ => 11,
-        };
+        let pc = crate::key::letter_pitch_class(l.to_ascii_lowercase()).expect("a note letter") as i32;
         let octave = if l.is_ascii_lowercase() { 3 + letter_count } else { 4 - letter_count };
         let midi = 12 * (octave + 1) + pc + accidental;
         if !(0..=127).contains(&midi) {

@@ -99,7 +99,8 @@ impl Key {
     }
 }
 
-fn letter_pitch_class(c: char) -> Option<u8> {
+/// The pitch class of a lower-case note letter (`c` = 0 … `b` = 11).
+pub(crate) fn letter_pitch_class(c: char) -> Option<u8> {
     Some(match c {
         'c' => 0,
         'd' => 2,

@@ -110,6 +110,29 @@ fn data_tensors<'a>(model: &'a mut Model, adam: &'a mut Adam) -> Vec<&'a mut Vec
 }
 
 impl Checkpoint {
+    /// An untrained model and its optimiser, about to be trained on `corpus` by `command`.
+    pub fn fresh(config: TrainConfig, encoding: EncodingSpec, corpus: String, command: String) -> Checkpoint {
+        let mut model = new_model(&config, encoding.vocabulary.len());
+        let shapes: Vec<usize> = model.tensors_mut().iter().map(|t| t.len()).collect();
+        let header = Header {
+            format: "continuo-checkpoint".into(),
+            encoding,
+            corpus,
+            command,
+            epoch: 0,
+            best_validation_nll: f64::INFINITY,
+            best_epoch: 0,
+            epochs_since_best: 0,
+            history: vec![],
+            adam: Adam::new(config.lr, &shapes),
+            train_seconds: 0.0,
+            tensors: vec![],
+            checksum: 0,
+            config,
+        };
+        Checkpoint { header, model }
+    }
+
     pub fn save(&mut self, path: &Path) -> Result<(), String> {
         let mut data = Vec::new();
         let mut lengths = Vec::new();

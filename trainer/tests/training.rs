@@ -5,8 +5,7 @@
 use continuo_core::card::EncodingSpec;
 use continuo_core::song::KeyNormalisation;
 use continuo_core::{EncodingKind, Grid, Token};
-use continuo_trainer::checkpoint::{new_model, Checkpoint, Header, TrainConfig};
-use continuo_trainer::optim::Adam;
+use continuo_trainer::checkpoint::{Checkpoint, TrainConfig};
 use continuo_trainer::train::{evaluate, train, Songs};
 use continuo_trainer::weights::LstmState;
 
@@ -59,26 +58,7 @@ fn config(max_epochs: usize) -> TrainConfig {
 }
 
 fn fresh(config: TrainConfig) -> Checkpoint {
-    let enc = encoding();
-    let mut model = new_model(&config, enc.vocabulary.len());
-    let shapes: Vec<usize> = model.tensors_mut().iter().map(|t| t.len()).collect();
-    let header = Header {
-        format: "continuo-checkpoint".into(),
-        encoding: enc,
-        corpus: "synthetic".into(),
-        command: "test".into(),
-        epoch: 0,
-        best_validation_nll: f64::INFINITY,
-        best_epoch: 0,
-        epochs_since_best: 0,
-        history: vec![],
-        adam: Adam::new(config.lr, &shapes),
-        train_seconds: 0.0,
-        tensors: vec![],
-        checksum: 0,
-        config,
-    };
-    Checkpoint { header, model }
+    Checkpoint::fresh(config, encoding(), "synthetic".into(), "test".into())
 }
 
 fn data() -> Songs {

@@ -4,8 +4,7 @@
 use clap::Args;
 use continuo_core::card::EncodingSpec;
 use continuo_core::corpus::Corpus;
-use continuo_trainer::checkpoint::{new_model, Checkpoint, Header, TrainConfig};
-use continuo_trainer::optim::Adam;
+use continuo_trainer::checkpoint::{Checkpoint, TrainConfig};
 use continuo_trainer::train::{train, Progress, Songs};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
@@ -119,34 +118,17 @@ pub fn run(args: &TrainArgs) -> Result<(), String> {
         config.max_epochs = args.max_epochs.unwrap_or(config.max_epochs);
         config.patience = args.patience.unwrap_or(config.patience).max(1);
         config.seed = args.seed.unwrap_or(config.seed);
-        let mut model = new_model(&config, vocab.len());
-        let shapes: Vec<usize> = model.tensors_mut().iter().map(|t| t.len()).collect();
         let m = &corpus.manifest;
         let (lo, hi) = vocab.pitch_range();
-        let header = Header {
-            format: "continuo-checkpoint".into(),
-            encoding: EncodingSpec {
-                kind: m.encoding,
-                steps_per_beat: m.steps_per_beat,
-                min_chord_count: Some(m.min_chord_count),
-                key_normalisation: m.key_normalisation,
-                pitch_range: [lo, hi],
-                vocabulary: m.vocabulary.clone(),
-            },
-            corpus: m.summary.roots.join(", "),
-            command: super::command_line(),
-            epoch: 0,
-            best_validation_nll: f64::INFINITY,
-            best_epoch: 0,
-            epochs_since_best: 0,
-            history: vec![],
-            adam: Adam::new(config.lr, &shapes),
-            train_seconds: 0.0,
-            tensors: vec![],
-            checksum: 0,
-            config,
+        let encoding = EncodingSpec {
+            kind: m.encoding,
+            steps_per_beat: m.steps_per_beat,
+            min_chord_count: Some(m.min_chord_count),
+            key_normalisation: m.key_normalisation,
+            pitch_range: [lo, hi],
+            vocabulary: m.vocabulary.clone(),
         };
-        Checkpoint { header, model }
+        Checkpoint::fresh(config, encoding, m.summary.roots.join(", "), super::command_line())
     };
     let songs = Songs::from_corpus(&corpus, &vocab);
     let c = &ckpt.header.config;
