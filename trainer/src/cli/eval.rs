@@ -4,7 +4,6 @@
 use clap::Args;
 use continuo_core::corpus::{Corpus, Split};
 use continuo_core::encoding::decode;
-use continuo_core::sampler::SamplerSettings;
 use continuo_core::{Key, Token};
 use continuo_trainer::checkpoint::Checkpoint;
 use continuo_trainer::evaluate::evaluate_model;
@@ -31,14 +30,8 @@ pub struct EvalArgs {
     /// How many test songs to continue.
     #[arg(long, default_value_t = 200)]
     songs: usize,
-    #[arg(long, default_value_t = 1.0)]
-    temperature: f32,
-    #[arg(long, default_value_t = 0.0)]
-    entropy: f32,
-    #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
-    rest_bias: f32,
-    #[arg(long, default_value_t = 1)]
-    random_seed: u64,
+    #[command(flatten)]
+    sampling: super::shared::SamplingArgs,
 }
 
 fn roll(tokens: &[Token], offset: u32) -> Vec<RollNote> {
@@ -58,15 +51,9 @@ pub fn run(args: &EvalArgs) -> Result<(), String> {
     }
     let keys: Vec<Key> = corpus.split(Split::Test).map(|s| s.key.map_or(Key::C_MAJOR, |k| k.transposed(s.shift))).collect();
     let steps_per_bar = 4 * ckpt.header.encoding.steps_per_beat.steps_per_beat as usize;
-    let settings = SamplerSettings {
-        temperature: args.temperature,
-        entropy_adaptive: args.entropy,
-        rest_bias: args.rest_bias,
-        top_p: 1.0,
-        allow_song_end: false,
-    };
+    let settings = args.sampling.settings();
     let (seed_steps, steps) = (args.seed_bars * steps_per_bar, args.bars * steps_per_bar);
-    let report = evaluate_model(&mut ckpt.model, &vocab, &songs, &keys, seed_steps, steps, args.songs, &settings, args.random_seed);
+    let report = evaluate_model(&mut ckpt.model, &vocab, &songs, &keys, seed_steps, steps, args.songs, &settings, args.sampling.random_seed);
     std::fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
     let json = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
     std::fs::write(args.out.join("eval.json"), json).map_err(|e| format!("{}: {e}", args.out.display()))?;

@@ -5,7 +5,6 @@ use clap::Args;
 use continuo_core::continuation::{continue_score, Continuer};
 use continuo_core::inference::ContinuationModel;
 use continuo_core::midi::{write_midi_file, MidiOptions};
-use continuo_core::sampler::SamplerSettings;
 use continuo_core::read_music_file;
 use std::path::PathBuf;
 
@@ -22,19 +21,8 @@ pub struct GenerateArgs {
     bars: usize,
     #[arg(long)]
     out: PathBuf,
-    #[arg(long, default_value_t = 1.0)]
-    temperature: f32,
-    /// 0..1: how much the temperature follows each step's entropy.
-    #[arg(long, default_value_t = 0.0)]
-    entropy: f32,
-    /// Added to the REST logit (negative: fewer rests).
-    #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
-    rest_bias: f32,
-    #[arg(long, default_value_t = 1.0)]
-    top_p: f32,
-    /// Random seed; the same seed gives the same continuation.
-    #[arg(long, default_value_t = 1)]
-    random_seed: u64,
+    #[command(flatten)]
+    sampling: super::shared::SamplingArgs,
     #[arg(long, default_value_t = 90)]
     velocity: u8,
 }
@@ -45,14 +33,8 @@ pub fn run(args: &GenerateArgs) -> Result<(), String> {
     let grid = model.card().grid();
     let bar_beats = seed.time_signatures.first().map_or(4.0, |t| t.bar_beats());
     let steps = (args.bars as f64 * bar_beats * grid.steps_per_beat as f64).round() as usize;
-    let settings = SamplerSettings {
-        temperature: args.temperature,
-        entropy_adaptive: args.entropy,
-        rest_bias: args.rest_bias,
-        top_p: args.top_p,
-        allow_song_end: false,
-    };
-    let mut continuer = Continuer::new(model, args.random_seed);
+    let settings = args.sampling.settings();
+    let mut continuer = Continuer::new(model, args.sampling.random_seed);
     let (tokens, score) = continue_score(&mut continuer, &seed, steps, &settings, args.velocity).map_err(|e| e.to_string())?;
     write_midi_file(&args.out, &score).map_err(|e| format!("{}: {e}", args.out.display()))?;
     let added = score.notes.iter().filter(|n| n.voice == 1).count();

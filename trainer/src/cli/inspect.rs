@@ -3,20 +3,17 @@
 
 use clap::Args;
 use continuo_core::midi::MidiOptions;
-use continuo_core::song::{encode_score, song_key, KeyNormalisation};
-use continuo_core::{read_music_file, EncodingKind, Grid};
+use continuo_core::continuation::shift_for;
+use continuo_core::song::{encode_score, song_key};
+use continuo_core::read_music_file;
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
 pub struct InspectArgs {
     /// A .mid, .midi, .krn or .kern file.
     file: PathBuf,
-    #[arg(long, default_value = "melody")]
-    encoding: EncodingKind,
-    #[arg(long, default_value = "1/16")]
-    grid: Grid,
-    #[arg(long, default_value = "c-major-a-minor")]
-    keys: KeyNormalisation,
+    #[command(flatten)]
+    encoding: super::shared::EncodingArgs,
     /// How many notes to list.
     #[arg(long, default_value_t = 24)]
     notes: usize,
@@ -44,12 +41,9 @@ pub fn run(args: &InspectArgs) -> Result<(), String> {
     for n in score.notes.iter().take(args.notes) {
         println!("  beat {:8.3}  len {:6.3}  pitch {:3}  vel {:3}  voice {}", n.onset, n.duration, n.pitch, n.velocity, n.voice);
     }
-    let shift = match (args.keys, key) {
-        (KeyNormalisation::CMajorAMinor, Some((k, _))) => k.shift_to_c_or_a(),
-        _ => 0,
-    };
-    let tokens = encode_score(&score, args.grid, args.encoding, shift);
+    let shift = shift_for(args.encoding.keys, key.map(|k| k.0));
+    let tokens = encode_score(&score, args.encoding.grid, args.encoding.encoding, shift);
     let text: Vec<String> = tokens.iter().map(|t| t.to_string()).collect();
-    println!("tokens ({}, {} steps, shift {shift}):\n{}", args.encoding, tokens.len(), text.join(" "));
+    println!("tokens ({}, {} steps, shift {shift}):\n{}", args.encoding.encoding, tokens.len(), text.join(" "));
     Ok(())
 }

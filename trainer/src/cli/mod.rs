@@ -5,6 +5,7 @@ pub mod export;
 pub mod generate;
 pub mod inspect;
 pub mod prepare;
+pub mod shared;
 pub mod train;
 
 /// The command line as typed, for model cards and checkpoints.

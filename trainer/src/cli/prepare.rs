@@ -4,8 +4,6 @@
 use clap::Args;
 use continuo_core::corpus::{import, ImportOptions};
 use continuo_core::midi::MidiOptions;
-use continuo_core::song::KeyNormalisation;
-use continuo_core::{EncodingKind, Grid};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 
@@ -17,15 +15,8 @@ pub struct PrepareArgs {
     /// Where to write songs.jsonl and corpus.json.
     #[arg(long, short)]
     out: PathBuf,
-    /// Token encoding: melody (top voice) or chords (pitch sets).
-    #[arg(long, default_value = "melody")]
-    encoding: EncodingKind,
-    /// Step grid: 1/8, 1/8t, 1/16, 1/16t or 1/32.
-    #[arg(long, default_value = "1/16")]
-    grid: Grid,
-    /// Key normalisation: none, c-major-a-minor or all-keys (training songs in 12 keys).
-    #[arg(long, default_value = "c-major-a-minor")]
-    keys: KeyNormalisation,
+    #[command(flatten)]
+    encoding: super::shared::EncodingArgs,
     /// chords: keep pitch sets seen at least this often in training; rarer ones fall back.
     #[arg(long, default_value_t = 5)]
     min_chord_count: u32,
@@ -53,9 +44,9 @@ pub fn run(args: &PrepareArgs) -> Result<(), String> {
         }
     }
     let options = ImportOptions {
-        kind: args.encoding,
-        grid: args.grid,
-        key_normalisation: args.keys,
+        kind: args.encoding.encoding,
+        grid: args.encoding.grid,
+        key_normalisation: args.encoding.keys,
         midi: MidiOptions {
             include_drums: args.drums,
             tracks: args.tracks.clone(),

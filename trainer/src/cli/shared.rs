@@ -1,0 +1,50 @@
+//! Options several subcommands share: how songs are encoded, and how tokens are sampled.
+
+use clap::Args;
+use continuo_core::sampler::SamplerSettings;
+use continuo_core::song::KeyNormalisation;
+use continuo_core::{EncodingKind, Grid};
+
+#[derive(Args, Debug, Clone)]
+pub struct EncodingArgs {
+    /// Token encoding: melody (top voice) or chords (pitch sets).
+    #[arg(long, default_value = "melody")]
+    pub encoding: EncodingKind,
+    /// Step grid: 1/8, 1/8t, 1/16, 1/16t or 1/32.
+    #[arg(long, default_value = "1/16")]
+    pub grid: Grid,
+    /// Key normalisation: none, c-major-a-minor or all-keys (training songs in 12 keys).
+    #[arg(long, default_value = "c-major-a-minor")]
+    pub keys: KeyNormalisation,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SamplingArgs {
+    /// 0 takes the most likely token; 1 samples the model's distribution.
+    #[arg(long, default_value_t = 1.0)]
+    pub temperature: f32,
+    /// 0..1: how much the temperature follows each step's entropy.
+    #[arg(long, default_value_t = 0.0)]
+    pub entropy: f32,
+    /// Added to the REST logit (negative: fewer rests).
+    #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
+    pub rest_bias: f32,
+    /// Nucleus sampling: keep the likeliest tokens up to this probability mass.
+    #[arg(long, default_value_t = 1.0)]
+    pub top_p: f32,
+    /// Random seed; the same seed gives the same result.
+    #[arg(long, default_value_t = 1)]
+    pub random_seed: u64,
+}
+
+impl SamplingArgs {
+    pub fn settings(&self) -> SamplerSettings {
+        SamplerSettings {
+            temperature: self.temperature,
+            entropy_adaptive: self.entropy,
+            rest_bias: self.rest_bias,
+            top_p: self.top_p,
+            allow_song_end: false,
+        }
+    }
+}
