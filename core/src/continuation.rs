@@ -25,6 +25,9 @@ pub struct Continuer {
     special: SpecialIds,
     /// Semitones from the piece's key into the model's frame.
     pub shift: i32,
+    /// Transpose what the model says back into the piece's key (else it stays in the
+    /// model's frame, e.g. C major / A minor).
+    pub follow_key: bool,
 }
 
 impl Continuer {
@@ -35,7 +38,7 @@ impl Continuer {
             song_end: vocab.id(&Token::SongEnd).expect("every vocabulary holds `/`"),
         };
         let sampler = Sampler::new(vocab.len(), seed);
-        Continuer { model, sampler, special, shift: 0 }
+        Continuer { model, sampler, special, shift: 0, follow_key: true }
     }
 
     /// Start sampling afresh from a random seed.
@@ -56,14 +59,16 @@ impl Continuer {
         Ok(())
     }
 
-    /// Sample the next token (in the piece's key) and feed it back to the model.
+    /// Sample the next token (in the piece's key, or the model's frame without
+    /// `follow_key`) and feed it back to the model.
     pub fn next(&mut self, settings: &SamplerSettings) -> Result<Token, ModelError> {
         let settings = SamplerSettings { allow_song_end: false, ..*settings };
         let logits = self.model.feed(&[])?;
         let id = self.sampler.sample(logits, &settings, self.special);
         self.model.feed(&[id])?;
         let token = self.model.vocab().token(id).cloned().unwrap_or(Token::Rest);
-        Ok(token.transposed(-self.shift).unwrap_or(Token::Rest))
+        let back = if self.follow_key { -self.shift } else { 0 };
+        Ok(token.transposed(back).unwrap_or(Token::Rest))
     }
 }
 

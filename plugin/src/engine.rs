@@ -36,6 +36,9 @@ pub struct Settings {
     pub octave: i32,
     /// 0: a fresh random seed per answer.
     pub seed: u64,
+    /// Answer in the player's key (the phrase goes into the model's key frame and the
+    /// answer comes back); off: the answer stays in the model's frame.
+    pub follow_key: bool,
 }
 
 impl Default for Settings {
@@ -51,6 +54,7 @@ impl Default for Settings {
             velocity: None,
             octave: 0,
             seed: 0,
+            follow_key: true,
         }
     }
 }
@@ -205,7 +209,7 @@ impl Engine {
                     self.answers += 1;
                     let seed = if settings.seed == 0 { self.answers.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ step as u64 } else { settings.seed };
                     self.capture.copy_phrase(&mut self.phrase);
-                    let request = Request { generation: self.link.current_generation(), phrase: self.phrase, start_step: start, steps, seed };
+                    let request = Request { generation: self.link.current_generation(), phrase: self.phrase, start_step: start, steps, seed, follow_key: settings.follow_key };
                     // A full queue (the worker is busy) keeps the phrase: asked again next step.
                     if self.link.requests.push(request).is_ok() {
                         self.capture.start_new_phrase();

@@ -22,6 +22,8 @@ pub struct Request {
     pub steps: u32,
     /// Random seed for this answer (from the seed parameter, or fresh).
     pub seed: u64,
+    /// Answer in the player's key (else in the model's key frame).
+    pub follow_key: bool,
 }
 
 /// One answered step.

@@ -19,6 +19,8 @@ pub struct ContinuoParams {
     pub gap_steps: IntParam,
     #[id = "thru"]
     pub pass_through: BoolParam,
+    #[id = "keyf"]
+    pub follow_key: BoolParam,
     #[id = "oct"]
     pub octave: IntParam,
     #[id = "inch"]
@@ -76,6 +78,16 @@ fn int(name: &str, default: i32, min: i32, max: i32, zero: Option<&'static str>,
     IntParam::new(name, default, IntRange::Linear { min, max }).with_value_to_string(v2s).with_string_to_value(s2v)
 }
 
+fn switch(name: &str, default: bool) -> BoolParam {
+    BoolParam::new(name, default)
+        .with_value_to_string(Arc::new(|v| if v { "On".into() } else { "Off".into() }))
+        .with_string_to_value(Arc::new(|s| match s.trim().to_ascii_lowercase().as_str() {
+            "on" | "true" | "1" => Some(true),
+            "off" | "false" | "0" => Some(false),
+            _ => None,
+        }))
+}
+
 impl Default for ContinuoParams {
     fn default() -> Self {
         ContinuoParams {
@@ -84,13 +96,8 @@ impl Default for ContinuoParams {
             entropy: float("Entropy-adaptive", 0.0, FloatRange::Linear { min: 0.0, max: 1.0 }, 2, 0.01),
             answer_bars: int("Answer length", 2, 1, 16, None, " bars"),
             gap_steps: int("Phrase-end gap", 8, 1, 64, None, " steps"),
-            pass_through: BoolParam::new("Pass-through", true)
-                .with_value_to_string(Arc::new(|v| if v { "On".into() } else { "Off".into() }))
-                .with_string_to_value(Arc::new(|s| match s.trim().to_ascii_lowercase().as_str() {
-                    "on" | "true" | "1" => Some(true),
-                    "off" | "false" | "0" => Some(false),
-                    _ => None,
-                })),
+            pass_through: switch("Pass-through", true),
+            follow_key: switch("Key follow", true),
             octave: int("Octave", 0, -3, 3, None, " oct"),
             input_channel: int("Input channel", 0, 0, 16, Some("All"), ""),
             output_channel: int("Output channel", 1, 1, 16, None, ""),

@@ -79,6 +79,7 @@ impl Continuo {
             },
             octave: p.octave.value(),
             seed: p.seed.value() as u64,
+            follow_key: p.follow_key.value(),
             ..Settings::default()
         }
     }

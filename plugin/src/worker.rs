@@ -16,6 +16,7 @@ use continuo_core::song::ESTIMATION_PROFILE;
 use continuo_core::{Note, Token};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
+use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -23,13 +24,17 @@ use std::time::Duration;
 /// What the editor shows about the model.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ModelStatus {
+    /// The model playing, by its card's name, and its file.
     pub name: Option<String>,
+    pub path: Option<PathBuf>,
+    /// Why the last load failed (the model before it keeps playing).
     pub error: Option<String>,
 }
 
 pub struct Worker {
     link: Arc<Link>,
     handle: Option<JoinHandle<()>>,
+    loads: Sender<PathBuf>,
     pub status: Arc<Mutex<ModelStatus>>,
 }
 
@@ -38,11 +43,20 @@ impl Worker {
     pub fn spawn(link: Arc<Link>, model: PathBuf) -> Worker {
         let status = Arc::new(Mutex::new(ModelStatus::default()));
         let (l, s) = (link.clone(), status.clone());
+        let (loads, requests) = channel();
+        loads.send(model).expect("the receiver is alive");
         let handle = std::thread::Builder::new()
             .name("continuo-inference".into())
-            .spawn(move || run(l, s, model))
+            .spawn(move || run(l, s, requests))
             .expect("the inference thread starts");
-        Worker { link, handle: Some(handle), status }
+        Worker { link, handle: Some(handle), loads, status }
+    }
+
+    /// Load another model (from the editor's file picker, or restored state). It is loaded
+    /// on the worker thread; if it cannot be, the model before it keeps playing and
+    /// `status.error` says why.
+    pub fn load(&self, path: PathBuf) {
+        let _ = self.loads.send(path);
     }
 }
 
@@ -55,20 +69,21 @@ impl Drop for Worker {
     }
 }
 
-fn run(link: Arc<Link>, status: Arc<Mutex<ModelStatus>>, path: PathBuf) {
-    let mut continuer = match ContinuationModel::load(&path) {
-        Ok(model) => {
-            let name = model.card().name.clone();
-            *status.lock().unwrap_or_else(|e| e.into_inner()) = ModelStatus { name: Some(name), error: None };
-            link.model_ready.store(true, Ordering::Release);
-            Some(Continuer::new(model, 1))
-        }
-        Err(e) => {
-            status.lock().unwrap_or_else(|e| e.into_inner()).error = Some(e.to_string());
-            None
-        }
-    };
+fn run(link: Arc<Link>, status: Arc<Mutex<ModelStatus>>, loads: Receiver<PathBuf>) {
+    let mut continuer: Option<Continuer> = None;
     while !link.shutdown.load(Ordering::Acquire) {
+        while let Ok(path) = loads.try_recv() {
+            let mut st = status.lock().unwrap_or_else(|e| e.into_inner());
+            match ContinuationModel::load(&path) {
+                Ok(model) => {
+                    *st = ModelStatus { name: Some(model.card().name.clone()), path: Some(path), error: None };
+                    // The old model is dropped here, on the worker thread.
+                    continuer = Some(Continuer::new(model, 1));
+                    link.model_ready.store(true, Ordering::Release);
+                }
+                Err(e) => st.error = Some(e.to_string()),
+            }
+        }
         // Only the newest request of the current generation matters.
         let mut newest = None;
         while let Some(r) = link.requests.pop() {
@@ -111,6 +126,7 @@ fn answer(continuer: &mut Continuer, link: &Link, request: &Request) -> Result<(
     let (tokens, notes) = phrase_tokens(&request.phrase, request.start_step, card.grid().steps_per_beat, card.encoding.kind);
     let key = estimate_key(&notes, ESTIMATION_PROFILE).map(|e| e.key);
     continuer.reseed(request.seed);
+    continuer.follow_key = request.follow_key;
     continuer.prime(&tokens, shift_for(card.encoding.key_normalisation, key)).map_err(|e| e.to_string())?;
     for step in request.start_step..request.start_step + request.steps as i64 {
         // Just in time: no further ahead of the music than AHEAD steps.

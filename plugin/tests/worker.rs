@@ -1,0 +1,83 @@
+//! The inference worker with real models: loading another model swaps it in on the worker
+//! thread, a bad file leaves the old model playing and says why, and key follow answers in
+//! the player's key (or, off, in the model's C major / A minor frame).
+
+use continuo::capture::{HeardNote, Phrase};
+use continuo::link::{Link, Request};
+use continuo::worker::Worker;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+fn models() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models")
+}
+
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < Duration::from_secs(30), "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+#[test]
+fn a_bad_model_file_keeps_the_old_model_playing() {
+    let link = Link::new();
+    let worker = Worker::spawn(link.clone(), models().join("essen-melody.onnx"));
+    wait_until("the first model", || worker.status.lock().unwrap().name.is_some());
+    assert_eq!(worker.status.lock().unwrap().name.as_deref(), Some("essen-melody"));
+
+    let bad = std::env::temp_dir().join(format!("continuo-bad-{}.onnx", std::process::id()));
+    std::fs::write(&bad, b"not a model").unwrap();
+    worker.load(bad.clone());
+    wait_until("the error", || worker.status.lock().unwrap().error.is_some());
+    let status = worker.status.lock().unwrap().clone();
+    assert_eq!(status.name.as_deref(), Some("essen-melody"), "the old model keeps playing");
+    let error = status.error.unwrap();
+    let stem = bad.file_stem().unwrap().to_string_lossy().into_owned();
+    assert!(error.contains(&stem), "the error names the file: {error}");
+
+    worker.load(models().join("bach-chords.onnx"));
+    wait_until("the new model", || worker.status.lock().unwrap().name.as_deref() == Some("bach-chords"));
+    assert!(worker.status.lock().unwrap().error.is_none());
+}
+
+/// A G major phrase (G A B C D E F# G, quarter notes) answered for 16 bars; the pitch
+/// classes of the answer's onsets.
+fn answer_pitch_classes(follow_key: bool) -> [usize; 12] {
+    let link = Link::new();
+    let worker = Worker::spawn(link.clone(), models().join("essen-melody.onnx"));
+    wait_until("the model", || link.model_ready.load(Ordering::Acquire));
+    let mut phrase = Phrase::default();
+    for (i, pitch) in [67u8, 69, 71, 72, 74, 76, 78, 79].iter().enumerate() {
+        phrase.notes[i] = HeardNote { step: 4 * i as i64, steps: 4, pitch: *pitch, velocity: 90 };
+    }
+    phrase.len = 8;
+    let steps = 256;
+    link.now_step.store(i64::MAX / 2, Ordering::Release);
+    let request = Request { generation: link.current_generation(), phrase, start_step: 34, steps, seed: 3, follow_key };
+    link.requests.push(request).unwrap();
+    let mut classes = [0usize; 12];
+    let mut got = 0;
+    wait_until("the answer", || {
+        while let Some(a) = link.tokens.pop() {
+            got += 1;
+            for p in a.token.pitches() {
+                classes[(p % 12) as usize] += 1;
+            }
+        }
+        got == steps as usize
+    });
+    drop(worker);
+    classes
+}
+
+#[test]
+fn key_follow_answers_in_the_players_key() {
+    let (on, off) = (answer_pitch_classes(true), answer_pitch_classes(false));
+    println!("pitch classes with key follow {on:?}, without {off:?}");
+    // F# belongs to G major, F to C major (the model's frame).
+    assert!(on[6] > on[5], "with key follow: F# {} vs F {}", on[6], on[5]);
+    assert!(off[5] > off[6], "without key follow: F {} vs F# {}", off[5], off[6]);
+}
