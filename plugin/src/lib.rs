@@ -4,6 +4,7 @@
 
 pub mod capture;
 pub mod clock;
+pub mod editor;
 pub mod engine;
 pub mod events;
 pub mod link;

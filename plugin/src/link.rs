@@ -57,6 +57,8 @@ pub struct Link {
     pub sampling: SamplingShared,
     /// Ask the worker to stop.
     pub shutdown: AtomicBool,
+    /// The audio thread is playing an answer (for the editor).
+    pub answering: AtomicBool,
 }
 
 impl Link {
@@ -75,6 +77,7 @@ impl Link {
                 entropy_adaptive: AtomicF32::new(0.0),
             },
             shutdown: AtomicBool::new(false),
+            answering: AtomicBool::new(false),
         })
     }
 

@@ -7,7 +7,7 @@ use crate::engine::{Engine, Settings};
 use crate::events::{EventSink, NoteEvent};
 use crate::link::Link;
 use crate::params::ContinuoParams;
-use crate::worker::Worker;
+use crate::worker::{Shared, Worker};
 use nice_plug::midi::{Channel, Key, VoiceID};
 use nice_plug::prelude::*;
 use nice_plug::prelude::NoteEvent as PlugNote;
@@ -25,6 +25,9 @@ pub struct Continuo {
     sink: EventSink,
     input: Vec<NoteEvent>,
     worker: Option<Worker>,
+    /// What the worker shares with the editor; created before the worker so the editor can
+    /// open (and a model can be chosen) before the plugin is activated.
+    shared: Arc<Shared>,
     sample_rate: f32,
     /// End every note at the start of the next block (after a deactivation).
     flush: bool,
@@ -48,6 +51,9 @@ pub fn default_model() -> PathBuf {
 impl Default for Continuo {
     fn default() -> Self {
         let link = Link::new();
+        let shared = Shared::new();
+        // Only a request: the model is loaded by the worker, which starts on activation.
+        shared.load(default_model());
         Continuo {
             params: Arc::new(ContinuoParams::default()),
             engine: Engine::new(link.clone()),
@@ -55,6 +61,7 @@ impl Default for Continuo {
             sink: EventSink::with_capacity(2048),
             input: Vec::with_capacity(INPUT_CAPACITY),
             worker: None,
+            shared,
             sample_rate: 48_000.0,
             flush: false,
         }
@@ -100,7 +107,7 @@ impl Plugin for Continuo {
     const MIDI_INPUT: MidiConfig = MidiConfig::Basic;
     const MIDI_OUTPUT: MidiConfig = MidiConfig::Basic;
 
-    type Editor = ();
+    type Editor = nice_plug_egui::EguiEditor<crate::editor::App>;
     type SysExMessage = ();
     type BackgroundTask = ();
 
@@ -108,10 +115,14 @@ impl Plugin for Continuo {
         self.params.clone()
     }
 
+    fn editor(&mut self, _executor: AsyncExecutor<Self>) -> Option<Self::Editor> {
+        crate::editor::editor(self.params.clone(), self.link.clone(), self.shared.clone())
+    }
+
     fn activate(&mut self, _layout: &AudioIOLayout, buffer_config: &BufferConfig, _context: &mut impl ActivateContext<Self>) -> bool {
         self.sample_rate = buffer_config.sample_rate;
         if self.worker.is_none() {
-            self.worker = Some(Worker::spawn(self.link.clone(), default_model()));
+            self.worker = Some(Worker::start(self.link.clone(), self.shared.clone()));
         }
         true
     }

@@ -74,7 +74,7 @@ impl Host {
         let worker = Worker::spawn(link.clone(), model());
         let started = Instant::now();
         while !link.model_ready.load(Ordering::Acquire) {
-            if let Some(e) = worker.status.lock().unwrap().error.clone() {
+            if let Some(e) = worker.shared.status.lock().unwrap().error.clone() {
                 panic!("the worker could not load the model: {e} (run `cargo xtask ort`)");
             }
             assert!(started.elapsed() < Duration::from_secs(30), "the model did not load");

@@ -25,22 +25,22 @@ fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
 fn a_bad_model_file_keeps_the_old_model_playing() {
     let link = Link::new();
     let worker = Worker::spawn(link.clone(), models().join("essen-melody.onnx"));
-    wait_until("the first model", || worker.status.lock().unwrap().name.is_some());
-    assert_eq!(worker.status.lock().unwrap().name.as_deref(), Some("essen-melody"));
+    wait_until("the first model", || worker.shared.status.lock().unwrap().name.is_some());
+    assert_eq!(worker.shared.status.lock().unwrap().name.as_deref(), Some("essen-melody"));
 
     let bad = std::env::temp_dir().join(format!("continuo-bad-{}.onnx", std::process::id()));
     std::fs::write(&bad, b"not a model").unwrap();
     worker.load(bad.clone());
-    wait_until("the error", || worker.status.lock().unwrap().error.is_some());
-    let status = worker.status.lock().unwrap().clone();
+    wait_until("the error", || worker.shared.status.lock().unwrap().error.is_some());
+    let status = worker.shared.status.lock().unwrap().clone();
     assert_eq!(status.name.as_deref(), Some("essen-melody"), "the old model keeps playing");
     let error = status.error.unwrap();
     let stem = bad.file_stem().unwrap().to_string_lossy().into_owned();
     assert!(error.contains(&stem), "the error names the file: {error}");
 
     worker.load(models().join("bach-chords.onnx"));
-    wait_until("the new model", || worker.status.lock().unwrap().name.as_deref() == Some("bach-chords"));
-    assert!(worker.status.lock().unwrap().error.is_none());
+    wait_until("the new model", || worker.shared.status.lock().unwrap().name.as_deref() == Some("bach-chords"));
+    assert!(worker.shared.status.lock().unwrap().error.is_none());
 }
 
 /// A G major phrase (G A B C D E F# G, quarter notes) answered for 16 bars; the pitch
