@@ -130,3 +130,24 @@ impl NiceEguiApp for App {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use continuo_core::Token;
+
+    #[test]
+    fn the_last_continuation_exports_after_its_phrase() {
+        let h = History {
+            phrase: vec![(0, 4, 60), (4, 4, 62)],
+            answer: "64 _ _ _ r 65 _ _".split(' ').map(|t| t.parse::<Token>().unwrap()).collect(),
+            answer_start: 10,
+            steps_per_beat: 4,
+        };
+        let s = history_score(&h);
+        let got: Vec<(f64, f64, u8, u8)> = s.notes.iter().map(|n| (n.onset, n.duration, n.pitch, n.voice)).collect();
+        assert_eq!(got, vec![(0.0, 1.0, 60, 0), (1.0, 1.0, 62, 0), (2.5, 1.0, 64, 1), (3.75, 0.75, 65, 1)]);
+        let bytes = continuo_core::midi::write_midi(&s);
+        assert_eq!(continuo_core::midi::parse_midi(&bytes, &Default::default()).unwrap().notes.len(), 4);
+    }
+}
