@@ -30,6 +30,15 @@ impl Default for Phrase {
 }
 
 impl Phrase {
+    /// A phrase of `notes` (their last `PHRASE_CAPACITY` if there are more).
+    pub fn from_notes(notes: &[HeardNote]) -> Phrase {
+        let keep = &notes[notes.len().saturating_sub(PHRASE_CAPACITY)..];
+        let mut phrase = Phrase::default();
+        phrase.notes[..keep.len()].copy_from_slice(keep);
+        phrase.len = keep.len();
+        phrase
+    }
+
     pub fn notes(&self) -> &[HeardNote] {
         &self.notes[..self.len]
     }
@@ -53,22 +62,25 @@ impl Capture {
     pub fn note_on(&mut self, step: i64, pitch: u8, velocity: u8) {
         let pitch = pitch.min(127);
         if self.held[pitch as usize].is_some() {
-            self.note_off(step, pitch);
+            let _ = self.note_off(step, pitch);
         }
         self.held[pitch as usize] = Some((step, velocity));
         self.last_onset = Some(step);
         self.mean_velocity = 0.8 * self.mean_velocity + 0.2 * velocity as f32;
     }
 
-    pub fn note_off(&mut self, step: i64, pitch: u8) {
-        let Some((start, velocity)) = self.held.get_mut(pitch.min(127) as usize).and_then(Option::take) else { return };
+    /// The note ends: it joins the phrase, and is returned.
+    pub fn note_off(&mut self, step: i64, pitch: u8) -> Option<HeardNote> {
+        let (start, velocity) = self.held.get_mut(pitch.min(127) as usize).and_then(Option::take)?;
         if self.phrase.len == PHRASE_CAPACITY {
             self.phrase.notes.copy_within(1.., 0);
             self.phrase.len -= 1;
         }
         let steps = (step - start).max(1) as u32;
-        self.phrase.notes[self.phrase.len] = HeardNote { step: start, steps, pitch, velocity };
+        let note = HeardNote { step: start, steps, pitch, velocity };
+        self.phrase.notes[self.phrase.len] = note;
         self.phrase.len += 1;
+        Some(note)
     }
 
     pub fn holding(&self) -> bool {
@@ -113,11 +125,11 @@ mod tests {
     fn phrases_end_after_a_gap_with_nothing_held() {
         let mut c = Capture::default();
         c.note_on(0, 60, 100);
-        c.note_off(2, 60);
+        assert_eq!(c.note_off(2, 60), Some(HeardNote { step: 0, steps: 2, pitch: 60, velocity: 100 }));
         c.note_on(4, 62, 60);
         assert!(!c.phrase_ended(10, 8));
         assert!(!c.phrase_ended(12, 8)); // 62 is still held
-        c.note_off(6, 62);
+        let _ = c.note_off(6, 62);
         assert!(c.phrase_ended(12, 8));
         let mut p = Phrase::default();
         c.copy_phrase(&mut p);

@@ -1,7 +1,7 @@
 //! The editor (nice-plug-egui), on the GUI thread: status, the model card's summary, the
-//! parameters, a model file to load, a piano roll of the last phrase heard and its answer,
-//! and export of the last continuation as a `.mid` file. It reads the worker's shared state
-//! and a few atomics; it never touches the audio thread's data.
+//! parameters, a model file picker, a scrolling piano roll of the last phrase heard and its
+//! answer, and export of the last continuation as a `.mid` file. It reads the worker's
+//! shared state and a few atomics; it never touches the audio thread's data.
 
 use crate::link::Link;
 use crate::params::ContinuoParams;
@@ -9,6 +9,7 @@ use crate::worker::{History, Shared};
 use continuo_core::midi::write_midi_file;
 use continuo_core::song::decode_tokens;
 use continuo_core::{Grid, Note, Score};
+use egui_file::FileDialog;
 use nice_plug::context::gui::GuiContext;
 use nice_plug::editor::dpi::LogicalSize;
 use nice_plug_egui::widgets::generic_ui::{self, GenericSlider};
@@ -22,16 +23,22 @@ pub struct App {
     link: Arc<Link>,
     shared: Arc<Shared>,
     gui: Option<GuiContext>,
-    model_path: String,
-    export_path: String,
+    /// The file picker open now, and what it is for.
+    dialog: Option<(FileDialog, Picking)>,
     message: String,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Picking {
+    Model,
+    Export,
+}
+
+/// Beats of music the piano roll shows; older notes scroll out to the left.
+pub const ROLL_BEATS: f64 = 32.0;
+
 pub fn editor(params: Arc<ContinuoParams>, link: Arc<Link>, shared: Arc<Shared>) -> Option<EguiEditor<App>> {
-    let export_path = std::env::var_os("HOME")
-        .map(|h| PathBuf::from(h).join("continuo-answer.mid").display().to_string())
-        .unwrap_or_else(|| "continuo-answer.mid".into());
-    let app = App { params, link, shared, gui: None, model_path: String::new(), export_path, message: String::new() };
+    let app = App { params, link, shared, gui: None, dialog: None, message: String::new() };
     create_egui_editor(
         EguiEditorState::from_size(LogicalSize::new(760.0, 600.0), 1.0),
         RepaintNotifier::new(),
@@ -65,12 +72,15 @@ fn piano_roll(ui: &mut egui::Ui, h: &History) {
         painter.text(rect.center(), egui::Align2::CENTER_CENTER, "play a phrase: it is answered when you pause", egui::FontId::proportional(14.0), egui::Color32::GRAY);
         return;
     }
-    let end = score.end_beat().max(1.0) as f32;
-    let (lo, hi) = score.pitch_range().unwrap_or((60, 72));
-    let (lo, hi) = (lo.saturating_sub(2) as f32, hi.saturating_add(2) as f32);
-    for n in &score.notes {
-        let x0 = rect.left() + rect.width() * n.onset as f32 / end;
-        let x1 = rect.left() + rect.width() * n.end() as f32 / end;
+    // The last ROLL_BEATS beats: a long (continuous) answer scrolls.
+    let end = score.end_beat().max(1.0);
+    let start = (end - ROLL_BEATS).max(0.0);
+    let visible: Vec<&Note> = score.notes.iter().filter(|n| n.end() > start).collect();
+    let lo = visible.iter().map(|n| n.pitch).min().unwrap_or(60).saturating_sub(2) as f32;
+    let hi = visible.iter().map(|n| n.pitch).max().unwrap_or(72).saturating_add(2) as f32;
+    let x = |beat: f64| rect.left() + rect.width() * ((beat - start) / (end - start)).max(0.0) as f32;
+    for n in visible {
+        let (x0, x1) = (x(n.onset), x(n.end()));
         let y = rect.bottom() - rect.height() * (n.pitch as f32 - lo) / (hi - lo);
         let colour = if n.voice == 0 { egui::Color32::from_rgb(90, 160, 255) } else { egui::Color32::from_rgb(255, 150, 60) };
         painter.rect_filled(egui::Rect::from_min_max(egui::pos2(x0, y - 3.0), egui::pos2(x1.max(x0 + 2.0), y + 3.0)), 1.0, colour);
@@ -86,12 +96,14 @@ impl NiceEguiApp for App {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut nice_plug_egui::Frame) {
         let status = self.shared.status();
         ui.heading("Continuo");
-        let state = match (&status.name, self.link.answering.load(Ordering::Relaxed)) {
-            (None, _) => "no model".to_string(),
-            (Some(_), true) => "answering".to_string(),
-            (Some(_), false) => "listening".to_string(),
+        let state = match (&status.name, &status.error, self.link.answering.load(Ordering::Relaxed)) {
+            (None, None, _) => "no model (loading)",
+            (None, Some(_), _) => "error: no model, notes pass through",
+            (Some(_), _, true) => "answering",
+            (Some(_), _, false) => "listening",
         };
-        ui.label(format!("Status: {state}"));
+        let grid = self.params.grid.value().steps_per_beat(self.link.model_steps_per_beat.load(Ordering::Relaxed));
+        ui.label(format!("Status: {state}    Mode: {}    Grid: {} steps per beat", self.params.mode, grid));
         if !status.summary.is_empty() {
             ui.label(format!("Model: {}", status.summary));
         }
@@ -103,23 +115,41 @@ impl NiceEguiApp for App {
         let history = self.shared.history.lock().unwrap_or_else(|e| e.into_inner()).clone();
         piano_roll(ui, &history);
         ui.horizontal(|ui| {
-            ui.text_edit_singleline(&mut self.export_path);
-            if ui.button("Export last continuation (.mid)").clicked() {
-                let path = PathBuf::from(&self.export_path);
-                self.message = match write_midi_file(&path, &history_score(&history)) {
-                    Ok(()) => format!("wrote {}", path.display()),
-                    Err(e) => format!("{}: {e}", path.display()),
-                };
+            ui.label(format!("Model file: {}", status.path.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "none".into())));
+            if ui.button("Choose model…").clicked() {
+                let mut dialog = FileDialog::open_file()
+                    .initial_path(status.path.clone().unwrap_or_default())
+                    .title("Choose a Continuo model (.onnx with its .json card)")
+                    .show_files_filter(Box::new(|p: &std::path::Path| p.extension().is_some_and(|e| e == "onnx")));
+                dialog.open();
+                self.dialog = Some((dialog, Picking::Model));
+            }
+            if ui.button("Export last continuation (.mid)…").clicked() {
+                let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+                let mut dialog = FileDialog::save_file().initial_path(home).default_filename("continuo-answer.mid").title("Export the last phrase and its answer");
+                dialog.open();
+                self.dialog = Some((dialog, Picking::Export));
             }
         });
-        ui.horizontal(|ui| {
-            ui.label("Model file:");
-            ui.text_edit_singleline(&mut self.model_path);
-            if ui.button("Load").clicked() && !self.model_path.trim().is_empty() {
-                self.shared.load(PathBuf::from(self.model_path.trim()));
-                self.message = format!("loading {}", self.model_path.trim());
+        if let Some((dialog, picking)) = &mut self.dialog {
+            if dialog.show(ui.ctx()).selected() {
+                if let Some(path) = dialog.path().map(PathBuf::from) {
+                    self.message = match picking {
+                        Picking::Model => {
+                            self.shared.load(path.clone());
+                            format!("loading {}", path.display())
+                        }
+                        Picking::Export => match write_midi_file(&path, &history_score(&history)) {
+                            Ok(()) => format!("wrote {}", path.display()),
+                            Err(e) => format!("{}: {e}", path.display()),
+                        },
+                    };
+                }
+                self.dialog = None;
+            } else if !dialog.visible() {
+                self.dialog = None;
             }
-        });
+        }
         if !self.message.is_empty() {
             ui.label(&self.message);
         }

@@ -1,15 +1,22 @@
 //! The audio thread's whole job for one block, as a plain function of plain data: the
 //! host's transport, the sample rate, the player's notes and the settings in; note events
-//! out, each on the exact sample of its grid step. Call & response: a phrase ends after a
-//! gap with nothing held, the worker is asked to continue it, and its steps are played as
-//! they arrive; the player starting a new phrase cuts the answer short. On a transport jump,
-//! start or stop, a reset or a mode change, every sounding note ends. No allocation, no
-//! lock, no model call: the worker is reached through `Link`'s queues and atomics.
+//! out, each on the exact sample of its grid step. Three modes:
+//! - call & response: a phrase ends after a gap with nothing held, the worker is asked to
+//!   continue it, and its steps are played as they arrive; the player starting a new phrase
+//!   cuts the answer short;
+//! - continuous: from the end of the first phrase on, the answer never ends; the player's
+//!   notes go to the worker, which conditions the continuation on them and on itself;
+//! - loop: the last answer (a take of `answer_bars` bars) repeats from each bar line; until
+//!   there is one, it is call & response.
+//!
+//! On a transport jump, start or stop, a reset, a change of mode or grid, every sounding
+//! note ends. No allocation, no lock, no model call: the worker is reached through `Link`'s
+//! queues and atomics.
 
 use crate::capture::{Capture, Phrase};
 use crate::clock::{BlockTiming, Clock, HostTransport};
 use crate::events::{EventSink, NoteEvent, StepToken};
-use crate::link::{Answered, Link, Request};
+use crate::link::{Answered, Heard, Link, Request};
 use crate::voices::Voices;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -18,8 +25,24 @@ use std::sync::Arc;
 /// prime the model.
 pub const ANSWER_LEAD: i64 = 2;
 
+/// Steps a take (the answer recorded for the loop mode) holds at most.
+pub const TAKE_CAPACITY: usize = 4096;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// Answer each phrase with `answer_bars` bars, then listen again.
+    #[default]
+    CallResponse,
+    /// Keep answering from the end of the first phrase on, with the player.
+    Continuous,
+    /// Repeat the last answer from each bar line (call & response until there is one).
+    Loop,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Settings {
+    pub mode: Mode,
+    /// The grid: the model's, or half or double its speed.
     pub steps_per_beat: u32,
     pub beats_per_bar: f64,
     /// Answer length in bars.
@@ -44,6 +67,7 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Settings {
+            mode: Mode::CallResponse,
             steps_per_beat: 4,
             beats_per_bar: 4.0,
             answer_bars: 2,
@@ -64,6 +88,17 @@ pub enum Status {
     Listening,
     /// Playing answered steps `start .. end`.
     Answering { start: i64, end: i64 },
+    /// Playing answered steps from `start` on (continuous mode).
+    Continuing { start: i64 },
+    /// Repeating the last take from `start`.
+    Looping { start: i64 },
+}
+
+impl Status {
+    /// Steps are being answered by the worker.
+    pub fn answering(&self) -> bool {
+        matches!(self, Status::Answering { .. } | Status::Continuing { .. })
+    }
 }
 
 pub struct Engine {
@@ -76,6 +111,13 @@ pub struct Engine {
     pending: Option<Answered>,
     phrase: Phrase,
     answers: u64,
+    /// The answer being recorded, and the last whole one (what the loop mode plays). Both
+    /// have `TAKE_CAPACITY` reserved and never grow past it.
+    take: Vec<StepToken>,
+    last_take: Vec<StepToken>,
+    take_steps: usize,
+    /// The mode and grid of the previous block: a change ends every note.
+    previous: Option<(Mode, u32)>,
 }
 
 impl Engine {
@@ -89,6 +131,10 @@ impl Engine {
             pending: None,
             phrase: Phrase::default(),
             answers: 0,
+            take: Vec::with_capacity(TAKE_CAPACITY),
+            last_take: Vec::with_capacity(TAKE_CAPACITY),
+            take_steps: 0,
+            previous: None,
         }
     }
 
@@ -100,9 +146,10 @@ impl Engine {
     /// progress is abandoned, listening starts afresh.
     pub fn stop_all(&mut self, sample: usize, out: &mut EventSink) {
         self.voices.all_off(sample, out);
-        if self.status != Status::Listening {
+        if self.status.answering() {
             self.link.cancel();
         }
+        self.finish_take();
         self.status = Status::Listening;
         self.pending = None;
         self.capture.clear();
@@ -121,10 +168,12 @@ impl Engine {
     /// One block. `input` holds the player's notes, sorted by sample.
     pub fn process(&mut self, host: HostTransport, sample_rate: f64, len: usize, input: &[NoteEvent], settings: &Settings, out: &mut EventSink) -> BlockTiming {
         let timing = self.clock.block(host, sample_rate, len);
-        if timing.discontinuity {
+        let spb = settings.steps_per_beat.max(1);
+        let changed = self.previous.is_some_and(|p| p != (settings.mode, spb));
+        self.previous = Some((settings.mode, spb));
+        if timing.discontinuity || changed {
             self.stop_all(0, out);
         }
-        let spb = settings.steps_per_beat.max(1);
         let mut next_input = 0;
         for (step, sample) in timing.steps(spb) {
             while next_input < input.len() && input[next_input].sample() < sample {
@@ -136,7 +185,7 @@ impl Engine {
         for &event in &input[next_input..] {
             self.hear(&timing, event, settings, out);
         }
-        self.link.answering.store(matches!(self.status, Status::Answering { .. }), Ordering::Relaxed);
+        self.link.answering.store(self.status != Status::Listening, Ordering::Relaxed);
         // The worker may sample up to AHEAD steps past the end of the next block (assumed as
         // long as this one), so every step of that block is ready when it is played.
         let step_samples = timing.samples_per_beat / spb as f64;
@@ -163,13 +212,45 @@ impl Engine {
                     // The player starts a new phrase: the answer stops here.
                     self.voices.all_off(sample, out);
                     self.link.cancel();
+                    self.finish_take();
                     self.pending = None;
                     self.status = Status::Listening;
                 }
                 self.capture.note_on(step, pitch, velocity);
             }
-            NoteEvent::Off { pitch, .. } => self.capture.note_off(step, pitch),
+            NoteEvent::Off { pitch, .. } => {
+                let note = self.capture.note_off(step, pitch);
+                if let (Some(note), Status::Continuing { .. }) = (note, self.status) {
+                    // A full queue drops the note: the worker is far behind anyway.
+                    let _ = self.link.heard.push(Heard { generation: self.link.current_generation(), note });
+                }
+            }
         }
+    }
+
+    /// The take in progress becomes the last take, if it has anything.
+    fn finish_take(&mut self) {
+        if !self.take.is_empty() {
+            std::mem::swap(&mut self.take, &mut self.last_take);
+            self.take.clear();
+        }
+    }
+
+    fn record(&mut self, token: StepToken) {
+        if self.take.len() < TAKE_CAPACITY {
+            self.take.push(token);
+        }
+        if self.take.len() >= self.take_steps {
+            self.finish_take();
+        }
+    }
+
+    /// The answer's next step: taken from the worker, recorded, played.
+    fn play_answered(&mut self, step: i64, sample: usize, settings: &Settings, out: &mut EventSink) {
+        let token = self.token_for(step);
+        self.record(token);
+        let velocity = self.velocity(settings);
+        self.voices.play(token, sample, settings.output_channel, velocity, 12 * settings.octave, out);
     }
 
     /// The answered token for `step`, or a hold if the worker is late.
@@ -192,32 +273,67 @@ impl Engine {
     }
 
     fn step(&mut self, step: i64, sample: usize, settings: &Settings, out: &mut EventSink) {
+        let bar_steps = (settings.beats_per_bar * settings.steps_per_beat as f64).round().max(1.0) as i64;
         match self.status {
             Status::Answering { start, end } => {
                 if step >= end {
                     self.voices.all_off(sample, out);
+                    self.finish_take();
                     self.status = Status::Listening;
+                    self.listen(step, sample, bar_steps, settings, out);
                 } else if step >= start {
-                    let token = self.token_for(step);
+                    self.play_answered(step, sample, settings, out);
+                }
+            }
+            Status::Continuing { start } => {
+                if step >= start {
+                    self.play_answered(step, sample, settings, out);
+                }
+            }
+            Status::Looping { start } => {
+                let at = (step - start).rem_euclid(self.last_take.len().max(1) as i64) as usize;
+                if let Some(&token) = self.last_take.get(at) {
                     let velocity = self.velocity(settings);
                     self.voices.play(token, sample, settings.output_channel, velocity, 12 * settings.octave, out);
                 }
             }
-            Status::Listening => {
-                if self.capture.phrase_ended(step, settings.gap_steps) {
-                    let steps = (settings.answer_bars as f64 * settings.beats_per_bar * settings.steps_per_beat as f64).round().max(1.0) as u32;
-                    let start = step + ANSWER_LEAD;
-                    self.answers += 1;
-                    let seed = if settings.seed == 0 { self.answers.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ step as u64 } else { settings.seed };
-                    self.capture.copy_phrase(&mut self.phrase);
-                    let request = Request { generation: self.link.current_generation(), phrase: self.phrase, start_step: start, steps, seed, follow_key: settings.follow_key };
-                    // A full queue (the worker is busy) keeps the phrase: asked again next step.
-                    if self.link.requests.push(request).is_ok() {
-                        self.capture.start_new_phrase();
-                        self.status = Status::Answering { start, end: start + steps as i64 };
-                    }
-                }
+            Status::Listening => self.listen(step, sample, bar_steps, settings, out),
+        }
+    }
+
+    fn listen(&mut self, step: i64, sample: usize, bar_steps: i64, settings: &Settings, out: &mut EventSink) {
+        if settings.mode == Mode::Loop && !self.last_take.is_empty() {
+            if step.rem_euclid(bar_steps) == 0 {
+                self.status = Status::Looping { start: step };
+                self.step(step, sample, settings, out);
             }
+            return;
+        }
+        if !self.capture.phrase_ended(step, settings.gap_steps) {
+            return;
+        }
+        let steps = (settings.answer_bars as f64 * settings.beats_per_bar * settings.steps_per_beat as f64).round().max(1.0) as u32;
+        let start = step + ANSWER_LEAD;
+        self.answers += 1;
+        let seed = if settings.seed == 0 { self.answers.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ step as u64 } else { settings.seed };
+        self.capture.copy_phrase(&mut self.phrase);
+        let continuous = settings.mode == Mode::Continuous;
+        let request = Request {
+            generation: self.link.current_generation(),
+            phrase: self.phrase,
+            start_step: start,
+            steps,
+            continuous,
+            bar_steps: bar_steps as u32,
+            seed,
+            follow_key: settings.follow_key,
+        };
+        // A full queue (the worker is busy) keeps the phrase: asked again next step.
+        if self.link.requests.push(request).is_ok() {
+            self.capture.start_new_phrase();
+            self.take.clear();
+            self.take_steps = steps as usize;
+            self.status = if continuous { Status::Continuing { start } } else { Status::Answering { start, end: start + steps as i64 } };
         }
     }
 }

@@ -1,7 +1,8 @@
-//! What the audio thread and the inference worker share: two bounded lock-free queues
-//! (requests one way, answered steps the other) and a few atomics. Fixed-size messages only.
+//! What the audio thread and the inference worker share: three bounded lock-free queues
+//! (requests and the player's notes one way, answered steps the other) and a few atomics.
+//! Fixed-size messages only.
 
-use crate::capture::Phrase;
+use crate::capture::{HeardNote, Phrase};
 use crate::events::StepToken;
 use atomic_float::AtomicF32;
 use crossbeam_queue::ArrayQueue;
@@ -13,17 +14,32 @@ pub const TOKEN_QUEUE: usize = 64;
 /// How many steps past the audio thread's horizon (`Link::now_step`) the worker may sample.
 pub const AHEAD: i64 = 2;
 
-/// Continue a phrase: answer steps `start_step .. start_step + steps`.
+/// Player's notes the worker has not read yet (continuous mode); more are dropped.
+pub const HEARD_QUEUE: usize = 256;
+
+/// Continue a phrase: answer steps `start_step .. start_step + steps`, or from `start_step`
+/// on until the generation changes if `continuous`.
 #[derive(Debug, Clone, Copy)]
 pub struct Request {
     pub generation: u32,
     pub phrase: Phrase,
     pub start_step: i64,
     pub steps: u32,
+    /// Keep answering, conditioned on the player's notes (sent through `Link::heard`) and on
+    /// the answer itself, re-read at every bar line of `bar_steps` steps.
+    pub continuous: bool,
+    pub bar_steps: u32,
     /// Random seed for this answer (from the seed parameter, or fresh).
     pub seed: u64,
     /// Answer in the player's key (else in the model's key frame).
     pub follow_key: bool,
+}
+
+/// A note the player finished while a continuous answer runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Heard {
+    pub generation: u32,
+    pub note: HeardNote,
 }
 
 /// One answered step.
@@ -44,6 +60,7 @@ pub struct SamplingShared {
 pub struct Link {
     pub requests: ArrayQueue<Request>,
     pub tokens: ArrayQueue<Answered>,
+    pub heard: ArrayQueue<Heard>,
     /// The last grid step the audio thread expects to reach in its next block.
     pub now_step: AtomicI64,
     /// Answers of older generations are abandoned.
@@ -52,6 +69,8 @@ pub struct Link {
     pub ready_until: AtomicI64,
     /// The worker has a model loaded.
     pub model_ready: AtomicBool,
+    /// The grid of the model playing, in steps per beat (from its card).
+    pub model_steps_per_beat: AtomicU32,
     /// Steps the audio thread had to hold because the worker was late.
     pub late_steps: AtomicU64,
     pub sampling: SamplingShared,
@@ -66,10 +85,12 @@ impl Link {
         Arc::new(Link {
             requests: ArrayQueue::new(4),
             tokens: ArrayQueue::new(TOKEN_QUEUE),
+            heard: ArrayQueue::new(HEARD_QUEUE),
             now_step: AtomicI64::new(i64::MIN),
             generation: AtomicU32::new(0),
             ready_until: AtomicI64::new(i64::MIN),
             model_ready: AtomicBool::new(false),
+            model_steps_per_beat: AtomicU32::new(4),
             late_steps: AtomicU64::new(0),
             sampling: SamplingShared {
                 temperature: AtomicF32::new(1.0),
@@ -89,5 +110,6 @@ impl Link {
     pub fn cancel(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
         while self.tokens.pop().is_some() {}
+        while self.heard.pop().is_some() {}
     }
 }

@@ -2,11 +2,21 @@
 //! reuses, and explicit value ↔ text conversions that round-trip (hosts and validators
 //! check that text typed in gives the value shown).
 
+use crate::engine::Mode;
 use nice_plug::prelude::*;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 #[derive(Params)]
 pub struct ContinuoParams {
+    /// The model file playing (empty: the default model), kept with the host's project.
+    #[persist = "model"]
+    pub model_path: Arc<RwLock<String>>,
+    #[id = "mode"]
+    pub mode: EnumParam<ModeChoice>,
+    #[id = "grid"]
+    pub grid: EnumParam<GridChoice>,
+    #[id = "bypass"]
+    pub bypass: BoolParam,
     #[id = "temp"]
     pub temperature: FloatParam,
     #[id = "rest"]
@@ -31,6 +41,57 @@ pub struct ContinuoParams {
     pub velocity: IntParam,
     #[id = "seed"]
     pub seed: IntParam,
+}
+
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModeChoice {
+    #[id = "call"]
+    #[name = "Call & response"]
+    CallResponse,
+    #[id = "cont"]
+    #[name = "Continuous"]
+    Continuous,
+    #[id = "loop"]
+    #[name = "Hold / loop"]
+    Loop,
+}
+
+impl From<ModeChoice> for Mode {
+    fn from(m: ModeChoice) -> Mode {
+        match m {
+            ModeChoice::CallResponse => Mode::CallResponse,
+            ModeChoice::Continuous => Mode::Continuous,
+            ModeChoice::Loop => Mode::Loop,
+        }
+    }
+}
+
+/// The grid the model's steps are played on: the model's own, or twice as long or short.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GridChoice {
+    #[id = "model"]
+    #[name = "Model's grid"]
+    Model,
+    #[id = "half"]
+    #[name = "Half time"]
+    HalfTime,
+    #[id = "double"]
+    #[name = "Double time"]
+    DoubleTime,
+}
+
+impl GridChoice {
+    /// Steps per beat for a model trained at `model_steps_per_beat`; the model's own grid
+    /// where the choice does not give a whole number of steps per beat (half time of a
+    /// quarter-note or triplet grid), or would be finer than 32nd notes.
+    pub fn steps_per_beat(self, model_steps_per_beat: u32) -> u32 {
+        let m = model_steps_per_beat.max(1);
+        match self {
+            GridChoice::HalfTime if m.is_multiple_of(2) => m / 2,
+            GridChoice::DoubleTime if m * 2 <= 8 => m * 2,
+            _ => m,
+        }
+    }
 }
 
 pub fn temperature_range() -> FloatRange {
@@ -91,6 +152,10 @@ fn switch(name: &str, default: bool) -> BoolParam {
 impl Default for ContinuoParams {
     fn default() -> Self {
         ContinuoParams {
+            model_path: Arc::default(),
+            mode: EnumParam::new("Mode", ModeChoice::CallResponse),
+            grid: EnumParam::new("Grid", GridChoice::Model),
+            bypass: switch("Bypass", false).make_bypass(),
             temperature: float("Temperature", 1.0, temperature_range(), 2, 0.01),
             rest_bias: float("Rest bias", 0.0, rest_bias_range(), 1, 0.1),
             entropy: float("Entropy-adaptive", 0.0, FloatRange::Linear { min: 0.0, max: 1.0 }, 2, 0.01),
@@ -103,6 +168,46 @@ impl Default for ContinuoParams {
             output_channel: int("Output channel", 1, 1, 16, None, ""),
             velocity: int("Velocity", 0, 0, 127, Some("Follow"), ""),
             seed: int("Random seed", 0, 0, 9999, Some("New"), ""),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grids_are_whole_steps_per_beat() {
+        assert_eq!(GridChoice::Model.steps_per_beat(4), 4);
+        assert_eq!(GridChoice::HalfTime.steps_per_beat(4), 2);
+        assert_eq!(GridChoice::DoubleTime.steps_per_beat(4), 8);
+        assert_eq!(GridChoice::HalfTime.steps_per_beat(1), 1);
+        assert_eq!(GridChoice::HalfTime.steps_per_beat(3), 3);
+        assert_eq!(GridChoice::DoubleTime.steps_per_beat(8), 8);
+    }
+
+    #[test]
+    fn the_model_path_is_saved_with_the_state() {
+        let params = ContinuoParams::default();
+        *params.model_path.write().unwrap() = "/models/mine.onnx".into();
+        let fields = params.serialize_fields();
+        assert_eq!(fields.get("model").map(String::as_str), Some("\"/models/mine.onnx\""));
+        let restored = ContinuoParams::default();
+        restored.deserialize_fields(&fields);
+        assert_eq!(*restored.model_path.read().unwrap(), "/models/mine.onnx");
+    }
+
+    #[test]
+    fn every_parameter_text_round_trips() {
+        let params = ContinuoParams::default();
+        for (id, ptr, _) in params.param_map() {
+            for i in 0..=20 {
+                let normalized = i as f32 / 20.0;
+                let text = unsafe { ptr.normalized_value_to_string(normalized, true) };
+                let back = unsafe { ptr.string_to_normalized_value(&text) }.unwrap_or_else(|| panic!("{id}: {text:?} does not parse"));
+                let again = unsafe { ptr.normalized_value_to_string(back, true) };
+                assert_eq!(text, again, "{id}: {normalized} -> {text:?} -> {back}");
+            }
         }
     }
 }

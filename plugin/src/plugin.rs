@@ -3,7 +3,7 @@
 //! activation. `process` reads parameters and atomics and exchanges fixed-size messages.
 
 use crate::clock::HostTransport;
-use crate::engine::{Engine, Settings};
+use crate::engine::{Engine, Mode, Settings};
 use crate::events::{EventSink, NoteEvent};
 use crate::link::Link;
 use crate::params::ContinuoParams;
@@ -31,6 +31,8 @@ pub struct Continuo {
     sample_rate: f32,
     /// End every note at the start of the next block (after a deactivation).
     flush: bool,
+    /// The previous block was bypassed.
+    bypassed: bool,
 }
 
 /// Where the default model is looked for: `$CONTINUO_MODEL`; Continuo's per-user
@@ -51,11 +53,12 @@ pub fn default_model() -> PathBuf {
 impl Default for Continuo {
     fn default() -> Self {
         let link = Link::new();
-        let shared = Shared::new();
-        // Only a request: the model is loaded by the worker, which starts on activation.
-        shared.load(default_model());
+        let params = Arc::new(ContinuoParams::default());
+        // The model is loaded by the worker, which starts on activation: the saved model
+        // path, or the default model.
+        let shared = Shared::new(params.model_path.clone(), default_model());
         Continuo {
-            params: Arc::new(ContinuoParams::default()),
+            params,
             engine: Engine::new(link.clone()),
             link,
             sink: EventSink::with_capacity(2048),
@@ -64,14 +67,23 @@ impl Default for Continuo {
             shared,
             sample_rate: 48_000.0,
             flush: false,
+            bypassed: false,
         }
     }
 }
 
 impl Continuo {
-    fn settings(&self) -> Settings {
+    fn settings(&self, transport: &Transport) -> Settings {
         let p = &self.params;
+        let model_grid = self.link.model_steps_per_beat.load(Ordering::Relaxed);
+        let beats_per_bar = match (transport.time_sig_numerator, transport.time_sig_denominator) {
+            (Some(n), Some(d)) if n > 0 && d > 0 => n as f64 * 4.0 / d as f64,
+            _ => 4.0,
+        };
         Settings {
+            mode: Mode::from(p.mode.value()),
+            steps_per_beat: p.grid.value().steps_per_beat(model_grid),
+            beats_per_bar,
             answer_bars: p.answer_bars.value() as u32,
             gap_steps: p.gap_steps.value() as u32,
             pass_through: p.pass_through.value(),
@@ -142,10 +154,12 @@ impl Plugin for Continuo {
         let len = buffer.samples();
         let t = context.transport();
         let host = HostTransport { playing: t.playing, tempo: t.tempo, beat: t.pos_beats() };
+        let settings = self.settings(t);
         let s = &self.link.sampling;
-        s.temperature.store(self.params.temperature.value(), Ordering::Relaxed);
-        s.rest_bias.store(self.params.rest_bias.value(), Ordering::Relaxed);
-        s.entropy_adaptive.store(self.params.entropy.value(), Ordering::Relaxed);
+        let steps = len as u32;
+        s.temperature.store(self.params.temperature.smoothed.next_step(steps), Ordering::Relaxed);
+        s.rest_bias.store(self.params.rest_bias.smoothed.next_step(steps), Ordering::Relaxed);
+        s.entropy_adaptive.store(self.params.entropy.smoothed.next_step(steps), Ordering::Relaxed);
 
         self.input.clear();
         while let Some(event) = context.next_event() {
@@ -166,11 +180,19 @@ impl Plugin for Continuo {
             }
         }
         self.sink.clear();
-        if std::mem::take(&mut self.flush) {
+        let bypass = self.params.bypass.value();
+        if std::mem::take(&mut self.flush) || (bypass && !self.bypassed) {
             self.engine.stop_all(0, &mut self.sink);
         }
-        let settings = self.settings();
-        self.engine.process(host, self.sample_rate as f64, len, &self.input, &settings, &mut self.sink);
+        self.bypassed = bypass;
+        if bypass {
+            // Bypassed: the player's notes pass unchanged, nothing is answered.
+            for &e in &self.input {
+                self.sink.push(e);
+            }
+        } else {
+            self.engine.process(host, self.sample_rate as f64, len, &self.input, &settings, &mut self.sink);
+        }
         for e in self.sink.events() {
             let event = match *e {
                 NoteEvent::On { sample, channel, pitch, velocity } => PlugNote::NoteOn {

@@ -2,8 +2,12 @@
 //! thread). It takes continuation requests from the audio thread, primes the model with the
 //! phrase in the model's key frame, and samples one step at a time, at most `AHEAD` steps
 //! before the music, so a change of temperature or rest bias shapes the very next notes.
+//! In continuous mode it also reads the player's notes and, at each bar line after the
+//! player has played, primes the model again with the last bars of both voices.
+//! The model to play is the path in `Shared::model_path` (the plugin's saved state): the
+//! worker loads it whenever it changes.
 
-use crate::capture::Phrase;
+use crate::capture::{HeardNote, Phrase};
 use crate::events::StepToken;
 use crate::link::{Answered, Link, Request, AHEAD};
 use continuo_core::continuation::{shift_for, Continuer};
@@ -16,8 +20,7 @@ use continuo_core::song::ESTIMATION_PROFILE;
 use continuo_core::{Note, Token};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::{channel, Receiver, Sender};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -45,29 +48,40 @@ pub struct History {
     pub steps_per_beat: u32,
 }
 
-/// What the worker shares with the editor (never with the audio thread).
+/// How many answered tokens the history keeps (a continuous answer never ends).
+pub const HISTORY_TOKENS: usize = 4096;
+/// Bars of both voices a continuous answer is primed with again.
+pub const CONTINUOUS_WINDOW_BARS: i64 = 4;
+
+/// What the worker shares with the editor and the plugin's state (never with the audio
+/// thread).
 pub struct Shared {
     pub status: Mutex<ModelStatus>,
     pub history: Mutex<History>,
-    loads: Sender<PathBuf>,
-    pending: Mutex<Option<Receiver<PathBuf>>>,
+    /// The model file to play; empty: `default_model`. Saved with the plugin's state.
+    pub model_path: Arc<RwLock<String>>,
+    pub default_model: PathBuf,
 }
 
 impl Shared {
-    pub fn new() -> Arc<Shared> {
-        let (loads, pending) = channel();
-        Arc::new(Shared {
-            status: Mutex::new(ModelStatus::default()),
-            history: Mutex::new(History::default()),
-            loads,
-            pending: Mutex::new(Some(pending)),
-        })
+    pub fn new(model_path: Arc<RwLock<String>>, default_model: PathBuf) -> Arc<Shared> {
+        Arc::new(Shared { status: Mutex::new(ModelStatus::default()), history: Mutex::new(History::default()), model_path, default_model })
     }
 
-    /// Load a model on the worker thread (now, or when it starts). If it cannot be loaded,
-    /// the model before it keeps playing and `status.error` says why.
+    /// Play the model in `path` (loaded on the worker thread, now or when it starts). If it
+    /// cannot be loaded, the model before it keeps playing and `status.error` says why.
     pub fn load(&self, path: PathBuf) {
-        let _ = self.loads.send(path);
+        *self.model_path.write().unwrap_or_else(|e| e.into_inner()) = path.to_string_lossy().into_owned();
+    }
+
+    /// The model file wanted now.
+    pub fn wanted_model(&self) -> PathBuf {
+        let path = self.model_path.read().unwrap_or_else(|e| e.into_inner());
+        if path.is_empty() {
+            self.default_model.clone()
+        } else {
+            PathBuf::from(&*path)
+        }
     }
 
     pub fn status(&self) -> ModelStatus {
@@ -82,20 +96,17 @@ pub struct Worker {
 }
 
 impl Worker {
-    /// Start the worker thread with `model` as the first model to load.
+    /// Start the worker thread with `model` as the model to play.
     pub fn spawn(link: Arc<Link>, model: PathBuf) -> Worker {
-        let shared = Shared::new();
-        shared.load(model);
-        Worker::start(link, shared)
+        Worker::start(link, Shared::new(Arc::default(), model))
     }
 
-    /// Start the worker thread for `shared`, whose load requests it serves (once only).
+    /// Start the worker thread for `shared`, whose model it loads and plays.
     pub fn start(link: Arc<Link>, shared: Arc<Shared>) -> Worker {
-        let requests = shared.pending.lock().unwrap_or_else(|e| e.into_inner()).take().expect("one worker per Shared");
         let (l, s) = (link.clone(), shared.clone());
         let handle = std::thread::Builder::new()
             .name("continuo-inference".into())
-            .spawn(move || run(l, s, requests))
+            .spawn(move || run(l, s))
             .expect("the inference thread starts");
         Worker { link, handle: Some(handle), shared }
     }
@@ -127,21 +138,39 @@ fn summary(card: &continuo_core::card::ModelCard) -> String {
     )
 }
 
-fn run(link: Arc<Link>, shared: Arc<Shared>, loads: Receiver<PathBuf>) {
-    let mut continuer: Option<Continuer> = None;
-    while !link.shutdown.load(Ordering::Acquire) {
-        while let Ok(path) = loads.try_recv() {
-            let mut st = shared.status.lock().unwrap_or_else(|e| e.into_inner());
-            match ContinuationModel::load(&path) {
-                Ok(model) => {
-                    let summary = summary(model.card());
-                    *st = ModelStatus { name: Some(model.card().name.clone()), path: Some(path), summary, error: None };
-                    // The old model is dropped here, on the worker thread.
-                    continuer = Some(Continuer::new(model, 1));
-                    link.model_ready.store(true, Ordering::Release);
-                }
-                Err(e) => st.error = Some(e.to_string()),
+/// Load `path`; on failure the model before keeps playing (or, if there is none, the
+/// default model is tried) and the status says why.
+fn load(path: PathBuf, continuer: &mut Option<Continuer>, link: &Link, shared: &Shared) {
+    let loaded = ContinuationModel::load(&path);
+    let mut st = shared.status.lock().unwrap_or_else(|e| e.into_inner());
+    match loaded {
+        Ok(model) => {
+            let summary = summary(model.card());
+            let error = st.error.take().filter(|_| continuer.is_none());
+            *st = ModelStatus { name: Some(model.card().name.clone()), path: Some(path), summary, error };
+            link.model_steps_per_beat.store(model.card().grid().steps_per_beat, Ordering::Release);
+            // The old model is dropped here, on the worker thread.
+            *continuer = Some(Continuer::new(model, 1));
+            link.model_ready.store(true, Ordering::Release);
+        }
+        Err(e) => {
+            st.error = Some(e.to_string());
+            drop(st);
+            if continuer.is_none() && path != shared.default_model {
+                load(shared.default_model.clone(), continuer, link, shared);
             }
+        }
+    }
+}
+
+fn run(link: Arc<Link>, shared: Arc<Shared>) {
+    let mut continuer: Option<Continuer> = None;
+    let mut loaded: Option<PathBuf> = None;
+    while !link.shutdown.load(Ordering::Acquire) {
+        let wanted = shared.wanted_model();
+        if loaded.as_ref() != Some(&wanted) {
+            loaded = Some(wanted.clone());
+            load(wanted, &mut continuer, &link, &shared);
         }
         // Only the newest request of the current generation matters.
         let mut newest = None;
@@ -180,22 +209,44 @@ pub fn phrase_tokens(phrase: &Phrase, start_step: i64, steps_per_beat: u32, kind
     (tokens, beats)
 }
 
+/// Prime the model with `notes` (in the piece's key) up to `start_step`, in the key frame
+/// the notes suggest.
+fn prime(continuer: &mut Continuer, notes: &Phrase, start_step: i64) -> Result<(), String> {
+    let card = continuer.model.card();
+    let (kind, normalisation, spb) = (card.encoding.kind, card.encoding.key_normalisation, card.grid().steps_per_beat);
+    let (tokens, beats) = phrase_tokens(notes, start_step, spb, kind);
+    let key = estimate_key(&beats, ESTIMATION_PROFILE).map(|e| e.key);
+    continuer.prime(&tokens, shift_for(normalisation, key)).map_err(|e| e.to_string())
+}
+
+/// The notes of the last `window` steps before `step` of both voices, in order of onset.
+fn recent(player: &[HeardNote], own: &[HeardNote], step: i64, window: i64) -> Phrase {
+    let mut notes: Vec<HeardNote> = player.iter().chain(own).filter(|n| n.step >= step - window && n.step < step).copied().collect();
+    notes.sort_by_key(|n| (n.step, n.pitch));
+    Phrase::from_notes(&notes)
+}
+
 fn answer(continuer: &mut Continuer, link: &Link, request: &Request, shared: &Shared) -> Result<(), String> {
-    let card = continuer.model.card().clone();
-    let (tokens, notes) = phrase_tokens(&request.phrase, request.start_step, card.grid().steps_per_beat, card.encoding.kind);
-    let key = estimate_key(&notes, ESTIMATION_PROFILE).map(|e| e.key);
+    let steps_per_beat = continuer.model.card().grid().steps_per_beat;
     continuer.reseed(request.seed);
     continuer.follow_key = request.follow_key;
-    continuer.prime(&tokens, shift_for(card.encoding.key_normalisation, key)).map_err(|e| e.to_string())?;
+    prime(continuer, &request.phrase, request.start_step)?;
     let first = request.phrase.notes().iter().map(|n| n.step).min().unwrap_or(request.start_step);
     {
         let mut h = shared.history.lock().unwrap_or_else(|e| e.into_inner());
         h.phrase = request.phrase.notes().iter().map(|n| (n.step - first, n.steps, n.pitch)).collect();
         h.answer.clear();
         h.answer_start = request.start_step - first;
-        h.steps_per_beat = card.grid().steps_per_beat;
+        h.steps_per_beat = steps_per_beat;
     }
-    for step in request.start_step..request.start_step + request.steps as i64 {
+    // Continuous mode: both voices' notes, and whether the player has played since the
+    // model was last primed.
+    let window = CONTINUOUS_WINDOW_BARS * request.bar_steps.max(1) as i64;
+    let mut player: Vec<HeardNote> = request.phrase.notes().to_vec();
+    let mut own: Vec<HeardNote> = Vec::new();
+    let mut heard_new = false;
+    let end = if request.continuous { i64::MAX } else { request.start_step + request.steps as i64 };
+    for step in request.start_step..end {
         // Just in time: no further ahead of the music than AHEAD steps.
         while link.now_step.load(Ordering::Acquire) < step - AHEAD {
             if link.current_generation() != request.generation || link.shutdown.load(Ordering::Acquire) {
@@ -203,8 +254,22 @@ fn answer(continuer: &mut Continuer, link: &Link, request: &Request, shared: &Sh
             }
             std::thread::sleep(Duration::from_micros(200));
         }
-        if link.current_generation() != request.generation {
+        if link.current_generation() != request.generation || link.shutdown.load(Ordering::Acquire) {
             return Ok(());
+        }
+        if request.continuous {
+            while let Some(h) = link.heard.pop() {
+                if h.generation == request.generation {
+                    player.push(h.note);
+                    heard_new = true;
+                }
+            }
+            if heard_new && (step - request.start_step) % request.bar_steps.max(1) as i64 == 0 {
+                player.retain(|n| n.step >= step - window);
+                own.retain(|n| n.step >= step - window);
+                prime(continuer, &recent(&player, &own, step, window), step)?;
+                heard_new = false;
+            }
         }
         let settings = SamplerSettings {
             temperature: link.sampling.temperature.load(Ordering::Relaxed),
@@ -214,7 +279,19 @@ fn answer(continuer: &mut Continuer, link: &Link, request: &Request, shared: &Sh
             allow_song_end: false,
         };
         let token = continuer.next(&settings).map_err(|e| e.to_string())?;
-        shared.history.lock().unwrap_or_else(|e| e.into_inner()).answer.push(token.clone());
+        match &token {
+            Token::Onset(pitches) => own.extend(pitches.iter().map(|&pitch| HeardNote { step, steps: 1, pitch, velocity: 90 })),
+            Token::Hold => own.iter_mut().rev().take_while(|n| n.step + n.steps as i64 == step).for_each(|n| n.steps += 1),
+            _ => {}
+        }
+        {
+            let mut h = shared.history.lock().unwrap_or_else(|e| e.into_inner());
+            if h.answer.len() >= HISTORY_TOKENS {
+                h.answer.drain(..HISTORY_TOKENS / 2);
+                h.answer_start += (HISTORY_TOKENS / 2) as i64;
+            }
+            h.answer.push(token.clone());
+        }
         let mut answered = Answered { generation: request.generation, step, token: StepToken::from_token(&token) };
         while let Err(back) = link.tokens.push(answered) {
             if link.current_generation() != request.generation || link.shutdown.load(Ordering::Acquire) {

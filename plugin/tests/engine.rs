@@ -7,7 +7,7 @@
 //! allocates nothing (a counting allocator watches the audio thread).
 
 use continuo::clock::HostTransport;
-use continuo::engine::{Engine, Settings, Status};
+use continuo::engine::{Engine, Mode, Settings, Status};
 use continuo::events::{EventSink, NoteEvent};
 use continuo::link::Link;
 use continuo::worker::Worker;
@@ -146,7 +146,12 @@ impl Host {
         while !self.link.requests.is_empty() && started.elapsed() < Duration::from_secs(10) {
             std::thread::sleep(Duration::from_micros(50));
         }
-        if let Status::Answering { end, .. } = self.engine.status() {
+        let end = match self.engine.status() {
+            Status::Answering { end, .. } => Some(end),
+            Status::Continuing { .. } => Some(i64::MAX),
+            _ => None,
+        };
+        if let Some(end) = end {
             let wanted = self.link.now_step.load(Ordering::Acquire).min(end - 1);
             let started = Instant::now();
             while self.link.ready_until.load(Ordering::Acquire) < wanted && started.elapsed() < Duration::from_secs(10) {
@@ -179,14 +184,27 @@ fn eight_bars() -> Vec<(f64, bool, u8)> {
 
 /// Every event is on the first sample at or after a grid step (beat k/4).
 fn assert_on_grid(events: &[(u64, f64, NoteEvent)], samples_per_beat: f64, what: &str) {
+    assert_on_steps(events, samples_per_beat, 4.0, what);
+}
+
+/// Every event is on the first sample at or after a step of `steps_per_beat`.
+fn assert_on_steps(events: &[(u64, f64, NoteEvent)], samples_per_beat: f64, steps_per_beat: f64, what: &str) {
     for &(sample, _, e) in events {
-        let k = (sample as f64 / samples_per_beat * 4.0).round();
-        let expected = (k / 4.0 * samples_per_beat - 1e-6).ceil() as u64;
-        let expected_alt = ((k - 1.0) / 4.0 * samples_per_beat - 1e-6).ceil() as u64;
-        assert!(sample == expected || sample == expected_alt || sample == ((k + 1.0) / 4.0 * samples_per_beat - 1e-6).ceil() as u64, "{what}: {e:?} at sample {sample} is not on a grid step");
-        let exact_steps: Vec<u64> = [k - 1.0, k, k + 1.0].iter().map(|k| (k / 4.0 * samples_per_beat - 1e-6).ceil() as u64).collect();
-        assert!(exact_steps.contains(&sample), "{what}: {e:?} at {sample}");
+        let k = (sample as f64 / samples_per_beat * steps_per_beat).round();
+        let exact_steps: Vec<u64> = [k - 1.0, k, k + 1.0].iter().map(|k| (k / steps_per_beat * samples_per_beat - 1e-6).ceil() as u64).collect();
+        assert!(exact_steps.contains(&sample), "{what}: {e:?} at sample {sample} is not on a grid step");
     }
+}
+
+/// The answer's note-ons as (step, pitch), steps of `steps_per_beat` from beat 0.
+fn answer_ons(host: &Host, steps_per_beat: f64) -> Vec<(i64, u8)> {
+    host.answer_events()
+        .iter()
+        .filter_map(|&(_, beat, e)| match e {
+            NoteEvent::On { pitch, .. } => Some(((beat * steps_per_beat).round() as i64, pitch)),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The answer's ons and offs pair up per pitch (never two ons in a row); the player's
@@ -296,6 +314,8 @@ fn a_randomised_session_leaves_no_stuck_notes() {
             1 => host.playing = !host.playing,
             2 => host.tempo = 40.0 + rnd(300) as f64,
             3 => host.settings.octave = rnd(3) as i32 - 1,
+            6 => host.settings.mode = [Mode::CallResponse, Mode::Continuous, Mode::Loop][rnd(3) as usize],
+            7 => host.settings.steps_per_beat = [2, 4, 8][rnd(3) as usize],
             4 => host.settings.answer_bars = 1 + rnd(3) as u32,
             5 => host.settings.gap_steps = 2 + rnd(12) as u32,
             _ => {}
@@ -319,5 +339,105 @@ fn a_randomised_session_leaves_no_stuck_notes() {
     let answered = host.answer_events().len();
     println!("randomised session: {} events out, {answered} from answers", host.out.len());
     assert!(answered > 0);
+}
+
+
+#[test]
+fn continuous_mode_keeps_answering_and_listens_to_the_player() {
+    // The same seed twice: once the player stays silent, once they play along in the fourth
+    // bar of the answer. The answers agree until then and part after it.
+    let runs: Vec<Vec<(i64, u8)>> = [false, true]
+        .into_iter()
+        .map(|play_along| {
+            let mut host = Host::new(100, 120.0);
+            host.settings.mode = Mode::Continuous;
+            // The tune's onsets are up to a whole note apart: a longer gap ends the phrase.
+            host.settings.gap_steps = 20;
+            let spb = host.samples_per_beat();
+            let mut notes = eight_bars();
+            if play_along {
+                for (i, pitch) in [72u8, 71, 69, 67, 65, 64, 62, 60].into_iter().enumerate() {
+                    let beat = 44.0 + i as f64 * 0.5;
+                    notes.push((beat, true, pitch));
+                    notes.push((beat + 0.4, false, pitch));
+                }
+            }
+            host.run((72.0 * spb) as u64, &notes);
+            assert!(matches!(host.engine.status(), Status::Continuing { .. }), "still answering after 10 bars: {:?}", host.engine.status());
+            let answer = host.answer_events();
+            assert_on_grid(&answer, spb, "continuous");
+            assert_eq!(host.link.late_steps.load(Ordering::Relaxed), 0);
+            let ons = answer_ons(&host, 4.0);
+            // The answer started 2 steps after the phrase (last onset at step 112, gap 20)
+            // and went on past its 2 bars.
+            assert!(ons.first().unwrap().0 >= 134, "{ons:?}");
+            assert!(ons.last().unwrap().0 > 134 + 32 * 2, "the answer stopped at {:?}", ons.last());
+            assert!(host.link.heard.is_empty(), "the worker read the player's notes");
+            host.playing = false;
+            host.run(1024, &[]);
+            assert_eq!(host.engine.status(), Status::Listening);
+            assert_no_stuck_notes(&host.out);
+            assert_eq!(host.allocations, 0);
+            ons
+        })
+        .collect();
+    let before = |ons: &[(i64, u8)]| ons.iter().filter(|(s, _)| *s < 44 * 4).copied().collect::<Vec<_>>();
+    let after = |ons: &[(i64, u8)]| ons.iter().filter(|(s, _)| *s >= 48 * 4).copied().collect::<Vec<_>>();
+    assert_eq!(before(&runs[0]), before(&runs[1]), "the same seed gives the same answer until the player plays");
+    assert_ne!(after(&runs[0]), after(&runs[1]), "what the player played changed the continuation");
+}
+
+#[test]
+fn loop_mode_repeats_the_last_answer_from_each_bar_line() {
+    let mut host = Host::new(64, 120.0);
+    host.settings.mode = Mode::Loop;
+    host.settings.answer_bars = 1;
+    host.settings.gap_steps = 12;
+    let spb = host.samples_per_beat();
+    // The answer runs over steps 129 .. 145; the loop starts on the bar line at step 160.
+    host.run((60.0 * spb) as u64, &eight_bars());
+    assert!(matches!(host.engine.status(), Status::Looping { start: 160 }), "{:?}", host.engine.status());
+    let ons = answer_ons(&host, 4.0);
+    let answer: Vec<(i64, u8)> = ons.iter().filter(|(s, _)| (129..145).contains(s)).map(|&(s, p)| (s - 129, p)).collect();
+    assert!(!answer.is_empty());
+    // Bars from step 160 on each play the answer again (its first step on the bar line).
+    for bar in 0..4 {
+        let start = 160 + 16 * bar;
+        let repeat: Vec<(i64, u8)> = ons.iter().filter(|(s, _)| (start..start + 16).contains(s)).map(|&(s, p)| (s - start, p)).collect();
+        assert_eq!(repeat, answer, "bar {bar} of the loop");
+    }
+    // The player playing over the loop does not stop it.
+    let loops_before = ons.len();
+    host.run((4.0 * spb) as u64, &[(61.0, true, 64), (61.5, false, 64)]);
+    assert!(matches!(host.engine.status(), Status::Looping { .. }));
+    assert!(answer_ons(&host, 4.0).len() > loops_before);
+    assert_on_grid(&host.answer_events(), spb, "loop");
+    // Back to call & response: the loop's notes end.
+    host.settings.mode = Mode::CallResponse;
+    host.run(256, &[]);
+    assert_eq!(host.engine.status(), Status::Listening);
+    assert_no_stuck_notes(&host.out);
+    assert_eq!(host.allocations, 0);
+}
+
+#[test]
+fn half_and_double_time_grids_and_grid_changes() {
+    for (steps_per_beat, first_step) in [(2u32, 66i64), (8, 258)] {
+        let mut host = Host::new(77, 90.0);
+        host.settings.steps_per_beat = steps_per_beat;
+        let spb = host.samples_per_beat();
+        host.run((38.0 * spb) as u64, &eight_bars());
+        let answer = host.answer_events();
+        assert!(!answer.is_empty(), "{steps_per_beat} steps per beat: no answer");
+        assert_on_steps(&answer, spb, steps_per_beat as f64, &format!("{steps_per_beat} steps per beat"));
+        let ons = answer_ons(&host, steps_per_beat as f64);
+        assert!(ons[0].0 >= first_step, "{steps_per_beat}: first onset at step {}", ons[0].0);
+        // Changing the grid in the middle of an answer ends its notes and listens again.
+        host.settings.steps_per_beat = 4;
+        host.run(77, &[]);
+        assert_eq!(host.engine.status(), Status::Listening);
+        assert_no_stuck_notes(&host.out);
+        assert_eq!(host.allocations, 0);
+    }
 }
 

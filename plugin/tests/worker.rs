@@ -4,7 +4,8 @@
 
 use continuo::capture::{HeardNote, Phrase};
 use continuo::link::{Link, Request};
-use continuo::worker::Worker;
+use continuo::worker::{Shared, Worker};
+use std::sync::{Arc, RwLock};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -41,6 +42,27 @@ fn a_bad_model_file_keeps_the_old_model_playing() {
     worker.load(models().join("bach-chords.onnx"));
     wait_until("the new model", || worker.shared.status.lock().unwrap().name.as_deref() == Some("bach-chords"));
     assert!(worker.shared.status.lock().unwrap().error.is_none());
+    // The model's grid reaches the audio thread: bach-chords is on eighth notes.
+    assert_eq!(link.model_steps_per_beat.load(Ordering::Acquire), 2);
+}
+
+#[test]
+fn the_saved_model_path_is_played_and_a_missing_one_falls_back_to_the_default() {
+    // The plugin's saved state names a model: the worker plays it when it starts.
+    let saved = Arc::new(RwLock::new(models().join("bach-chords.onnx").display().to_string()));
+    let link = Link::new();
+    let worker = Worker::start(link.clone(), Shared::new(saved.clone(), models().join("essen-melody.onnx")));
+    wait_until("the saved model", || worker.shared.status.lock().unwrap().name.as_deref() == Some("bach-chords"));
+    // A project saved with a model that has since gone: the default model plays, and the
+    // editor says why the saved one did not.
+    let gone = std::env::temp_dir().join("continuo-gone/model.onnx");
+    let link = Link::new();
+    let worker = Worker::start(link.clone(), Shared::new(Arc::new(RwLock::new(gone.display().to_string())), models().join("essen-melody.onnx")));
+    wait_until("the default model", || worker.shared.status.lock().unwrap().name.is_some());
+    let status = worker.shared.status();
+    assert_eq!(status.name.as_deref(), Some("essen-melody"));
+    assert!(status.error.as_deref().is_some_and(|e| e.contains("continuo-gone")), "{status:?}");
+    assert!(link.model_ready.load(Ordering::Acquire));
 }
 
 /// A G major phrase (G A B C D E F# G, quarter notes) answered for 16 bars; the pitch
@@ -56,7 +78,7 @@ fn answer_pitch_classes(follow_key: bool) -> [usize; 12] {
     phrase.len = 8;
     let steps = 256;
     link.now_step.store(i64::MAX / 2, Ordering::Release);
-    let request = Request { generation: link.current_generation(), phrase, start_step: 34, steps, seed: 3, follow_key };
+    let request = Request { generation: link.current_generation(), phrase, start_step: 34, steps, continuous: false, bar_steps: 16, seed: 3, follow_key };
     link.requests.push(request).unwrap();
     let mut classes = [0usize; 12];
     let mut got = 0;
