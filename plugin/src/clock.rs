@@ -15,6 +15,10 @@ pub struct HostTransport {
 }
 
 pub const DEFAULT_BPM: f64 = 120.0;
+/// A grid step this close (in samples) after a sample boundary is played on that sample:
+/// hosts give beat positions with rounding (CLAP's are fixed-point, 2^-31 beats), which
+/// must not push a step to the next sample.
+pub const SAMPLE_TOLERANCE: f64 = 1e-3;
 pub const MIN_BPM: f64 = 20.0;
 pub const MAX_BPM: f64 = 400.0;
 
@@ -41,7 +45,7 @@ impl BlockTiming {
     /// after it. `None` if that is outside the block.
     pub fn sample_of(&self, beat: f64) -> Option<usize> {
         let x = (beat - self.start_beat) * self.samples_per_beat;
-        let s = (x - 1e-6).ceil();
+        let s = (x - SAMPLE_TOLERANCE).ceil();
         (s >= 0.0 && s < self.len as f64).then_some(s as usize)
     }
 
@@ -54,7 +58,7 @@ impl BlockTiming {
     /// order. Every step falls in exactly one block of a continuous stream of blocks.
     pub fn steps(&self, steps_per_beat: u32) -> impl Iterator<Item = (i64, usize)> + '_ {
         let spb = steps_per_beat as f64;
-        let first = ((self.start_beat * spb) - 1e-6).floor() as i64;
+        let first = ((self.start_beat * spb) - SAMPLE_TOLERANCE / self.samples_per_beat * spb).floor() as i64;
         let last = (self.end_beat() * spb).ceil() as i64 + 1;
         (first..=last).filter_map(move |k| self.sample_of(k as f64 / spb).map(|s| (k, s)))
     }
@@ -119,7 +123,7 @@ mod tests {
                 for (i, &(k, s)) in seen.iter().enumerate() {
                     assert_eq!(k, i as i64, "bpm {bpm} block {block}");
                     let exact = k as f64 / 4.0 * spb;
-                    assert_eq!(s, (exact - 1e-6).ceil() as usize, "bpm {bpm} block {block} step {k}");
+                    assert_eq!(s, (exact - SAMPLE_TOLERANCE).ceil() as usize, "bpm {bpm} block {block} step {k}");
                 }
             }
         }

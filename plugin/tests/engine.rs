@@ -6,7 +6,7 @@
 //! a long randomised session leaves no note-on without its note-off; and `process`
 //! allocates nothing (a counting allocator watches the audio thread).
 
-use continuo::clock::HostTransport;
+use continuo::clock::{HostTransport, SAMPLE_TOLERANCE};
 use continuo::engine::{Engine, Mode, Settings, Status};
 use continuo::events::{EventSink, NoteEvent};
 use continuo::link::Link;
@@ -191,7 +191,7 @@ fn assert_on_grid(events: &[(u64, f64, NoteEvent)], samples_per_beat: f64, what:
 fn assert_on_steps(events: &[(u64, f64, NoteEvent)], samples_per_beat: f64, steps_per_beat: f64, what: &str) {
     for &(sample, _, e) in events {
         let k = (sample as f64 / samples_per_beat * steps_per_beat).round();
-        let exact_steps: Vec<u64> = [k - 1.0, k, k + 1.0].iter().map(|k| (k / steps_per_beat * samples_per_beat - 1e-6).ceil() as u64).collect();
+        let exact_steps: Vec<u64> = [k - 1.0, k, k + 1.0].iter().map(|k| (k / steps_per_beat * samples_per_beat - SAMPLE_TOLERANCE).ceil() as u64).collect();
         assert!(exact_steps.contains(&sample), "{what}: {e:?} at sample {sample} is not on a grid step");
     }
 }
