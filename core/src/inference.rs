@@ -9,7 +9,8 @@
 
 use crate::card::{card_path_for, CardError, ModelCard};
 use crate::vocab::Vocabulary;
-use ort::session::Session;
+use ort::memory::Allocator;
+use ort::session::{IoBinding, Session};
 use ort::value::Tensor;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -126,6 +127,38 @@ pub struct ContinuationModel {
     logits: Vec<f32>,
     /// A zeroed copy of the state, to reset from without allocating.
     zeros: Vec<f32>,
+    step: StepBinding,
+}
+
+/// The one-token step's inputs and outputs, allocated once and bound to the session: a step
+/// writes the token id, runs, and copies the new state back into `h` and `c` (which stay
+/// bound as the inputs).
+struct StepBinding {
+    binding: IoBinding,
+    token: Tensor<i64>,
+    logits: Tensor<f32>,
+    hn: Tensor<f32>,
+    cn: Tensor<f32>,
+}
+
+impl StepBinding {
+    fn new(session: &Session, h: &Tensor<f32>, c: &Tensor<f32>, layers: usize, hidden: usize, vocab: usize) -> ort::Result<StepBinding> {
+        let cpu = Allocator::default();
+        let mut step = StepBinding {
+            binding: session.create_binding()?,
+            token: Tensor::new(&cpu, [1usize, 1])?,
+            logits: Tensor::new(&cpu, [1usize, 1, vocab])?,
+            hn: Tensor::new(&cpu, [layers, 1, hidden])?,
+            cn: Tensor::new(&cpu, [layers, 1, hidden])?,
+        };
+        step.binding.bind_input("tokens", &step.token)?;
+        step.binding.bind_input("h0", h)?;
+        step.binding.bind_input("c0", c)?;
+        step.binding.bind_output("logits", &mut step.logits)?;
+        step.binding.bind_output("hn", &mut step.hn)?;
+        step.binding.bind_output("cn", &mut step.cn)?;
+        Ok(step)
+    }
 }
 
 impl fmt::Debug for ContinuationModel {
@@ -180,9 +213,12 @@ impl ContinuationModel {
         let (layers, hidden) = (card.onnx.layers as usize, card.onnx.hidden_size as usize);
         let state = |_| Tensor::from_array(([layers, 1, hidden], vec![0f32; layers * hidden])).map_err(|e| onnx_err(onnx, e));
         let vocab = card.vocabulary();
+        let (h, c) = (state(0)?, state(1)?);
+        let step = StepBinding::new(&session, &h, &c, layers, hidden, vocab.len()).map_err(|e| onnx_err(onnx, e))?;
         Ok(ContinuationModel {
-            h: state(0)?,
-            c: state(1)?,
+            h,
+            c,
+            step,
             logits: vec![0.0; vocab.len()],
             zeros: vec![0.0; layers * hidden],
             vocab,
@@ -228,6 +264,9 @@ impl ContinuationModel {
         if let Some(&bad) = ids.iter().find(|&&i| i as usize >= v) {
             return Err(onnx_err(&self.path, format!("token id {bad} is outside the vocabulary of {v}")));
         }
+        if let ([id], None) = (ids, &all) {
+            return self.run_step(*id);
+        }
         let tokens: Vec<i64> = ids.iter().map(|&i| i as i64).collect();
         let tokens = Tensor::from_array(([ids.len(), 1], tokens)).map_err(|e| onnx_err(&self.path, e))?;
         let outputs = self
@@ -251,6 +290,17 @@ impl ContinuationModel {
         drop(outputs);
         self.h.extract_tensor_mut().1.copy_from_slice(&hn);
         self.c.extract_tensor_mut().1.copy_from_slice(&cn);
+        Ok(())
+    }
+
+    /// One token through the bound inputs and outputs: no tensor is created.
+    fn run_step(&mut self, id: u32) -> Result<(), ModelError> {
+        self.step.token.extract_tensor_mut().1[0] = id as i64;
+        let outputs = self.session.run_binding(&self.step.binding).map_err(|e| onnx_err(&self.path, e))?;
+        drop(outputs);
+        self.logits.copy_from_slice(self.step.logits.extract_tensor().1);
+        self.h.extract_tensor_mut().1.copy_from_slice(self.step.hn.extract_tensor().1);
+        self.c.extract_tensor_mut().1.copy_from_slice(self.step.cn.extract_tensor().1);
         Ok(())
     }
 }

@@ -99,7 +99,6 @@ impl Continuo {
             octave: p.octave.value(),
             seed: p.seed.value() as u64,
             follow_key: p.follow_key.value(),
-            ..Settings::default()
         }
     }
 }
