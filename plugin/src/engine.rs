@@ -120,6 +120,15 @@ pub struct Engine {
     previous: Option<(Mode, u32)>,
 }
 
+impl Drop for Engine {
+    /// An engine that goes away abandons its answer, so the worker is free for the next.
+    fn drop(&mut self) {
+        if self.status.answering() {
+            self.link.cancel();
+        }
+    }
+}
+
 impl Engine {
     pub fn new(link: Arc<Link>) -> Engine {
         Engine {

@@ -65,6 +65,48 @@ fn epoch_rng(seed: u64, epoch: usize, purpose: u64) -> Pcg64Mcg {
     Pcg64Mcg::seed_from_u64(seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ purpose)
 }
 
+/// One truncated-BPTT window: forward, backward, clipping, warm-up and an Adam step.
+fn train_window(ckpt: &mut Checkpoint, batch: &Batch, state: &mut State, ws: &mut Workspace, grads: &mut Grads, dropout: &mut Pcg64Mcg, hold: u32) -> Stats {
+    let stats = ckpt.model.forward(batch, state, ws, Some(dropout), hold);
+    if stats.count == 0 {
+        return stats;
+    }
+    grads.clear();
+    ckpt.model.backward(batch, ws, grads, stats.count);
+    clip_global_norm(&mut grads.tensors_mut(), ckpt.header.config.clip);
+    let adam = &mut ckpt.header.adam;
+    let base = adam.lr;
+    adam.lr = base * ((adam.t + 1) as f32 / WARMUP_STEPS as f32).min(1.0);
+    adam.step(ckpt.model.tensors_mut(), grads.tensors_mut());
+    adam.lr = base;
+    stats
+}
+
+/// Training speed: `windows` windows of the first epoch (after `warmup` untimed ones) as
+/// `train` runs them, without validation or checkpoints. Returns (tokens, seconds).
+pub fn throughput(ckpt: &mut Checkpoint, songs: &Songs, warmup: usize, windows: usize) -> Result<(usize, f64), String> {
+    let vocab = Vocabulary::from_tokens(ckpt.header.encoding.vocabulary.clone())?;
+    let (hold, song_end) = (special_id(&vocab, Token::Hold), special_id(&vocab, Token::SongEnd));
+    let config = ckpt.header.config.clone();
+    let refs: Vec<&[u32]> = songs.train.iter().map(Vec::as_slice).collect();
+    let data = Streams::new(&refs, config.batch, song_end);
+    let (mut grads, mut ws) = (Grads::zeros_like(&ckpt.model), Workspace::default());
+    let mut dropout_rng = epoch_rng(config.seed, 1, 2);
+    let mut state = State::zeros(config.layers, data.streams, config.hidden);
+    let mut tokens = 0;
+    let mut started = Instant::now();
+    for (k, (t, steps)) in data.windows(config.window).take(warmup + windows).enumerate() {
+        if k == warmup {
+            started = Instant::now();
+            tokens = 0;
+        }
+        let (inputs, targets) = data.window(t, steps);
+        let batch = Batch { inputs, targets, steps, streams: data.streams };
+        tokens += train_window(ckpt, &batch, &mut state, &mut ws, &mut grads, &mut dropout_rng, hold).count;
+    }
+    Ok((tokens, started.elapsed().as_secs_f64()))
+}
+
 /// Train from the checkpoint's state until early stopping or the epoch limit, writing
 /// checkpoints into `out`.
 pub fn train(ckpt: &mut Checkpoint, songs: &Songs, out: &Path, progress: &mut dyn FnMut(Progress)) -> Result<(), String> {
@@ -95,18 +137,7 @@ pub fn train(ckpt: &mut Checkpoint, songs: &Songs, out: &Path, progress: &mut dy
         for (k, (t, steps)) in data.windows(config.window).enumerate() {
             let (inputs, targets) = data.window(t, steps);
             let batch = Batch { inputs, targets, steps, streams: data.streams };
-            let stats = ckpt.model.forward(&batch, &mut state, &mut ws, Some(&mut dropout_rng), hold);
-            if stats.count == 0 {
-                continue;
-            }
-            grads.clear();
-            ckpt.model.backward(&batch, &mut ws, &mut grads, stats.count);
-            clip_global_norm(&mut grads.tensors_mut(), config.clip);
-            let adam = &mut ckpt.header.adam;
-            let base = adam.lr;
-            adam.lr = base * ((adam.t + 1) as f32 / WARMUP_STEPS as f32).min(1.0);
-            adam.step(ckpt.model.tensors_mut(), grads.tensors_mut());
-            adam.lr = base;
+            let stats = train_window(ckpt, &batch, &mut state, &mut ws, &mut grads, &mut dropout_rng, hold);
             total.add(&stats);
             let seconds = started.elapsed().as_secs_f64();
             progress(Progress::Window { done: k + 1, nll: total.mean_nll(), tokens_per_second: total.count as f64 / seconds });

@@ -65,11 +65,54 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     lanes.iter().sum::<f32>() + tail
 }
 
-/// `out[r] += Σ_k m[r, k] · x[k]` for a row-major `m` of `out.len()` rows.
+/// `out[r] += Σ_k m[r, k] · x[k]` for a row-major `m` of `out.len()` rows: with AVX2 and
+/// FMA where the processor has them (checked at run time), else in portable eight-lane code.
 fn matvec_add(m: &[f32], x: &[f32], out: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the processor has AVX2 and FMA (checked just above).
+        return unsafe { avx2::matvec_add(m, x, out) };
+    }
     let cols = x.len();
     for (o, row) in out.iter_mut().zip(m.chunks_exact(cols)) {
         *o += dot(row, x);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::*;
+
+    /// As `super::matvec_add`, four rows at a time in 256-bit fused multiply-adds.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn matvec_add(m: &[f32], x: &[f32], out: &mut [f32]) {
+        let cols = x.len();
+        let full = cols / 8 * 8;
+        assert!(m.len() >= out.len() * cols);
+        let mut r = 0;
+        while r < out.len() {
+            let rows = (out.len() - r).min(4);
+            let mut acc = [_mm256_setzero_ps(); 4];
+            let mut k = 0;
+            while k < full {
+                // SAFETY: k + 8 <= cols, and row r + i < out.len(), so every load is inside `m` and `x`.
+                let xv = unsafe { _mm256_loadu_ps(x.as_ptr().add(k)) };
+                for (i, a) in acc.iter_mut().enumerate().take(rows) {
+                    let mv = unsafe { _mm256_loadu_ps(m.as_ptr().add((r + i) * cols + k)) };
+                    *a = _mm256_fmadd_ps(mv, xv, *a);
+                }
+                k += 8;
+            }
+            for (i, a) in acc.iter().enumerate().take(rows) {
+                let mut lanes = [0.0f32; 8];
+                // SAFETY: `lanes` holds eight floats.
+                unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), *a) };
+                let row = &m[(r + i) * cols..(r + i + 1) * cols];
+                let tail: f32 = row[full..].iter().zip(&x[full..]).map(|(a, b)| a * b).sum();
+                out[r + i] += lanes.iter().sum::<f32>() + tail;
+            }
+            r += rows;
+        }
     }
 }
 

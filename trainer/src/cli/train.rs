@@ -5,7 +5,7 @@ use clap::Args;
 use continuo_core::card::EncodingSpec;
 use continuo_core::corpus::Corpus;
 use continuo_trainer::checkpoint::{Checkpoint, TrainConfig};
-use continuo_trainer::train::{train, Progress, Songs};
+use continuo_trainer::train::{throughput, train, Progress, Songs};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 
@@ -84,6 +84,10 @@ pub struct TrainArgs {
     /// Continue from OUT/last.ckpt.
     #[arg(long)]
     resume: bool,
+    /// Do not train: time this many training windows (after 2 untimed ones) and print the
+    /// speed as one line of JSON. Nothing is written.
+    #[arg(long, value_name = "WINDOWS")]
+    benchmark: Option<usize>,
 }
 
 pub fn run(args: &TrainArgs) -> Result<(), String> {
@@ -131,6 +135,20 @@ pub fn run(args: &TrainArgs) -> Result<(), String> {
         Checkpoint::fresh(config, encoding, m.summary.roots.join(", "), super::command_line())
     };
     let songs = Songs::from_corpus(&corpus, &vocab);
+    if let Some(windows) = args.benchmark {
+        let (tokens, seconds) = throughput(&mut ckpt, &songs, 2, windows)?;
+        let c = &ckpt.header.config;
+        println!(
+            "{}",
+            serde_json::json!({
+                "preset": c.preset, "layers": c.layers, "hidden": c.hidden, "embed": c.embed, "vocab": vocab.len(),
+                "batch": c.batch, "window": c.window, "dropout": c.dropout, "batch_norm": c.batch_norm,
+                "threads": rayon::current_num_threads(), "windows": windows, "tokens": tokens, "seconds": seconds,
+                "tokens_per_second": tokens as f64 / seconds,
+            })
+        );
+        return Ok(());
+    }
     let c = &ckpt.header.config;
     println!(
         "training `{}`: {} x {} LSTM, embedding {}, dropout {}{}, vocabulary {}, {} training songs, {} validation songs",

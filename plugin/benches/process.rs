@@ -1,0 +1,136 @@
+//! The audio thread's cost, for the performance report (`cargo xtask perf` runs this): the
+//! plugin's process core (`Engine::process`) with the real inference worker and the shipped
+//! model, in continuous mode with pass-through, so every block takes 16 of the player's
+//! notes in (8 on, 8 off) and sends them out with the answer's. Each block is timed on its
+//! own; the baseline is the block's real-time budget at 48 kHz. Between blocks (untimed) the
+//! worker is given the time real playback would give it. Also the process's resident
+//! memory before and after the model is loaded.
+//!
+//! Run: `cargo bench -p continuo --bench process -- [--blocks N] [--json FILE]`.
+
+use continuo::clock::HostTransport;
+use continuo::engine::{Engine, Mode, Settings, Status};
+use continuo::events::{EventSink, NoteEvent};
+use continuo::link::Link;
+use continuo::worker::Worker;
+use serde_json::json;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+const SR: f64 = 48_000.0;
+const TEMPO: f64 = 120.0;
+
+/// Resident memory of this process, from /proc (Linux), in MiB.
+fn rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: f64 = status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+fn wait_for_worker(link: &Link, status: Status) {
+    let started = Instant::now();
+    while !link.requests.is_empty() && started.elapsed() < Duration::from_secs(5) {
+        std::thread::yield_now();
+    }
+    if status.answering() {
+        let wanted = link.now_step.load(Ordering::Acquire);
+        while link.ready_until.load(Ordering::Acquire) < wanted && started.elapsed() < Duration::from_secs(5) {
+            std::thread::yield_now();
+        }
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let arg = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
+    let blocks: usize = arg("--blocks").map(|b| b.parse().expect("--blocks N")).unwrap_or(100_000);
+    let model = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/essen-melody.onnx");
+
+    let rss_before = rss_mib();
+    let link = Link::new();
+    let worker = Worker::spawn(link.clone(), model);
+    let started = Instant::now();
+    while !link.model_ready.load(Ordering::Acquire) {
+        assert!(started.elapsed() < Duration::from_secs(30), "the model did not load: {:?}", worker.shared.status());
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let rss_loaded = rss_mib();
+
+    let settings = Settings { mode: Mode::Continuous, pass_through: true, output_channel: 1, gap_steps: 4, ..Settings::default() };
+    let mut results = Vec::new();
+    for len in [64usize, 512, 4096] {
+        let mut engine = Engine::new(link.clone());
+        let mut sink = EventSink::with_capacity(2048);
+        let mut input: Vec<NoteEvent> = Vec::with_capacity(16);
+        let samples_per_beat = SR * 60.0 / TEMPO;
+        let mut beat = 0.0;
+        let mut x: u32 = 0x9e37_79b9;
+        let block = |engine: &mut Engine, input: &[NoteEvent], beat: &mut f64, sink: &mut EventSink| -> f64 {
+            sink.clear();
+            let host = HostTransport { playing: true, tempo: Some(TEMPO), beat: Some(*beat) };
+            let t = Instant::now();
+            engine.process(host, SR, len, input, &settings, sink);
+            let seconds = t.elapsed().as_secs_f64();
+            *beat += len as f64 / samples_per_beat;
+            seconds
+        };
+        // A short phrase, then silence until the continuous answer runs.
+        let phrase = [NoteEvent::On { sample: 0, channel: 0, pitch: 60, velocity: 90 }, NoteEvent::Off { sample: len / 2, channel: 0, pitch: 60 }];
+        block(&mut engine, &phrase, &mut beat, &mut sink);
+        while !engine.status().answering() {
+            block(&mut engine, &[], &mut beat, &mut sink);
+            wait_for_worker(&link, engine.status());
+        }
+        let mut times = Vec::with_capacity(blocks);
+        let mut out_events = 0usize;
+        for _ in 0..blocks {
+            input.clear();
+            for i in 0..8 {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                let pitch = 48 + (x % 36) as u8;
+                let at = i * len / 8;
+                input.push(NoteEvent::On { sample: at, channel: 0, pitch, velocity: 64 + (x % 60) as u8 });
+                input.push(NoteEvent::Off { sample: (at + len / 16).min(len - 1), channel: 0, pitch });
+            }
+            input.sort_by_key(|e| e.sample());
+            times.push(block(&mut engine, &input, &mut beat, &mut sink));
+            out_events += sink.events().len();
+            wait_for_worker(&link, engine.status());
+        }
+        engine.stop_all(0, &mut sink);
+        times.sort_by(f64::total_cmp);
+        let budget = len as f64 / SR;
+        let (median, worst) = (times[times.len() / 2], times[times.len() - 1]);
+        let p99 = times[(times.len() - 1) * 99 / 100];
+        eprintln!(
+            "block {len:5}: median {:.2} µs ({:.4} % of {:.0} µs), p99 {:.2} µs, worst {:.1} µs ({:.3} %), {:.1} events out per block",
+            median * 1e6,
+            median / budget * 100.0,
+            budget * 1e6,
+            p99 * 1e6,
+            worst * 1e6,
+            worst / budget * 100.0,
+            out_events as f64 / blocks as f64
+        );
+        results.push(json!({
+            "block": len, "blocks": blocks, "budget_us": budget * 1e6,
+            "median_us": median * 1e6, "p99_us": p99 * 1e6, "worst_us": worst * 1e6,
+            "median_percent": median / budget * 100.0, "worst_percent": worst / budget * 100.0,
+            "events_out_per_block": out_events as f64 / blocks as f64,
+            "late_steps": link.late_steps.load(Ordering::Relaxed),
+        }));
+    }
+    let report = json!({
+        "process": results,
+        "memory": { "rss_before_mib": rss_before, "rss_with_model_mib": rss_loaded },
+    });
+    let text = serde_json::to_string_pretty(&report).unwrap();
+    match arg("--json") {
+        Some(p) => std::fs::write(&p, text).unwrap_or_else(|e| panic!("{p}: {e}")),
+        None => println!("{text}"),
+    }
+    drop(worker);
+}

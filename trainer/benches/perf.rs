@@ -1,0 +1,155 @@
+//! Inference figures for the performance report (`cargo xtask perf` runs this and writes
+//! `docs/PERFORMANCE.md`): every next token timed on its own, on one thread, so the report
+//! gives medians and 99th percentiles, each beside its baseline from the same run:
+//! - the stateful ONNX step (the plugin's path) against re-running the model over the last
+//!   100 and 64 tokens for every next token (the seed studies' way), and against a
+//!   plain-Rust LSTM step on weights of the same shape (the floor);
+//! - the step's cost as the hidden size and the number of layers grow.
+//!
+//! Run: `cargo bench -p continuo-trainer --bench perf -- [--quick] [--json FILE]`.
+
+use continuo_core::card::{card_path_for, EncodingSpec, ModelCard, Training};
+use continuo_core::inference::ContinuationModel;
+use continuo_core::song::KeyNormalisation;
+use continuo_core::{EncodingKind, Grid, Token};
+use continuo_trainer::export::{model_card, write_model};
+use continuo_trainer::weights::{LstmState, LstmWeights};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// Microseconds per call of `f`, `n` calls, each timed on its own.
+fn timings(n: usize, mut f: impl FnMut()) -> Vec<f64> {
+    for _ in 0..n.div_ceil(10) {
+        f(); // warm up
+    }
+    let mut t: Vec<f64> = (0..n)
+        .map(|_| {
+            let start = Instant::now();
+            f();
+            start.elapsed().as_secs_f64() * 1e6
+        })
+        .collect();
+    t.sort_by(f64::total_cmp);
+    t
+}
+
+fn summary(sorted: &[f64]) -> Value {
+    let at = |q: f64| sorted[((sorted.len() - 1) as f64 * q).round() as usize];
+    json!({ "median_us": at(0.5), "p99_us": at(0.99), "n": sorted.len() })
+}
+
+/// A model of the given shape with random weights, exported to a temporary folder.
+fn random_model(name: &str, vocab: usize, embed: usize, hidden: usize, layers: usize) -> (PathBuf, LstmWeights) {
+    let weights = LstmWeights::random(vocab, embed, hidden, layers, 1);
+    let dir = std::env::temp_dir().join("continuo-perf");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{name}.onnx"));
+    let mut vocabulary = vec![Token::SongEnd, Token::Rest, Token::Hold];
+    vocabulary.extend((0..(vocab - 3) as u8).map(Token::note));
+    let encoding = EncodingSpec {
+        kind: EncodingKind::Melody,
+        steps_per_beat: Grid::SIXTEENTH,
+        min_chord_count: None,
+        key_normalisation: KeyNormalisation::CMajorAMinor,
+        pitch_range: [0, (vocab - 4) as u8],
+        vocabulary,
+    };
+    let card = model_card(&weights, name, &format!("{name}.onnx"), encoding, Training::default(), BTreeMap::new());
+    write_model(&weights, &path, &card).unwrap();
+    (path, weights)
+}
+
+/// The shipped default model; the plain-Rust floor runs random weights of its shape (the
+/// arithmetic per token is the same).
+fn shipped() -> (PathBuf, LstmWeights) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/essen-melody.onnx");
+    let card = ModelCard::load(&card_path_for(&path)).unwrap();
+    let o = &card.onnx;
+    let weights = LstmWeights::random(card.encoding.vocabulary.len(), o.embedding_size as usize, o.hidden_size as usize, o.layers as usize, 2);
+    (path, weights)
+}
+
+fn plain_step(weights: &LstmWeights, n: usize) -> Vec<f64> {
+    let mut state = LstmState::zeros(weights.num_layers(), weights.hidden);
+    let mut logits = vec![0.0; weights.vocab];
+    let mut k = 0u32;
+    timings(n, || {
+        k = (k + 1) % weights.vocab as u32;
+        weights.step(k, &mut state, &mut logits);
+        black_box(logits[0]);
+    })
+}
+
+fn onnx_step(model: &mut ContinuationModel, vocab: u32, n: usize) -> Vec<f64> {
+    let mut k = 0u32;
+    timings(n, || {
+        k = (k + 1) % vocab;
+        black_box(model.feed(&[k]).unwrap()[0]);
+    })
+}
+
+fn per_token(name: &str, path: PathBuf, weights: LstmWeights, scale: usize) -> Value {
+    let mut model = ContinuationModel::load(&path).expect("run `cargo xtask ort` first");
+    let v = weights.vocab as u32;
+    let history: Vec<u32> = (0..100).map(|i| (i * 7 % v as usize) as u32).collect();
+    let step = onnx_step(&mut model, v, 4000 / scale);
+    let mut window = |w: usize| {
+        timings(400 / scale, || {
+            model.reset();
+            black_box(model.feed(&history[100 - w..]).unwrap()[0]);
+        })
+    };
+    let (w100, w64) = (window(100), window(64));
+    let plain = plain_step(&weights, 4000 / scale);
+    let median = |t: &[f64]| t[t.len() / 2];
+    eprintln!(
+        "{name}: step {:.1} µs, 100-token re-run {:.1} µs ({:.1}x), plain-Rust step {:.1} µs",
+        median(&step),
+        median(&w100),
+        median(&w100) / median(&step),
+        median(&plain)
+    );
+    json!({
+        "model": name,
+        "layers": weights.num_layers(),
+        "hidden": weights.hidden,
+        "onnx_step": summary(&step),
+        "onnx_window_100": summary(&w100),
+        "onnx_window_64": summary(&w64),
+        "plain_step": summary(&plain),
+    })
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    let json_out = args.iter().position(|a| a == "--json").and_then(|i| args.get(i + 1)).map(PathBuf::from);
+    let q = if quick { 10 } else { 1 };
+
+    let (path, weights) = shipped();
+    let mut inference = vec![per_token("essen-melody (shipped default, 1 x 256)", path, weights, q)];
+    let (path, weights) = random_model("lstm-3x512", 130, 128, 512, 3);
+    inference.push(per_token("3 x 512, random weights", path, weights, 4 * q));
+
+    let mut scale = Vec::new();
+    for layers in [1, 2, 3] {
+        for hidden in [128, 256, 512] {
+            let (path, weights) = random_model(&format!("scale-{layers}x{hidden}"), 64, 64, hidden, layers);
+            let mut model = ContinuationModel::load(&path).unwrap();
+            let n = 2000 / q / layers / (hidden / 128);
+            let step = onnx_step(&mut model, 64, n);
+            let plain = plain_step(&weights, n);
+            eprintln!("{layers} x {hidden}: step {:.1} µs, plain {:.1} µs", step[step.len() / 2], plain[plain.len() / 2]);
+            scale.push(json!({ "layers": layers, "hidden": hidden, "onnx_step": summary(&step), "plain_step": summary(&plain) }));
+        }
+    }
+    let report = json!({ "inference": inference, "scale_inference": scale });
+    let text = serde_json::to_string_pretty(&report).unwrap();
+    match json_out {
+        Some(p) => std::fs::write(&p, text).unwrap_or_else(|e| panic!("{}: {e}", p.display())),
+        None => println!("{text}"),
+    }
+}

@@ -1,0 +1,355 @@
+//! `cargo xtask perf [--quick] [--time-to-model]`: runs every performance measurement of
+//! issue #4 in one invocation and writes the report, `docs/PERFORMANCE.md`. Every figure
+//! stands beside its baseline from the same run:
+//! - per-token inference (`cargo bench -p continuo-trainer --bench perf`): the stateful ONNX
+//!   step against 100- and 64-token re-runs and a plain-Rust step, and how it scales;
+//! - the audio thread (`cargo bench -p continuo --bench process`) against the real-time
+//!   budget of its block, and the process's memory with the model loaded;
+//! - training speed (`trainer train --benchmark`) for every preset, beside the PyTorch
+//!   reference `trainer/reference/torch_lstm.py` with the same shapes when PyTorch is
+//!   installed (`$CONTINUO_PYTHON`, else `python3`), with the trainer's peak memory;
+//! - how training speed grows with hidden size and layers, and epoch time with corpus size;
+//! - with `--time-to-model`: training the default preset on Essen to early stopping
+//!   (tens of minutes), kept in `docs/perf/time-to-model.json` for later reports.
+
+use serde_json::{json, Value};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+const PRESETS: [&str; 4] = ["esac", "default", "jazz", "sona"];
+
+fn cargo() -> Command {
+    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+/// Run a command to completion; its stdout, and its peak resident memory in MiB.
+fn run_measured(cmd: &mut Command) -> Result<(String, f64), String> {
+    let shown = format!("{cmd:?}");
+    eprintln!("$ {shown}");
+    let child = cmd.stdout(std::process::Stdio::piped()).spawn().map_err(|e| format!("{shown}: {e}"))?;
+    let pid = child.id() as libc::pid_t;
+    let mut stdout = child.stdout.expect("piped");
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut stdout, &mut s).map(|_| s)
+    });
+    let mut status = 0;
+    // SAFETY: an all-zero `rusage` is valid; wait4 fills it in for the child `pid`.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `pid` is our child, not yet waited for; the pointers are to live locals.
+    if unsafe { libc::wait4(pid, &mut status, 0, &mut usage) } < 0 {
+        return Err(format!("{shown}: wait4 failed"));
+    }
+    let out = reader.join().expect("the reader thread").map_err(|e| e.to_string())?;
+    if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
+        return Err(format!("{shown} failed (status {status})"));
+    }
+    Ok((out, usage.ru_maxrss as f64 / 1024.0))
+}
+
+fn last_json_line(out: &str) -> Result<Value, String> {
+    out.lines().rev().find_map(|l| serde_json::from_str(l).ok()).ok_or_else(|| format!("no JSON in: {out}"))
+}
+
+fn read_json(path: &Path) -> Result<Value, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn shell(cmd: &str) -> String {
+    Command::new("sh").args(["-c", cmd]).output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_default()
+}
+
+fn machine() -> String {
+    let cpu = shell("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2");
+    let mem = shell("free -g | awk '/Mem:/ {print $2}'");
+    format!("{}, {} logical cores, {} GiB, {}", cpu.trim(), std::thread::available_parallelism().map_or(1, |n| n.get()), mem, shell("uname -sr"))
+}
+
+/// A Python with PyTorch, if there is one.
+fn torch_python() -> Option<String> {
+    let python = std::env::var("CONTINUO_PYTHON").unwrap_or_else(|_| "python3".into());
+    let ok = Command::new(&python).args(["-c", "import torch"]).output().is_ok_and(|o| o.status.success());
+    ok.then_some(python)
+}
+
+fn trainer_benchmark(root: &Path, corpus: &Path, preset: &str, extra: &[&str], windows: usize) -> Result<(Value, f64), String> {
+    let out_dir = std::env::temp_dir().join("continuo-perf-train");
+    let mut cmd = Command::new(root.join("target/release/trainer"));
+    cmd.arg("train").arg("--corpus").arg(corpus).arg("--out").arg(&out_dir).args(["--preset", preset, "--benchmark", &windows.to_string()]).args(extra);
+    let (out, peak) = run_measured(&mut cmd)?;
+    Ok((last_json_line(&out)?, peak))
+}
+
+fn torch_reference(root: &Path, python: &str, t: &Value, windows: usize) -> Result<Value, String> {
+    let n = |k: &str| t[k].as_u64().unwrap_or(0).to_string();
+    let mut cmd = Command::new(python);
+    cmd.arg(root.join("trainer/reference/torch_lstm.py"));
+    for k in ["vocab", "embed", "hidden", "layers", "batch", "window", "threads"] {
+        cmd.arg(format!("--{k}")).arg(n(k));
+    }
+    cmd.args(["--windows", &windows.to_string(), "--dropout", &format!("{:.2}", t["dropout"].as_f64().unwrap_or(0.0))]);
+    if t["batch_norm"].as_bool() == Some(true) {
+        cmd.arg("--batch-norm");
+    }
+    last_json_line(&run_measured(&mut cmd)?.0)
+}
+
+/// The Essen corpus prepared for training: `data-out/essen`, prepared from
+/// `../shared/data/essen-kern` when missing.
+fn essen_corpus(root: &Path) -> Result<PathBuf, String> {
+    let corpus = root.join("data-out/essen");
+    if !corpus.join("corpus.json").is_file() {
+        let source = root.join("../shared/data/essen-kern");
+        let mut cmd = Command::new(root.join("target/release/trainer"));
+        cmd.arg("prepare").arg("-i").arg(&source).arg("-o").arg(&corpus);
+        run_measured(&mut cmd)?;
+    }
+    Ok(corpus)
+}
+
+fn time_to_model(root: &Path, corpus: &Path) -> Result<Value, String> {
+    let out = root.join("runs/time-to-model");
+    let _ = std::fs::remove_dir_all(&out);
+    let trainer = root.join("target/release/trainer");
+    let started = Instant::now();
+    let (log, peak) = run_measured(Command::new(&trainer).arg("train").arg("--corpus").arg(corpus).arg("--out").arg(&out).args(["--preset", "default"]))?;
+    let wall = started.elapsed().as_secs_f64();
+    let eval_dir = out.join("eval");
+    run_measured(Command::new(&trainer).arg("eval").arg("--checkpoint").arg(out.join("best.ckpt")).arg("--corpus").arg(corpus).arg("--out").arg(&eval_dir))?;
+    let eval = read_json(&eval_dir.join("eval.json"))?;
+    let done = log.lines().rev().find(|l| l.starts_with("done after")).unwrap_or("").to_string();
+    Ok(json!({
+        "command": format!("trainer train --corpus data-out/essen --out runs/time-to-model --preset default"),
+        "wall_seconds": wall, "peak_rss_mib": peak, "summary": done, "eval": eval,
+        "date": shell("date -u +%Y-%m-%d"), "machine": machine(),
+    }))
+}
+
+pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
+    let quick = args.iter().any(|a| a == "--quick");
+    let out_dir = root.join("target/perf");
+    std::fs::create_dir_all(&out_dir).map_err(|e| e.to_string())?;
+    crate::ort::ensure_library(&crate::ort::default_dir())?;
+    run_measured(cargo().current_dir(root).args(["build", "--release", "-p", "continuo-trainer"]))?;
+
+    let inference_json = out_dir.join("inference.json");
+    let mut cmd = cargo();
+    cmd.current_dir(root).args(["bench", "-p", "continuo-trainer", "--bench", "perf", "--", "--json"]).arg(&inference_json);
+    if quick {
+        cmd.arg("--quick");
+    }
+    run_measured(&mut cmd)?;
+    let process_json = out_dir.join("process.json");
+    let blocks = if quick { "5000" } else { "100000" };
+    run_measured(cargo().current_dir(root).args(["bench", "-p", "continuo", "--bench", "process", "--", "--blocks", blocks, "--json"]).arg(&process_json))?;
+
+    let corpus = essen_corpus(root)?;
+    let python = torch_python();
+    let windows = if quick { 4 } else { 12 };
+    let mut training = Vec::new();
+    for preset in PRESETS {
+        let w = if preset == "sona" { windows / 2 } else { windows };
+        let (ours, peak) = trainer_benchmark(root, &corpus, preset, &[], w)?;
+        let torch = match &python {
+            Some(py) => Some(torch_reference(root, py, &ours, w)?),
+            None => None,
+        };
+        training.push(json!({ "preset": preset, "ours": ours, "peak_rss_mib": peak, "torch": torch }));
+    }
+    let mut scale_training = Vec::new();
+    for layers in [1, 2, 3] {
+        for hidden in [128, 256, 512] {
+            let w = (windows * 256 / hidden / layers).max(2);
+            let (ours, _) = trainer_benchmark(root, &corpus, "default", &["--hidden", &hidden.to_string(), "--layers", &layers.to_string()], w)?;
+            scale_training.push(ours);
+        }
+    }
+    let corpora: Vec<Value> = ["essen", "oneills", "bach"]
+        .iter()
+        .filter_map(|c| read_json(&root.join("data-out").join(c).join("corpus.json")).ok().map(|j| json!({ "name": c, "manifest": j })))
+        .collect();
+
+    let ttm_path = root.join("docs/perf/time-to-model.json");
+    if args.iter().any(|a| a == "--time-to-model") {
+        let ttm = time_to_model(root, &corpus)?;
+        std::fs::create_dir_all(ttm_path.parent().unwrap()).map_err(|e| e.to_string())?;
+        std::fs::write(&ttm_path, serde_json::to_string_pretty(&ttm).unwrap()).map_err(|e| e.to_string())?;
+    }
+    let ttm = read_json(&ttm_path).ok();
+
+    let report = Report {
+        command: format!("cargo xtask perf{}", args.iter().map(|a| format!(" {a}")).collect::<String>()),
+        date: shell("date -u '+%Y-%m-%d %H:%M UTC'"),
+        machine: machine(),
+        torch: python.as_ref().map(|py| shell(&format!("{py} -c 'import torch; print(torch.__version__)'"))),
+        inference: read_json(&inference_json)?,
+        process: read_json(&process_json)?,
+        training,
+        scale_training,
+        corpora,
+        time_to_model: ttm,
+    };
+    let md = report.markdown();
+    std::fs::write(root.join("docs/PERFORMANCE.md"), &md).map_err(|e| e.to_string())?;
+    std::fs::write(out_dir.join("report.json"), serde_json::to_string_pretty(&report.json()).unwrap()).map_err(|e| e.to_string())?;
+    println!("{md}");
+    eprintln!("wrote docs/PERFORMANCE.md and target/perf/report.json");
+    Ok(())
+}
+
+struct Report {
+    command: String,
+    date: String,
+    machine: String,
+    torch: Option<String>,
+    inference: Value,
+    process: Value,
+    training: Vec<Value>,
+    scale_training: Vec<Value>,
+    corpora: Vec<Value>,
+    time_to_model: Option<Value>,
+}
+
+fn f(v: &Value) -> f64 {
+    v.as_f64().unwrap_or(f64::NAN)
+}
+
+/// A duration in µs as text: µs below 10 ms, else ms.
+fn us(v: f64) -> String {
+    if v >= 10_000.0 { format!("{:.1} ms", v / 1000.0) } else { format!("{v:.1} µs") }
+}
+
+impl Report {
+    fn json(&self) -> Value {
+        json!({
+            "command": self.command, "date": self.date, "machine": self.machine, "torch": self.torch,
+            "inference": self.inference, "process": self.process, "training": self.training,
+            "scale_training": self.scale_training, "time_to_model": self.time_to_model,
+        })
+    }
+
+    fn markdown(&self) -> String {
+        let mut m = String::new();
+        let w = &mut m;
+        let _ = writeln!(w, "# Performance\n");
+        let _ = writeln!(w, "Made by `{}` on {}, on {}. ONNX Runtime 1.31.1 (PyPI wheel), one intra-op thread, no spinning.", self.command, self.date, self.machine);
+        let _ = writeln!(w, "Every figure stands beside its baseline measured in the same run; timings are never test thresholds.\n");
+
+        let _ = writeln!(w, "## Per-token inference (the plugin's path, one thread)\n");
+        let _ = writeln!(w, "Each next token timed on its own (`trainer/benches/perf.rs`). Ratios are of medians.\n");
+        let _ = writeln!(w, "| model | ONNX stateful step (ours), median / p99 | re-run over last 100 tokens | … last 64 | plain-Rust step (floor) | ours vs 100-token re-run | ours vs floor |");
+        let _ = writeln!(w, "|---|---|---|---|---|---|---|");
+        for r in self.inference["inference"].as_array().into_iter().flatten() {
+            let med = |k: &str| f(&r[k]["median_us"]);
+            let p99 = |k: &str| f(&r[k]["p99_us"]);
+            let _ = writeln!(
+                w,
+                "| {} | {} / {} | {} / {} | {} / {} | {} / {} | {:.1}× faster | {:.2}× |",
+                r["model"].as_str().unwrap_or(""),
+                us(med("onnx_step")), us(p99("onnx_step")),
+                us(med("onnx_window_100")), us(p99("onnx_window_100")),
+                us(med("onnx_window_64")), us(p99("onnx_window_64")),
+                us(med("plain_step")), us(p99("plain_step")),
+                med("onnx_window_100") / med("onnx_step"),
+                med("onnx_step") / med("plain_step"),
+            );
+        }
+        let _ = writeln!(w, "\nGoals: ≥ 50× faster than 100-token re-runs; within 3× of the plain-Rust floor (last column: ours ÷ floor).\n");
+
+        let _ = writeln!(w, "## Audio thread\n");
+        let _ = writeln!(w, "`Engine::process` with the real worker and model, continuous mode, pass-through, 16 of the player's notes in per block (`plugin/benches/process.rs`). Baseline: the block's real-time budget at 48 kHz.\n");
+        let _ = writeln!(w, "| block | blocks timed | budget | median | share of budget | p99 | worst | share of budget | events out per block | late steps |");
+        let _ = writeln!(w, "|---|---|---|---|---|---|---|---|---|---|");
+        for r in self.process["process"].as_array().into_iter().flatten() {
+            let _ = writeln!(
+                w,
+                "| {} | {} | {} | {} | {:.4} % | {} | {} | {:.3} % | {:.1} | {} |",
+                r["block"], r["blocks"], us(f(&r["budget_us"])), us(f(&r["median_us"])), f(&r["median_percent"]),
+                us(f(&r["p99_us"])), us(f(&r["worst_us"])), f(&r["worst_percent"]), f(&r["events_out_per_block"]), r["late_steps"]
+            );
+        }
+        let _ = writeln!(w, "\nGoals: median under 0.1 %, worst under 1 %.\n");
+
+        let _ = writeln!(w, "## Training throughput\n");
+        let _ = writeln!(w, "`trainer train --benchmark N` on the Essen corpus (the training loop's own windows: forward, backward, clipping, Adam) beside `trainer/reference/torch_lstm.py` with the same shapes, batch, window and threads (PyTorch {}).\n", self.torch.as_deref().unwrap_or("not installed: no reference run"));
+        let _ = writeln!(w, "| preset | network | ours, tokens/s | PyTorch, tokens/s | ours ÷ PyTorch | trainer peak memory |");
+        let _ = writeln!(w, "|---|---|---|---|---|---|");
+        for t in &self.training {
+            let o = &t["ours"];
+            let torch = f(&t["torch"]["tokens_per_second"]);
+            let _ = writeln!(
+                w,
+                "| {} | {} × {}, embedding {}, vocabulary {}, batch {} × {}{} | {:.0} | {} | {} | {:.0} MiB |",
+                t["preset"].as_str().unwrap_or(""), o["layers"], o["hidden"], o["embed"], o["vocab"], o["batch"], o["window"],
+                if o["batch_norm"].as_bool() == Some(true) { ", batch norm" } else { "" },
+                f(&o["tokens_per_second"]),
+                if torch.is_nan() { "–".into() } else { format!("{torch:.0}") },
+                if torch.is_nan() { "–".into() } else { format!("{:.2}×", f(&o["tokens_per_second"]) / torch) },
+                f(&t["peak_rss_mib"]),
+            );
+        }
+        let _ = writeln!(w, "\nGoal: ≥ 1.0× PyTorch on CPU.\n");
+
+        let _ = writeln!(w, "## Time to a model\n");
+        match &self.time_to_model {
+            Some(t) => {
+                let _ = writeln!(
+                    w,
+                    "`{}` (with `cargo xtask perf --time-to-model`, on {}): {:.1} min of wall time, peak memory {:.0} MiB; {}. Test NLL {:.3} nats/token (perplexity {:.2}), accuracy {:.1} %.\n",
+                    t["command"].as_str().unwrap_or(""),
+                    t["date"].as_str().unwrap_or(""),
+                    f(&t["wall_seconds"]) / 60.0,
+                    f(&t["peak_rss_mib"]),
+                    t["summary"].as_str().unwrap_or(""),
+                    f(&t["eval"]["figures"]["test_nll_nats"]),
+                    f(&t["eval"]["figures"]["test_perplexity"]),
+                    f(&t["eval"]["figures"]["test_accuracy"]) * 100.0,
+                );
+            }
+            None => {
+                let _ = writeln!(w, "Not measured yet: `cargo xtask perf --time-to-model`.\n");
+            }
+        }
+
+        let _ = writeln!(w, "## Memory\n");
+        let mem = &self.process["memory"];
+        let _ = writeln!(
+            w,
+            "The plugin's process core with its worker and the shipped model (`plugin/benches/process.rs`): resident {:.0} MiB with the model loaded, against {:.0} MiB before loading (ONNX Runtime and the model: +{:.0} MiB). The trainer's peak resident memory is in the training table above.\n",
+            f(&mem["rss_with_model_mib"]), f(&mem["rss_before_mib"]), f(&mem["rss_with_model_mib"]) - f(&mem["rss_before_mib"])
+        );
+
+        let _ = writeln!(w, "## Scale\n");
+        let _ = writeln!(w, "Per-token inference (median, random weights, vocabulary 64) and training speed (Essen, batch 64 × 64) by layers × hidden size; relative to 1 × 128.\n");
+        let _ = writeln!(w, "| layers × hidden | ONNX step | plain-Rust step | relative step cost | training tokens/s | relative training time |");
+        let _ = writeln!(w, "|---|---|---|---|---|---|");
+        let inf = self.inference["scale_inference"].as_array().cloned().unwrap_or_default();
+        let base_inf = inf.first().map(|r| f(&r["onnx_step"]["median_us"])).unwrap_or(f64::NAN);
+        let base_train = self.scale_training.first().map(|r| f(&r["tokens_per_second"])).unwrap_or(f64::NAN);
+        for (r, t) in inf.iter().zip(&self.scale_training) {
+            let step = f(&r["onnx_step"]["median_us"]);
+            let tps = f(&t["tokens_per_second"]);
+            let _ = writeln!(
+                w,
+                "| {} × {} | {} | {} | {:.1}× | {:.0} | {:.1}× |",
+                r["layers"], r["hidden"], us(step), us(f(&r["plain_step"]["median_us"])), step / base_inf, tps, base_train / tps
+            );
+        }
+        let _ = writeln!(w, "\nTraining time per epoch grows with the corpus's training tokens (the loop is linear in them); at the measured speeds:\n");
+        let _ = writeln!(w, "| corpus | training tokens | epoch at `esac` speed | epoch at `default` speed | epoch at `sona` speed |");
+        let _ = writeln!(w, "|---|---|---|---|---|");
+        let speed = |p: &str| self.training.iter().find(|t| t["preset"] == p).map(|t| f(&t["ours"]["tokens_per_second"])).unwrap_or(f64::NAN);
+        for c in &self.corpora {
+            let tokens = f(&c["manifest"]["summary"]["tokens"]["train"]);
+            let _ = writeln!(
+                w,
+                "| {} | {:.0} | {:.0} s | {:.0} s | {:.0} s |",
+                c["name"].as_str().unwrap_or(""), tokens, tokens / speed("esac"), tokens / speed("default"), tokens / speed("sona")
+            );
+        }
+        m
+    }
+}
