@@ -129,6 +129,14 @@ impl Drop for Engine {
     }
 }
 
+/// A buffer of `capacity` whose pages are already touched: the audio thread never takes a
+/// page fault on first use.
+fn prefaulted<T: Clone>(capacity: usize, fill: T) -> Vec<T> {
+    let mut v = vec![fill; capacity];
+    v.clear();
+    v
+}
+
 impl Engine {
     pub fn new(link: Arc<Link>) -> Engine {
         Engine {
@@ -140,8 +148,8 @@ impl Engine {
             pending: None,
             phrase: Phrase::default(),
             answers: 0,
-            take: Vec::with_capacity(TAKE_CAPACITY),
-            last_take: Vec::with_capacity(TAKE_CAPACITY),
+            take: prefaulted(TAKE_CAPACITY, StepToken::Rest),
+            last_take: prefaulted(TAKE_CAPACITY, StepToken::Rest),
             take_steps: 0,
             previous: None,
         }

@@ -62,7 +62,10 @@ pub struct EventSink {
 
 impl EventSink {
     pub fn with_capacity(capacity: usize) -> EventSink {
-        EventSink { events: Vec::with_capacity(capacity + 128 * 16), capacity, dropped: 0 }
+        // Filled and emptied, so its pages are touched before the audio thread uses them.
+        let mut events = vec![NoteEvent::Off { sample: 0, channel: 0, pitch: 0 }; capacity + 128 * 16];
+        events.clear();
+        EventSink { events, capacity, dropped: 0 }
     }
 
     pub fn clear(&mut self) {

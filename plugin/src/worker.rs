@@ -228,6 +228,8 @@ fn recent(player: &[HeardNote], own: &[HeardNote], step: i64, window: i64) -> Ph
 
 fn answer(continuer: &mut Continuer, link: &Link, request: &Request, shared: &Shared) -> Result<(), String> {
     let steps_per_beat = continuer.model.card().grid().steps_per_beat;
+    // Nothing of this answer is ready yet.
+    link.ready_until.store(request.start_step - 1, Ordering::Release);
     continuer.reseed(request.seed);
     continuer.follow_key = request.follow_key;
     prime(continuer, &request.phrase, request.start_step)?;

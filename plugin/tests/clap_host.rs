@@ -6,6 +6,9 @@
 //!
 //! Set `CONTINUO_CLAP` to test another build (for example `target/bundled/Continuo.clap`).
 
+mod common;
+
+use common::eight_bars;
 use clack_host::events::event_types::{NoteOffEvent, NoteOnEvent, TransportEvent, TransportFlags};
 use clack_host::events::spaces::CoreEventSpace;
 use clack_host::events::{EventFlags, Match};
@@ -67,22 +70,6 @@ fn transport(playing: bool, beat: f64) -> TransportEvent {
         time_signature_numerator: 4,
         time_signature_denominator: 4,
     }
-}
-
-/// The phrase: (beat, on?, pitch), the same folk-tune opening as the process-core tests.
-fn eight_bars() -> Vec<(f64, bool, u8)> {
-    let tune = [
-        (60, 1.0), (62, 1.0), (64, 1.0), (65, 1.0), (67, 2.0), (67, 2.0), (69, 1.0), (69, 1.0), (69, 1.0), (69, 1.0), (67, 4.0),
-        (65, 1.0), (65, 1.0), (65, 1.0), (65, 1.0), (64, 2.0), (64, 2.0), (62, 1.0), (62, 1.0), (62, 1.0), (62, 1.0), (60, 4.0),
-    ];
-    let mut notes = Vec::new();
-    let mut beat = 0.0;
-    for (pitch, len) in tune {
-        notes.push((beat, true, pitch));
-        notes.push((beat + len * 0.9, false, pitch));
-        beat += len;
-    }
-    notes
 }
 
 #[test]

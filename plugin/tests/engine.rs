@@ -6,6 +6,9 @@
 //! a long randomised session leaves no note-on without its note-off; and `process`
 //! allocates nothing (a counting allocator watches the audio thread).
 
+mod common;
+
+use common::eight_bars;
 use continuo::clock::{HostTransport, SAMPLE_TOLERANCE};
 use continuo::engine::{Engine, Mode, Settings, Status};
 use continuo::events::{EventSink, NoteEvent};
@@ -163,23 +166,6 @@ impl Host {
     fn answer_events(&self) -> Vec<(u64, f64, NoteEvent)> {
         self.out.iter().filter(|(_, _, e)| matches!(e, NoteEvent::On { channel: OUT_CHANNEL, .. } | NoteEvent::Off { channel: OUT_CHANNEL, .. })).copied().collect()
     }
-}
-
-/// An 8-bar phrase: the opening of a folk tune in quarters and halves (C major).
-fn eight_bars() -> Vec<(f64, bool, u8)> {
-    let tune = [
-        (60, 1.0), (62, 1.0), (64, 1.0), (65, 1.0), (67, 2.0), (67, 2.0), (69, 1.0), (69, 1.0), (69, 1.0), (69, 1.0), (67, 4.0),
-        (65, 1.0), (65, 1.0), (65, 1.0), (65, 1.0), (64, 2.0), (64, 2.0), (62, 1.0), (62, 1.0), (62, 1.0), (62, 1.0), (60, 4.0),
-    ];
-    let mut notes = Vec::new();
-    let mut beat = 0.0;
-    for (pitch, len) in tune {
-        notes.push((beat, true, pitch));
-        notes.push((beat + len * 0.9, false, pitch));
-        beat += len;
-    }
-    assert_eq!(beat, 32.0);
-    notes
 }
 
 /// Every event is on the first sample at or after a grid step (beat k/4).
