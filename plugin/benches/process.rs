@@ -3,7 +3,9 @@
 //! model, in continuous mode with pass-through, so every block takes 16 of the player's
 //! notes in (8 on, 8 off) and sends them out with the answer's. Each block is timed on its
 //! own; the baseline is the block's real-time budget at 48 kHz. Between blocks (untimed) the
-//! worker is given the time real playback would give it. The timing thread asks for
+//! worker is given the time real playback would give it, and the timing thread sleeps as an
+//! audio thread waits for its next period (a real-time thread that never sleeps is
+//! throttled by the kernel). The timing thread asks for
 //! real-time scheduling (SCHED_FIFO), as hosts give their audio threads; the report says
 //! whether it got it. Also the process's resident memory before and after the model is
 //! loaded.
@@ -42,14 +44,17 @@ fn real_time_priority() -> bool {
 fn wait_for_worker(link: &Link, status: Status) {
     let started = Instant::now();
     while !link.requests.is_empty() && started.elapsed() < Duration::from_secs(5) {
-        std::thread::yield_now();
+        std::thread::sleep(Duration::from_micros(20));
     }
     if status.answering() {
         let wanted = link.now_step.load(Ordering::Acquire);
         while link.ready_until.load(Ordering::Acquire) < wanted && started.elapsed() < Duration::from_secs(5) {
-            std::thread::yield_now();
+            std::thread::sleep(Duration::from_micros(20));
         }
     }
+    // The wait for the next period: a real-time thread busy for more than 95 % of a second
+    // is throttled by the kernel for the rest of it (sched_rt_runtime_us).
+    std::thread::sleep(Duration::from_micros(50));
 }
 
 fn main() {

@@ -121,7 +121,8 @@ fn time_to_model(root: &Path, corpus: &Path, preset: &str) -> Result<Value, Stri
     let eval_dir = out.join("eval");
     run_measured(Command::new(&trainer).arg("eval").arg("--checkpoint").arg(out.join("best.ckpt")).arg("--corpus").arg(corpus).arg("--out").arg(&eval_dir))?;
     let eval = read_json(&eval_dir.join("eval.json"))?;
-    let done = log.lines().rev().find(|l| l.starts_with("done after")).unwrap_or("").to_string();
+    let done = log.lines().rev().find(|l| l.starts_with("done after")).unwrap_or("");
+    let done = done.split("; checkpoints in").next().unwrap_or("").to_string();
     Ok(json!({
         "command": format!("trainer train --corpus data-out/essen --out runs/time-to-model/{preset} --preset {preset}"),
         "wall_seconds": wall, "peak_rss_mib": peak, "summary": done, "eval": eval,
