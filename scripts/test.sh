@@ -10,3 +10,5 @@ cargo build --workspace --all-targets --locked
 # The ONNX Runtime library the inference tests load (fetched once into target/onnxruntime).
 cargo xtask ort
 cargo test --workspace --locked
+# The built CLAP plugin again, with nice-plug's check that aborts on any allocation in `process`.
+cargo test -p continuo --locked --features assert_process_allocs --test clap_host
