@@ -10,6 +10,7 @@
 use crate::gemm::matmul;
 use crate::weights::LstmWeights;
 use rand_core::Rng;
+use rayon::prelude::*;
 use rand_pcg::Pcg64Mcg;
 
 pub const BN_EPS: f32 = 1e-5;
@@ -127,6 +128,28 @@ pub struct Workspace {
 
 fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + (-x).exp())
+}
+
+/// One stream's LSTM cells for one step: `gr` holds the pre-activation gates (i, f, g, o
+/// blocks of `h`) and gets the activated gates; the new cell state, its tanh and the new
+/// hidden state are written out.
+fn lstm_cells(gr: &mut [f32], c_prev: &[f32], c_next: &mut [f32], tanh_c: &mut [f32], h_next: &mut [f32]) {
+    let h = c_prev.len();
+    for j in 0..h {
+        let i = sigmoid(gr[j]);
+        let f = sigmoid(gr[h + j]);
+        let gg = gr[2 * h + j].tanh();
+        let o = sigmoid(gr[3 * h + j]);
+        gr[j] = i;
+        gr[h + j] = f;
+        gr[2 * h + j] = gg;
+        gr[3 * h + j] = o;
+        let c = f * c_prev[j] + i * gg;
+        let tc = c.tanh();
+        c_next[j] = c;
+        tanh_c[j] = tc;
+        h_next[j] = o * tc;
+    }
 }
 
 impl Grads {
@@ -258,24 +281,14 @@ impl Model {
                 let (c_prev, c_next) = cache.c.split_at_mut((t + 1) * bn * h);
                 let c_prev = &c_prev[t * bn * h..];
                 let tanh_c = &mut cache.tanh_c[t * bn * h..(t + 1) * bn * h];
-                for b in 0..bn {
-                    let gr = &mut g[b * 4 * h..(b + 1) * 4 * h];
-                    for j in 0..h {
-                        let i = sigmoid(gr[j]);
-                        let f = sigmoid(gr[h + j]);
-                        let gg = gr[2 * h + j].tanh();
-                        let o = sigmoid(gr[3 * h + j]);
-                        gr[j] = i;
-                        gr[h + j] = f;
-                        gr[2 * h + j] = gg;
-                        gr[3 * h + j] = o;
-                        let c = f * c_prev[b * h + j] + i * gg;
-                        let tc = c.tanh();
-                        c_next[b * h + j] = c;
-                        tanh_c[b * h + j] = tc;
-                        h_next[b * h + j] = o * tc;
-                    }
-                }
+                // The cells of each stream, spread over the cores (five exp/tanh per cell).
+                g.par_chunks_mut(4 * h)
+                    .zip(c_prev.par_chunks(h))
+                    .zip(c_next[..bn * h].par_chunks_mut(h))
+                    .zip(tanh_c.par_chunks_mut(h))
+                    .zip(h_next[..bn * h].par_chunks_mut(h))
+                    .with_min_len(8)
+                    .for_each(|((((gr, c_prev), c_next), tanh_c), h_next)| lstm_cells(gr, c_prev, c_next, tanh_c, h_next));
             }
             state.h[l].copy_from_slice(&cache.h[tn * bn * h..]);
             state.c[l].copy_from_slice(&cache.c[tn * bn * h..]);
