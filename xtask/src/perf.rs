@@ -20,6 +20,8 @@ use std::process::Command;
 use std::time::Instant;
 
 const PRESETS: [&str; 4] = ["esac", "default", "jazz", "sona"];
+/// Runs of each training measurement; the median is reported.
+const REPEATS: usize = 3;
 
 fn cargo() -> Command {
     Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
@@ -152,14 +154,25 @@ pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
     let python = torch_python();
     let windows = if quick { 4 } else { 12 };
     let mut training = Vec::new();
+    // Each pair of measurements three times, alternating, and the median run of each kept:
+    // on a shared machine one run of either can be off by 2x.
     for preset in PRESETS {
         let w = if preset == "sona" { windows / 2 } else { windows };
-        let (ours, peak) = trainer_benchmark(root, &corpus, preset, &[], w)?;
-        let torch = match &python {
-            Some(py) => Some(torch_reference(root, py, &ours, w)?),
-            None => None,
-        };
-        training.push(json!({ "preset": preset, "ours": ours, "peak_rss_mib": peak, "torch": torch }));
+        let (mut ours, mut torch) = (Vec::new(), Vec::new());
+        for _ in 0..REPEATS {
+            ours.push(trainer_benchmark(root, &corpus, preset, &[], w)?);
+            if let Some(py) = &python {
+                torch.push(torch_reference(root, py, &ours[0].0, w)?);
+            }
+        }
+        let speed = |v: &Value| f(&v["tokens_per_second"]);
+        ours.sort_by(|a, b| speed(&a.0).total_cmp(&speed(&b.0)));
+        torch.sort_by(|a, b| speed(a).total_cmp(&speed(b)));
+        let (ours_median, peak) = ours[ours.len() / 2].clone();
+        let runs: Vec<f64> = ours.iter().map(|o| speed(&o.0)).collect();
+        let torch_runs: Vec<f64> = torch.iter().map(speed).collect();
+        let torch_median = torch.get(torch.len() / 2).cloned();
+        training.push(json!({ "preset": preset, "ours": ours_median, "ours_runs": runs, "peak_rss_mib": peak, "torch": torch_median, "torch_runs": torch_runs }));
     }
     let mut scale_training = Vec::new();
     for layers in [1, 2, 3] {
@@ -218,6 +231,13 @@ struct Report {
 
 fn f(v: &Value) -> f64 {
     v.as_f64().unwrap_or(f64::NAN)
+}
+
+/// The lowest and highest of a list of runs, as text.
+fn range(runs: &Value) -> String {
+    let v: Vec<f64> = runs.as_array().into_iter().flatten().map(f).collect();
+    let (lo, hi) = v.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+    if v.is_empty() { "–".into() } else { format!("{lo:.0}–{hi:.0}") }
 }
 
 /// A duration in µs as text: µs below 10 ms, else ms.
@@ -285,18 +305,20 @@ impl Report {
 
         let _ = writeln!(w, "## Training throughput\n");
         let _ = writeln!(w, "`trainer train --benchmark N` on the Essen corpus (the training loop's own windows: forward, backward, clipping, Adam) beside `trainer/reference/torch_lstm.py` with the same shapes, batch, window and threads (PyTorch {}).\n", self.torch.as_deref().unwrap_or("not installed: no reference run"));
-        let _ = writeln!(w, "| preset | network | ours, tokens/s | PyTorch, tokens/s | ours ÷ PyTorch | trainer peak memory |");
+        let _ = writeln!(w, "Each side ran {REPEATS} times, alternating; the table gives the median run, and the range of the runs.\n");
+        let _ = writeln!(w, "| preset | network | ours, tokens/s (range) | PyTorch, tokens/s (range) | ours ÷ PyTorch | trainer peak memory |");
         let _ = writeln!(w, "|---|---|---|---|---|---|");
         for t in &self.training {
             let o = &t["ours"];
             let torch = f(&t["torch"]["tokens_per_second"]);
             let _ = writeln!(
                 w,
-                "| {} | {} × {}, embedding {}, vocabulary {}, batch {} × {}{} | {:.0} | {} | {} | {:.0} MiB |",
+                "| {} | {} × {}, embedding {}, vocabulary {}, batch {} × {}{} | {:.0} ({}) | {} | {} | {:.0} MiB |",
                 t["preset"].as_str().unwrap_or(""), o["layers"], o["hidden"], o["embed"], o["vocab"], o["batch"], o["window"],
                 if o["batch_norm"].as_bool() == Some(true) { ", batch norm" } else { "" },
                 f(&o["tokens_per_second"]),
-                if torch.is_nan() { "–".into() } else { format!("{torch:.0}") },
+                range(&t["ours_runs"]),
+                if torch.is_nan() { "–".into() } else { format!("{torch:.0} ({})", range(&t["torch_runs"])) },
                 if torch.is_nan() { "–".into() } else { format!("{:.2}×", f(&o["tokens_per_second"]) / torch) },
                 f(&t["peak_rss_mib"]),
             );
