@@ -74,14 +74,14 @@ impl Shared {
         *self.model_path.write().unwrap_or_else(|e| e.into_inner()) = path.to_string_lossy().into_owned();
     }
 
-    /// The model file wanted now.
-    pub fn wanted_model(&self) -> PathBuf {
+    /// The model file wanted now, if it is not `current` (the path last acted on).
+    fn wanted_model(&self, current: Option<&str>) -> Option<(String, PathBuf)> {
         let path = self.model_path.read().unwrap_or_else(|e| e.into_inner());
-        if path.is_empty() {
-            self.default_model.clone()
-        } else {
-            PathBuf::from(&*path)
+        if current == Some(path.as_str()) {
+            return None;
         }
+        let file = if path.is_empty() { self.default_model.clone() } else { PathBuf::from(&*path) };
+        Some((path.clone(), file))
     }
 
     pub fn status(&self) -> ModelStatus {
@@ -165,12 +165,12 @@ fn load(path: PathBuf, continuer: &mut Option<Continuer>, link: &Link, shared: &
 
 fn run(link: Arc<Link>, shared: Arc<Shared>) {
     let mut continuer: Option<Continuer> = None;
-    let mut loaded: Option<PathBuf> = None;
+    // The saved path last acted on ("" is the default model).
+    let mut loaded: Option<String> = None;
     while !link.shutdown.load(Ordering::Acquire) {
-        let wanted = shared.wanted_model();
-        if loaded.as_ref() != Some(&wanted) {
-            loaded = Some(wanted.clone());
-            load(wanted, &mut continuer, &link, &shared);
+        if let Some((path, file)) = shared.wanted_model(loaded.as_deref()) {
+            loaded = Some(path);
+            load(file, &mut continuer, &link, &shared);
         }
         // Only the newest request of the current generation matters.
         let mut newest = None;
