@@ -8,14 +8,12 @@
 //!
 //! Run: `cargo bench -p continuo-trainer --bench perf -- [--quick] [--json FILE]`.
 
-use continuo_core::card::{card_path_for, EncodingSpec, ModelCard, Training};
+mod common;
+
+use common::{random_model, shipped};
 use continuo_core::inference::ContinuationModel;
-use continuo_core::song::KeyNormalisation;
-use continuo_core::{EncodingKind, Grid, Token};
-use continuo_trainer::export::{model_card, write_model};
 use continuo_trainer::weights::{LstmState, LstmWeights};
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -39,37 +37,6 @@ fn timings(n: usize, mut f: impl FnMut()) -> Vec<f64> {
 fn summary(sorted: &[f64]) -> Value {
     let at = |q: f64| sorted[((sorted.len() - 1) as f64 * q).round() as usize];
     json!({ "median_us": at(0.5), "p99_us": at(0.99), "n": sorted.len() })
-}
-
-/// A model of the given shape with random weights, exported to a temporary folder.
-fn random_model(name: &str, vocab: usize, embed: usize, hidden: usize, layers: usize) -> (PathBuf, LstmWeights) {
-    let weights = LstmWeights::random(vocab, embed, hidden, layers, 1);
-    let dir = std::env::temp_dir().join("continuo-perf");
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!("{name}.onnx"));
-    let mut vocabulary = vec![Token::SongEnd, Token::Rest, Token::Hold];
-    vocabulary.extend((0..(vocab - 3) as u8).map(Token::note));
-    let encoding = EncodingSpec {
-        kind: EncodingKind::Melody,
-        steps_per_beat: Grid::SIXTEENTH,
-        min_chord_count: None,
-        key_normalisation: KeyNormalisation::CMajorAMinor,
-        pitch_range: [0, (vocab - 4) as u8],
-        vocabulary,
-    };
-    let card = model_card(&weights, name, &format!("{name}.onnx"), encoding, Training::default(), BTreeMap::new());
-    write_model(&weights, &path, &card).unwrap();
-    (path, weights)
-}
-
-/// The shipped default model; the plain-Rust floor runs random weights of its shape (the
-/// arithmetic per token is the same).
-fn shipped() -> (PathBuf, LstmWeights) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/essen-melody.onnx");
-    let card = ModelCard::load(&card_path_for(&path)).unwrap();
-    let o = &card.onnx;
-    let weights = LstmWeights::random(card.encoding.vocabulary.len(), o.embedding_size as usize, o.hidden_size as usize, o.layers as usize, 2);
-    (path, weights)
 }
 
 fn plain_step(weights: &LstmWeights, n: usize) -> Vec<f64> {

@@ -1,0 +1,41 @@
+//! The models both inference benchmarks run: the shipped default, and networks of any shape
+//! with random weights, exported to a temporary folder.
+
+use continuo_core::card::{card_path_for, EncodingSpec, ModelCard, Training};
+use continuo_core::song::KeyNormalisation;
+use continuo_core::{EncodingKind, Grid, Token};
+use continuo_trainer::export::{model_card, write_model};
+use continuo_trainer::weights::LstmWeights;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// A model of the given shape with random weights, exported as `NAME.onnx`.
+pub fn random_model(name: &str, vocab: usize, embed: usize, hidden: usize, layers: usize) -> (PathBuf, LstmWeights) {
+    let weights = LstmWeights::random(vocab, embed, hidden, layers, 1);
+    let dir = std::env::temp_dir().join("continuo-bench");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{name}.onnx"));
+    let mut vocabulary = vec![Token::SongEnd, Token::Rest, Token::Hold];
+    vocabulary.extend((0..(vocab - 3) as u8).map(Token::note));
+    let encoding = EncodingSpec {
+        kind: EncodingKind::Melody,
+        steps_per_beat: Grid::SIXTEENTH,
+        min_chord_count: None,
+        key_normalisation: KeyNormalisation::CMajorAMinor,
+        pitch_range: [0, (vocab - 4) as u8],
+        vocabulary,
+    };
+    let card = model_card(&weights, name, &format!("{name}.onnx"), encoding, Training::default(), BTreeMap::new());
+    write_model(&weights, &path, &card).unwrap();
+    (path, weights)
+}
+
+/// The shipped default model. Its weights live in the ONNX file, so the plain-Rust floor
+/// runs random weights of its shape: the arithmetic per token is the same.
+pub fn shipped() -> (PathBuf, LstmWeights) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/essen-melody.onnx");
+    let card = ModelCard::load(&card_path_for(&path)).unwrap();
+    let o = &card.onnx;
+    let weights = LstmWeights::random(card.encoding.vocabulary.len(), o.embedding_size as usize, o.hidden_size as usize, o.layers as usize, 2);
+    (path, weights)
+}
