@@ -1,6 +1,7 @@
 //! Continuo's trainer as a library: the network's weights and reference forward pass, ONNX
 //! export, training, evaluation and generation. `main.rs` is the command line over it.
 
+pub mod activation;
 pub mod checkpoint;
 pub mod data;
 pub mod evaluate;

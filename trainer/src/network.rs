@@ -7,10 +7,10 @@
 //! Rows are time-major: row `t·B + b` is step `t` of stream `b`. Targets of -1 are padding
 //! and count for nothing. The state carried between windows (truncated BPTT) is detached.
 
+use crate::activation::{exp_in_place, lstm_cells, lstm_cells_backward};
 use crate::gemm::matmul;
 use crate::weights::LstmWeights;
 use rand_core::Rng;
-use rayon::prelude::*;
 use rand_pcg::Pcg64Mcg;
 
 pub const BN_EPS: f32 = 1e-5;
@@ -124,32 +124,6 @@ pub struct Workspace {
     d_h_next: Vec<f32>,
     d_c_next: Vec<f32>,
     d_x: Vec<f32>,
-}
-
-fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + (-x).exp())
-}
-
-/// One stream's LSTM cells for one step: `gr` holds the pre-activation gates (i, f, g, o
-/// blocks of `h`) and gets the activated gates; the new cell state, its tanh and the new
-/// hidden state are written out.
-fn lstm_cells(gr: &mut [f32], c_prev: &[f32], c_next: &mut [f32], tanh_c: &mut [f32], h_next: &mut [f32]) {
-    let h = c_prev.len();
-    for j in 0..h {
-        let i = sigmoid(gr[j]);
-        let f = sigmoid(gr[h + j]);
-        let gg = gr[2 * h + j].tanh();
-        let o = sigmoid(gr[3 * h + j]);
-        gr[j] = i;
-        gr[h + j] = f;
-        gr[2 * h + j] = gg;
-        gr[3 * h + j] = o;
-        let c = f * c_prev[j] + i * gg;
-        let tc = c.tanh();
-        c_next[j] = c;
-        tanh_c[j] = tc;
-        h_next[j] = o * tc;
-    }
 }
 
 impl Grads {
@@ -281,14 +255,11 @@ impl Model {
                 let (c_prev, c_next) = cache.c.split_at_mut((t + 1) * bn * h);
                 let c_prev = &c_prev[t * bn * h..];
                 let tanh_c = &mut cache.tanh_c[t * bn * h..(t + 1) * bn * h];
-                // The cells of each stream, spread over the cores (five exp/tanh per cell).
-                g.par_chunks_mut(4 * h)
-                    .zip(c_prev.par_chunks(h))
-                    .zip(c_next[..bn * h].par_chunks_mut(h))
-                    .zip(tanh_c.par_chunks_mut(h))
-                    .zip(h_next[..bn * h].par_chunks_mut(h))
-                    .with_min_len(8)
-                    .for_each(|((((gr, c_prev), c_next), tanh_c), h_next)| lstm_cells(gr, c_prev, c_next, tanh_c, h_next));
+                for ((((gr, c_prev), c_next), tanh_c), h_next) in
+                    g.chunks_mut(4 * h).zip(c_prev.chunks(h)).zip(c_next[..bn * h].chunks_mut(h)).zip(tanh_c.chunks_mut(h)).zip(h_next[..bn * h].chunks_mut(h))
+                {
+                    lstm_cells(gr, c_prev, c_next, tanh_c, h_next);
+                }
             }
             state.h[l].copy_from_slice(&cache.h[tn * bn * h..]);
             state.c[l].copy_from_slice(&cache.c[tn * bn * h..]);
@@ -363,14 +334,10 @@ impl Model {
                 }
             }
             let max = row[best];
-            let mut sum = 0.0f32;
-            for x in row.iter_mut() {
-                *x = (*x - max).exp();
-                sum += *x;
-            }
-            for x in row.iter_mut() {
-                *x /= sum;
-            }
+            row.iter_mut().for_each(|x| *x -= max);
+            exp_in_place(row);
+            let inv = 1.0 / row.iter().sum::<f32>();
+            row.iter_mut().for_each(|x| *x *= inv);
             let target = batch.targets[r];
             if target >= 0 {
                 let t = target as usize;
@@ -452,22 +419,11 @@ impl Model {
                 let c_prev = &cache.c[t * bn * h..(t + 1) * bn * h];
                 let tanh_c = &cache.tanh_c[t * bn * h..(t + 1) * bn * h];
                 let d_h_in = &ws.d_top[t * bn * h..(t + 1) * bn * h];
-                for b in 0..bn {
-                    let gr = &gates[b * 4 * h..(b + 1) * 4 * h];
-                    let dr = &mut dg[b * 4 * h..(b + 1) * 4 * h];
-                    for j in 0..h {
-                        let (i, f, g, o) = (gr[j], gr[h + j], gr[2 * h + j], gr[3 * h + j]);
-                        let k = b * h + j;
-                        let dh = d_h_in[k] + ws.d_h_next[k];
-                        let tc = tanh_c[k];
-                        let d_o = dh * tc;
-                        let dc = dh * o * (1.0 - tc * tc) + ws.d_c_next[k];
-                        dr[j] = dc * g * i * (1.0 - i);
-                        dr[h + j] = dc * c_prev[k] * f * (1.0 - f);
-                        dr[2 * h + j] = dc * i * (1.0 - g * g);
-                        dr[3 * h + j] = d_o * o * (1.0 - o);
-                        ws.d_c_next[k] = dc * f;
-                    }
+                let streams = gates.chunks(4 * h).zip(dg.chunks_mut(4 * h)).zip(c_prev.chunks(h)).zip(tanh_c.chunks(h));
+                for ((((gr, dr), c_prev), tanh_c), ((d_h_in, d_h_next), d_c_next)) in
+                    streams.zip(d_h_in.chunks(h).zip(ws.d_h_next.chunks(h)).zip(ws.d_c_next.chunks_mut(h)))
+                {
+                    lstm_cells_backward(gr, c_prev, tanh_c, d_h_in, d_h_next, d_c_next, dr);
                 }
                 matmul(&mut ws.d_h_next, dg, false, &layer.w_hh, false, bn, 4 * h, h, false);
             }

@@ -1,0 +1,189 @@
+//! The elementwise functions of training — exp, sigmoid, tanh — over whole slices, run on
+//! the training thread (and rayon's). libm's `tanhf` and `expf` are scalar calls: in the
+//! LSTM cells they took a third of training time. These are branch-free polynomials
+//! (Cephes' `expf`: range reduction to `r` in [-ln2/2, ln2/2], a degree-6 polynomial, the
+//! power of two built in the exponent bits) that the compiler vectorises; the widest
+//! instructions the processor has (AVX-512, else AVX2 with FMA) are chosen at run time.
+//! Absolute error against libm: below 2e-7 for sigmoid and tanh, 2 ulp relative for exp.
+
+/// `e^x`, clamped to the finite range of f32 (no infinities, no NaN for finite `x`).
+#[inline(always)]
+fn exp(x: f32) -> f32 {
+    const LOG2E: f32 = std::f32::consts::LOG2_E;
+    // ln 2 split in two so that `n·LN2_HI` is exact.
+    const LN2_HI: f32 = 0.693_359_4;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    // 1.5 · 2^23: adding it rounds to an integer, which then sits in the low mantissa bits.
+    const ROUND: f32 = 12_582_912.0;
+    let x = x.clamp(-87.0, 88.0);
+    let shifted = x.mul_add(LOG2E, ROUND);
+    let n = shifted - ROUND;
+    let r = n.mul_add(-LN2_LO, n.mul_add(-LN2_HI, x));
+    let mut p = 1.987_569_1e-4f32;
+    p = p.mul_add(r, 1.398_199_9e-3);
+    p = p.mul_add(r, 8.333_452e-3);
+    p = p.mul_add(r, 4.166_579_6e-2);
+    p = p.mul_add(r, 1.666_666_5e-1);
+    p = p.mul_add(r, 5.000_000_1e-1);
+    let y = (p * r).mul_add(r, r) + 1.0;
+    let pow2 = f32::from_bits(((shifted.to_bits() as i32 - ROUND.to_bits() as i32 + 127) << 23) as u32);
+    y * pow2
+}
+
+#[inline(always)]
+fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + exp(-x))
+}
+
+#[inline(always)]
+fn tanh(x: f32) -> f32 {
+    2.0 / (1.0 + exp(-2.0 * x)) - 1.0
+}
+
+/// Runs `$body` (a block using only the functions above) compiled for the widest vector
+/// instructions the processor has.
+macro_rules! dispatch {
+    ($(#[$doc:meta])* $name:ident ( $($arg:ident : $ty:ty),* ) $body:block) => {
+        $(#[$doc])*
+        pub fn $name($($arg: $ty),*) {
+            #[inline(always)]
+            fn generic($($arg: $ty),*) $body
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f,avx2,fma")]
+                unsafe fn avx512($($arg: $ty),*) { generic($($arg),*) }
+                #[target_feature(enable = "avx2,fma")]
+                unsafe fn avx2($($arg: $ty),*) { generic($($arg),*) }
+                if std::arch::is_x86_feature_detected!("avx512f") {
+                    // SAFETY: the processor has AVX-512F (checked just above), and AVX2 and
+                    // FMA with it.
+                    return unsafe { avx512($($arg),*) };
+                }
+                if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+                    // SAFETY: the processor has AVX2 and FMA (checked just above).
+                    return unsafe { avx2($($arg),*) };
+                }
+            }
+            generic($($arg),*)
+        }
+    };
+}
+
+dispatch!(
+    /// `x ← 1 / (1 + e^−x)`.
+    sigmoid_in_place(x: &mut [f32]) {
+    x.iter_mut().for_each(|v| *v = sigmoid(*v));
+});
+
+dispatch!(
+    /// `x ← tanh x`.
+    tanh_in_place(x: &mut [f32]) {
+    x.iter_mut().for_each(|v| *v = tanh(*v));
+});
+
+dispatch!(
+    /// `x ← e^x`.
+    exp_in_place(x: &mut [f32]) {
+    x.iter_mut().for_each(|v| *v = exp(*v));
+});
+
+dispatch!(
+    /// One stream's LSTM cells for one step. `gates` holds the pre-activation gates (blocks
+    /// i, f, g, o of `h` each) and gets the activated ones; the new cell state, its tanh and
+    /// the new hidden state are written out.
+    lstm_cells(gates: &mut [f32], c_prev: &[f32], c_next: &mut [f32], tanh_c: &mut [f32], h_next: &mut [f32]) {
+    let h = c_prev.len();
+    let (ifg, o) = gates.split_at_mut(3 * h);
+    let (i_f, g) = ifg.split_at_mut(2 * h);
+    i_f.iter_mut().chain(o.iter_mut()).for_each(|v| *v = sigmoid(*v));
+    g.iter_mut().for_each(|v| *v = tanh(*v));
+    let (i, f) = i_f.split_at(h);
+    for ((((c, &cp), &i), &f), &g) in c_next.iter_mut().zip(c_prev).zip(i).zip(f).zip(g.iter()) {
+        *c = f.mul_add(cp, i * g);
+    }
+    for ((t, &c), (hn, &o)) in tanh_c.iter_mut().zip(c_next.iter()).zip(h_next.iter_mut().zip(o.iter())) {
+        *t = tanh(c);
+        *hn = o * *t;
+    }
+});
+
+dispatch!(
+    /// The backward pass of [`lstm_cells`] for one stream and step: from the activated
+    /// `gates`, the previous cell state and the tanh of the new one, and the gradients
+    /// reaching the new hidden state (from above and from the next step) and the new cell
+    /// state, the gradients of the pre-activation gates; `d_c` becomes that of the previous
+    /// cell state.
+    lstm_cells_backward(gates: &[f32], c_prev: &[f32], tanh_c: &[f32], d_h_above: &[f32], d_h_next: &[f32], d_c: &mut [f32], d_gates: &mut [f32]) {
+        let h = c_prev.len();
+        let (i, rest) = gates.split_at(h);
+        let (f, rest) = rest.split_at(h);
+        let (g, o) = rest.split_at(h);
+        let (d_i, rest) = d_gates.split_at_mut(h);
+        let (d_f, rest) = rest.split_at_mut(h);
+        let (d_g, d_o) = rest.split_at_mut(h);
+        for j in 0..h {
+            let dh = d_h_above[j] + d_h_next[j];
+            let tc = tanh_c[j];
+            let dc = (dh * o[j]).mul_add(1.0 - tc * tc, d_c[j]);
+            d_i[j] = dc * g[j] * i[j] * (1.0 - i[j]);
+            d_f[j] = dc * c_prev[j] * f[j] * (1.0 - f[j]);
+            d_g[j] = dc * i[j] * (1.0 - g[j] * g[j]);
+            d_o[j] = dh * tc * o[j] * (1.0 - o[j]);
+            d_c[j] = dc * f[j];
+        }
+    }
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inputs() -> Vec<f32> {
+        let mut x: Vec<f32> = (-20_000..=20_000).map(|i| i as f32 / 1000.0).collect();
+        x.extend([-200.0, -90.0, -87.5, 88.5, 90.0, 200.0, 1e-8, -1e-8, 0.0]);
+        x
+    }
+
+    #[test]
+    fn exp_is_within_two_ulp_of_libm_on_the_finite_range() {
+        let mut x: Vec<f32> = (-86_000..=87_000).map(|i| i as f32 / 1000.0).collect();
+        let want: Vec<f32> = x.iter().map(|v| v.exp()).collect();
+        exp_in_place(&mut x);
+        for (got, want) in x.iter().zip(&want) {
+            assert!(((got - want) / want).abs() < 2.5e-7, "{got} vs {want}");
+        }
+    }
+
+    #[test]
+    fn sigmoid_and_tanh_are_within_2e7_of_libm_and_saturate_cleanly() {
+        let x = inputs();
+        let (mut s, mut t) = (x.clone(), x.clone());
+        sigmoid_in_place(&mut s);
+        tanh_in_place(&mut t);
+        for ((&v, s), t) in x.iter().zip(&s).zip(&t) {
+            let want_s = 1.0 / (1.0 + (-v as f64).exp());
+            assert!((*s as f64 - want_s).abs() < 2e-7, "sigmoid({v}) = {s}, want {want_s}");
+            assert!((*t as f64 - (v as f64).tanh()).abs() < 2e-7, "tanh({v}) = {t}");
+            assert!(s.is_finite() && t.is_finite() && (0.0..=1.0).contains(s) && (-1.0..=1.0).contains(t));
+        }
+    }
+
+    #[test]
+    fn cells_match_the_textbook_lstm_cell() {
+        let h = 37;
+        let mut gates: Vec<f32> = (0..4 * h).map(|k| ((k * 7919) % 200) as f32 / 20.0 - 5.0).collect();
+        let c_prev: Vec<f32> = (0..h).map(|k| (k as f32 - 18.0) / 6.0).collect();
+        let raw = gates.clone();
+        let (mut c, mut tc, mut hn) = (vec![0.0; h], vec![0.0; h], vec![0.0; h]);
+        lstm_cells(&mut gates, &c_prev, &mut c, &mut tc, &mut hn);
+        let sig = |v: f32| 1.0 / (1.0 + (-v).exp());
+        for j in 0..h {
+            let (i, f, g, o) = (sig(raw[j]), sig(raw[h + j]), raw[2 * h + j].tanh(), sig(raw[3 * h + j]));
+            let want_c = f * c_prev[j] + i * g;
+            assert!((c[j] - want_c).abs() < 1e-6);
+            assert!((tc[j] - want_c.tanh()).abs() < 1e-6);
+            assert!((hn[j] - o * want_c.tanh()).abs() < 1e-6);
+            assert!((gates[j] - i).abs() < 1e-6 && (gates[2 * h + j] - g).abs() < 1e-6 && (gates[3 * h + j] - o).abs() < 1e-6);
+        }
+    }
+}
