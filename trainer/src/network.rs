@@ -1,20 +1,25 @@
 //! The trainable network and its hand-written forward and backward passes, run on the
 //! training thread: embedding → N LSTM layers → dropout → (batch norm) → linear → softmax
 //! cross-entropy. Each LSTM layer is one fused whole-window operation: one GEMM projects the
-//! inputs of every step, one recurrent GEMM runs per step, and the backward pass gathers the
-//! weight gradients of all steps in two batched GEMMs — the way fast CPU and GPU LSTMs do.
+//! inputs of every step, and the backward pass gathers the weight gradients of all steps in
+//! two batched GEMMs — the way fast CPU and GPU LSTMs do. The recurrence in between (one
+//! small GEMM and the cells per step) is split by streams over rayon's threads: each part
+//! runs through the whole window on its own core, with no synchronisation per step.
 //!
 //! Rows are time-major: row `t·B + b` is step `t` of stream `b`. Targets of -1 are padding
 //! and count for nothing. The state carried between windows (truncated BPTT) is detached.
 
 use crate::activation::{exp_in_place, lstm_cells, lstm_cells_backward};
-use crate::gemm::matmul;
+use crate::gemm::{matmul, matmul_serial};
+use rayon::prelude::*;
 use crate::weights::LstmWeights;
 use rand_core::Rng;
 use rand_pcg::Pcg64Mcg;
 
 pub const BN_EPS: f32 = 1e-5;
 const BN_MOMENTUM: f32 = 0.1;
+/// The fewest streams worth a core of their own in the recurrence.
+const MIN_PART_STREAMS: usize = 8;
 
 /// Batch normalisation over the features of the top LSTM output (the jazz study's).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -124,6 +129,27 @@ pub struct Workspace {
     d_h_next: Vec<f32>,
     d_c_next: Vec<f32>,
     d_x: Vec<f32>,
+}
+
+/// Stream boundaries `[0, …, streams]` that split a batch over the cores.
+fn stream_parts(streams: usize) -> Vec<usize> {
+    let parts = rayon::current_num_threads().min(streams / MIN_PART_STREAMS).max(1);
+    (0..=parts).map(|k| k * streams / parts).collect()
+}
+
+/// The per-step slices of a time-major buffer (steps of `streams × width` floats) split by
+/// the stream boundaries `bounds`: `out[part][step]`.
+fn split_by_streams<'a>(buf: &'a mut [f32], width: usize, bounds: &[usize]) -> Vec<Vec<&'a mut [f32]>> {
+    let streams = bounds[bounds.len() - 1];
+    let mut out: Vec<Vec<&mut [f32]>> = bounds[1..].iter().map(|_| Vec::new()).collect();
+    for mut step in buf.chunks_mut(streams * width) {
+        for (part, range) in out.iter_mut().zip(bounds.windows(2)) {
+            let (mine, rest) = step.split_at_mut((range[1] - range[0]) * width);
+            part.push(mine);
+            step = rest;
+        }
+    }
+    out
 }
 
 impl Grads {
@@ -247,20 +273,26 @@ impl Model {
             cache.tanh_c.resize(rows * h, 0.0);
             cache.h[..bn * h].copy_from_slice(&state.h[l]);
             cache.c[..bn * h].copy_from_slice(&state.c[l]);
-            for t in 0..tn {
-                let (h_prev, h_next) = cache.h.split_at_mut((t + 1) * bn * h);
-                let h_prev = &h_prev[t * bn * h..];
-                let g = &mut cache.gates[t * bn * 4 * h..(t + 1) * bn * 4 * h];
-                matmul(g, h_prev, false, &layer.w_hh, true, bn, h, 4 * h, true);
-                let (c_prev, c_next) = cache.c.split_at_mut((t + 1) * bn * h);
-                let c_prev = &c_prev[t * bn * h..];
-                let tanh_c = &mut cache.tanh_c[t * bn * h..(t + 1) * bn * h];
-                for ((((gr, c_prev), c_next), tanh_c), h_next) in
-                    g.chunks_mut(4 * h).zip(c_prev.chunks(h)).zip(c_next[..bn * h].chunks_mut(h)).zip(tanh_c.chunks_mut(h)).zip(h_next[..bn * h].chunks_mut(h))
-                {
-                    lstm_cells(gr, c_prev, c_next, tanh_c, h_next);
+            // The recurrence, its streams spread over the cores: each part runs its streams
+            // through every step of the window, so the cores never wait for each other.
+            let bounds = stream_parts(bn);
+            let parts = split_by_streams(&mut cache.gates, 4 * h, &bounds)
+                .into_par_iter()
+                .zip(split_by_streams(&mut cache.h, h, &bounds))
+                .zip(split_by_streams(&mut cache.c, h, &bounds))
+                .zip(split_by_streams(&mut cache.tanh_c, h, &bounds));
+            parts.for_each(|(((mut gates, mut hs), mut cs), mut tanh_cs)| {
+                for t in 0..tn {
+                    let g = &mut *gates[t];
+                    let (h_prev, h_next) = hs.split_at_mut(t + 1);
+                    matmul_serial(g, &h_prev[t], false, &layer.w_hh, true, g.len() / (4 * h), h, 4 * h, true);
+                    let (c_prev, c_next) = cs.split_at_mut(t + 1);
+                    let cells = g.chunks_mut(4 * h).zip(c_prev[t].chunks(h)).zip(c_next[0].chunks_mut(h));
+                    for (((gr, c_prev), c_next), (tanh_c, h_next)) in cells.zip(tanh_cs[t].chunks_mut(h).zip(h_next[0].chunks_mut(h))) {
+                        lstm_cells(gr, c_prev, c_next, tanh_c, h_next);
+                    }
                 }
-            }
+            });
             state.h[l].copy_from_slice(&cache.h[tn * bn * h..]);
             state.c[l].copy_from_slice(&cache.c[tn * bn * h..]);
         }
@@ -413,20 +445,29 @@ impl Model {
             ws.d_h_next.resize(bn * h, 0.0);
             ws.d_c_next.clear();
             ws.d_c_next.resize(bn * h, 0.0);
-            for t in (0..tn).rev() {
-                let gates = &cache.gates[t * bn * 4 * h..(t + 1) * bn * 4 * h];
-                let dg = &mut ws.d_gates[t * bn * 4 * h..(t + 1) * bn * 4 * h];
-                let c_prev = &cache.c[t * bn * h..(t + 1) * bn * h];
-                let tanh_c = &cache.tanh_c[t * bn * h..(t + 1) * bn * h];
-                let d_h_in = &ws.d_top[t * bn * h..(t + 1) * bn * h];
-                let streams = gates.chunks(4 * h).zip(dg.chunks_mut(4 * h)).zip(c_prev.chunks(h)).zip(tanh_c.chunks(h));
-                for ((((gr, dr), c_prev), tanh_c), ((d_h_in, d_h_next), d_c_next)) in
-                    streams.zip(d_h_in.chunks(h).zip(ws.d_h_next.chunks(h)).zip(ws.d_c_next.chunks_mut(h)))
-                {
-                    lstm_cells_backward(gr, c_prev, tanh_c, d_h_in, d_h_next, d_c_next, dr);
+            // As in the forward pass, each part of the streams on a core of its own.
+            let bounds = stream_parts(bn);
+            let d_top = &ws.d_top;
+            let parts = split_by_streams(&mut ws.d_gates, 4 * h, &bounds)
+                .into_par_iter()
+                .zip(split_by_streams(&mut ws.d_h_next, h, &bounds))
+                .zip(split_by_streams(&mut ws.d_c_next, h, &bounds))
+                .zip(bounds.par_windows(2));
+            parts.for_each(|(((mut d_gates, mut d_h_next), mut d_c_next), range)| {
+                let (d_h_next, d_c_next) = (&mut *d_h_next[0], &mut *d_c_next[0]);
+                let rows = |t: usize, width: usize| (t * bn + range[0]) * width..(t * bn + range[1]) * width;
+                for t in (0..tn).rev() {
+                    let dg = &mut *d_gates[t];
+                    let streams = cache.gates[rows(t, 4 * h)].chunks(4 * h).zip(dg.chunks_mut(4 * h)).zip(cache.c[rows(t, h)].chunks(h));
+                    let above = cache.tanh_c[rows(t, h)].chunks(h).zip(d_top[rows(t, h)].chunks(h));
+                    for (((gr, dr), c_prev), ((tanh_c, d_h_in), (d_h_next, d_c_next))) in
+                        streams.zip(above.zip(d_h_next.chunks(h).zip(d_c_next.chunks_mut(h))))
+                    {
+                        lstm_cells_backward(gr, c_prev, tanh_c, d_h_in, d_h_next, d_c_next, dr);
+                    }
+                    matmul_serial(d_h_next, dg, false, &layer.w_hh, false, range[1] - range[0], 4 * h, h, false);
                 }
-                matmul(&mut ws.d_h_next, dg, false, &layer.w_hh, false, bn, 4 * h, h, false);
-            }
+            });
             let lg = &mut grads.weights.layers[l];
             matmul(&mut lg.w_hh, &ws.d_gates, true, &cache.h[..rows * h], false, 4 * h, rows, h, true);
             matmul(&mut lg.w_ih, &ws.d_gates, true, &cache.x, false, 4 * h, rows, input, true);

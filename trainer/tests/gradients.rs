@@ -168,9 +168,20 @@ fn candle_gradients(model: &mut Model, c: &Case) -> (f64, Vec<Vec<f32>>) {
 
 #[test]
 fn backward_matches_candle_autograd() {
+    matches_candle(4);
+}
+
+/// 37 streams on four threads: the recurrence runs in four parts of 9 or 10 streams.
+#[test]
+fn backward_matches_candle_autograd_with_the_streams_split_over_four_threads() {
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(4).build().unwrap();
+    pool.install(|| matches_candle(37));
+}
+
+fn matches_candle(streams: usize) {
     let weights = LstmWeights::random(23, 8, 16, 3, 5);
     let mut model = Model::new(weights, false, 0.0);
-    let c = case(&model, 12, 4, 7);
+    let c = case(&model, 12, streams, 7);
     let (ours_loss, mut grads) = loss(&mut model, &c);
     let (candle_loss, theirs) = candle_gradients(&mut model, &c);
     assert!((ours_loss - candle_loss).abs() < 1e-4, "loss {ours_loss} vs {candle_loss}");
