@@ -296,11 +296,30 @@ impl ContinuationModel {
     /// One token through the bound inputs and outputs: no tensor is created.
     fn run_step(&mut self, id: u32) -> Result<(), ModelError> {
         self.step.token.extract_tensor_mut().1[0] = id as i64;
-        let outputs = self.session.run_binding(&self.step.binding).map_err(|e| onnx_err(&self.path, e))?;
-        drop(outputs);
+        run_bound(&self.session, &self.step.binding).map_err(|e| onnx_err(&self.path, e))?;
         self.logits.copy_from_slice(self.step.logits.extract_tensor().1);
         self.h.extract_tensor_mut().1.copy_from_slice(self.step.hn.extract_tensor().1);
         self.c.extract_tensor_mut().1.copy_from_slice(self.step.cn.extract_tensor().1);
         Ok(())
+    }
+}
+
+/// Runs `session` on its bound inputs and outputs, and nothing else: ort's `run_binding`
+/// also fetches the bound outputs back as new values (an allocation and a reference count
+/// each), which a step reads from its own tensors anyway.
+fn run_bound(session: &Session, binding: &IoBinding) -> Result<(), String> {
+    use ort::AsPointer;
+    let api = ort::api();
+    // SAFETY: both pointers come from live ort objects borrowed for the call; the session
+    // is not run from another thread meanwhile (`&mut self` in the caller); a non-null status
+    // is read once and released.
+    unsafe {
+        let status = (api.RunWithBinding)(session.ptr().cast_mut(), std::ptr::null(), binding.ptr());
+        if status.0.is_null() {
+            return Ok(());
+        }
+        let message = std::ffi::CStr::from_ptr((api.GetErrorMessage)(status.0)).to_string_lossy().into_owned();
+        (api.ReleaseStatus)(status.0);
+        Err(message)
     }
 }

@@ -1,9 +1,9 @@
 //! ONNX export: the trained weights as a stateful ONNX graph (opset 17) built by hand with
 //! the native `LSTM` node, and the model card beside it.
 //!
-//! Graph: `tokens` [T, 1] int64 → Gather(embedding) → per layer: Slice `h0`/`c0` →
-//! LSTM → Squeeze → … → MatMul + Add → `logits` [T, 1, V]; the layers' final states are
-//! concatenated into `hn`, `cn` [layers, 1, H]. T is dynamic, so priming with a whole
+//! Graph: `tokens` [T, 1] int64 → Gather(embedding) → per layer: LSTM → Squeeze → … →
+//! MatMul + Add → `logits` [T, 1, V]. With several layers, `h0`/`c0` are split by layer and
+//! the final states concatenated into `hn`, `cn` [layers, 1, H]. T is dynamic, so priming with a whole
 //! seed and stepping one token are the same graph. ONNX's gate order is i, o, f, c and its
 //! bias is [Wb; Rb]; the weights are reordered from PyTorch's i, f, g, o here.
 
@@ -87,6 +87,64 @@ fn onnx_gate_order(data: &[f32], block: usize) -> Vec<f32> {
     [0, 3, 1, 2].iter().flat_map(|&g| data[g * block..(g + 1) * block].iter().copied()).collect()
 }
 
+/// The inverse of [`onnx_gate_order`]: ONNX's i, o, f, c back to i, f, g, o.
+fn pytorch_gate_order(data: &[f32], block: usize) -> Vec<f32> {
+    [0, 2, 3, 1].iter().flat_map(|&g| data[g * block..(g + 1) * block].iter().copied()).collect()
+}
+
+/// The weights in an ONNX file that this exporter (of any version) wrote, so that a model
+/// can be written again with the current graph without its checkpoint.
+pub fn read_weights(path: &Path) -> Result<LstmWeights, String> {
+    let err = |why: String| format!("{}: {why}", path.display());
+    let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
+    let model = ModelProto::parse_from_bytes(&bytes).map_err(|e| err(format!("not an ONNX model ({e})")))?;
+    let tensors: BTreeMap<&str, &TensorProto> = model.graph.initializer.iter().map(|t| (t.name.as_str(), t)).collect();
+    let tensor = |name: &str| -> Result<(Vec<usize>, Vec<f32>), String> {
+        let t = tensors.get(name).ok_or_else(|| err(format!("no initializer `{name}`: not written by `trainer export`")))?;
+        let data = if t.raw_data.is_empty() {
+            t.float_data.clone()
+        } else {
+            t.raw_data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+        };
+        let dims: Vec<usize> = t.dims.iter().map(|&d| d as usize).collect();
+        if t.data_type != DataType::FLOAT as i32 || dims.iter().product::<usize>() != data.len() {
+            return Err(err(format!("initializer `{name}` is not a float tensor of shape {dims:?}")));
+        }
+        Ok((dims, data))
+    };
+    let (dims, embedding) = tensor("embedding")?;
+    let [vocab, embed] = dims[..] else { return Err(err(format!("`embedding` has shape {dims:?}"))) };
+    let mut layers = Vec::new();
+    let mut hidden = 0;
+    while tensors.contains_key(format!("W{}", layers.len()).as_str()) {
+        let l = layers.len();
+        let (w_dims, w_ih) = tensor(&format!("W{l}"))?;
+        let (_, w_hh) = tensor(&format!("R{l}"))?;
+        let (_, b) = tensor(&format!("B{l}"))?;
+        hidden = w_dims[1] / 4;
+        let input = if l == 0 { embed } else { hidden };
+        if w_dims != [1, 4 * hidden, input] || w_hh.len() != 4 * hidden * hidden || b.len() != 8 * hidden {
+            return Err(err(format!("layer {l} has inconsistent shapes")));
+        }
+        layers.push(crate::weights::LayerWeights {
+            w_ih: pytorch_gate_order(&w_ih, hidden * input),
+            w_hh: pytorch_gate_order(&w_hh, hidden * hidden),
+            b_ih: pytorch_gate_order(&b[..4 * hidden], hidden),
+            b_hh: pytorch_gate_order(&b[4 * hidden..], hidden),
+        });
+    }
+    if layers.is_empty() {
+        return Err(err("no LSTM layer `W0`".into()));
+    }
+    let (out_dims, out_wt) = tensor("out_wt")?;
+    let (_, out_b) = tensor("out_b")?;
+    if out_dims != [hidden, vocab] || out_b.len() != vocab {
+        return Err(err(format!("the output layer has shape {out_dims:?}, expected [{hidden}, {vocab}]")));
+    }
+    let out_w = (0..vocab * hidden).map(|i| out_wt[(i % hidden) * vocab + i / hidden]).collect();
+    Ok(LstmWeights { vocab, embed, hidden, embedding, layers, out_w, out_b })
+}
+
 /// The tensors of the ONNX interface, as the card records them.
 pub fn interface(weights: &LstmWeights) -> (Vec<TensorSpec>, Vec<TensorSpec>) {
     let (l, h, v) = (weights.num_layers() as u64, weights.hidden as u64, weights.vocab as u64);
@@ -108,12 +166,20 @@ pub fn onnx_model(weights: &LstmWeights, name: &str) -> ModelProto {
     let (h, v) = (weights.hidden, weights.vocab);
     let mut init = vec![
         float_tensor("embedding", &[v, weights.embed], weights.embedding.clone()),
-        int_tensor("axes0", vec![0]),
         int_tensor("axes1", vec![1]),
     ];
     let mut nodes = vec![node("Gather", "embed", &["embedding", "tokens"], &["x0"], vec![])];
-    let mut hn = Vec::new();
-    let mut cn = Vec::new();
+    // One layer takes `h0`, `c0` and gives `hn`, `cn` as they are; several split them by
+    // layer and concatenate their final states (every node costs time in a one-token step).
+    let layers = weights.num_layers();
+    let state_name = |prefix: &str, l: usize| if layers == 1 { prefix.to_string() } else { format!("{prefix}_{l}") };
+    if layers > 1 {
+        for (input, prefix) in [("h0", "h0"), ("c0", "c0")] {
+            let parts: Vec<String> = (0..layers).map(|l| state_name(prefix, l)).collect();
+            let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+            nodes.push(node("Split", &format!("split_{input}"), &[input], &parts, vec![int_attribute("axis", 0)]));
+        }
+    }
     for (l, layer) in weights.layers.iter().enumerate() {
         let input = if l == 0 { weights.embed } else { h };
         let mut bias = onnx_gate_order(&layer.b_ih, h);
@@ -121,23 +187,15 @@ pub fn onnx_model(weights: &LstmWeights, name: &str) -> ModelProto {
         init.push(float_tensor(&format!("W{l}"), &[1, 4 * h, input], onnx_gate_order(&layer.w_ih, h * input)));
         init.push(float_tensor(&format!("R{l}"), &[1, 4 * h, h], onnx_gate_order(&layer.w_hh, h * h)));
         init.push(float_tensor(&format!("B{l}"), &[1, 8 * h], bias));
-        init.push(int_tensor(&format!("start{l}"), vec![l as i64]));
-        init.push(int_tensor(&format!("end{l}"), vec![l as i64 + 1]));
-        let (x, y, yh, yc, next) = (format!("x{l}"), format!("y{l}"), format!("hn{l}"), format!("cn{l}"), format!("x{}", l + 1));
-        let (h0, c0) = (format!("h0_{l}"), format!("c0_{l}"));
-        let (start, end) = (format!("start{l}"), format!("end{l}"));
-        nodes.push(node("Slice", &format!("slice_h{l}"), &["h0", &start, &end, "axes0"], &[&h0], vec![]));
-        nodes.push(node("Slice", &format!("slice_c{l}"), &["c0", &start, &end, "axes0"], &[&c0], vec![]));
+        let (x, y, next) = (format!("x{l}"), format!("y{l}"), format!("x{}", l + 1));
         nodes.push(node(
             "LSTM",
             &format!("lstm{l}"),
-            &[&x, &format!("W{l}"), &format!("R{l}"), &format!("B{l}"), "", &h0, &c0],
-            &[&y, &yh, &yc],
+            &[&x, &format!("W{l}"), &format!("R{l}"), &format!("B{l}"), "", &state_name("h0", l), &state_name("c0", l)],
+            &[&y, &state_name("hn", l), &state_name("cn", l)],
             vec![int_attribute("hidden_size", h as i64)],
         ));
         nodes.push(node("Squeeze", &format!("squeeze{l}"), &[&y, "axes1"], &[&next], vec![]));
-        hn.push(yh);
-        cn.push(yc);
     }
     let last = format!("x{}", weights.num_layers());
     let mut out_t = vec![0.0f32; h * v];
@@ -150,10 +208,13 @@ pub fn onnx_model(weights: &LstmWeights, name: &str) -> ModelProto {
     init.push(float_tensor("out_b", &[v], weights.out_b.clone()));
     nodes.push(node("MatMul", "project", &[&last, "out_wt"], &["projected"], vec![]));
     nodes.push(node("Add", "bias", &["projected", "out_b"], &["logits"], vec![]));
-    let hn: Vec<&str> = hn.iter().map(String::as_str).collect();
-    let cn: Vec<&str> = cn.iter().map(String::as_str).collect();
-    nodes.push(node("Concat", "state_h", &hn, &["hn"], vec![int_attribute("axis", 0)]));
-    nodes.push(node("Concat", "state_c", &cn, &["cn"], vec![int_attribute("axis", 0)]));
+    if layers > 1 {
+        for output in ["hn", "cn"] {
+            let parts: Vec<String> = (0..layers).map(|l| state_name(output, l)).collect();
+            let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+            nodes.push(node("Concat", &format!("state_{output}"), &parts, &[output], vec![int_attribute("axis", 0)]));
+        }
+    }
 
     let (inputs, outputs) = interface(weights);
     let info = |s: &TensorSpec| value_info(&s.name, if s.dtype == "int64" { DataType::INT64 } else { DataType::FLOAT }, &s.shape);
@@ -215,4 +276,25 @@ pub fn write_model(weights: &LstmWeights, onnx_path: &Path, card: &ModelCard) ->
     std::fs::rename(&tmp, onnx_path).map_err(|e| format!("{}: {e}", onnx_path.display()))?;
     let card_path = continuo_core::card::card_path_for(onnx_path);
     card.save(&card_path).map_err(|e| format!("{}: {e}", card_path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weights_read_back_from_an_exported_model_are_the_weights_written() {
+        for layers in [1, 3] {
+            let weights = LstmWeights::random(11, 5, 7, layers, 3);
+            let dir = std::env::temp_dir().join(format!("continuo-read-weights-{}-{layers}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let path = dir.join("m.onnx");
+            std::fs::write(&path, onnx_model(&weights, "m").write_to_bytes().unwrap()).unwrap();
+            assert_eq!(read_weights(&path).unwrap(), weights);
+            std::fs::write(&path, b"not a model").unwrap();
+            let e = read_weights(&path).unwrap_err();
+            assert!(e.contains("m.onnx") && e.contains("not an ONNX model"), "{e}");
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+    }
 }

@@ -77,10 +77,23 @@ fn prepare_train_eval_export_generate() {
     let card = continuo_core::card::ModelCard::load(&root.join("tiny.json")).unwrap();
     assert!(card.evaluation.contains_key("test_nll_nats") && card.training.command.contains("train"), "{card:?}");
 
+    // Written again from the ONNX file alone: the same card, the same continuation.
+    let again = root.join("again.onnx");
+    let (ok, text) = trainer(&["export", "--onnx", &s(&model), "--out", &s(&again)]);
+    assert!(ok, "{text}");
+    let mut card_again = continuo_core::card::ModelCard::load(&root.join("again.json")).unwrap();
+    assert_eq!(card_again.onnx.file, "again.onnx");
+    card_again.onnx.file = card.onnx.file.clone();
+    assert_eq!(card_again, card);
+
     let out = root.join("continued.mid");
     let seed = songs.join("tune00.krn");
     let (ok, text) = trainer(&["generate", "--model", &s(&model), "--seed", &s(&seed), "--bars", "4", "--out", &s(&out), "--random-seed", "9"]);
     assert!(ok, "{text}");
+    let out_again = root.join("continued-again.mid");
+    let (ok, text) = trainer(&["generate", "--model", &s(&again), "--seed", &s(&seed), "--bars", "4", "--out", &s(&out_again), "--random-seed", "9"]);
+    assert!(ok, "{text}");
+    assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&out_again).unwrap(), "the re-exported model continues differently");
     let score = read_midi_file(&out, &MidiOptions::default()).unwrap();
     let seed_end = 6.0 * 4.0;
     assert!(score.notes.iter().filter(|n| n.voice == 0).all(|n| n.onset < seed_end));
@@ -110,6 +123,9 @@ fn bad_input_gives_clear_errors() {
     std::fs::write(root.join("broken.ckpt"), b"CONTINUO-CKPT-1\nxx").unwrap();
     let (ok, text) = trainer(&["export", "--checkpoint", &s(&root.join("broken.ckpt")), "--out", &s(&root.join("m.onnx"))]);
     assert!(!ok && text.contains("broken.ckpt"), "{text}");
+
+    let (ok, text) = trainer(&["export", "--onnx", &s(&root.join("broken.ckpt")), "--out", &s(&root.join("m.onnx"))]);
+    assert!(!ok && text.contains("broken.ckpt") && text.contains("not an ONNX model"), "{text}");
 
     let (ok, text) = trainer(&["generate", "--model", &s(&root.join("none.onnx")), "--seed", "x.mid", "--out", &s(&root.join("o.mid"))]);
     assert!(!ok && text.contains("none.json"), "{text}");

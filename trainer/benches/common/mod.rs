@@ -1,7 +1,7 @@
 //! The models both inference benchmarks run: the shipped default, and networks of any shape
 //! with random weights, exported to a temporary folder.
 
-use continuo_core::card::{card_path_for, EncodingSpec, ModelCard, Training};
+use continuo_core::card::{EncodingSpec, Training};
 use continuo_core::song::KeyNormalisation;
 use continuo_core::{EncodingKind, Grid, Token};
 use continuo_trainer::export::{model_card, write_model};
@@ -30,12 +30,10 @@ pub fn random_model(name: &str, vocab: usize, embed: usize, hidden: usize, layer
     (path, weights)
 }
 
-/// The shipped default model. Its weights live in the ONNX file, so the plain-Rust floor
-/// runs random weights of its shape: the arithmetic per token is the same.
+/// The shipped default model, and its weights read back from the ONNX file (for the
+/// plain-Rust floor).
 pub fn shipped() -> (PathBuf, LstmWeights) {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/essen-melody.onnx");
-    let card = ModelCard::load(&card_path_for(&path)).unwrap();
-    let o = &card.onnx;
-    let weights = LstmWeights::random(card.encoding.vocabulary.len(), o.embedding_size as usize, o.hidden_size as usize, o.layers as usize, 2);
+    let weights = continuo_trainer::export::read_weights(&path).unwrap();
     (path, weights)
 }

@@ -1,20 +1,25 @@
 //! `trainer export`: a checkpoint → `NAME.onnx` and its model card `NAME.json`, with the
 //! training provenance and the evaluation figures (from `trainer eval`'s report, else the
-//! best validation figures).
+//! best validation figures). With `--onnx`, an exported model is written again with this
+//! version's graph, from the weights in the file: its card and golden file are kept.
 
 use clap::Args;
-use continuo_core::card::Training;
+use continuo_core::card::{card_path_for, ModelCard, Training};
 use continuo_core::corpus::SPLIT_RULE;
 use continuo_trainer::checkpoint::Checkpoint;
-use continuo_trainer::export::{model_card, write_model};
+use continuo_trainer::export::{model_card, read_weights, write_model};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Args, Debug)]
 pub struct ExportArgs {
     /// A checkpoint, e.g. runs/essen/best.ckpt.
-    #[arg(long)]
-    checkpoint: PathBuf,
+    #[arg(long, required_unless_present = "onnx", conflicts_with = "onnx")]
+    checkpoint: Option<PathBuf>,
+    /// Instead of a checkpoint: a model exported earlier (with its card beside it), to write
+    /// again with this version's graph.
+    #[arg(long, conflicts_with_all = ["eval", "corpus", "name"])]
+    onnx: Option<PathBuf>,
     /// The ONNX file to write; its card goes beside it (NAME.json).
     #[arg(long)]
     out: PathBuf,
@@ -37,7 +42,10 @@ pub struct ExportArgs {
 const GOLDEN_STEPS: usize = 48;
 
 pub fn run(args: &ExportArgs) -> Result<(), String> {
-    let ckpt = Checkpoint::load(&args.checkpoint)?;
+    let Some(checkpoint) = &args.checkpoint else {
+        return reexport(args.onnx.as_deref().expect("clap requires --checkpoint or --onnx"), &args.out);
+    };
+    let ckpt = Checkpoint::load(checkpoint)?;
     let h = &ckpt.header;
     let mut evaluation = BTreeMap::new();
     if let Some(path) = &args.eval {
@@ -104,12 +112,27 @@ pub fn run(args: &ExportArgs) -> Result<(), String> {
         let path = args.out.with_extension("golden.json");
         std::fs::write(&path, golden.to_string()).map_err(|e| format!("{}: {e}", path.display()))?;
     }
-    let size = std::fs::metadata(&args.out).map(|m| m.len()).unwrap_or(0);
-    println!(
-        "wrote {} ({:.1} MB) and {}",
-        args.out.display(),
-        size as f64 / 1e6,
-        continuo_core::card::card_path_for(&args.out).display()
-    );
+    report_written(&args.out);
+    Ok(())
+}
+
+fn report_written(out: &Path) {
+    let size = std::fs::metadata(out).map(|m| m.len()).unwrap_or(0);
+    println!("wrote {} ({:.1} MB) and {}", out.display(), size as f64 / 1e6, card_path_for(out).display());
+}
+
+/// `--onnx`: the weights and card of `source`, written to `out` with this exporter's graph.
+fn reexport(source: &Path, out: &Path) -> Result<(), String> {
+    let weights = read_weights(source)?;
+    let card_path = card_path_for(source);
+    let mut card = ModelCard::load(&card_path).map_err(|e| e.to_string())?;
+    let file = out.file_name().map(|f| f.to_string_lossy().into_owned()).ok_or("--out needs a file name")?;
+    card.onnx = model_card(&weights, &card.name, &file, card.encoding.clone(), Training::default(), BTreeMap::new()).onnx;
+    write_model(&weights, out, &card)?;
+    let golden = source.with_extension("golden.json");
+    if golden.is_file() && golden != out.with_extension("golden.json") {
+        std::fs::copy(&golden, out.with_extension("golden.json")).map_err(|e| format!("{}: {e}", golden.display()))?;
+    }
+    report_written(out);
     Ok(())
 }
