@@ -2,12 +2,16 @@
 //! plugin's process core (`Engine::process`) with the real inference worker and the shipped
 //! model, in continuous mode with pass-through, so every block takes 16 of the player's
 //! notes in (8 on, 8 off) and sends them out with the answer's. Each block is timed on its
-//! own; the baseline is the block's real-time budget at 48 kHz. Between blocks (untimed) the
+//! own; the baseline is the block's real-time budget at 48 kHz. A second baseline, for the
+//! worst case: right after each block, the same thread times a fixed loop of arithmetic
+//! about as long as a block's median, which touches no memory — its worst case is what the
+//! machine itself does to a microsecond of work. Between blocks (untimed) the
 //! worker is given the time real playback would give it, and the timing thread sleeps as an
 //! audio thread waits for its next period (a real-time thread that never sleeps is
 //! throttled by the kernel). The timing thread asks for
 //! real-time scheduling (SCHED_FIFO), as hosts give their audio threads; the report says
-//! whether it got it. Also the process's resident memory before and after the model is
+//! whether it got it; its memory is locked and it is pinned to one CPU. Also the process's
+//! resident memory before and after the model is
 //! loaded.
 //!
 //! Run: `cargo bench -p continuo --bench process -- [--blocks N] [--json FILE]`.
@@ -24,6 +28,8 @@ use std::time::{Duration, Instant};
 
 const SR: f64 = 48_000.0;
 const TEMPO: f64 = 120.0;
+/// Iterations of the baseline loop: about 0.75 µs here, a block's median.
+const BASELINE_ITERATIONS: u64 = 750;
 
 /// Resident memory of this process, from /proc (Linux), in MiB.
 fn rss_mib() -> Option<f64> {
@@ -38,6 +44,25 @@ fn real_time_priority() -> bool {
     unsafe {
         let param = libc::sched_param { sched_priority: 50 };
         libc::pthread_setschedparam(libc::pthread_self(), libc::SCHED_FIFO, &param) == 0
+    }
+}
+
+/// Lock the process's memory (as many hosts do for their audio threads), so that no page
+/// fault lands inside a timed block.
+fn lock_memory() -> bool {
+    // SAFETY: a plain libc call with valid flags.
+    unsafe { libc::mlockall(libc::MCL_CURRENT | libc::MCL_FUTURE) == 0 }
+}
+
+/// Keep this thread on the last CPU: no migration between blocks, so its data stay in
+/// that core's cache.
+fn pin_to_last_cpu() -> Option<usize> {
+    let cpu = std::thread::available_parallelism().ok()?.get() - 1;
+    // SAFETY: `set` is a zeroed, then filled, cpu_set_t of the size passed.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        (libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0).then_some(cpu)
     }
 }
 
@@ -74,7 +99,14 @@ fn main() {
     let rss_loaded = rss_mib();
 
     let real_time = real_time_priority();
-    eprintln!("timing thread: {}", if real_time { "SCHED_FIFO, priority 50" } else { "normal priority (SCHED_FIFO refused)" });
+    let locked = lock_memory();
+    let cpu = pin_to_last_cpu();
+    eprintln!(
+        "timing thread: {}, memory {}, {}",
+        if real_time { "SCHED_FIFO, priority 50" } else { "normal priority (SCHED_FIFO refused)" },
+        if locked { "locked" } else { "not locked (mlockall refused)" },
+        cpu.map_or("not pinned".to_string(), |c| format!("pinned to CPU {c}"))
+    );
     let settings = Settings { mode: Mode::Continuous, pass_through: true, output_channel: 1, gap_steps: 4, ..Settings::default() };
     let mut results = Vec::new();
     for len in [64usize, 512, 4096] {
@@ -101,6 +133,7 @@ fn main() {
             wait_for_worker(&link, engine.status());
         }
         let mut times = Vec::with_capacity(blocks);
+        let mut baseline = Vec::with_capacity(blocks);
         let mut out_events = 0usize;
         for _ in 0..blocks {
             input.clear();
@@ -115,35 +148,51 @@ fn main() {
             }
             input.sort_by_key(|e| e.sample());
             times.push(block(&mut engine, &input, &mut beat, &mut sink));
+            // The baseline: the same timing around a fixed loop of arithmetic about as long
+            // as a block's median, right after, on the same thread: what the machine itself
+            // does to a piece of work that touches no memory.
+            let t = Instant::now();
+            let mut acc = 0u64;
+            for i in 0..BASELINE_ITERATIONS {
+                acc = std::hint::black_box(acc.wrapping_mul(6364136223846793005).wrapping_add(i));
+            }
+            baseline.push(t.elapsed().as_secs_f64());
             out_events += sink.events().len();
             wait_for_worker(&link, engine.status());
         }
         engine.stop_all(0, &mut sink);
         times.sort_by(f64::total_cmp);
+        baseline.sort_by(f64::total_cmp);
+        let (baseline_median, baseline_worst) = (baseline[baseline.len() / 2], baseline[baseline.len() - 1]);
         let budget = len as f64 / SR;
         let (median, worst) = (times[times.len() / 2], times[times.len() - 1]);
         let p99 = times[(times.len() - 1) * 99 / 100];
         let p999 = times[(times.len() - 1) * 999 / 1000];
         eprintln!(
-            "block {len:5}: median {:.2} µs ({:.4} % of {:.0} µs), p99 {:.2} µs, worst {:.1} µs ({:.3} %), {:.1} events out per block",
+            "block {len:5}: median {:.2} µs ({:.4} % of {:.0} µs), p99 {:.2} µs, worst {:.1} µs ({:.3} %), {:.1} events out per block; baseline loop: median {:.2} µs, worst {:.1} µs",
             median * 1e6,
             median / budget * 100.0,
             budget * 1e6,
             p99 * 1e6,
             worst * 1e6,
             worst / budget * 100.0,
-            out_events as f64 / blocks as f64
+            out_events as f64 / blocks as f64,
+            baseline_median * 1e6,
+            baseline_worst * 1e6
         );
         results.push(json!({
             "block": len, "blocks": blocks, "budget_us": budget * 1e6,
             "median_us": median * 1e6, "p99_us": p99 * 1e6, "p999_us": p999 * 1e6, "worst_us": worst * 1e6,
             "median_percent": median / budget * 100.0, "worst_percent": worst / budget * 100.0,
             "events_out_per_block": out_events as f64 / blocks as f64,
+            "baseline_median_us": baseline_median * 1e6, "baseline_worst_us": baseline_worst * 1e6,
             "late_steps": link.late_steps.load(Ordering::Relaxed),
         }));
     }
     let report = json!({
         "real_time_priority": real_time,
+        "memory_locked": locked,
+        "pinned_cpu": cpu,
         "process": results,
         "memory": { "rss_before_mib": rss_before, "rss_with_model_mib": rss_loaded },
     });
