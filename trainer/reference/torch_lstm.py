@@ -21,13 +21,15 @@ class Net(nn.Module):
     def __init__(self, vocab, embed, hidden, layers, dropout, batch_norm):
         super().__init__()
         self.embed = nn.Embedding(vocab, embed)
-        self.lstm = nn.LSTM(embed, hidden, layers, dropout=dropout if layers > 1 else 0.0)
+        # Dropout on the top LSTM output only, as `trainer train` does (not on the embedding,
+        # not between layers).
+        self.lstm = nn.LSTM(embed, hidden, layers)
         self.drop = nn.Dropout(dropout)
         self.norm = nn.BatchNorm1d(hidden) if batch_norm else None
         self.out = nn.Linear(hidden, vocab)
 
     def forward(self, x, state):
-        y, state = self.lstm(self.drop(self.embed(x)), state)  # x: [T, B], time first
+        y, state = self.lstm(self.embed(x), state)  # x: [T, B], time first
         y = self.drop(y).reshape(-1, y.shape[-1])
         if self.norm is not None:
             y = self.norm(y)

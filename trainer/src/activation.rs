@@ -16,16 +16,16 @@ fn exp(x: f32) -> f32 {
     // 1.5 · 2^23: adding it rounds to an integer, which then sits in the low mantissa bits.
     const ROUND: f32 = 12_582_912.0;
     let x = x.clamp(-87.0, 88.0);
-    let shifted = x.mul_add(LOG2E, ROUND);
+    let shifted = x * LOG2E + ROUND;
     let n = shifted - ROUND;
-    let r = n.mul_add(-LN2_LO, n.mul_add(-LN2_HI, x));
+    let r = (x - n * LN2_HI) - n * LN2_LO;
     let mut p = 1.987_569_1e-4f32;
-    p = p.mul_add(r, 1.398_199_9e-3);
-    p = p.mul_add(r, 8.333_452e-3);
-    p = p.mul_add(r, 4.166_579_6e-2);
-    p = p.mul_add(r, 1.666_666_5e-1);
-    p = p.mul_add(r, 0.5);
-    let y = (p * r).mul_add(r, r) + 1.0;
+    p = p * r + 1.398_199_9e-3;
+    p = p * r + 8.333_452e-3;
+    p = p * r + 4.166_579_6e-2;
+    p = p * r + 1.666_666_5e-1;
+    p = p * r + 0.5;
+    let y = p * r * r + r + 1.0;
     let pow2 = f32::from_bits(((shifted.to_bits() as i32 - ROUND.to_bits() as i32 + 127) << 23) as u32);
     y * pow2
 }
@@ -41,7 +41,9 @@ fn tanh(x: f32) -> f32 {
 }
 
 /// Runs `$body` (a block using only the functions above) compiled for the widest vector
-/// instructions the processor has.
+/// instructions the processor has. The bodies are plain indexed loops with no `mul_add`:
+/// an iterator adapter that the compiler chose not to inline would be compiled without the
+/// target features, and `mul_add` there is a call to a software `fmaf`.
 macro_rules! dispatch {
     ($(#[$doc:meta])* $name:ident ( $($arg:ident : $ty:ty),* ) $body:block) => {
         $(#[$doc])*
@@ -72,19 +74,25 @@ macro_rules! dispatch {
 dispatch!(
     /// `x ← 1 / (1 + e^−x)`.
     sigmoid_in_place(x: &mut [f32]) {
-    x.iter_mut().for_each(|v| *v = sigmoid(*v));
+    for v in x {
+        *v = sigmoid(*v);
+    }
 });
 
 dispatch!(
     /// `x ← tanh x`.
     tanh_in_place(x: &mut [f32]) {
-    x.iter_mut().for_each(|v| *v = tanh(*v));
+    for v in x {
+        *v = tanh(*v);
+    }
 });
 
 dispatch!(
     /// `x ← e^x`.
     exp_in_place(x: &mut [f32]) {
-    x.iter_mut().for_each(|v| *v = exp(*v));
+    for v in x {
+        *v = exp(*v);
+    }
 });
 
 dispatch!(
@@ -93,17 +101,21 @@ dispatch!(
     /// the new hidden state are written out.
     lstm_cells(gates: &mut [f32], c_prev: &[f32], c_next: &mut [f32], tanh_c: &mut [f32], h_next: &mut [f32]) {
     let h = c_prev.len();
-    let (ifg, o) = gates.split_at_mut(3 * h);
-    let (i_f, g) = ifg.split_at_mut(2 * h);
-    i_f.iter_mut().chain(o.iter_mut()).for_each(|v| *v = sigmoid(*v));
-    g.iter_mut().for_each(|v| *v = tanh(*v));
-    let (i, f) = i_f.split_at(h);
-    for ((((c, &cp), &i), &f), &g) in c_next.iter_mut().zip(c_prev).zip(i).zip(f).zip(g.iter()) {
-        *c = f.mul_add(cp, i * g);
-    }
-    for ((t, &c), (hn, &o)) in tanh_c.iter_mut().zip(c_next.iter()).zip(h_next.iter_mut().zip(o.iter())) {
-        *t = tanh(c);
-        *hn = o * *t;
+    assert!(gates.len() == 4 * h && c_next.len() == h && tanh_c.len() == h && h_next.len() == h);
+    for j in 0..h {
+        let i = sigmoid(gates[j]);
+        let f = sigmoid(gates[h + j]);
+        let g = tanh(gates[2 * h + j]);
+        let o = sigmoid(gates[3 * h + j]);
+        gates[j] = i;
+        gates[h + j] = f;
+        gates[2 * h + j] = g;
+        gates[3 * h + j] = o;
+        let c = f * c_prev[j] + i * g;
+        let t = tanh(c);
+        c_next[j] = c;
+        tanh_c[j] = t;
+        h_next[j] = o * t;
     }
 });
 
@@ -115,21 +127,18 @@ dispatch!(
     /// cell state.
     lstm_cells_backward(gates: &[f32], c_prev: &[f32], tanh_c: &[f32], d_h_above: &[f32], d_h_next: &[f32], d_c: &mut [f32], d_gates: &mut [f32]) {
         let h = c_prev.len();
-        let (i, rest) = gates.split_at(h);
-        let (f, rest) = rest.split_at(h);
-        let (g, o) = rest.split_at(h);
-        let (d_i, rest) = d_gates.split_at_mut(h);
-        let (d_f, rest) = rest.split_at_mut(h);
-        let (d_g, d_o) = rest.split_at_mut(h);
+        assert!(gates.len() == 4 * h && d_gates.len() == 4 * h && tanh_c.len() == h);
+        assert!(d_h_above.len() == h && d_h_next.len() == h && d_c.len() == h);
         for j in 0..h {
+            let (i, f, g, o) = (gates[j], gates[h + j], gates[2 * h + j], gates[3 * h + j]);
             let dh = d_h_above[j] + d_h_next[j];
             let tc = tanh_c[j];
-            let dc = (dh * o[j]).mul_add(1.0 - tc * tc, d_c[j]);
-            d_i[j] = dc * g[j] * i[j] * (1.0 - i[j]);
-            d_f[j] = dc * c_prev[j] * f[j] * (1.0 - f[j]);
-            d_g[j] = dc * i[j] * (1.0 - g[j] * g[j]);
-            d_o[j] = dh * tc * o[j] * (1.0 - o[j]);
-            d_c[j] = dc * f[j];
+            let dc = dh * o * (1.0 - tc * tc) + d_c[j];
+            d_gates[j] = dc * g * i * (1.0 - i);
+            d_gates[h + j] = dc * c_prev[j] * f * (1.0 - f);
+            d_gates[2 * h + j] = dc * i * (1.0 - g * g);
+            d_gates[3 * h + j] = dh * tc * o * (1.0 - o);
+            d_c[j] = dc * f;
         }
     }
 );

@@ -135,10 +135,15 @@ pub struct Workspace {
 
 /// `out[cols × rows] = mᵀ` for the row-major `m[rows × cols]`.
 fn transpose(m: &[f32], rows: usize, cols: usize, out: &mut Vec<f32>) {
+    const TILE: usize = 16;
     out.resize(rows * cols, 0.0);
-    for (r, row) in m.chunks_exact(cols).enumerate() {
-        for (c, &x) in row.iter().enumerate() {
-            out[c * rows + r] = x;
+    for r0 in (0..rows).step_by(TILE) {
+        for c0 in (0..cols).step_by(TILE) {
+            for r in r0..(r0 + TILE).min(rows) {
+                for c in c0..(c0 + TILE).min(cols) {
+                    out[c * rows + r] = m[r * cols + c];
+                }
+            }
         }
     }
 }
@@ -321,11 +326,15 @@ impl Model {
         if let Some(rng) = train {
             ws.mask.resize(rows * h, 1.0);
             if self.dropout > 0.0 {
+                // Four 16-bit uniform draws from each 64-bit random number.
                 let keep = 1.0 - self.dropout;
-                for (m, x) in ws.mask.iter_mut().zip(ws.dropped.iter_mut()) {
-                    let u = (rng.next_u32() >> 8) as f32 / (1u32 << 24) as f32;
-                    *m = if u < keep { 1.0 / keep } else { 0.0 };
-                    *x *= *m;
+                let threshold = (keep * 65536.0).round() as u64;
+                for (masks, xs) in ws.mask.chunks_mut(4).zip(ws.dropped.chunks_mut(4)) {
+                    let bits = rng.next_u64();
+                    for (k, (m, x)) in masks.iter_mut().zip(xs).enumerate() {
+                        *m = if (bits >> (16 * k)) & 0xffff < threshold { 1.0 / keep } else { 0.0 };
+                        *x *= *m;
+                    }
                 }
             } else {
                 ws.mask.fill(1.0);
@@ -507,5 +516,26 @@ impl Model {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand_core::SeedableRng;
+
+    #[test]
+    fn dropout_drops_its_share_and_scales_the_rest() {
+        let mut model = Model::new(LstmWeights::random(9, 4, 32, 1, 1), false, 0.3);
+        let (steps, streams) = (16, 40);
+        let inputs: Vec<u32> = (0..steps * streams).map(|i| (i % 9) as u32).collect();
+        let targets: Vec<i32> = inputs.iter().map(|&i| ((i + 1) % 9) as i32).collect();
+        let batch = Batch { inputs: &inputs, targets: &targets, steps, streams };
+        let mut ws = Workspace::default();
+        let mut rng = Pcg64Mcg::seed_from_u64(5);
+        model.forward(&batch, &mut State::zeros(1, streams, 32), &mut ws, Some(&mut rng), 0);
+        let dropped = ws.mask.iter().filter(|&&m| m == 0.0).count() as f64 / ws.mask.len() as f64;
+        assert!((dropped - 0.3).abs() < 0.01, "dropped {dropped}");
+        assert!(ws.mask.iter().all(|&m| m == 0.0 || (m - 1.0 / 0.7).abs() < 1e-6));
     }
 }
