@@ -83,6 +83,7 @@ fn per_token(name: &str, path: PathBuf, weights: LstmWeights, scale: usize) -> V
         "model": name,
         "layers": weights.num_layers(),
         "hidden": weights.hidden,
+        "embed": weights.embed,
         "onnx_step": summary(&step),
         "onnx_window_100": summary(&w100),
         "onnx_window_64": summary(&w64),

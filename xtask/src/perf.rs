@@ -281,6 +281,17 @@ impl Report {
             );
         }
         let _ = writeln!(w, "\nGoals: ≥ 50× faster than 100-token re-runs; within 3× of the plain-Rust floor (last column: ours ÷ floor).\n");
+        let _ = writeln!(
+            w,
+            "What bounds the first ratio: a step multiplies every layer's input weights W and recurrent weights R by one token's vectors, reading all of them from cache or memory, while a re-run reads R once per token but W once per window (one batched product). So a step can be at most about 100 × R ÷ (W + R) times faster than a 100-token re-run:"
+        );
+        for r in self.inference["inference"].as_array().into_iter().flatten() {
+            let (layers, hidden, embed) = (f(&r["layers"]), f(&r["hidden"]), f(&r["embed"]));
+            let recurrent = layers * 4.0 * hidden * hidden;
+            let input = 4.0 * hidden * (embed + (layers - 1.0) * hidden);
+            let _ = writeln!(w, "- {}: R {:.2} M weights, W {:.2} M: at most {:.0}×.", r["model"].as_str().unwrap_or(""), recurrent / 1e6, input / 1e6, 100.0 * recurrent / (recurrent + input));
+        }
+        let _ = writeln!(w);
 
         let _ = writeln!(w, "## Audio thread\n");
         let _ = writeln!(
