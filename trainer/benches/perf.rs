@@ -18,7 +18,10 @@ use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::Instant;
 
-/// Microseconds per call of `f`, `n` calls, each timed on its own.
+/// Rounds of alternating measurements in [`per_token`].
+const ROUNDS: usize = 10;
+
+/// Microseconds per call of `f`, `n` calls, each timed on its own, sorted.
 fn timings(n: usize, mut f: impl FnMut()) -> Vec<f64> {
     for _ in 0..n.div_ceil(10) {
         f(); // warm up
@@ -62,14 +65,21 @@ fn per_token(name: &str, path: PathBuf, weights: LstmWeights, scale: usize) -> V
     let mut model = ContinuationModel::load(&path).expect("run `cargo xtask ort` first");
     let v = weights.vocab as u32;
     let history: Vec<u32> = (0..100).map(|i| (i * 7 % v as usize) as u32).collect();
-    let step = onnx_step(&mut model, v, 4000 / scale);
-    let mut window = |w: usize| {
-        timings(400 / scale, || {
-            model.reset();
-            black_box(model.feed(&history[100 - w..]).unwrap()[0]);
-        })
-    };
-    let (w100, w64) = (window(100), window(64));
+    // Steps and re-runs alternate in rounds, so that a change in the machine's load during
+    // the run falls on both sides of the ratio.
+    let (mut step, mut w100, mut w64) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        step.extend(onnx_step(&mut model, v, (4000 / scale / ROUNDS).max(2)));
+        for (w, out) in [(100, &mut w100), (64, &mut w64)] {
+            out.extend(timings((400 / scale / ROUNDS).max(2), || {
+                model.reset();
+                black_box(model.feed(&history[100 - w..]).unwrap()[0]);
+            }));
+        }
+    }
+    for t in [&mut step, &mut w100, &mut w64] {
+        t.sort_by(f64::total_cmp);
+    }
     let plain = plain_step(&weights, 4000 / scale);
     let median = |t: &[f64]| t[t.len() / 2];
     eprintln!(

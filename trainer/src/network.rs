@@ -11,10 +11,10 @@
 
 use crate::activation::{exp_in_place, lstm_cells, lstm_cells_backward};
 use crate::gemm::{matmul, matmul_serial};
-use rayon::prelude::*;
 use crate::weights::LstmWeights;
 use rand_core::Rng;
 use rand_pcg::Pcg64Mcg;
+use rayon::prelude::*;
 
 pub const BN_EPS: f32 = 1e-5;
 const BN_MOMENTUM: f32 = 0.1;
