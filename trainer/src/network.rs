@@ -306,7 +306,7 @@ impl Model {
                 for t in 0..tn {
                     let g = &mut *gates[t];
                     let (h_prev, h_next) = hs.split_at_mut(t + 1);
-                    matmul_serial(g, &h_prev[t], false, w_hh_t, false, g.len() / (4 * h), h, 4 * h, true);
+                    matmul_serial(g, h_prev[t], false, w_hh_t, false, g.len() / (4 * h), h, 4 * h, true);
                     let (c_prev, c_next) = cs.split_at_mut(t + 1);
                     let cells = g.chunks_mut(4 * h).zip(c_prev[t].chunks(h)).zip(c_next[0].chunks_mut(h));
                     for (((gr, c_prev), c_next), (tanh_c, h_next)) in cells.zip(tanh_cs[t].chunks_mut(h).zip(h_next[0].chunks_mut(h))) {
