@@ -40,6 +40,21 @@ fn tanh(x: f32) -> f32 {
     2.0 / (1.0 + exp(-2.0 * x)) - 1.0
 }
 
+#[cfg(test)]
+thread_local! {
+    /// The widest instructions [`dispatch`] may choose on this thread: 2 AVX-512, 1 AVX2
+    /// with FMA, 0 none. The tests lower it to check every path this processor has.
+    static WIDEST: std::cell::Cell<u8> = const { std::cell::Cell::new(2) };
+}
+
+#[inline(always)]
+fn may_use(level: u8) -> bool {
+    #[cfg(test)]
+    return WIDEST.with(|w| w.get() >= level);
+    #[cfg(not(test))]
+    return level <= 2;
+}
+
 /// Runs `$body` (a block using only the functions above) compiled for the widest vector
 /// instructions the processor has. The bodies are plain indexed loops with no `mul_add`:
 /// an iterator adapter that the compiler chose not to inline would be compiled without the
@@ -56,12 +71,12 @@ macro_rules! dispatch {
                 unsafe fn avx512($($arg: $ty),*) { generic($($arg),*) }
                 #[target_feature(enable = "avx2,fma")]
                 unsafe fn avx2($($arg: $ty),*) { generic($($arg),*) }
-                if std::arch::is_x86_feature_detected!("avx512f") {
+                if may_use(2) && std::arch::is_x86_feature_detected!("avx512f") {
                     // SAFETY: the processor has AVX-512F (checked just above), and AVX2 and
                     // FMA with it.
                     return unsafe { avx512($($arg),*) };
                 }
-                if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+                if may_use(1) && std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
                     // SAFETY: the processor has AVX2 and FMA (checked just above).
                     return unsafe { avx2($($arg),*) };
                 }
@@ -147,6 +162,14 @@ dispatch!(
 mod tests {
     use super::*;
 
+    /// Runs `check` with each instruction set this processor has, widest last.
+    fn each_path(mut check: impl FnMut()) {
+        for level in 0..=2 {
+            WIDEST.with(|w| w.set(level));
+            check();
+        }
+    }
+
     fn inputs() -> Vec<f32> {
         let mut x: Vec<f32> = (-20_000..=20_000).map(|i| i as f32 / 1000.0).collect();
         x.extend([-200.0, -90.0, -87.5, 88.5, 90.0, 200.0, 1e-8, -1e-8, 0.0]);
@@ -155,44 +178,62 @@ mod tests {
 
     #[test]
     fn exp_is_within_two_ulp_of_libm_on_the_finite_range() {
-        let mut x: Vec<f32> = (-86_000..=87_000).map(|i| i as f32 / 1000.0).collect();
-        let want: Vec<f32> = x.iter().map(|v| v.exp()).collect();
-        exp_in_place(&mut x);
-        for (got, want) in x.iter().zip(&want) {
-            assert!(((got - want) / want).abs() < 2.5e-7, "{got} vs {want}");
-        }
+        each_path(|| {
+            let mut x: Vec<f32> = (-86_000..=87_000).map(|i| i as f32 / 1000.0).collect();
+            let want: Vec<f32> = x.iter().map(|v| v.exp()).collect();
+            exp_in_place(&mut x);
+            for (got, want) in x.iter().zip(&want) {
+                assert!(((got - want) / want).abs() < 2.5e-7, "{got} vs {want}");
+            }
+        });
     }
 
     #[test]
     fn sigmoid_and_tanh_are_within_2e7_of_libm_and_saturate_cleanly() {
-        let x = inputs();
-        let (mut s, mut t) = (x.clone(), x.clone());
-        sigmoid_in_place(&mut s);
-        tanh_in_place(&mut t);
-        for ((&v, s), t) in x.iter().zip(&s).zip(&t) {
-            let want_s = 1.0 / (1.0 + (-v as f64).exp());
-            assert!((*s as f64 - want_s).abs() < 2e-7, "sigmoid({v}) = {s}, want {want_s}");
-            assert!((*t as f64 - (v as f64).tanh()).abs() < 2e-7, "tanh({v}) = {t}");
-            assert!(s.is_finite() && t.is_finite() && (0.0..=1.0).contains(s) && (-1.0..=1.0).contains(t));
-        }
+        each_path(|| {
+            let x = inputs();
+            let (mut s, mut t) = (x.clone(), x.clone());
+            sigmoid_in_place(&mut s);
+            tanh_in_place(&mut t);
+            for ((&v, s), t) in x.iter().zip(&s).zip(&t) {
+                let want_s = 1.0 / (1.0 + (-v as f64).exp());
+                assert!((*s as f64 - want_s).abs() < 2e-7, "sigmoid({v}) = {s}, want {want_s}");
+                assert!((*t as f64 - (v as f64).tanh()).abs() < 2e-7, "tanh({v}) = {t}");
+                assert!(s.is_finite() && t.is_finite() && (0.0..=1.0).contains(s) && (-1.0..=1.0).contains(t));
+            }
+        });
     }
 
     #[test]
-    fn cells_match_the_textbook_lstm_cell() {
+    fn cells_match_the_textbook_lstm_cell_forward_and_backward() {
         let h = 37;
-        let mut gates: Vec<f32> = (0..4 * h).map(|k| ((k * 7919) % 200) as f32 / 20.0 - 5.0).collect();
+        let raw: Vec<f32> = (0..4 * h).map(|k| ((k * 7919) % 200) as f32 / 20.0 - 5.0).collect();
         let c_prev: Vec<f32> = (0..h).map(|k| (k as f32 - 18.0) / 6.0).collect();
-        let raw = gates.clone();
-        let (mut c, mut tc, mut hn) = (vec![0.0; h], vec![0.0; h], vec![0.0; h]);
-        lstm_cells(&mut gates, &c_prev, &mut c, &mut tc, &mut hn);
+        let d_h_above: Vec<f32> = (0..h).map(|k| ((k * 31) % 17) as f32 / 9.0 - 0.9).collect();
+        let d_h_next: Vec<f32> = (0..h).map(|k| ((k * 13) % 11) as f32 / 7.0 - 0.7).collect();
+        let d_c_in: Vec<f32> = (0..h).map(|k| ((k * 5) % 7) as f32 / 5.0 - 0.6).collect();
         let sig = |v: f32| 1.0 / (1.0 + (-v).exp());
-        for j in 0..h {
-            let (i, f, g, o) = (sig(raw[j]), sig(raw[h + j]), raw[2 * h + j].tanh(), sig(raw[3 * h + j]));
-            let want_c = f * c_prev[j] + i * g;
-            assert!((c[j] - want_c).abs() < 1e-6);
-            assert!((tc[j] - want_c.tanh()).abs() < 1e-6);
-            assert!((hn[j] - o * want_c.tanh()).abs() < 1e-6);
-            assert!((gates[j] - i).abs() < 1e-6 && (gates[2 * h + j] - g).abs() < 1e-6 && (gates[3 * h + j] - o).abs() < 1e-6);
-        }
+        each_path(|| {
+            let mut gates = raw.clone();
+            let (mut c, mut tc, mut hn) = (vec![0.0; h], vec![0.0; h], vec![0.0; h]);
+            lstm_cells(&mut gates, &c_prev, &mut c, &mut tc, &mut hn);
+            let (mut d_c, mut d_gates) = (d_c_in.clone(), vec![0.0; 4 * h]);
+            lstm_cells_backward(&gates, &c_prev, &tc, &d_h_above, &d_h_next, &mut d_c, &mut d_gates);
+            for j in 0..h {
+                let (i, f, g, o) = (sig(raw[j]), sig(raw[h + j]), raw[2 * h + j].tanh(), sig(raw[3 * h + j]));
+                let want_c = f * c_prev[j] + i * g;
+                let t = want_c.tanh();
+                assert!((c[j] - want_c).abs() < 1e-6 && (tc[j] - t).abs() < 1e-6 && (hn[j] - o * t).abs() < 1e-6);
+                assert!((gates[j] - i).abs() < 1e-6 && (gates[2 * h + j] - g).abs() < 1e-6 && (gates[3 * h + j] - o).abs() < 1e-6);
+                // d loss / d c through h = o·tanh(c), plus what reaches c from the next step.
+                let dh = d_h_above[j] + d_h_next[j];
+                let dc = dh * o * (1.0 - t * t) + d_c_in[j];
+                let want = [dc * g * i * (1.0 - i), dc * c_prev[j] * f * (1.0 - f), dc * i * (1.0 - g * g), dh * t * o * (1.0 - o)];
+                for (k, w) in want.iter().enumerate() {
+                    assert!((d_gates[k * h + j] - w).abs() < 1e-5, "gate {k} unit {j}: {} vs {w}", d_gates[k * h + j]);
+                }
+                assert!((d_c[j] - dc * f).abs() < 1e-5);
+            }
+        });
     }
 }
