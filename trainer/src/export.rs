@@ -82,14 +82,13 @@ fn int_attribute(name: &str, value: i64) -> AttributeProto {
     AttributeProto { name: name.into(), type_: EnumOrUnknown::new(AttributeType::INT), i: value, ..AttributeProto::default() }
 }
 
-/// Reorder the four gate blocks (each `block` values) from i, f, g, o to ONNX's i, o, f, c.
-fn onnx_gate_order(data: &[f32], block: usize) -> Vec<f32> {
-    [0, 3, 1, 2].iter().flat_map(|&g| data[g * block..(g + 1) * block].iter().copied()).collect()
-}
+/// Where ONNX's gates i, o, f, c sit among PyTorch's i, f, g, o, and the reverse.
+const TO_ONNX: [usize; 4] = [0, 3, 1, 2];
+const FROM_ONNX: [usize; 4] = [0, 2, 3, 1];
 
-/// The inverse of [`onnx_gate_order`]: ONNX's i, o, f, c back to i, f, g, o.
-fn pytorch_gate_order(data: &[f32], block: usize) -> Vec<f32> {
-    [0, 2, 3, 1].iter().flat_map(|&g| data[g * block..(g + 1) * block].iter().copied()).collect()
+/// The four gate blocks (each `block` values) of `data`, in the order `order` picks them.
+fn reorder_gates(data: &[f32], block: usize, order: [usize; 4]) -> Vec<f32> {
+    order.iter().flat_map(|&g| data[g * block..(g + 1) * block].iter().copied()).collect()
 }
 
 /// The weights in an ONNX file that this exporter (of any version) wrote, so that a model
@@ -127,10 +126,10 @@ pub fn read_weights(path: &Path) -> Result<LstmWeights, String> {
             return Err(err(format!("layer {l} has inconsistent shapes")));
         }
         layers.push(crate::weights::LayerWeights {
-            w_ih: pytorch_gate_order(&w_ih, hidden * input),
-            w_hh: pytorch_gate_order(&w_hh, hidden * hidden),
-            b_ih: pytorch_gate_order(&b[..4 * hidden], hidden),
-            b_hh: pytorch_gate_order(&b[4 * hidden..], hidden),
+            w_ih: reorder_gates(&w_ih, hidden * input, FROM_ONNX),
+            w_hh: reorder_gates(&w_hh, hidden * hidden, FROM_ONNX),
+            b_ih: reorder_gates(&b[..4 * hidden], hidden, FROM_ONNX),
+            b_hh: reorder_gates(&b[4 * hidden..], hidden, FROM_ONNX),
         });
     }
     if layers.is_empty() {
@@ -182,10 +181,10 @@ pub fn onnx_model(weights: &LstmWeights, name: &str) -> ModelProto {
     }
     for (l, layer) in weights.layers.iter().enumerate() {
         let input = if l == 0 { weights.embed } else { h };
-        let mut bias = onnx_gate_order(&layer.b_ih, h);
-        bias.extend(onnx_gate_order(&layer.b_hh, h));
-        init.push(float_tensor(&format!("W{l}"), &[1, 4 * h, input], onnx_gate_order(&layer.w_ih, h * input)));
-        init.push(float_tensor(&format!("R{l}"), &[1, 4 * h, h], onnx_gate_order(&layer.w_hh, h * h)));
+        let mut bias = reorder_gates(&layer.b_ih, h, TO_ONNX);
+        bias.extend(reorder_gates(&layer.b_hh, h, TO_ONNX));
+        init.push(float_tensor(&format!("W{l}"), &[1, 4 * h, input], reorder_gates(&layer.w_ih, h * input, TO_ONNX)));
+        init.push(float_tensor(&format!("R{l}"), &[1, 4 * h, h], reorder_gates(&layer.w_hh, h * h, TO_ONNX)));
         init.push(float_tensor(&format!("B{l}"), &[1, 8 * h], bias));
         let (x, y, next) = (format!("x{l}"), format!("y{l}"), format!("x{}", l + 1));
         nodes.push(node(
@@ -238,24 +237,29 @@ pub fn onnx_model(weights: &LstmWeights, name: &str) -> ModelProto {
 
 /// The model card for exported weights.
 pub fn model_card(weights: &LstmWeights, name: &str, onnx_file: &str, encoding: EncodingSpec, training: Training, evaluation: BTreeMap<String, f64>) -> ModelCard {
-    let (inputs, outputs) = interface(weights);
     ModelCard {
         format: CARD_FORMAT.into(),
         version: CARD_VERSION,
         name: name.into(),
         description: String::new(),
         encoding,
-        onnx: OnnxSpec {
-            file: onnx_file.into(),
-            opset: OPSET,
-            inputs,
-            outputs,
-            layers: weights.num_layers() as u32,
-            hidden_size: weights.hidden as u32,
-            embedding_size: weights.embed as u32,
-        },
+        onnx: onnx_spec(weights, onnx_file),
         training,
         evaluation,
+    }
+}
+
+/// The card's record of the ONNX file written for `weights`.
+pub fn onnx_spec(weights: &LstmWeights, onnx_file: &str) -> OnnxSpec {
+    let (inputs, outputs) = interface(weights);
+    OnnxSpec {
+        file: onnx_file.into(),
+        opset: OPSET,
+        inputs,
+        outputs,
+        layers: weights.num_layers() as u32,
+        hidden_size: weights.hidden as u32,
+        embedding_size: weights.embed as u32,
     }
 }
 

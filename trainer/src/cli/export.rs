@@ -7,7 +7,7 @@ use clap::Args;
 use continuo_core::card::{card_path_for, ModelCard, Training};
 use continuo_core::corpus::SPLIT_RULE;
 use continuo_trainer::checkpoint::Checkpoint;
-use continuo_trainer::export::{model_card, read_weights, write_model};
+use continuo_trainer::export::{model_card, onnx_spec, read_weights, write_model};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -127,7 +127,7 @@ fn reexport(source: &Path, out: &Path) -> Result<(), String> {
     let card_path = card_path_for(source);
     let mut card = ModelCard::load(&card_path).map_err(|e| e.to_string())?;
     let file = out.file_name().map(|f| f.to_string_lossy().into_owned()).ok_or("--out needs a file name")?;
-    card.onnx = model_card(&weights, &card.name, &file, card.encoding.clone(), Training::default(), BTreeMap::new()).onnx;
+    card.onnx = onnx_spec(&weights, &file);
     write_model(&weights, out, &card)?;
     let golden = source.with_extension("golden.json");
     if golden.is_file() && golden != out.with_extension("golden.json") {
