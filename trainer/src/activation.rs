@@ -52,7 +52,10 @@ fn may_use(level: u8) -> bool {
     #[cfg(test)]
     return WIDEST.with(|w| w.get() >= level);
     #[cfg(not(test))]
-    return level <= 2;
+    return {
+        let _ = level;
+        true
+    };
 }
 
 /// Runs `$body` (a block using only the functions above) compiled for the widest vector
@@ -87,7 +90,8 @@ macro_rules! dispatch {
 }
 
 dispatch!(
-    /// `x ← 1 / (1 + e^−x)`.
+    /// `x ← 1 / (1 + e^−x)` (for the tests: the cells call `sigmoid` inline).
+    #[cfg(test)]
     sigmoid_in_place(x: &mut [f32]) {
     for v in x {
         *v = sigmoid(*v);
@@ -95,7 +99,8 @@ dispatch!(
 });
 
 dispatch!(
-    /// `x ← tanh x`.
+    /// `x ← tanh x` (for the tests: the cells call `tanh` inline).
+    #[cfg(test)]
     tanh_in_place(x: &mut [f32]) {
     for v in x {
         *v = tanh(*v);
