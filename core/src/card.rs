@@ -34,6 +34,25 @@ pub struct EncodingSpec {
     pub vocabulary: Vec<Token>,
 }
 
+impl EncodingSpec {
+    /// A melody encoding on the 16th-note grid, in C major / A minor, whose vocabulary is
+    /// song end, rest, hold and then `pitches` (ids 0, 1, 2, then the pitches from 3): the
+    /// simplest encoding, for tests and examples.
+    pub fn melody(pitches: std::ops::RangeInclusive<u8>) -> EncodingSpec {
+        let pitch_range = [*pitches.start(), *pitches.end()];
+        let mut vocabulary = vec![Token::SongEnd, Token::Rest, Token::Hold];
+        vocabulary.extend(pitches.map(Token::note));
+        EncodingSpec {
+            kind: EncodingKind::Melody,
+            steps_per_beat: Grid::SIXTEENTH,
+            min_chord_count: None,
+            key_normalisation: KeyNormalisation::CMajorAMinor,
+            pitch_range,
+            vocabulary,
+        }
+    }
+}
+
 /// One dimension of a tensor: a fixed size or a named dynamic one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]

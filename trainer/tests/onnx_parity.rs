@@ -5,32 +5,16 @@
 
 use continuo_core::card::{EncodingSpec, Training};
 use continuo_core::inference::{ContinuationModel, ModelError};
-use continuo_core::song::KeyNormalisation;
-use continuo_core::{EncodingKind, Grid, Token};
 use continuo_trainer::export::{model_card, write_model};
 use continuo_trainer::weights::{LstmState, LstmWeights};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-fn vocabulary(pitches: std::ops::RangeInclusive<u8>) -> Vec<Token> {
-    let mut v = vec![Token::SongEnd, Token::Rest, Token::Hold];
-    v.extend(pitches.map(Token::note));
-    v
-}
-
 fn export(weights: &LstmWeights, name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("continuo-parity-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(format!("{name}.onnx"));
-    let vocab = vocabulary(60..=(60 + weights.vocab as u8 - 4));
-    let encoding = EncodingSpec {
-        kind: EncodingKind::Melody,
-        steps_per_beat: Grid::SIXTEENTH,
-        min_chord_count: None,
-        key_normalisation: KeyNormalisation::CMajorAMinor,
-        pitch_range: [60, 60 + weights.vocab as u8 - 4],
-        vocabulary: vocab,
-    };
+    let encoding = EncodingSpec::melody(60..=(60 + weights.vocab as u8 - 4));
     let card = model_card(weights, name, &format!("{name}.onnx"), encoding, Training::default(), BTreeMap::new());
     write_model(weights, &path, &card).unwrap();
     path

@@ -3,24 +3,13 @@
 //! evaluation equals the reference forward pass, and bad checkpoints are clear errors.
 
 use continuo_core::card::EncodingSpec;
-use continuo_core::song::KeyNormalisation;
-use continuo_core::{EncodingKind, Grid, Token};
 use continuo_trainer::checkpoint::{Checkpoint, TrainConfig};
 use continuo_trainer::train::{evaluate, train, Songs};
 use continuo_trainer::weights::LstmState;
 
 /// `/ r _ 60..=67`: ids 0, 1, 2, then pitches from 3.
 fn encoding() -> EncodingSpec {
-    let mut vocabulary = vec![Token::SongEnd, Token::Rest, Token::Hold];
-    vocabulary.extend((60..=67).map(Token::note));
-    EncodingSpec {
-        kind: EncodingKind::Melody,
-        steps_per_beat: Grid::SIXTEENTH,
-        min_chord_count: None,
-        key_normalisation: KeyNormalisation::CMajorAMinor,
-        pitch_range: [60, 67],
-        vocabulary,
-    }
+    EncodingSpec::melody(60..=67)
 }
 
 /// Songs that walk up a scale from a start note with holds: very learnable.

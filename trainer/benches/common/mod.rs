@@ -2,8 +2,6 @@
 //! with random weights, exported to a temporary folder.
 
 use continuo_core::card::{EncodingSpec, Training};
-use continuo_core::song::KeyNormalisation;
-use continuo_core::{EncodingKind, Grid, Token};
 use continuo_trainer::export::{model_card, write_model};
 use continuo_trainer::weights::LstmWeights;
 use std::collections::BTreeMap;
@@ -15,16 +13,7 @@ pub fn random_model(name: &str, vocab: usize, embed: usize, hidden: usize, layer
     let dir = std::env::temp_dir().join("continuo-bench");
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(format!("{name}.onnx"));
-    let mut vocabulary = vec![Token::SongEnd, Token::Rest, Token::Hold];
-    vocabulary.extend((0..(vocab - 3) as u8).map(Token::note));
-    let encoding = EncodingSpec {
-        kind: EncodingKind::Melody,
-        steps_per_beat: Grid::SIXTEENTH,
-        min_chord_count: None,
-        key_normalisation: KeyNormalisation::CMajorAMinor,
-        pitch_range: [0, (vocab - 4) as u8],
-        vocabulary,
-    };
+    let encoding = EncodingSpec::melody(0..=(vocab - 4) as u8);
     let card = model_card(&weights, name, &format!("{name}.onnx"), encoding, Training::default(), BTreeMap::new());
     write_model(&weights, &path, &card).unwrap();
     (path, weights)
