@@ -118,7 +118,7 @@ fn main() {
         let mut x: u32 = 0x9e37_79b9;
         let block = |engine: &mut Engine, input: &[NoteEvent], beat: &mut f64, sink: &mut EventSink| -> f64 {
             sink.clear();
-            let host = HostTransport { playing: true, tempo: Some(TEMPO), beat: Some(*beat) };
+            let host = HostTransport { playing: true, tempo: Some(TEMPO), beat: Some(*beat), ..HostTransport::default() };
             let t = Instant::now();
             engine.process(host, SR, len, input, &settings, sink);
             let seconds = t.elapsed().as_secs_f64();

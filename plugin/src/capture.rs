@@ -1,6 +1,8 @@
 //! Listening, on the audio thread: the player's notes placed on the grid (onsets and ends
 //! rounded to the nearest step), kept as the current phrase, the recent mean velocity, and
-//! the end of a phrase (no onset for a gap, nothing held). Fixed-size storage only.
+//! the end of a phrase (no onset for a gap, nothing held). The sustain pedal holds notes as a
+//! pianist means it: a key released while the pedal is down sounds on until the pedal
+//! rises. Fixed-size storage only.
 
 /// Notes one phrase may hold; older notes of a longer phrase are forgotten.
 pub const PHRASE_CAPACITY: usize = 256;
@@ -47,6 +49,9 @@ impl Phrase {
 #[derive(Debug, Clone)]
 pub struct Capture {
     held: [Option<(i64, u8)>; 128],
+    /// Pitches whose key was released while the pedal was down.
+    sustained: [bool; 128],
+    pedal: bool,
     phrase: Phrase,
     last_onset: Option<i64>,
     mean_velocity: f32,
@@ -54,7 +59,7 @@ pub struct Capture {
 
 impl Default for Capture {
     fn default() -> Self {
-        Capture { held: [None; 128], phrase: Phrase::default(), last_onset: None, mean_velocity: 90.0 }
+        Capture { held: [None; 128], sustained: [false; 128], pedal: false, phrase: Phrase::default(), last_onset: None, mean_velocity: 90.0 }
     }
 }
 
@@ -62,15 +67,41 @@ impl Capture {
     pub fn note_on(&mut self, step: i64, pitch: u8, velocity: u8) {
         let pitch = pitch.min(127);
         if self.held[pitch as usize].is_some() {
-            let _ = self.note_off(step, pitch);
+            let _ = self.end_note(step, pitch);
         }
+        self.sustained[pitch as usize] = false;
         self.held[pitch as usize] = Some((step, velocity));
         self.last_onset = Some(step);
         self.mean_velocity = 0.8 * self.mean_velocity + 0.2 * velocity as f32;
     }
 
-    /// The note ends: it joins the phrase, and is returned.
+    /// The key is released: the note ends (it joins the phrase, and is returned), unless
+    /// the pedal holds it.
     pub fn note_off(&mut self, step: i64, pitch: u8) -> Option<HeardNote> {
+        let pitch = pitch.min(127);
+        if self.pedal && self.held[pitch as usize].is_some() {
+            self.sustained[pitch as usize] = true;
+            return None;
+        }
+        self.end_note(step, pitch)
+    }
+
+    /// The pedal goes down or up. Up ends every note it held; `ended` gets each of them.
+    pub fn pedal(&mut self, step: i64, down: bool, mut ended: impl FnMut(HeardNote)) {
+        self.pedal = down;
+        if down {
+            return;
+        }
+        for pitch in 0..128u8 {
+            if std::mem::take(&mut self.sustained[pitch as usize]) {
+                if let Some(note) = self.end_note(step, pitch) {
+                    ended(note);
+                }
+            }
+        }
+    }
+
+    fn end_note(&mut self, step: i64, pitch: u8) -> Option<HeardNote> {
         let (start, velocity) = self.held.get_mut(pitch.min(127) as usize).and_then(Option::take)?;
         if self.phrase.len == PHRASE_CAPACITY {
             self.phrase.notes.copy_within(1.., 0);
@@ -111,9 +142,10 @@ impl Capture {
 
     /// Forget everything (transport jumps, mode changes).
     pub fn clear(&mut self) {
-        let velocity = self.mean_velocity;
+        let (velocity, pedal) = (self.mean_velocity, self.pedal);
         *self = Capture::default();
         self.mean_velocity = velocity;
+        self.pedal = pedal;
     }
 }
 
@@ -137,5 +169,18 @@ mod tests {
         assert_eq!(p.notes(), &[HeardNote { step: 0, steps: 2, pitch: 60, velocity: 100 }, HeardNote { step: 4, steps: 2, pitch: 62, velocity: 60 }]);
         assert!(!c.phrase_ended(40, 8));
         assert!(c.velocity() < 90);
+    }
+
+    #[test]
+    fn the_pedal_holds_released_notes_until_it_rises() {
+        let mut c = Capture::default();
+        c.pedal(0, true, |_| {});
+        c.note_on(0, 60, 100);
+        assert_eq!(c.note_off(1, 60), None);
+        assert!(c.holding() && !c.phrase_ended(20, 8));
+        let mut ended = Vec::new();
+        c.pedal(6, false, |n| ended.push(n));
+        assert_eq!(ended, vec![HeardNote { step: 0, steps: 6, pitch: 60, velocity: 100 }]);
+        assert!(c.phrase_ended(20, 8));
     }
 }

@@ -118,6 +118,8 @@ pub struct Engine {
     take_steps: usize,
     /// The mode and grid of the previous block: a change ends every note.
     previous: Option<(Mode, u32)>,
+    /// Drawn from the OS at start: answers with a random seed of 0 differ between launches.
+    session_seed: u64,
 }
 
 impl Drop for Engine {
@@ -137,6 +139,14 @@ fn prefaulted<T: Clone>(capacity: usize, fill: T) -> Vec<T> {
     v
 }
 
+/// In continuous mode, a note the player finished goes to the worker. A full queue drops
+/// it: the worker is far behind anyway.
+fn tell_worker(link: &Link, status: Status, note: crate::capture::HeardNote) {
+    if let Status::Continuing { .. } = status {
+        let _ = link.heard.push(Heard { generation: link.current_generation(), note });
+    }
+}
+
 impl Engine {
     pub fn new(link: Arc<Link>) -> Engine {
         Engine {
@@ -152,6 +162,10 @@ impl Engine {
             last_take: prefaulted(TAKE_CAPACITY, StepToken::Rest),
             take_steps: 0,
             previous: None,
+            session_seed: {
+                use std::hash::{BuildHasher, Hasher};
+                std::collections::hash_map::RandomState::new().build_hasher().finish()
+            },
         }
     }
 
@@ -162,6 +176,17 @@ impl Engine {
     /// End everything: sounding notes get their note-offs at `sample`, the answer in
     /// progress is abandoned, listening starts afresh.
     pub fn stop_all(&mut self, sample: usize, out: &mut EventSink) {
+        self.end_answer(sample, out);
+        self.capture.clear();
+    }
+
+    /// End the answer: its sounding notes get their note-offs at `sample` and the worker
+    /// abandons it. A phrase the player is playing is kept.
+    fn end_answer(&mut self, sample: usize, out: &mut EventSink) {
+        if let Status::Continuing { .. } = self.status {
+            // What the player played along went to the worker as part of this answer.
+            self.capture.start_new_phrase();
+        }
         self.voices.all_off(sample, out);
         if self.status.answering() {
             self.link.cancel();
@@ -169,7 +194,6 @@ impl Engine {
         self.finish_take();
         self.status = Status::Listening;
         self.pending = None;
-        self.capture.clear();
     }
 
     /// Forget the clock too (activation, reset).
@@ -184,12 +208,14 @@ impl Engine {
 
     /// One block. `input` holds the player's notes, sorted by sample.
     pub fn process(&mut self, host: HostTransport, sample_rate: f64, len: usize, input: &[NoteEvent], settings: &Settings, out: &mut EventSink) -> BlockTiming {
-        let timing = self.clock.block(host, sample_rate, len);
         let spb = settings.steps_per_beat.max(1);
+        let timing = self.clock.block(host, sample_rate, len, spb);
         let changed = self.previous.is_some_and(|p| p != (settings.mode, spb));
         self.previous = Some((settings.mode, spb));
-        if timing.discontinuity || changed {
+        if timing.moved || changed {
             self.stop_all(0, out);
+        } else if timing.discontinuity {
+            self.end_answer(0, out);
         }
         let mut next_input = 0;
         for (step, sample) in timing.steps(spb) {
@@ -205,7 +231,7 @@ impl Engine {
         self.link.answering.store(self.status != Status::Listening, Ordering::Relaxed);
         // The worker may sample up to AHEAD steps past the end of the next block (assumed as
         // long as this one), so every step of that block is ready when it is played.
-        let step_samples = timing.samples_per_beat / spb as f64;
+        let step_samples = timing.samples_per_beat() / spb as f64;
         let last = (timing.end_beat() * spb as f64).floor() as i64;
         let horizon = last + (len as f64 / step_samples).ceil() as i64;
         self.link.now_step.store(horizon, Ordering::Release);
@@ -213,35 +239,32 @@ impl Engine {
     }
 
     fn hear(&mut self, timing: &BlockTiming, event: NoteEvent, settings: &Settings, out: &mut EventSink) {
-        let channel = match event {
-            NoteEvent::On { channel, .. } | NoteEvent::Off { channel, .. } => channel,
-        };
-        if settings.input_channel.is_some_and(|c| c != channel) {
-            return;
+        let listened = settings.input_channel.is_none_or(|c| c == event.channel());
+        if listened && matches!(event, NoteEvent::On { .. }) && matches!(self.status, Status::Answering { .. }) {
+            // The player starts a new phrase: the answer stops here, before their note sounds.
+            self.end_answer(event.sample(), out);
         }
         if settings.pass_through {
+            self.voices.pass_through(event, out);
             out.push(event);
         }
+        if !listened {
+            return;
+        }
         let step = (timing.beat_of(event.sample()) * settings.steps_per_beat as f64).round() as i64;
+        let mut ended = None;
         match event {
-            NoteEvent::On { sample, pitch, velocity, .. } => {
-                if let Status::Answering { .. } = self.status {
-                    // The player starts a new phrase: the answer stops here.
-                    self.voices.all_off(sample, out);
-                    self.link.cancel();
-                    self.finish_take();
-                    self.pending = None;
-                    self.status = Status::Listening;
-                }
-                self.capture.note_on(step, pitch, velocity);
-            }
-            NoteEvent::Off { pitch, .. } => {
-                let note = self.capture.note_off(step, pitch);
-                if let (Some(note), Status::Continuing { .. }) = (note, self.status) {
-                    // A full queue drops the note: the worker is far behind anyway.
-                    let _ = self.link.heard.push(Heard { generation: self.link.current_generation(), note });
+            NoteEvent::On { pitch, velocity, .. } => self.capture.note_on(step, pitch, velocity),
+            NoteEvent::Off { pitch, .. } => ended = self.capture.note_off(step, pitch),
+            NoteEvent::Midi { .. } => {
+                if let Some(down) = event.pedal() {
+                    let (link, status) = (&self.link, self.status);
+                    self.capture.pedal(step, down, |note| tell_worker(link, status, note));
                 }
             }
+        }
+        if let Some(note) = ended {
+            tell_worker(&self.link, self.status, note);
         }
     }
 
@@ -332,7 +355,7 @@ impl Engine {
         let steps = (settings.answer_bars as f64 * settings.beats_per_bar * settings.steps_per_beat as f64).round().max(1.0) as u32;
         let start = step + ANSWER_LEAD;
         self.answers += 1;
-        let seed = if settings.seed == 0 { self.answers.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ step as u64 } else { settings.seed };
+        let seed = if settings.seed == 0 { self.session_seed ^ self.answers.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ step as u64 } else { settings.seed };
         self.capture.copy_phrase(&mut self.phrase);
         let continuous = settings.mode == Mode::Continuous;
         let request = Request {

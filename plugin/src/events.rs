@@ -37,17 +37,37 @@ impl StepToken {
     }
 }
 
-/// A note event at a sample of the block.
+/// The sustain pedal's controller number.
+pub const SUSTAIN_CC: u8 = 64;
+
+/// A MIDI event at a sample of the block: notes, and any other channel message (controllers,
+/// pitch bend, pressure, program change) as its three bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NoteEvent {
     On { sample: usize, channel: u8, pitch: u8, velocity: u8 },
     Off { sample: usize, channel: u8, pitch: u8 },
+    Midi { sample: usize, bytes: [u8; 3] },
 }
 
 impl NoteEvent {
     pub fn sample(&self) -> usize {
         match *self {
-            NoteEvent::On { sample, .. } | NoteEvent::Off { sample, .. } => sample,
+            NoteEvent::On { sample, .. } | NoteEvent::Off { sample, .. } | NoteEvent::Midi { sample, .. } => sample,
+        }
+    }
+
+    pub fn channel(&self) -> u8 {
+        match *self {
+            NoteEvent::On { channel, .. } | NoteEvent::Off { channel, .. } => channel,
+            NoteEvent::Midi { bytes, .. } => bytes[0] & 0x0f,
+        }
+    }
+
+    /// The sustain pedal: `Some(down)` for a CC64 message.
+    pub fn pedal(&self) -> Option<bool> {
+        match *self {
+            NoteEvent::Midi { bytes: [status, SUSTAIN_CC, value], .. } if status & 0xf0 == 0xb0 => Some(value >= 64),
+            _ => None,
         }
     }
 }

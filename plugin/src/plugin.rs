@@ -8,14 +8,15 @@ use crate::events::{EventSink, NoteEvent};
 use crate::link::Link;
 use crate::params::ContinuoParams;
 use crate::worker::{Shared, Worker};
-use nice_plug::midi::{Channel, Key, VoiceID};
+use nice_plug::midi::{Channel, Key, MidiResult, VoiceID};
 use nice_plug::prelude::*;
 use nice_plug::prelude::NoteEvent as PlugNote;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-/// Input events kept per block; more are dropped (never allocated for).
+/// Input events kept per block; more are dropped (never allocated for), except note-offs,
+/// which have room of their own.
 const INPUT_CAPACITY: usize = 1024;
 
 pub struct Continuo {
@@ -23,7 +24,7 @@ pub struct Continuo {
     link: Arc<Link>,
     engine: Engine,
     sink: EventSink,
-    input: Vec<NoteEvent>,
+    input: EventSink,
     worker: Option<Worker>,
     /// What the worker shares with the editor; created before the worker so the editor can
     /// open (and a model can be chosen) before the plugin is activated.
@@ -62,7 +63,7 @@ impl Default for Continuo {
             engine: Engine::new(link.clone()),
             link,
             sink: EventSink::with_capacity(2048),
-            input: Vec::with_capacity(INPUT_CAPACITY),
+            input: EventSink::with_capacity(INPUT_CAPACITY),
             worker: None,
             shared,
             sample_rate: 48_000.0,
@@ -115,8 +116,8 @@ impl Plugin for Continuo {
         main_output_channels: NonZeroU32::new(2),
         ..AudioIOLayout::const_default()
     }];
-    const MIDI_INPUT: MidiConfig = MidiConfig::Basic;
-    const MIDI_OUTPUT: MidiConfig = MidiConfig::Basic;
+    const MIDI_INPUT: MidiConfig = MidiConfig::MidiCCs;
+    const MIDI_OUTPUT: MidiConfig = MidiConfig::MidiCCs;
 
     type Editor = nice_plug_egui::EguiEditor<crate::editor::App>;
     type SysExMessage = ();
@@ -152,7 +153,7 @@ impl Plugin for Continuo {
         }
         let len = buffer.samples();
         let t = context.transport();
-        let host = HostTransport { playing: t.playing, tempo: t.tempo, beat: t.pos_beats() };
+        let host = HostTransport { playing: t.playing, tempo: t.tempo, beat: t.pos_beats(), sample: t.pos_samples, loop_beats: t.loop_range_beats() };
         let settings = self.settings(t);
         let s = &self.link.sampling;
         let steps = len as u32;
@@ -162,19 +163,7 @@ impl Plugin for Continuo {
 
         self.input.clear();
         while let Some(event) = context.next_event() {
-            let e = match event {
-                PlugNote::NoteOn { timing, channel, key: Key::Number(pitch), velocity, .. } => NoteEvent::On {
-                    sample: timing as usize,
-                    channel: channel.number().unwrap_or(0),
-                    pitch,
-                    velocity: (velocity * 127.0).round().clamp(1.0, 127.0) as u8,
-                },
-                PlugNote::NoteOff { timing, channel, key: Key::Number(pitch), .. } => {
-                    NoteEvent::Off { sample: timing as usize, channel: channel.number().unwrap_or(0), pitch }
-                }
-                _ => continue,
-            };
-            if self.input.len() < INPUT_CAPACITY {
+            if let Some(e) = from_host(event) {
                 self.input.push(e);
             }
         }
@@ -186,34 +175,62 @@ impl Plugin for Continuo {
         self.bypassed = bypass;
         if bypass {
             // Bypassed: the player's notes pass unchanged, nothing is answered.
-            for &e in &self.input {
+            for &e in self.input.events() {
                 self.sink.push(e);
             }
         } else {
-            self.engine.process(host, self.sample_rate as f64, len, &self.input, &settings, &mut self.sink);
+            self.engine.process(host, self.sample_rate as f64, len, self.input.events(), &settings, &mut self.sink);
         }
-        for e in self.sink.events() {
-            let event = match *e {
-                NoteEvent::On { sample, channel, pitch, velocity } => PlugNote::NoteOn {
-                    timing: sample as u32,
-                    voice_id: VoiceID::Wildcard,
-                    channel: Channel::Number(channel),
-                    key: Key::Number(pitch),
-                    velocity: velocity as f32 / 127.0,
-                },
-                NoteEvent::Off { sample, channel, pitch } => PlugNote::NoteOff {
-                    timing: sample as u32,
-                    voice_id: VoiceID::Wildcard,
-                    channel: Channel::Number(channel),
-                    key: Key::Number(pitch),
-                    velocity: 0.0,
-                },
-            };
+        for &e in self.sink.events() {
             // A full host buffer drops the event (the host decides its size).
-            let _ = context.try_send_event(event);
+            if let Some(event) = to_host(e) {
+                let _ = context.try_send_event(event);
+            }
         }
         ProcessStatus::Normal
     }
+}
+
+/// A host's event as the engine takes it: notes, and every other channel message as MIDI
+/// bytes (passed through). Note expressions and SysEx are left out.
+fn from_host(event: PlugNote<()>) -> Option<NoteEvent> {
+    Some(match event {
+        PlugNote::NoteOn { timing, channel, key: Key::Number(pitch), velocity, .. } => NoteEvent::On {
+            sample: timing as usize,
+            channel: channel.number().unwrap_or(0),
+            pitch,
+            velocity: (velocity * 127.0).round().clamp(1.0, 127.0) as u8,
+        },
+        PlugNote::NoteOff { timing, channel, key: Key::Number(pitch), .. } => {
+            NoteEvent::Off { sample: timing as usize, channel: channel.number().unwrap_or(0), pitch }
+        }
+        PlugNote::NoteOn { .. } | PlugNote::NoteOff { .. } => return None,
+        other => match other.as_midi() {
+            Some(MidiResult::Basic(bytes)) => NoteEvent::Midi { sample: other.timing() as usize, bytes },
+            _ => return None,
+        },
+    })
+}
+
+/// An engine event as the host takes it.
+fn to_host(event: NoteEvent) -> Option<PlugNote<()>> {
+    Some(match event {
+        NoteEvent::On { sample, channel, pitch, velocity } => PlugNote::NoteOn {
+            timing: sample as u32,
+            voice_id: VoiceID::Wildcard,
+            channel: Channel::Number(channel),
+            key: Key::Number(pitch),
+            velocity: velocity as f32 / 127.0,
+        },
+        NoteEvent::Off { sample, channel, pitch } => PlugNote::NoteOff {
+            timing: sample as u32,
+            voice_id: VoiceID::Wildcard,
+            channel: Channel::Number(channel),
+            key: Key::Number(pitch),
+            velocity: 0.0,
+        },
+        NoteEvent::Midi { sample, bytes } => return PlugNote::from_midi(sample as u32, &bytes).ok(),
+    })
 }
 
 impl ClapPlugin for Continuo {

@@ -1,6 +1,7 @@
 //! The answer's sounding notes on the audio thread: playing a step's token (ending what
 //! sounds, starting new pitches) and ending everything on demand, so that no note-on is
-//! ever left without its note-off.
+//! ever left without its note-off, and an answer note never collides with a note of the
+//! same pitch and channel that the player holds (passed through).
 
 use crate::events::{EventSink, NoteEvent, StepToken};
 
@@ -8,17 +9,34 @@ use crate::events::{EventSink, NoteEvent, StepToken};
 pub struct Voices {
     sounding: [bool; 128],
     channel: u8,
+    /// Per pitch, the channels (bits) on which the player holds it, passed through.
+    player: [u16; 128],
 }
 
 impl Default for Voices {
     fn default() -> Self {
-        Voices { sounding: [false; 128], channel: 0 }
+        Voices { sounding: [false; 128], channel: 0, player: [0; 128] }
     }
 }
 
 impl Voices {
-    pub fn any_sounding(&self) -> bool {
-        self.sounding.iter().any(|&s| s)
+    /// A player's note is about to pass through. A note-on of a pitch the answer sounds on
+    /// that channel ends the answer's note first (so the player's note is not cut by the
+    /// answer's note-off later); the player's held notes are remembered so the answer does
+    /// not start them again.
+    pub fn pass_through(&mut self, event: NoteEvent, out: &mut EventSink) {
+        match event {
+            NoteEvent::On { sample, channel, pitch, .. } => {
+                let p = pitch.min(127) as usize;
+                if self.sounding[p] && self.channel == channel {
+                    self.sounding[p] = false;
+                    out.push(NoteEvent::Off { sample, channel, pitch });
+                }
+                self.player[p] |= 1 << (channel & 15);
+            }
+            NoteEvent::Off { channel, pitch, .. } => self.player[pitch.min(127) as usize] &= !(1 << (channel & 15)),
+            NoteEvent::Midi { .. } => {}
+        }
     }
 
     /// End every sounding note at `sample`.
@@ -41,7 +59,8 @@ impl Voices {
                 self.channel = channel;
                 for &p in token.pitches() {
                     let pitch = p as i32 + transpose;
-                    if (0..128).contains(&pitch) && !self.sounding[pitch as usize] {
+                    let free = |p: usize| !self.sounding[p] && self.player[p] & (1 << (channel & 15)) == 0;
+                    if (0..128).contains(&pitch) && free(pitch as usize) {
                         self.sounding[pitch as usize] = true;
                         out.push(NoteEvent::On { sample, channel, pitch: pitch as u8, velocity: velocity.max(1) });
                     }

@@ -36,7 +36,7 @@ fn without_onnx_runtime_notes_pass_through_and_the_status_says_why() {
     for block in 0..400 {
         sink.clear();
         let input: &[NoteEvent] = if block == 0 { &notes } else { &[] };
-        let timing = engine.process(HostTransport { playing: true, tempo: Some(120.0), beat: Some(beat) }, 48_000.0, 512, input, &settings, &mut sink);
+        let timing = engine.process(HostTransport { playing: true, tempo: Some(120.0), beat: Some(beat), ..HostTransport::default() }, 48_000.0, 512, input, &settings, &mut sink);
         beat = timing.end_beat();
         out.extend_from_slice(sink.events());
     }
