@@ -94,6 +94,19 @@ pub fn runtime_candidates(extra: &[PathBuf]) -> Vec<PathBuf> {
 
 static RUNTIME: OnceLock<Result<(ort::environment::Environment, PathBuf), String>> = OnceLock::new();
 
+/// ONNX Runtime's own telemetry (a device id and queued events under
+/// `~/.cache/Microsoft/DeveloperTools/`) stays off: its switch is an environment variable
+/// read when the library creates its environment, before any API call could turn it off.
+/// Set once, before the library is loaded, unless the user set it.
+fn disable_telemetry() {
+    const SWITCH: &str = "ORT_DISABLE_TELEMETRY";
+    if std::env::var_os(SWITCH).is_none() {
+        // SAFETY: runs once per process (inside `RUNTIME`'s initialisation), before ONNX
+        // Runtime starts; Continuo's threads read no environment variable meanwhile.
+        std::env::set_var(SWITCH, "1");
+    }
+}
+
 /// Load ONNX Runtime once per process (later calls return the first outcome). The error
 /// says where it looked and how to get the library.
 pub fn init_runtime(extra_dirs: &[PathBuf]) -> Result<PathBuf, ModelError> {
@@ -106,8 +119,9 @@ pub fn init_runtime(extra_dirs: &[PathBuf]) -> Result<PathBuf, ModelError> {
                 looked.join(", ")
             ));
         };
+        disable_telemetry();
         let builder = ort::init_from(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let env = builder.with_name("continuo").build().map_err(|e| format!("{}: {e}", path.display()))?;
+        let env = builder.with_name("continuo").with_telemetry(false).build().map_err(|e| format!("{}: {e}", path.display()))?;
         Ok((env, path))
     });
     match outcome {

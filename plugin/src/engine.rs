@@ -180,6 +180,13 @@ impl Engine {
         self.capture.clear();
     }
 
+    /// Quitting: end the answer and every note of the player's that passed through, so that
+    /// nothing sounds on after the app has gone.
+    pub fn release_everything(&mut self, sample: usize, out: &mut EventSink) {
+        self.stop_all(sample, out);
+        self.voices.release_player(sample, out);
+    }
+
     /// End the answer: its sounding notes get their note-offs at `sample` and the worker
     /// abandons it. A phrase the player is playing is kept.
     fn end_answer(&mut self, sample: usize, out: &mut EventSink) {

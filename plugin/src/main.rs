@@ -1,6 +1,29 @@
 //! Continuo as a standalone app (nice-plug's standalone wrapper: JACK, ALSA or the dummy
 //! backend; MIDI input from a keyboard). `continuo --help` lists the options.
+//!
+//! SIGINT and SIGTERM (with or without the editor open) end every sounding note on the next
+//! audio block, then quit with status 0. A backend that cannot start exits with status 1.
+
+use continuo::plugin::{EXIT_FLUSHED, EXIT_REQUESTED};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 fn main() {
-    nice_plug::prelude::nice_export_standalone::<continuo::plugin::Continuo>();
+    if let Err(e) = ctrlc::set_handler(quit_after_the_last_notes) {
+        eprintln!("continuo: cannot handle SIGINT/SIGTERM: {e}");
+    }
+    let ok = nice_plug::prelude::nice_export_standalone::<continuo::plugin::Continuo>();
+    std::process::exit(if ok { 0 } else { 1 });
+}
+
+/// Ask the audio thread to end every note, wait until it has sent the note-offs (or a
+/// second: the audio may not run), let that block's MIDI reach its port, and quit.
+fn quit_after_the_last_notes() {
+    EXIT_REQUESTED.store(true, Ordering::Release);
+    let asked = Instant::now();
+    while !EXIT_FLUSHED.load(Ordering::Acquire) && asked.elapsed() < Duration::from_secs(1) {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    std::process::exit(0);
 }

@@ -12,12 +12,17 @@ use nice_plug::midi::{Channel, Key, MidiResult, VoiceID};
 use nice_plug::prelude::*;
 use nice_plug::prelude::NoteEvent as PlugNote;
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// Input events kept per block; more are dropped (never allocated for), except note-offs,
 /// which have room of their own.
 const INPUT_CAPACITY: usize = 1024;
+
+/// The standalone is quitting (SIGINT, SIGTERM): the next block ends every sounding note
+/// and sets `EXIT_FLUSHED`; nothing more is played.
+pub static EXIT_REQUESTED: AtomicBool = AtomicBool::new(false);
+pub static EXIT_FLUSHED: AtomicBool = AtomicBool::new(false);
 
 pub struct Continuo {
     params: Arc<ContinuoParams>,
@@ -74,6 +79,16 @@ impl Default for Continuo {
 }
 
 impl Continuo {
+    /// The block's output events to the host. A full host buffer drops an event (the host
+    /// decides its size).
+    fn send(&self, context: &mut impl ProcessContext<Self>) {
+        for &e in self.sink.events() {
+            if let Some(event) = to_host(e) {
+                let _ = context.try_send_event(event);
+            }
+        }
+    }
+
     fn settings(&self, transport: &Transport) -> Settings {
         let p = &self.params;
         let model_grid = self.link.model_steps_per_beat.load(Ordering::Relaxed);
@@ -168,6 +183,14 @@ impl Plugin for Continuo {
             }
         }
         self.sink.clear();
+        if EXIT_REQUESTED.load(Ordering::Acquire) {
+            if !EXIT_FLUSHED.load(Ordering::Acquire) {
+                self.engine.release_everything(0, &mut self.sink);
+                self.send(context);
+                EXIT_FLUSHED.store(true, Ordering::Release);
+            }
+            return ProcessStatus::Normal;
+        }
         let bypass = self.params.bypass.value();
         if std::mem::take(&mut self.flush) || (bypass && !self.bypassed) {
             self.engine.stop_all(0, &mut self.sink);
@@ -181,12 +204,7 @@ impl Plugin for Continuo {
         } else {
             self.engine.process(host, self.sample_rate as f64, len, self.input.events(), &settings, &mut self.sink);
         }
-        for &e in self.sink.events() {
-            // A full host buffer drops the event (the host decides its size).
-            if let Some(event) = to_host(e) {
-                let _ = context.try_send_event(event);
-            }
-        }
+        self.send(context);
         ProcessStatus::Normal
     }
 }

@@ -39,6 +39,16 @@ impl Voices {
         }
     }
 
+    /// End every note of the player's that passed through and is still held, at `sample`.
+    pub fn release_player(&mut self, sample: usize, out: &mut EventSink) {
+        for pitch in 0..128u8 {
+            let channels = std::mem::take(&mut self.player[pitch as usize]);
+            for channel in (0..16u8).filter(|c| channels & (1 << c) != 0) {
+                out.push(NoteEvent::Off { sample, channel, pitch });
+            }
+        }
+    }
+
     /// End every sounding note at `sample`.
     pub fn all_off(&mut self, sample: usize, out: &mut EventSink) {
         for pitch in 0..128u8 {
