@@ -102,31 +102,45 @@ pub fn rest_bias_range() -> FloatRange {
     FloatRange::Linear { min: -8.0, max: 8.0 }
 }
 
-fn float_text(digits: usize, unit: &'static str) -> (Arc<dyn Fn(f32) -> String + Send + Sync>, Arc<dyn Fn(&str) -> Option<f32> + Send + Sync>) {
+/// Value text with `digits` decimals (never "-0.0": a value that shows as zero has no sign).
+fn float_text(digits: usize) -> (Arc<dyn Fn(f32) -> String + Send + Sync>, Arc<dyn Fn(&str) -> Option<f32> + Send + Sync>) {
     (
-        Arc::new(move |v| format!("{v:.digits$}")),
-        Arc::new(move |s| s.trim().trim_end_matches(unit).trim().parse::<f32>().ok()),
+        Arc::new(move |v| {
+            let text = format!("{v:.digits$}");
+            match text.strip_prefix('-') {
+                Some(rest) if rest.parse::<f32>() == Ok(0.0) => rest.to_string(),
+                _ => text,
+            }
+        }),
+        Arc::new(move |s| s.trim().parse::<f32>().ok()),
     )
 }
 
-fn int_text(zero: Option<&'static str>, unit: &'static str) -> (Arc<dyn Fn(i32) -> String + Send + Sync>, Arc<dyn Fn(&str) -> Option<i32> + Send + Sync>) {
+/// A unit in the singular and the plural ("1 bar", "2 bars").
+type Unit = Option<(&'static str, &'static str)>;
+
+/// Value text with its unit; 0 shows as `zero` where the parameter gives it a meaning.
+fn int_text(zero: Option<&'static str>, unit: Unit) -> (Arc<dyn Fn(i32) -> String + Send + Sync>, Arc<dyn Fn(&str) -> Option<i32> + Send + Sync>) {
     (
-        Arc::new(move |v| match zero {
-            Some(z) if v == 0 => z.to_string(),
-            _ => format!("{v}{unit}"),
+        Arc::new(move |v| match (zero, unit) {
+            (Some(z), _) if v == 0 => z.to_string(),
+            (_, Some((one, _))) if v.abs() == 1 => format!("{v} {one}"),
+            (_, Some((_, many))) => format!("{v} {many}"),
+            (_, None) => v.to_string(),
         }),
         Arc::new(move |s| {
             let s = s.trim();
             if zero.is_some_and(|z| s.eq_ignore_ascii_case(z)) {
                 return Some(0);
             }
-            s.trim_end_matches(unit).trim().parse::<i32>().ok()
+            let number = unit.map_or(s, |(one, many)| s.trim_end_matches(many).trim_end_matches(one));
+            number.trim().parse::<i32>().ok()
         }),
     )
 }
 
 fn float(name: &str, default: f32, range: FloatRange, digits: usize, step: f32) -> FloatParam {
-    let (v2s, s2v) = float_text(digits, "");
+    let (v2s, s2v) = float_text(digits);
     FloatParam::new(name, default, range)
         .with_step_size(step)
         .with_smoother(SmoothingStyle::Linear(20.0))
@@ -134,7 +148,7 @@ fn float(name: &str, default: f32, range: FloatRange, digits: usize, step: f32) 
         .with_string_to_value(s2v)
 }
 
-fn int(name: &str, default: i32, min: i32, max: i32, zero: Option<&'static str>, unit: &'static str) -> IntParam {
+fn int(name: &str, default: i32, min: i32, max: i32, zero: Option<&'static str>, unit: Unit) -> IntParam {
     let (v2s, s2v) = int_text(zero, unit);
     IntParam::new(name, default, IntRange::Linear { min, max }).with_value_to_string(v2s).with_string_to_value(s2v)
 }
@@ -159,15 +173,15 @@ impl Default for ContinuoParams {
             temperature: float("Temperature", 1.0, temperature_range(), 2, 0.01),
             rest_bias: float("Rest bias", 0.0, rest_bias_range(), 1, 0.1),
             entropy: float("Entropy-adaptive", 0.0, FloatRange::Linear { min: 0.0, max: 1.0 }, 2, 0.01),
-            answer_bars: int("Answer length", 2, 1, 16, None, " bars"),
-            gap_steps: int("Phrase-end gap", 8, 1, 64, None, " steps"),
+            answer_bars: int("Answer length", 2, 1, 16, None, Some(("bar", "bars"))),
+            gap_steps: int("Phrase-end gap", 8, 1, 64, None, Some(("step", "steps"))),
             pass_through: switch("Pass-through", true),
             follow_key: switch("Key follow", true),
-            octave: int("Octave", 0, -3, 3, None, " oct"),
-            input_channel: int("Input channel", 0, 0, 16, Some("All"), ""),
-            output_channel: int("Output channel", 1, 1, 16, None, ""),
-            velocity: int("Velocity", 0, 0, 127, Some("Follow"), ""),
-            seed: int("Random seed", 0, 0, 9999, Some("New"), ""),
+            octave: int("Octave", 0, -3, 3, None, Some(("octave", "octaves"))),
+            input_channel: int("Input channel", 0, 0, 16, Some("All"), None),
+            output_channel: int("Output channel", 1, 1, 16, None, None),
+            velocity: int("Velocity", 0, 0, 127, Some("Follow"), None),
+            seed: int("Random seed", 0, 0, 9999, Some("New"), None),
         }
     }
 }
@@ -195,6 +209,19 @@ mod tests {
         let restored = ContinuoParams::default();
         restored.deserialize_fields(&fields);
         assert_eq!(*restored.model_path.read().unwrap(), "/models/mine.onnx");
+    }
+
+    #[test]
+    fn value_text_has_units_plurals_and_no_negative_zero() {
+        let p = ContinuoParams::default();
+        let text = |param: &IntParam, v: i32| param.normalized_value_to_string(param.preview_normalized(v), true);
+        assert_eq!(text(&p.answer_bars, 1), "1 bar");
+        assert_eq!(text(&p.answer_bars, 2), "2 bars");
+        assert_eq!(text(&p.gap_steps, 1), "1 step");
+        assert_eq!(text(&p.octave, -1), "-1 octave");
+        assert_eq!(p.answer_bars.string_to_normalized_value("1 bar"), Some(p.answer_bars.preview_normalized(1)));
+        let rest = p.rest_bias.normalized_value_to_string(p.rest_bias.preview_normalized(-0.01), true);
+        assert_eq!(rest, "0.0");
     }
 
     #[test]

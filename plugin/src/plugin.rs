@@ -122,8 +122,9 @@ impl Continuo {
 impl Plugin for Continuo {
     const NAME: &'static str = "Continuo";
     const VENDOR: &'static str = "Continuo";
-    const URL: &'static str = "https://example.invalid/continuo";
-    const EMAIL: &'static str = "continuo@example.invalid";
+    // No public home or contact address exists yet: empty rather than a placeholder.
+    const URL: &'static str = "";
+    const EMAIL: &'static str = "";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
 
     const AUDIO_IO_LAYOUTS: &'static [AudioIOLayout] = &[AudioIOLayout {

@@ -1,0 +1,136 @@
+#!/usr/bin/python3
+"""Checks what jack_player.py recorded (scripts/host-test.sh): an answer came, every answered
+note-on and note-off lies on the 16th grid of the tempo within one sample, and every note
+has its note-off. Prints the count of answered notes and the worst grid error in samples;
+exits 1 with the reason otherwise.
+
+    check_answer.py RESULT.json NAME [--period=N] [--cut-answer] [--controllers] [--exit]
+
+The grid's phase is not known to a JACK client (the host's transport started it), so it is
+fitted: the latest phase at which every answered event is at or after its exact step time.
+Each event must then lie within one sample of its step's sample. The player's own events,
+when passed through, are told apart from the answer by matching what was sent.
+`--cut-answer`: the player's note that started a new phrase on the answer's sounding pitch came
+out after the answer's note-off, and no note-off cut it short. `--controllers`: the sustain
+pedal and pitch bend sent came out. `--exit`: the app quit during the answer; the note-offs of
+its last frame are not on the grid.
+"""
+
+import json
+import math
+import sys
+
+
+def fail(name, why):
+    print(f"{name}: FAILED: {why}")
+    sys.exit(1)
+
+
+def is_note(b):
+    return len(b) == 3 and b[0] & 0xF0 in (0x80, 0x90)
+
+
+def is_on(b):
+    return b[0] & 0xF0 == 0x90 and b[2] > 0
+
+
+def split_passed_through(sent, received):
+    """(answer events, passed-through events): a received event with the bytes of a sent one,
+    at the sent frame plus the host's constant latency, is the player's."""
+    latency = None
+    for s in sent:
+        match = [r["frame"] - s["frame"] for r in received if r["bytes"] == s["bytes"] and r["frame"] >= s["frame"]]
+        if match:
+            latency = min(match)
+            break
+    if latency is None:
+        return received, []
+    mine = {(s["frame"] + latency, tuple(s["bytes"])) for s in sent}
+    answer = [r for r in received if (r["frame"], tuple(r["bytes"])) not in mine]
+    passed = [r for r in received if (r["frame"], tuple(r["bytes"])) in mine]
+    return answer, passed
+
+
+def grid_error(frames, step, period):
+    """The worst distance (samples) of an event from its step's sample at the fitted phase,
+    and how often the host's delay changed. With `period`, the host may deliver its output a
+    whole number of periods later than before (Ardour on a dummy JACK backend does, as it
+    recomputes latencies or catches up late cycles): events are followed in order, and a
+    change of delay by 1 to 20 periods is taken when it puts the event within a sample of a
+    later step. Only the rest of the distance counts."""
+    f0, delay, k0, changes, worst = frames[0], 0, 0, 0, 0.0
+
+    def residual(f, d):
+        k = round((f - d - f0) / step)
+        return k, f - d - math.ceil(f0 + k * step - 1e-9)
+
+    for f in frames:
+        k, r = residual(f, delay)
+        if abs(r) > 1 and period:
+            for m in sorted(range(-20, 21), key=abs):
+                k2, r2 = residual(f, delay + m * period)
+                if m and abs(r2) <= 1 and k2 >= k0:
+                    delay, k, r, changes = delay + m * period, k2, r2, changes + 1
+                    break
+        k0 = k
+        worst = max(worst, abs(r))
+    return round(worst), changes
+
+
+def main():
+    path, name = sys.argv[1], sys.argv[2]
+    flags = set(sys.argv[3:])
+    r = json.load(open(path))
+    step = r["rate"] * 60.0 / r["tempo"] / 4.0
+    answer, passed = split_passed_through(r["sent"], r["received"])
+    # An answer cut short by the player's new phrase ends where the player's note starts.
+    cuts = {e["frame"] for e in passed if is_note(e["bytes"]) and is_on(e["bytes"])}
+    if "--exit" in flags and r["received"]:
+        # Quitting ends every note where the app was asked to: its last frame.
+        cuts.add(max(e["frame"] for e in r["received"]))
+    notes = [e for e in answer if is_note(e["bytes"]) and (is_on(e["bytes"]) or e["frame"] not in cuts)]
+    ons = [e for e in notes if is_on(e["bytes"])]
+    if not ons:
+        fail(name, f"no answer ({len(r['received'])} events received, {len(passed)} passed through)")
+    period = next((int(f.split("=")[1]) for f in flags if f.startswith("--period=")), 0)
+    worst, changes = grid_error([e["frame"] for e in notes], step, period)
+    if worst > 1:
+        fail(name, f"an answered note is {worst} samples off the 16th grid at {r['tempo']} BPM")
+    # Every note-on has its note-off (player's and answer's together, by channel and pitch).
+    sounding = {}
+    for e in sorted(r["received"], key=lambda e: e["frame"]):
+        b = e["bytes"]
+        if is_note(b):
+            key = (b[0] & 0x0F, b[1])
+            sounding[key] = sounding.get(key, 0) + (1 if is_on(b) else -1)
+    stuck = [k for k, n in sounding.items() if n > 0]
+    if stuck:
+        fail(name, f"notes without a note-off (channel, pitch): {stuck}")
+    if "--cut-answer" in flags:
+        check_cut(name, r, passed)
+    if "--controllers" in flags:
+        kinds = {(e["bytes"][0] & 0xF0, e["bytes"][1] if e["bytes"][0] & 0xF0 == 0xB0 else None) for e in passed}
+        if (0xB0, 64) not in kinds or (0xE0, None) not in kinds:
+            fail(name, f"the sustain pedal or pitch bend did not pass through: {sorted(kinds, key=str)}")
+    host_late = f" (the host's output delay changed {changes} times by whole periods)" if period else ""
+    print(f"{name}: {len(ons)} answered notes, worst grid error {worst} samples{host_late}")
+
+
+def check_cut(name, r, passed):
+    """The player's last note-on (the new phrase on the answer's pitch) comes out after any
+    note-off of that pitch in its frame, and nothing but its own note-off ends it."""
+    starts = [e for e in passed if is_on(e["bytes"])]
+    if not starts:
+        fail(name, "the new phrase did not pass through")
+    cut = starts[-1]
+    key = (cut["bytes"][0] & 0x0F, cut["bytes"][1])
+    received = r["received"]
+    at = received.index(cut)
+    same = lambda e: is_note(e["bytes"]) and (e["bytes"][0] & 0x0F, e["bytes"][1]) == key
+    offs_after = [e for e in received[at + 1:] if same(e) and not is_on(e["bytes"])]
+    if not offs_after or offs_after[0] not in passed:
+        fail(name, f"the player's note {key} was ended by the answer at frame {offs_after[0]['frame'] if offs_after else '-'}")
+
+
+if __name__ == "__main__":
+    main()
