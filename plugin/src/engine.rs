@@ -6,8 +6,9 @@
 //!   cuts the answer short;
 //! - continuous: from the end of the first phrase on, the answer never ends; the player's
 //!   notes go to the worker, which conditions the continuation on them and on itself;
-//! - loop: the last answer (a take of `answer_bars` bars) repeats from each bar line; until
-//!   there is one, it is call & response.
+//! - loop: the last answer (a take of `answer_bars` bars, or what was played of it, filled up
+//!   to whole bars) repeats from each bar line; a new phrase played over it is answered, and
+//!   that answer loops next. Until there is an answer, it is call & response.
 //!
 //! On a transport jump, start or stop, a reset, a change of mode or grid, every sounding
 //! note ends. No allocation, no lock, no model call: the worker is reached through `Link`'s
@@ -226,7 +227,8 @@ impl Engine {
         }
         let mut next_input = 0;
         for (step, sample) in timing.steps(spb) {
-            while next_input < input.len() && input[next_input].sample() < sample {
+            // What the player plays on a step's sample comes first: a new phrase cuts the answer there.
+            while next_input < input.len() && input[next_input].sample() <= sample {
                 self.hear(&timing, input[next_input], settings, out);
                 next_input += 1;
             }
@@ -337,26 +339,30 @@ impl Engine {
                     self.play_answered(step, sample, settings, out);
                 }
             }
+            Status::Looping { .. } if self.capture.phrase_ended(step, settings.gap_steps) => {
+                // The player played a new phrase over the loop: answer it.
+                self.voices.all_off(sample, out);
+                self.status = Status::Listening;
+                self.listen(step, sample, bar_steps, settings, out);
+            }
             Status::Looping { start } => {
-                let at = (step - start).rem_euclid(self.last_take.len().max(1) as i64) as usize;
-                if let Some(&token) = self.last_take.get(at) {
-                    let velocity = self.velocity(settings);
-                    self.voices.play(token, sample, settings.output_channel, velocity, 12 * settings.octave, out);
-                }
+                // Whole bars: a take cut short is filled up with rests to the next bar line.
+                let bars = (self.last_take.len().max(1) as i64 + bar_steps - 1) / bar_steps;
+                let at = (step - start).rem_euclid(bars * bar_steps) as usize;
+                let token = self.last_take.get(at).copied().unwrap_or(StepToken::Rest);
+                let velocity = self.velocity(settings);
+                self.voices.play(token, sample, settings.output_channel, velocity, 12 * settings.octave, out);
             }
             Status::Listening => self.listen(step, sample, bar_steps, settings, out),
         }
     }
 
     fn listen(&mut self, step: i64, sample: usize, bar_steps: i64, settings: &Settings, out: &mut EventSink) {
-        if settings.mode == Mode::Loop && !self.last_take.is_empty() {
-            if step.rem_euclid(bar_steps) == 0 {
+        if !self.capture.phrase_ended(step, settings.gap_steps) {
+            if settings.mode == Mode::Loop && !self.last_take.is_empty() && step.rem_euclid(bar_steps) == 0 {
                 self.status = Status::Looping { start: step };
                 self.step(step, sample, settings, out);
             }
-            return;
-        }
-        if !self.capture.phrase_ended(step, settings.gap_steps) {
             return;
         }
         let steps = (settings.answer_bars as f64 * settings.beats_per_bar * settings.steps_per_beat as f64).round().max(1.0) as u32;

@@ -592,11 +592,16 @@ fn loop_mode_repeats_the_last_answer_from_each_bar_line() {
         let repeat: Vec<(i64, u8)> = ons.iter().filter(|(s, _)| (start..start + 16).contains(s)).map(|&(s, p)| (s - start, p)).collect();
         assert_eq!(repeat, answer, "bar {bar} of the loop");
     }
-    // The player playing over the loop does not stop it.
+    // The player playing over the loop does not stop it at once; once their phrase has
+    // ended, it is answered, and that answer loops from the next bar line.
     let loops_before = ons.len();
-    host.run((4.0 * spb) as u64, &[(61.0, true, 64), (61.5, false, 64)]);
-    assert!(matches!(host.engine.status(), Status::Looping { .. }));
+    host.run((2.0 * spb) as u64, &[(61.0, true, 64), (61.5, false, 64)]);
+    assert!(matches!(host.engine.status(), Status::Looping { .. }), "{:?}", host.engine.status());
     assert!(answer_ons(&host, 4.0).len() > loops_before);
+    host.run((2.5 * spb) as u64, &[]);
+    assert!(matches!(host.engine.status(), Status::Answering { start: 258, .. }), "{:?}", host.engine.status());
+    host.run((12.0 * spb) as u64, &[]);
+    assert!(matches!(host.engine.status(), Status::Looping { start: 288 }), "{:?}", host.engine.status());
     assert_on_grid(&host.answer_events(), "loop");
     // Back to call & response: the loop's notes end.
     host.settings.mode = Mode::CallResponse;
@@ -607,17 +612,52 @@ fn loop_mode_repeats_the_last_answer_from_each_bar_line() {
 }
 
 #[test]
+fn loop_mode_loops_whole_bars_of_an_answer_cut_short() {
+    let mut host = Host::new(64, 120.0);
+    host.settings.mode = Mode::Loop;
+    host.settings.answer_bars = 2;
+    host.settings.gap_steps = 12;
+    let spb = host.samples_per_beat();
+    // The answer starts at step 129; the player cuts it after 7 steps, at step 136 (beat 34).
+    let mut notes = eight_bars();
+    notes.extend([(34.0, true, 72), (34.1, false, 72)]);
+    host.run((34.05 * spb) as u64, &notes);
+    let cut: Vec<(i64, u8)> = answer_ons(&host, 4.0).into_iter().filter(|(s, _)| (129..136).contains(s)).map(|(s, p)| (s - 129, p)).collect();
+    assert!(!cut.is_empty());
+    // The player's one-note phrase is answered (from step 150) and that take loops; make it
+    // ask nothing more: the loop of the cut take is what is checked, from the bar at 144.
+    host.settings.gap_steps = 64;
+    host.run((14.0 * spb) as u64, &[]);
+    assert!(matches!(host.engine.status(), Status::Looping { start: 144 }), "{:?}", host.engine.status());
+    let ons = answer_ons(&host, 4.0);
+    for bar in 0..3 {
+        let start = 144 + 16 * bar;
+        let repeat: Vec<(i64, u8)> = ons.iter().filter(|(s, _)| (start..start + 16).contains(s)).map(|&(s, p)| (s - start, p)).collect();
+        assert_eq!(repeat, cut, "bar {bar}: the 7 steps played, then rests to the bar line");
+    }
+    host.playing = false;
+    host.run(256, &[]);
+    assert_no_stuck_notes(&host.out);
+    assert_eq!(host.allocations, 0);
+}
+
+#[test]
 fn half_and_double_time_grids_and_grid_changes() {
-    for (steps_per_beat, first_step) in [(2u32, 66i64), (8, 258)] {
+    // The whole tune at half time; its first 4 bars at double time (after the whole tune the
+    // model rightly hears a song's end, and answers with rests).
+    for (steps_per_beat, beats) in [(2u32, 32.0), (8, 16.0)] {
         let mut host = Host::new(77, 90.0);
         host.settings.steps_per_beat = steps_per_beat;
         let spb = host.samples_per_beat();
-        host.run((38.0 * spb) as u64, &eight_bars());
+        let phrase: Vec<_> = eight_bars().into_iter().filter(|&(beat, ..)| beat < beats).collect();
+        host.run(((beats + 6.0) * spb) as u64, &phrase);
         let answer = host.answer_events();
-        assert!(!answer.is_empty(), "{steps_per_beat} steps per beat: no answer");
+        assert!(!answer.is_empty(), "{steps_per_beat} steps per beat: no answer ({:?}, late {})", host.engine.status(), host.link.late_steps.load(Ordering::Relaxed));
         assert_on_steps(&answer, steps_per_beat as f64, &format!("{steps_per_beat} steps per beat"));
         let ons = answer_ons(&host, steps_per_beat as f64);
-        assert!(ons[0].0 >= first_step, "{steps_per_beat}: first onset at step {}", ons[0].0);
+        // The last note is released at 90 % of its beat, before the phrase's end.
+        let last_release = phrase.iter().map(|&(beat, ..)| beat).fold(0.0, f64::max);
+        assert!(ons[0].0 as f64 >= last_release * steps_per_beat as f64, "{steps_per_beat}: first onset at step {}", ons[0].0);
         // Changing the grid in the middle of an answer ends its notes and listens again.
         host.settings.steps_per_beat = 4;
         host.run(77, &[]);
