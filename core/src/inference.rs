@@ -101,8 +101,10 @@ static RUNTIME: OnceLock<Result<(ort::environment::Environment, PathBuf), String
 fn disable_telemetry() {
     const SWITCH: &str = "ORT_DISABLE_TELEMETRY";
     if std::env::var_os(SWITCH).is_none() {
-        // SAFETY: runs once per process (inside `RUNTIME`'s initialisation), before ONNX
-        // Runtime starts; Continuo's threads read no environment variable meanwhile.
+        // Once per process (inside `RUNTIME`'s initialisation), before ONNX Runtime starts.
+        // In a host, another thread reading the environment at this moment is the one risk
+        // of setting a variable; there is no other switch that works before the library's
+        // environment exists.
         std::env::set_var(SWITCH, "1");
     }
 }
