@@ -55,7 +55,7 @@ def grid_error(frames, step, period):
     """The worst distance (samples) of an event from its step's sample at the fitted phase,
     and how often the host's delay changed. With `period`, the host may deliver its output a
     whole number of periods later than before (Ardour on a dummy JACK backend does, as it
-    recomputes latencies or catches up late cycles): events are followed in order, and a
+    recomputes latencies; JACK orders a cycle of clients anew): events are followed in order, and a
     change of delay by 1 to 20 periods is taken when it puts the event within a sample of a
     later step. Only the rest of the distance counts."""
     f0, delay, k0, changes, worst = frames[0], 0, 0, 0, 0.0

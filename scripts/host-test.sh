@@ -147,7 +147,9 @@ standalone_case() { # name seconds signal-after player-flags...
   stop "$app"
   local exit_flag=()
   [ "$signal_after" = - ] || exit_flag=(--exit)
-  /usr/bin/python3 scripts/check_answer.py "$work/standalone.json" "$name" "$@" "${exit_flag[@]}" || { tail -n 20 "$work/standalone.log"; exit 1; }
+  # The player and the app feed each other (a cycle in JACK's graph), so the app's output
+  # reaches the player in the same period or the next, as JACK orders them.
+  /usr/bin/python3 scripts/check_answer.py "$work/standalone.json" "$name" --period=512 "$@" "${exit_flag[@]}" || { tail -n 20 "$work/standalone.log"; exit 1; }
 }
 
 if [ -z "${CONTINUO_STANDALONE_ONLY:-}" ]; then
