@@ -103,7 +103,10 @@ pub fn rest_bias_range() -> FloatRange {
 }
 
 /// Value text with `digits` decimals (never "-0.0": a value that shows as zero has no sign).
-fn float_text(digits: usize) -> (Arc<dyn Fn(f32) -> String + Send + Sync>, Arc<dyn Fn(&str) -> Option<f32> + Send + Sync>) {
+/// A parameter's value → text and text → value conversions.
+type TextConversions<T> = (Arc<dyn Fn(T) -> String + Send + Sync>, Arc<dyn Fn(&str) -> Option<T> + Send + Sync>);
+
+fn float_text(digits: usize) -> TextConversions<f32> {
     (
         Arc::new(move |v| {
             let text = format!("{v:.digits$}");
@@ -120,7 +123,7 @@ fn float_text(digits: usize) -> (Arc<dyn Fn(f32) -> String + Send + Sync>, Arc<d
 type Unit = Option<(&'static str, &'static str)>;
 
 /// Value text with its unit; 0 shows as `zero` where the parameter gives it a meaning.
-fn int_text(zero: Option<&'static str>, unit: Unit) -> (Arc<dyn Fn(i32) -> String + Send + Sync>, Arc<dyn Fn(&str) -> Option<i32> + Send + Sync>) {
+fn int_text(zero: Option<&'static str>, unit: Unit) -> TextConversions<i32> {
     (
         Arc::new(move |v| match (zero, unit) {
             (Some(z), _) if v == 0 => z.to_string(),
