@@ -9,22 +9,14 @@
 #   leaves no note without its note-off and exits 0.
 # Each check prints the count of answered notes and the worst grid error in samples.
 # Every process started here is stopped by its id. Needs the bundle (`cargo xtask bundle
-# continuo --release`, run here when missing or older than the sources).
+# continuo --release`, run here when missing or older than the sources). Installs ardour,
+# jackd2 and python3-jack-client when missing (through scripts/setup.sh).
+# CONTINUO_STANDALONE_ONLY=1 skips Ardour; CONTINUO_KEEP_HOST_TEST=1 keeps the work folder
+# (sessions, logs, recordings).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$PWD
 
-need=()
-for p in ardour jackd2 python3-jack-client; do
-  dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
-done
-if [ ${#need[@]} -gt 0 ]; then
-  echo "host test: installing ${need[*]}"
-  sudo_cmd=""
-  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
-  $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+bash scripts/setup.sh ardour jackd2 python3-jack-client
 lua_tool=$(compgen -c ardour | grep -E '^ardour[0-9]+-lua$' | sort -V | tail -n 1)
 ardour_lib=/usr/lib/${lua_tool%-lua}
 [ -n "$lua_tool" ] || { echo "host test: no ardour*-lua found" >&2; exit 1; }

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Prepare a fresh Debian machine for building Continuo: the system packages the build
-# needs (installed only when missing) and a Rust toolchain check.
+# needs (installed only when missing) and a Rust toolchain check. Package names given as
+# arguments are installed too (scripts/host-test.sh asks for its real hosts this way).
 set -euo pipefail
 # pkg-config and the libraries nice-plug's plugin wrappers and standalone (ALSA, JACK, X11,
 # OpenGL) build against.
-packages=(pkg-config libasound2-dev libjack-jackd2-dev libx11-dev libxcursor-dev libx11-xcb-dev libgl-dev)
+packages=(pkg-config libasound2-dev libjack-jackd2-dev libx11-dev libxcursor-dev libx11-xcb-dev libgl-dev "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -14,7 +15,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   sudo_cmd=""
   [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}"
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 # pip fetches the ONNX Runtime library (`cargo xtask ort`) from its PyPI wheel.
 if ! python3 -m pip --version >/dev/null 2>&1; then
