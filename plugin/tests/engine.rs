@@ -314,6 +314,11 @@ fn answer_ons(host: &Host, steps_per_beat: f64) -> Vec<(i64, u8)> {
         .collect()
 }
 
+/// The note-ons of steps `start .. start + len`, with steps counted from `start`.
+fn ons_within(ons: &[(i64, u8)], start: i64, len: i64) -> Vec<(i64, u8)> {
+    ons.iter().filter(|(s, _)| (start..start + len).contains(s)).map(|&(s, p)| (s - start, p)).collect()
+}
+
 /// The answer's ons and offs pair up per pitch (never two ons in a row); the player's
 /// passed-through notes balance out; and nothing sounds at the end.
 fn assert_no_stuck_notes(events: &[Out]) {
@@ -584,12 +589,12 @@ fn loop_mode_repeats_the_last_answer_from_each_bar_line() {
     host.run((60.0 * spb) as u64, &eight_bars());
     assert!(matches!(host.engine.status(), Status::Looping { start: 160 }), "{:?}", host.engine.status());
     let ons = answer_ons(&host, 4.0);
-    let answer: Vec<(i64, u8)> = ons.iter().filter(|(s, _)| (129..145).contains(s)).map(|&(s, p)| (s - 129, p)).collect();
+    let answer = ons_within(&ons, 129, 16);
     assert!(!answer.is_empty());
     // Bars from step 160 on each play the answer again (its first step on the bar line).
     for bar in 0..4 {
         let start = 160 + 16 * bar;
-        let repeat: Vec<(i64, u8)> = ons.iter().filter(|(s, _)| (start..start + 16).contains(s)).map(|&(s, p)| (s - start, p)).collect();
+        let repeat = ons_within(&ons, start, 16);
         assert_eq!(repeat, answer, "bar {bar} of the loop");
     }
     // The player playing over the loop does not stop it at once; once their phrase has
@@ -622,7 +627,7 @@ fn loop_mode_loops_whole_bars_of_an_answer_cut_short() {
     let mut notes = eight_bars();
     notes.extend([(34.0, true, 72), (34.1, false, 72)]);
     host.run((34.05 * spb) as u64, &notes);
-    let cut: Vec<(i64, u8)> = answer_ons(&host, 4.0).into_iter().filter(|(s, _)| (129..136).contains(s)).map(|(s, p)| (s - 129, p)).collect();
+    let cut = ons_within(&answer_ons(&host, 4.0), 129, 7);
     assert!(!cut.is_empty());
     // The player's one-note phrase is answered (from step 150) and that take loops; make it
     // ask nothing more: the loop of the cut take is what is checked, from the bar at 144.
@@ -632,7 +637,7 @@ fn loop_mode_loops_whole_bars_of_an_answer_cut_short() {
     let ons = answer_ons(&host, 4.0);
     for bar in 0..3 {
         let start = 144 + 16 * bar;
-        let repeat: Vec<(i64, u8)> = ons.iter().filter(|(s, _)| (start..start + 16).contains(s)).map(|&(s, p)| (s - start, p)).collect();
+        let repeat = ons_within(&ons, start, 16);
         assert_eq!(repeat, cut, "bar {bar}: the 7 steps played, then rests to the bar line");
     }
     host.playing = false;
