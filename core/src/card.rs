@@ -180,12 +180,19 @@ impl ModelCard {
         }
         let e = &self.encoding;
         if !Grid::ALL.iter().any(|(g, _)| *g == e.steps_per_beat) {
-            return Err(format!("field `encoding.steps_per_beat` is {}, expected 2, 3, 4, 6 or 8", e.steps_per_beat.steps_per_beat));
+            return Err(format!(
+                "field `encoding.steps_per_beat` is {}, expected 2, 3, 4, 6 or 8",
+                e.steps_per_beat.steps_per_beat
+            ));
         }
-        let vocab = Vocabulary::from_tokens(e.vocabulary.clone()).map_err(|m| format!("field `encoding.vocabulary`: {m}"))?;
+        let vocab =
+            Vocabulary::from_tokens(e.vocabulary.clone()).map_err(|m| format!("field `encoding.vocabulary`: {m}"))?;
         let (lo, hi) = vocab.pitch_range();
         if e.pitch_range != [lo, hi] {
-            return Err(format!("field `encoding.pitch_range` is {:?}, but the vocabulary covers [{lo}, {hi}]", e.pitch_range));
+            return Err(format!(
+                "field `encoding.pitch_range` is {:?}, but the vocabulary covers [{lo}, {hi}]",
+                e.pitch_range
+            ));
         }
         if e.kind == EncodingKind::Melody && e.vocabulary.iter().any(|t| t.pitches().len() > 1) {
             return Err("field `encoding.vocabulary` holds chords, but `encoding.kind` is melody".into());
@@ -238,7 +245,11 @@ pub(crate) mod tests {
             onnx: OnnxSpec {
                 file: "test.onnx".into(),
                 opset: 17,
-                inputs: vec![TensorSpec { name: "tokens".into(), dtype: "int64".into(), shape: vec![Dim::Dynamic("T".into()), Dim::Fixed(1)] }],
+                inputs: vec![TensorSpec {
+                    name: "tokens".into(),
+                    dtype: "int64".into(),
+                    shape: vec![Dim::Dynamic("T".into()), Dim::Fixed(1)],
+                }],
                 outputs: vec![TensorSpec {
                     name: "logits".into(),
                     dtype: "float32".into(),
@@ -293,6 +304,9 @@ pub(crate) mod tests {
         assert!(ModelCard::from_json(&v.to_string(), p).unwrap_err().problem.contains("format"));
 
         assert!(ModelCard::from_json("{", p).is_err());
-        assert!(ModelCard::load(Path::new("/nonexistent/m.json")).unwrap_err().to_string().contains("/nonexistent/m.json"));
+        assert!(ModelCard::load(Path::new("/nonexistent/m.json"))
+            .unwrap_err()
+            .to_string()
+            .contains("/nonexistent/m.json"));
     }
 }

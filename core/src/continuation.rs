@@ -53,7 +53,9 @@ impl Continuer {
         self.model.reset();
         let vocab = self.model.vocab();
         let mut framed = vec![Token::SongEnd];
-        framed.extend(tokens.iter().filter(|t| **t != Token::SongEnd).map(|t| t.transposed(shift).unwrap_or(Token::Rest)));
+        framed.extend(
+            tokens.iter().filter(|t| **t != Token::SongEnd).map(|t| t.transposed(shift).unwrap_or(Token::Rest)),
+        );
         let ids = vocab.encode(&framed);
         self.model.feed(&ids)?;
         Ok(())
@@ -75,7 +77,13 @@ impl Continuer {
 /// Continue a whole score by `steps` grid steps, in the seed's key. Returns the sampled
 /// tokens and a score holding the seed's own notes (voice 0) followed by the continuation
 /// (voice 1), at the seed's tempo and metre.
-pub fn continue_score(continuer: &mut Continuer, seed: &Score, steps: usize, settings: &SamplerSettings, velocity: u8) -> Result<(Vec<Token>, Score), ModelError> {
+pub fn continue_score(
+    continuer: &mut Continuer,
+    seed: &Score,
+    steps: usize,
+    settings: &SamplerSettings,
+    velocity: u8,
+) -> Result<(Vec<Token>, Score), ModelError> {
     let card = continuer.model.card().clone();
     let grid = card.grid();
     let shift = shift_for(card.encoding.key_normalisation, song_key(seed).map(|k| k.0));
@@ -91,10 +99,13 @@ pub fn continue_score(continuer: &mut Continuer, seed: &Score, steps: usize, set
     let ts: Option<TimeSignature> = seed.time_signatures.first().copied();
     let decoded = decode_tokens(&all, grid, 0, velocity, seed.initial_bpm(), ts);
     let start = tokens.len() as f64 * grid.step_beats();
-    let mut out = Score { notes: seed.notes.iter().map(|n| crate::score::Note { voice: 0, ..*n }).collect(), ..decoded.clone() };
+    let mut out =
+        Score { notes: seed.notes.iter().map(|n| crate::score::Note { voice: 0, ..*n }).collect(), ..decoded.clone() };
     out.title = seed.title.clone();
     out.declared_key = seed.declared_key;
-    out.notes.extend(decoded.notes.iter().filter(|n| n.onset >= start - 1e-9).map(|n| crate::score::Note { voice: 1, ..*n }));
+    out.notes.extend(
+        decoded.notes.iter().filter(|n| n.onset >= start - 1e-9).map(|n| crate::score::Note { voice: 1, ..*n }),
+    );
     out.sort();
     Ok((generated, out))
 }

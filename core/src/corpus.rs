@@ -254,10 +254,8 @@ pub fn import(
     let mut summary = ImportSummary::default();
     for root in roots {
         let files = walk(root).map_err(|e| format!("{}: cannot list the folder: {e}", root.display()))?;
-        let root_name = root
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| root.display().to_string());
+        let root_name =
+            root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| root.display().to_string());
         summary.roots.push(root.display().to_string());
         for path in files {
             if FileKind::of(&path).is_none() {
@@ -358,7 +356,8 @@ impl Corpus {
     pub fn read(dir: &Path) -> Result<Corpus, String> {
         let manifest_path = dir.join(MANIFEST_FILE);
         let text = std::fs::read_to_string(&manifest_path).map_err(|e| format!("{}: {e}", manifest_path.display()))?;
-        let manifest: Manifest = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", manifest_path.display()))?;
+        let manifest: Manifest =
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", manifest_path.display()))?;
         if manifest.format != CORPUS_FORMAT {
             return Err(format!("{}: not a prepared Continuo corpus", manifest_path.display()));
         }

@@ -101,7 +101,9 @@ impl FromStr for Token {
                     .split('.')
                     .map(|p| p.parse::<u8>().ok().filter(|&x| x <= 127))
                     .collect::<Option<Vec<u8>>>()
-                    .ok_or_else(|| format!("`{s}` is not a token (expected `_`, `r`, `/`, a MIDI pitch or pitches joined by `.`)"))?;
+                    .ok_or_else(|| {
+                        format!("`{s}` is not a token (expected `_`, `r`, `/`, a MIDI pitch or pitches joined by `.`)")
+                    })?;
                 let token = Token::chord(pitches.iter().copied()).ok_or_else(|| format!("`{s}` is empty"))?;
                 if token.pitches() != pitches.as_slice() {
                     return Err(format!("`{s}`: pitches must be ascending without repeats"));

@@ -25,9 +25,15 @@ pub enum ModelError {
     Runtime(String),
     Card(CardError),
     /// The ONNX file could not be loaded or run.
-    Onnx { path: PathBuf, message: String },
+    Onnx {
+        path: PathBuf,
+        message: String,
+    },
     /// The ONNX file and its card disagree.
-    Mismatch { path: PathBuf, why: String },
+    Mismatch {
+        path: PathBuf,
+        why: String,
+    },
 }
 
 impl fmt::Display for ModelError {
@@ -123,7 +129,11 @@ pub fn init_runtime(extra_dirs: &[PathBuf]) -> Result<PathBuf, ModelError> {
         };
         disable_telemetry();
         let builder = ort::init_from(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let env = builder.with_name("continuo").with_telemetry(false).build().map_err(|e| format!("{}: {e}", path.display()))?;
+        let env = builder
+            .with_name("continuo")
+            .with_telemetry(false)
+            .build()
+            .map_err(|e| format!("{}: {e}", path.display()))?;
         Ok((env, path))
     });
     match outcome {
@@ -158,7 +168,14 @@ struct StepBinding {
 }
 
 impl StepBinding {
-    fn new(session: &Session, h: &Tensor<f32>, c: &Tensor<f32>, layers: usize, hidden: usize, vocab: usize) -> ort::Result<StepBinding> {
+    fn new(
+        session: &Session,
+        h: &Tensor<f32>,
+        c: &Tensor<f32>,
+        layers: usize,
+        hidden: usize,
+        vocab: usize,
+    ) -> ort::Result<StepBinding> {
         let cpu = Allocator::default();
         let mut step = StepBinding {
             binding: session.create_binding()?,
@@ -227,7 +244,8 @@ impl ContinuationModel {
             }
         }
         let (layers, hidden) = (card.onnx.layers as usize, card.onnx.hidden_size as usize);
-        let state = |_| Tensor::from_array(([layers, 1, hidden], vec![0f32; layers * hidden])).map_err(|e| onnx_err(onnx, e));
+        let state =
+            |_| Tensor::from_array(([layers, 1, hidden], vec![0f32; layers * hidden])).map_err(|e| onnx_err(onnx, e));
         let vocab = card.vocabulary();
         let (h, c) = (state(0)?, state(1)?);
         let step = StepBinding::new(&session, &h, &c, layers, hidden, vocab.len()).map_err(|e| onnx_err(onnx, e))?;

@@ -182,7 +182,12 @@ fn malformed(line: usize, why: impl Into<String>) -> ReadProblem {
 
 /// Apply one line of spine manipulators (`*^`, `*v`, `*-`, `*+`, `*x`) and new exclusive
 /// interpretations; returns the spines of the next line.
-fn manipulate(spines: Vec<Spine>, fields: &[&str], line: usize, next_voice: &mut u8) -> Result<Vec<Spine>, ReadProblem> {
+fn manipulate(
+    spines: Vec<Spine>,
+    fields: &[&str],
+    line: usize,
+    next_voice: &mut u8,
+) -> Result<Vec<Spine>, ReadProblem> {
     let mut out = Vec::with_capacity(spines.len() + 1);
     let mut i = 0;
     while i < fields.len() {
@@ -207,7 +212,13 @@ fn manipulate(spines: Vec<Spine>, fields: &[&str], line: usize, next_voice: &mut
             "*-" => {}
             "*+" => {
                 out.push(spine.clone());
-                out.push(Spine { is_kern: false, voice: *next_voice, busy_until: 0.0, tied: vec![], phrase_start: None });
+                out.push(Spine {
+                    is_kern: false,
+                    voice: *next_voice,
+                    busy_until: 0.0,
+                    tied: vec![],
+                    phrase_start: None,
+                });
                 *next_voice = next_voice.saturating_add(1);
             }
             "*x" => {
@@ -260,7 +271,13 @@ pub fn parse_kern(text: &str) -> Result<Score, ReadProblem> {
                 return Err(ReadProblem::NotKern);
             }
             for f in &fields {
-                spines.push(Spine { is_kern: *f == "**kern", voice: next_voice, busy_until: 0.0, tied: vec![], phrase_start: None });
+                spines.push(Spine {
+                    is_kern: *f == "**kern",
+                    voice: next_voice,
+                    busy_until: 0.0,
+                    tied: vec![],
+                    phrase_start: None,
+                });
                 next_voice = next_voice.saturating_add(1);
             }
             if !spines.iter().any(|s| s.is_kern) {
@@ -331,7 +348,8 @@ fn read_interpretations(score: &mut Score, spines: &[Spine], fields: &[&str], t:
                 let d: String = d.chars().take_while(char::is_ascii_digit).collect();
                 if let (Ok(n), Ok(d)) = (n.parse::<u8>(), d.parse::<u8>()) {
                     if n > 0 && d.is_power_of_two() && d <= 64 {
-                        let ts = TimeSignature { beat_milli: (t * 1000.0).round() as i64, numerator: n, denominator: d };
+                        let ts =
+                            TimeSignature { beat_milli: (t * 1000.0).round() as i64, numerator: n, denominator: d };
                         // One metre per position: a later one at the same beat replaces it.
                         match score.time_signatures.last_mut() {
                             Some(last) if last.beat_milli == ts.beat_milli => *last = ts,
@@ -348,7 +366,13 @@ fn read_interpretations(score: &mut Score, spines: &[Spine], fields: &[&str], t:
     }
 }
 
-fn read_data_line(score: &mut Score, spines: &mut [Spine], fields: &[&str], t: f64, line: usize) -> Result<(), ReadProblem> {
+fn read_data_line(
+    score: &mut Score,
+    spines: &mut [Spine],
+    fields: &[&str],
+    t: f64,
+    line: usize,
+) -> Result<(), ReadProblem> {
     for (spine, field) in spines.iter_mut().zip(fields) {
         if !spine.is_kern || *field == "." {
             continue;
@@ -472,7 +496,19 @@ mod tests {
         let onsets: Vec<(f64, u8)> = s.notes.iter().map(|n| (n.onset, n.pitch)).collect();
         assert_eq!(
             onsets,
-            vec![(0.0, 48), (0.0, 60), (0.0, 64), (0.0, 67), (1.0, 62), (2.0, 55), (2.0, 64), (2.0, 67), (3.0, 65), (4.0, 48), (4.0, 60)]
+            vec![
+                (0.0, 48),
+                (0.0, 60),
+                (0.0, 64),
+                (0.0, 67),
+                (1.0, 62),
+                (2.0, 55),
+                (2.0, 64),
+                (2.0, 67),
+                (3.0, 65),
+                (4.0, 48),
+                (4.0, 60)
+            ]
         );
     }
 }

@@ -173,7 +173,9 @@ fn check_chunks(bytes: &[u8]) -> Result<(), ReadProblem> {
         at = end;
     }
     if tracks < announced {
-        return Err(ReadProblem::Truncated(format!("the header announces {announced} tracks, the file holds {tracks}")));
+        return Err(ReadProblem::Truncated(format!(
+            "the header announces {announced} tracks, the file holds {tracks}"
+        )));
     }
     Ok(())
 }
@@ -296,7 +298,11 @@ pub fn write_midi(score: &Score) -> Vec<u8> {
             let off = beat_to_tick(n.end()).max(on + 1);
             let vel = u7::new(n.velocity.clamp(1, 127));
             timed.push((on, 2, TrackEventKind::Midi { channel, message: MidiMessage::NoteOn { key, vel } }));
-            timed.push((off, 1, TrackEventKind::Midi { channel, message: MidiMessage::NoteOff { key, vel: u7::new(0) } }));
+            timed.push((
+                off,
+                1,
+                TrackEventKind::Midi { channel, message: MidiMessage::NoteOff { key, vel: u7::new(0) } },
+            ));
         }
         tracks.push(delta_track(timed));
     }
@@ -345,7 +351,8 @@ mod tests {
         assert_eq!(parse_midi(&bytes, &MidiOptions::default()).unwrap().notes.len(), 1);
         let all = MidiOptions { include_drums: true, ..MidiOptions::default() };
         assert_eq!(parse_midi(&bytes, &all).unwrap().notes.len(), 2);
-        let only_drums = MidiOptions { include_drums: true, channels: Some(vec![DRUM_CHANNEL]), ..MidiOptions::default() };
+        let only_drums =
+            MidiOptions { include_drums: true, channels: Some(vec![DRUM_CHANNEL]), ..MidiOptions::default() };
         assert_eq!(parse_midi(&bytes, &only_drums).unwrap().notes[0].pitch, 36);
     }
 }

@@ -62,14 +62,17 @@ pub fn normalised_entropy(logits: &[f32]) -> f32 {
 
 impl Sampler {
     pub fn new(vocab_len: usize, seed: u64) -> Sampler {
-        Sampler { rng: Pcg64Mcg::seed_from_u64(seed), probs: vec![0.0; vocab_len], order: (0..vocab_len as u32).collect() }
+        Sampler {
+            rng: Pcg64Mcg::seed_from_u64(seed),
+            probs: vec![0.0; vocab_len],
+            order: (0..vocab_len as u32).collect(),
+        }
     }
 
     /// Start again from a seed.
     pub fn reseed(&mut self, seed: u64) {
         self.rng = Pcg64Mcg::seed_from_u64(seed);
     }
-
 
     /// Pick a token id from `logits` (one per vocabulary entry).
     pub fn sample(&mut self, logits: &[f32], settings: &SamplerSettings, special: SpecialIds) -> u32 {

@@ -78,12 +78,7 @@ pub const MAX_BEATS: f64 = 100_000.0;
 impl Score {
     /// Sort notes into the canonical order (onset, pitch, voice).
     pub fn sort(&mut self) {
-        self.notes.sort_by(|a, b| {
-            a.onset
-                .total_cmp(&b.onset)
-                .then(a.pitch.cmp(&b.pitch))
-                .then(a.voice.cmp(&b.voice))
-        });
+        self.notes.sort_by(|a, b| a.onset.total_cmp(&b.onset).then(a.pitch.cmp(&b.pitch)).then(a.voice.cmp(&b.voice)));
     }
 
     /// The beat at which the last note ends.

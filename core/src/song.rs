@@ -77,7 +77,14 @@ pub fn encode_score(score: &Score, grid: Grid, kind: EncodingKind, shift: i32) -
 
 /// Tokens back to a playable score: notes from step 0, transposed by `shift` (the negated
 /// shift of encoding gives the original key back exactly), at `bpm`, in 4/4 unless given.
-pub fn decode_tokens(tokens: &[Token], grid: Grid, shift: i32, velocity: u8, bpm: f64, time_signature: Option<TimeSignature>) -> Score {
+pub fn decode_tokens(
+    tokens: &[Token],
+    grid: Grid,
+    shift: i32,
+    velocity: u8,
+    bpm: f64,
+    time_signature: Option<TimeSignature>,
+) -> Score {
     let mut steps = decode(tokens, velocity);
     steps.retain(|n| n.steps > 0);
     for n in &mut steps {

@@ -37,10 +37,8 @@ fn deut4181_tokens_match_the_score() {
     let (key, source) = song_key(&score).unwrap();
     assert_eq!((key, source), (Key::new(5, Mode::Major), KeySource::Declared));
     assert_eq!(key.shift_to_c_or_a(), -5);
-    let tokens: Vec<String> = encode_score(&score, Grid::SIXTEENTH, EncodingKind::Melody, -5)
-        .iter()
-        .map(|t| t.to_string())
-        .collect();
+    let tokens: Vec<String> =
+        encode_score(&score, Grid::SIXTEENTH, EncodingKind::Melody, -5).iter().map(|t| t.to_string()).collect();
 
     let mut expected = expand(
         "60:8 \

@@ -15,7 +15,9 @@ fn one_bad_file_never_aborts_an_import() {
     let root = common::temp_dir("import").join("mixed");
     std::fs::create_dir_all(root.join("deeper/still")).unwrap();
     let tune = Score {
-        notes: (0..8).map(|i| Note { onset: i as f64, duration: 1.0, pitch: 62 + (i % 3) as u8 * 2, velocity: 80, voice: 0 }).collect(),
+        notes: (0..8)
+            .map(|i| Note { onset: i as f64, duration: 1.0, pitch: 62 + (i % 3) as u8 * 2, velocity: 80, voice: 0 })
+            .collect(),
         ..Score::default()
     };
     let midi = write_midi(&tune);
@@ -71,9 +73,11 @@ fn all_keys_augments_training_songs_only() {
 
 #[test]
 fn the_three_corpora_import_completely() {
-    for (corpus, kind) in
-        [("essen-kern", EncodingKind::Melody), ("oneills-midi", EncodingKind::Melody), ("bach-chorales-midi", EncodingKind::Chords)]
-    {
+    for (corpus, kind) in [
+        ("essen-kern", EncodingKind::Melody),
+        ("oneills-midi", EncodingKind::Melody),
+        ("bach-chorales-midi", EncodingKind::Chords),
+    ] {
         let Some(dir) = common::data_dir(corpus) else { return };
         let options = ImportOptions { kind, ..ImportOptions::default() };
         let imported = import(&[dir], &options, &no_progress).unwrap();

@@ -22,7 +22,9 @@ fn bad_kern_files_are_typed_errors_naming_file_and_line() {
         ("text-only.krn", b"**text\nla\n*-\n", |p| *p == ReadProblem::NotKern),
         ("bad-token.krn", b"**kern\n4c\n4c@\n*-\n", |p| matches!(p, ReadProblem::UnsupportedKern { line: 3, .. })),
         ("no-duration.krn", b"**kern\n4c\ncc\n*-\n", |p| matches!(p, ReadProblem::UnsupportedKern { line: 3, .. })),
-        ("fields.krn", b"**kern\t**kern\n4c\t4e\n4d\n*-\t*-\n", |p| matches!(p, ReadProblem::MalformedKern { line: 3, .. })),
+        ("fields.krn", b"**kern\t**kern\n4c\t4e\n4d\n*-\t*-\n", |p| {
+            matches!(p, ReadProblem::MalformedKern { line: 3, .. })
+        }),
         ("rests-only.krn", b"**kern\n4r\n4r\n*-\n", |p| *p == ReadProblem::NoNotes),
     ];
     for (name, text, check) in cases {

@@ -27,7 +27,8 @@ fn agreement(scores: &[Score], estimate: impl Fn(&Score) -> Option<continuo_core
 fn estimated_keys_agree_with_declared_keys_on_essen() {
     let Some(scores) = declared("essen-kern", "krn") else { return };
     assert!(scores.len() > 5000, "only {} Essen songs declare a key", scores.len());
-    let plain_kk = agreement(&scores, |s| estimate_key_with_bonus(&s.notes, Profile::KrumhanslKessler, 0.0).map(|e| e.key));
+    let plain_kk =
+        agreement(&scores, |s| estimate_key_with_bonus(&s.notes, Profile::KrumhanslKessler, 0.0).map(|e| e.key));
     let kk = agreement(&scores, |s| estimate_key(&s.notes, Profile::KrumhanslKessler).map(|e| e.key));
     let aarden = agreement(&scores, |s| estimate_key(&s.notes, Profile::AardenEssen).map(|e| e.key));
     println!(

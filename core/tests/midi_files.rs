@@ -90,7 +90,8 @@ fn tracks_channels_programs_and_drums_can_be_picked() {
     let bass = vec![0x00, 0xC1, 33, 0x00, 0x91, 40, 80, 0x60, 40, 0];
     let drums = vec![0x00, 0x99, 36, 80, 0x60, 36, 0];
     let bytes = smf(1, 96, &[piano, bass, drums]);
-    let pitches = |o: MidiOptions| -> Vec<u8> { parse_midi(&bytes, &o).unwrap().notes.iter().map(|n| n.pitch).collect() };
+    let pitches =
+        |o: MidiOptions| -> Vec<u8> { parse_midi(&bytes, &o).unwrap().notes.iter().map(|n| n.pitch).collect() };
     assert_eq!(pitches(MidiOptions::default()), vec![40, 60]);
     assert_eq!(pitches(MidiOptions { include_drums: true, ..Default::default() }), vec![36, 40, 60]);
     assert_eq!(pitches(MidiOptions { programs: Some((0..8).collect()), ..Default::default() }), vec![60]);
@@ -111,7 +112,10 @@ fn unknown_meta_and_sysex_events_are_ignored() {
 }
 
 /// Write `bytes` to a file named `name` and read it through the public entry point.
-fn read_bytes(name: &str, bytes: &[u8]) -> (std::path::PathBuf, Result<continuo_core::Score, continuo_core::ReadError>) {
+fn read_bytes(
+    name: &str,
+    bytes: &[u8],
+) -> (std::path::PathBuf, Result<continuo_core::Score, continuo_core::ReadError>) {
     let dir = common::temp_dir("midi-bad");
     let path = dir.join(name);
     std::fs::write(&path, bytes).unwrap();
@@ -149,11 +153,15 @@ fn bad_midi_files_are_typed_errors_naming_the_file() {
     expect_error("zero-ppq.mid", &smf(0, 0, &[note.clone()]), |p| matches!(p, ReadProblem::NotMidi(_)));
     expect_error("song.xyz", &smf(0, 96, &[note]), |p| *p == ReadProblem::UnknownExtension);
     // Found by fuzzing: an SMPTE frame-rate byte of 0x80 overflowed inside midly.
-    expect_error("smpte.mid", &[0x4d, 0x54, 0x68, 0x64, 0, 0, 0, 9, 0, 0, 0, 0, 0x80, 0xc3, 0xff, 0xff, 0x8a, 0xff, 0xff], |p| {
-        matches!(p, ReadProblem::NotMidi(_))
-    });
+    expect_error(
+        "smpte.mid",
+        &[0x4d, 0x54, 0x68, 0x64, 0, 0, 0, 9, 0, 0, 0, 0, 0x80, 0xc3, 0xff, 0xff, 0x8a, 0xff, 0xff],
+        |p| matches!(p, ReadProblem::NotMidi(_)),
+    );
     let second_header = include_bytes!("fixtures/fuzz-midly-second-header.mid");
-    expect_error("second-header.mid", second_header, |p| matches!(p, ReadProblem::NotMidi(_) | ReadProblem::Truncated(_)));
+    expect_error("second-header.mid", second_header, |p| {
+        matches!(p, ReadProblem::NotMidi(_) | ReadProblem::Truncated(_))
+    });
     let missing = read_music_file(Path::new("/nonexistent/x.mid"), &MidiOptions::default()).unwrap_err();
     assert!(matches!(missing.problem, ReadProblem::Io(_)) && missing.to_string().contains("/nonexistent/x.mid"));
 }
@@ -176,6 +184,10 @@ fn truncated_real_files_are_errors_not_panics() {
     for cut in [1, 4, 13, 14, 20, 22, bytes.len() / 2, bytes.len() - 1] {
         let (_, result) = read_bytes("cut.mid", &bytes[..cut]);
         let err = result.expect_err(&format!("cut at {cut}"));
-        assert!(matches!(err.problem, ReadProblem::NotMidi(_) | ReadProblem::Truncated(_)), "cut {cut}: {:?}", err.problem);
+        assert!(
+            matches!(err.problem, ReadProblem::NotMidi(_) | ReadProblem::Truncated(_)),
+            "cut {cut}: {:?}",
+            err.problem
+        );
     }
 }

@@ -45,9 +45,16 @@ fn swung_eighths_snap_to_triplets_or_straighten() {
 
     // On the eighth-triplet grid, the swing is kept: long notes 2 steps, short ones 1.
     let triplets = quantise(&read, Grid::EIGHTH_TRIPLET);
-    let expected: Vec<(u32, u32, u8)> = (0..64u32)
-        .map(|i| if i % 2 == 0 { (3 * (i / 2), 2, 60 + (i % 12) as u8) } else { (3 * (i / 2) + 2, 1, 60 + (i % 12) as u8) })
-        .collect();
+    let expected: Vec<(u32, u32, u8)> =
+        (0..64u32)
+            .map(|i| {
+                if i % 2 == 0 {
+                    (3 * (i / 2), 2, 60 + (i % 12) as u8)
+                } else {
+                    (3 * (i / 2) + 2, 1, 60 + (i % 12) as u8)
+                }
+            })
+            .collect();
     assert_eq!(steps(&triplets), expected);
 
     // On the straight eighth grid, it is straightened: every note one eighth.

@@ -107,7 +107,8 @@ fn main() {
         if locked { "locked" } else { "not locked (mlockall refused)" },
         cpu.map_or("not pinned".to_string(), |c| format!("pinned to CPU {c}"))
     );
-    let settings = Settings { mode: Mode::Continuous, pass_through: true, output_channel: 1, gap_steps: 4, ..Settings::default() };
+    let settings =
+        Settings { mode: Mode::Continuous, pass_through: true, output_channel: 1, gap_steps: 4, ..Settings::default() };
     let mut results = Vec::new();
     for len in [64usize, 512, 4096] {
         let mut engine = Engine::new(link.clone());
@@ -118,7 +119,8 @@ fn main() {
         let mut x: u32 = 0x9e37_79b9;
         let block = |engine: &mut Engine, input: &[NoteEvent], beat: &mut f64, sink: &mut EventSink| -> f64 {
             sink.clear();
-            let host = HostTransport { playing: true, tempo: Some(TEMPO), beat: Some(*beat), ..HostTransport::default() };
+            let host =
+                HostTransport { playing: true, tempo: Some(TEMPO), beat: Some(*beat), ..HostTransport::default() };
             let t = Instant::now();
             engine.process(host, SR, len, input, &settings, sink);
             let seconds = t.elapsed().as_secs_f64();
@@ -126,7 +128,10 @@ fn main() {
             seconds
         };
         // A short phrase, then silence until the continuous answer runs.
-        let phrase = [NoteEvent::On { sample: 0, channel: 0, pitch: 60, velocity: 90 }, NoteEvent::Off { sample: len / 2, channel: 0, pitch: 60 }];
+        let phrase = [
+            NoteEvent::On { sample: 0, channel: 0, pitch: 60, velocity: 90 },
+            NoteEvent::Off { sample: len / 2, channel: 0, pitch: 60 },
+        ];
         block(&mut engine, &phrase, &mut beat, &mut sink);
         while !engine.status().answering() {
             block(&mut engine, &[], &mut beat, &mut sink);

@@ -59,7 +59,14 @@ pub struct Capture {
 
 impl Default for Capture {
     fn default() -> Self {
-        Capture { held: [None; 128], sustained: [false; 128], pedal: false, phrase: Phrase::default(), last_onset: None, mean_velocity: 90.0 }
+        Capture {
+            held: [None; 128],
+            sustained: [false; 128],
+            pedal: false,
+            phrase: Phrase::default(),
+            last_onset: None,
+            mean_velocity: 90.0,
+        }
     }
 }
 
@@ -166,7 +173,13 @@ mod tests {
         let mut p = Phrase::default();
         c.copy_phrase(&mut p);
         c.start_new_phrase();
-        assert_eq!(p.notes(), &[HeardNote { step: 0, steps: 2, pitch: 60, velocity: 100 }, HeardNote { step: 4, steps: 2, pitch: 62, velocity: 60 }]);
+        assert_eq!(
+            p.notes(),
+            &[
+                HeardNote { step: 0, steps: 2, pitch: 60, velocity: 100 },
+                HeardNote { step: 4, steps: 2, pitch: 62, velocity: 60 }
+            ]
+        );
         assert!(!c.phrase_ended(40, 8));
         assert!(c.velocity() < 90);
     }

@@ -184,7 +184,8 @@ impl Clock {
         }
         self.meter.samples += len as f64;
         self.was_playing = host.playing;
-        let timing = BlockTiming { start_beat, beats_per_sample, ramp, len, playing: host.playing, discontinuity, moved };
+        let timing =
+            BlockTiming { start_beat, beats_per_sample, ramp, len, playing: host.playing, discontinuity, moved };
         self.expected = Some(Expected {
             beat: timing.end_beat(),
             sample: host.sample.map(|s| s + len as i64),
@@ -220,7 +221,15 @@ impl Clock {
     }
 
     /// Where the block starts on the timeline, and whether the position moved.
-    fn locate(&mut self, host: &HostTransport, reported: Option<f64>, bps: f64, sample_rate: f64, len: usize, step: f64) -> (f64, bool) {
+    fn locate(
+        &mut self,
+        host: &HostTransport,
+        reported: Option<f64>,
+        bps: f64,
+        sample_rate: f64,
+        len: usize,
+        step: f64,
+    ) -> (f64, bool) {
         let Some(expected) = self.expected else {
             return (reported.unwrap_or(0.0), true);
         };
@@ -236,7 +245,8 @@ impl Clock {
             (self.phase_error, self.last_error) = (0.0, None);
             return (host_beat + self.loop_offset, false);
         }
-        let sample_moved = matches!((expected.sample, host.sample), (Some(e), Some(s)) if (s - e).abs() as f64 * bps >= limit);
+        let sample_moved =
+            matches!((expected.sample, host.sample), (Some(e), Some(s)) if (s - e).abs() as f64 * bps >= limit);
         let moved = sample_moved || error.abs() >= limit;
         if moved || !self.was_playing {
             // A jump, or the transport starting: take the host's position as it is.
@@ -364,15 +374,32 @@ mod tests {
         let bps = 97.0 / 60.0 / SR;
         let mut t = c.block(HostTransport { playing: true, beat: Some(0.0), ..HostTransport::default() }, SR, 512, 4);
         for i in 1..2000 {
-            t = c.block(HostTransport { playing: true, beat: Some(i as f64 * 512.0 * bps), ..HostTransport::default() }, SR, 512, 4);
+            t = c.block(
+                HostTransport { playing: true, beat: Some(i as f64 * 512.0 * bps), ..HostTransport::default() },
+                SR,
+                512,
+                4,
+            );
         }
         assert!((t.samples_per_beat() - 1.0 / bps).abs() < 1.0, "{}", t.samples_per_beat());
-        assert!((t.start_beat - 1999.0 * 512.0 * bps).abs() / bps < 1.0, "{} samples off", (t.start_beat - 1999.0 * 512.0 * bps) / bps);
+        assert!(
+            (t.start_beat - 1999.0 * 512.0 * bps).abs() / bps < 1.0,
+            "{} samples off",
+            (t.start_beat - 1999.0 * 512.0 * bps) / bps
+        );
     }
 
     #[test]
     fn a_tempo_ramp_is_followed_inside_the_block() {
-        let t = BlockTiming { start_beat: 0.0, beats_per_sample: 1e-4, ramp: 1e-9, len: 8192, playing: true, discontinuity: false, moved: false };
+        let t = BlockTiming {
+            start_beat: 0.0,
+            beats_per_sample: 1e-4,
+            ramp: 1e-9,
+            len: 8192,
+            playing: true,
+            discontinuity: false,
+            moved: false,
+        };
         for beat in [0.1, 0.5, 0.8] {
             let s = t.sample_of(beat).unwrap();
             assert!(t.beat_of(s) >= beat - 1e-12 && t.beat_of(s - 1) < beat);

@@ -54,11 +54,18 @@ pub fn history_score(h: &History) -> Score {
     let mut notes: Vec<Note> = h
         .phrase
         .iter()
-        .map(|&(step, steps, pitch)| Note { onset: beats(step), duration: beats(steps as i64), pitch, velocity: 90, voice: 0 })
+        .map(|&(step, steps, pitch)| Note {
+            onset: beats(step),
+            duration: beats(steps as i64),
+            pitch,
+            velocity: 90,
+            voice: 0,
+        })
         .collect();
     let answer = decode_tokens(&h.answer, grid, 0, 90, 120.0, None);
     notes.extend(answer.notes.iter().map(|n| Note { onset: n.onset + beats(h.answer_start), voice: 1, ..*n }));
-    let mut score = Score { title: Some("Continuo: phrase and answer".into()), notes, tempi: answer.tempi, ..Score::default() };
+    let mut score =
+        Score { title: Some("Continuo: phrase and answer".into()), notes, tempi: answer.tempi, ..Score::default() };
     score.sort();
     score
 }
@@ -69,7 +76,13 @@ fn piano_roll(ui: &mut egui::Ui, h: &History) {
     painter.rect_filled(rect, 2.0, egui::Color32::from_gray(24));
     let score = history_score(h);
     if score.notes.is_empty() {
-        painter.text(rect.center(), egui::Align2::CENTER_CENTER, "play a phrase: it is answered when you pause", egui::FontId::proportional(14.0), egui::Color32::GRAY);
+        painter.text(
+            rect.center(),
+            egui::Align2::CENTER_CENTER,
+            "play a phrase: it is answered when you pause",
+            egui::FontId::proportional(14.0),
+            egui::Color32::GRAY,
+        );
         return;
     }
     // The last ROLL_BEATS beats: a long (continuous) answer scrolls.
@@ -82,13 +95,23 @@ fn piano_roll(ui: &mut egui::Ui, h: &History) {
     for n in visible {
         let (x0, x1) = (x(n.onset), x(n.end()));
         let y = rect.bottom() - rect.height() * (n.pitch as f32 - lo) / (hi - lo);
-        let colour = if n.voice == 0 { egui::Color32::from_rgb(90, 160, 255) } else { egui::Color32::from_rgb(255, 150, 60) };
-        painter.rect_filled(egui::Rect::from_min_max(egui::pos2(x0, y - 3.0), egui::pos2(x1.max(x0 + 2.0), y + 3.0)), 1.0, colour);
+        let colour =
+            if n.voice == 0 { egui::Color32::from_rgb(90, 160, 255) } else { egui::Color32::from_rgb(255, 150, 60) };
+        painter.rect_filled(
+            egui::Rect::from_min_max(egui::pos2(x0, y - 3.0), egui::pos2(x1.max(x0 + 2.0), y + 3.0)),
+            1.0,
+            colour,
+        );
     }
 }
 
 impl NiceEguiApp for App {
-    fn build(&mut self, _ctx: egui::Context, gui: GuiContext, _frame: &mut nice_plug_egui::Frame) -> Result<(), nice_plug_egui::baseview::HandlerError> {
+    fn build(
+        &mut self,
+        _ctx: egui::Context,
+        gui: GuiContext,
+        _frame: &mut nice_plug_egui::Frame,
+    ) -> Result<(), nice_plug_egui::baseview::HandlerError> {
         self.gui = Some(gui);
         Ok(())
     }
@@ -115,7 +138,10 @@ impl NiceEguiApp for App {
         let history = self.shared.history.lock().unwrap_or_else(|e| e.into_inner()).clone();
         piano_roll(ui, &history);
         ui.horizontal(|ui| {
-            ui.label(format!("Model file: {}", status.path.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "none".into())));
+            ui.label(format!(
+                "Model file: {}",
+                status.path.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "none".into())
+            ));
             if ui.button("Choose model…").clicked() {
                 let mut dialog = FileDialog::open_file()
                     .initial_path(status.path.clone().unwrap_or_default())
@@ -126,7 +152,10 @@ impl NiceEguiApp for App {
             }
             if ui.button("Export last continuation (.mid)…").clicked() {
                 let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
-                let mut dialog = FileDialog::save_file().initial_path(home).default_filename("continuo-answer.mid").title("Export the last phrase and its answer");
+                let mut dialog = FileDialog::save_file()
+                    .initial_path(home)
+                    .default_filename("continuo-answer.mid")
+                    .title("Export the last phrase and its answer");
                 dialog.open();
                 self.dialog = Some((dialog, Picking::Export));
             }

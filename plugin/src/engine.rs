@@ -88,11 +88,18 @@ impl Default for Settings {
 pub enum Status {
     Listening,
     /// Playing answered steps `start .. end`.
-    Answering { start: i64, end: i64 },
+    Answering {
+        start: i64,
+        end: i64,
+    },
     /// Playing answered steps from `start` on (continuous mode).
-    Continuing { start: i64 },
+    Continuing {
+        start: i64,
+    },
     /// Repeating the last take from `start`.
-    Looping { start: i64 },
+    Looping {
+        start: i64,
+    },
 }
 
 impl Status {
@@ -215,7 +222,15 @@ impl Engine {
     }
 
     /// One block. `input` holds the player's notes, sorted by sample.
-    pub fn process(&mut self, host: HostTransport, sample_rate: f64, len: usize, input: &[NoteEvent], settings: &Settings, out: &mut EventSink) -> BlockTiming {
+    pub fn process(
+        &mut self,
+        host: HostTransport,
+        sample_rate: f64,
+        len: usize,
+        input: &[NoteEvent],
+        settings: &Settings,
+        out: &mut EventSink,
+    ) -> BlockTiming {
         let spb = settings.steps_per_beat.max(1);
         let timing = self.clock.block(host, sample_rate, len, spb);
         let changed = self.previous.is_some_and(|p| p != (settings.mode, spb));
@@ -365,10 +380,16 @@ impl Engine {
             }
             return;
         }
-        let steps = (settings.answer_bars as f64 * settings.beats_per_bar * settings.steps_per_beat as f64).round().max(1.0) as u32;
+        let steps = (settings.answer_bars as f64 * settings.beats_per_bar * settings.steps_per_beat as f64)
+            .round()
+            .max(1.0) as u32;
         let start = step + ANSWER_LEAD;
         self.answers += 1;
-        let seed = if settings.seed == 0 { self.session_seed ^ self.answers.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ step as u64 } else { settings.seed };
+        let seed = if settings.seed == 0 {
+            self.session_seed ^ self.answers.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ step as u64
+        } else {
+            settings.seed
+        };
         self.capture.copy_phrase(&mut self.phrase);
         let continuous = settings.mode == Mode::Continuous;
         let request = Request {
@@ -386,7 +407,11 @@ impl Engine {
             self.capture.start_new_phrase();
             self.take.clear();
             self.take_steps = steps as usize;
-            self.status = if continuous { Status::Continuing { start } } else { Status::Answering { start, end: start + steps as i64 } };
+            self.status = if continuous {
+                Status::Continuing { start }
+            } else {
+                Status::Answering { start, end: start + steps as i64 }
+            };
         }
     }
 }

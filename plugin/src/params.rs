@@ -234,7 +234,8 @@ mod tests {
             for i in 0..=20 {
                 let normalized = i as f32 / 20.0;
                 let text = unsafe { ptr.normalized_value_to_string(normalized, true) };
-                let back = unsafe { ptr.string_to_normalized_value(&text) }.unwrap_or_else(|| panic!("{id}: {text:?} does not parse"));
+                let back = unsafe { ptr.string_to_normalized_value(&text) }
+                    .unwrap_or_else(|| panic!("{id}: {text:?} does not parse"));
                 let again = unsafe { ptr.normalized_value_to_string(back, true) };
                 assert_eq!(text, again, "{id}: {normalized} -> {text:?} -> {back}");
             }

@@ -9,8 +9,8 @@ use crate::link::Link;
 use crate::params::ContinuoParams;
 use crate::worker::{Shared, Worker};
 use nice_plug::midi::{Channel, Key, MidiResult, VoiceID};
-use nice_plug::prelude::*;
 use nice_plug::prelude::NoteEvent as PlugNote;
+use nice_plug::prelude::*;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -144,7 +144,12 @@ impl Plugin for Continuo {
         crate::editor::editor(self.params.clone(), self.link.clone(), self.shared.clone())
     }
 
-    fn activate(&mut self, _layout: &AudioIOLayout, buffer_config: &BufferConfig, _context: &mut impl ActivateContext<Self>) -> bool {
+    fn activate(
+        &mut self,
+        _layout: &AudioIOLayout,
+        buffer_config: &BufferConfig,
+        _context: &mut impl ActivateContext<Self>,
+    ) -> bool {
         self.sample_rate = buffer_config.sample_rate;
         if self.worker.is_none() {
             self.worker = Some(Worker::start(self.link.clone(), self.shared.clone()));
@@ -160,13 +165,24 @@ impl Plugin for Continuo {
         self.flush = true;
     }
 
-    fn process(&mut self, buffer: &mut Buffer, _aux: &mut AuxiliaryBuffers, context: &mut impl ProcessContext<Self>) -> ProcessStatus {
+    fn process(
+        &mut self,
+        buffer: &mut Buffer,
+        _aux: &mut AuxiliaryBuffers,
+        context: &mut impl ProcessContext<Self>,
+    ) -> ProcessStatus {
         for channel in buffer.as_slice() {
             channel.fill(0.0);
         }
         let len = buffer.samples();
         let t = context.transport();
-        let host = HostTransport { playing: t.playing, tempo: t.tempo, beat: t.pos_beats(), sample: t.pos_samples, loop_beats: t.loop_range_beats() };
+        let host = HostTransport {
+            playing: t.playing,
+            tempo: t.tempo,
+            beat: t.pos_beats(),
+            sample: t.pos_samples,
+            loop_beats: t.loop_range_beats(),
+        };
         let settings = self.settings(t);
         let s = &self.link.sampling;
         let steps = len as u32;

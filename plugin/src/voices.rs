@@ -60,7 +60,15 @@ impl Voices {
 
     /// Play one step: an onset ends what sounds and starts its pitches (shifted by
     /// `transpose`, kept in MIDI's range), a rest ends what sounds, a hold changes nothing.
-    pub fn play(&mut self, token: StepToken, sample: usize, channel: u8, velocity: u8, transpose: i32, out: &mut EventSink) {
+    pub fn play(
+        &mut self,
+        token: StepToken,
+        sample: usize,
+        channel: u8,
+        velocity: u8,
+        transpose: i32,
+        out: &mut EventSink,
+    ) {
         match token {
             StepToken::Hold => {}
             StepToken::Rest => self.all_off(sample, out),

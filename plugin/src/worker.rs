@@ -65,7 +65,12 @@ pub struct Shared {
 
 impl Shared {
     pub fn new(model_path: Arc<RwLock<String>>, default_model: PathBuf) -> Arc<Shared> {
-        Arc::new(Shared { status: Mutex::new(ModelStatus::default()), history: Mutex::new(History::default()), model_path, default_model })
+        Arc::new(Shared {
+            status: Mutex::new(ModelStatus::default()),
+            history: Mutex::new(History::default()),
+            model_path,
+            default_model,
+        })
     }
 
     /// Play the model in `path` (loaded on the worker thread, now or when it starts). If it
@@ -191,12 +196,23 @@ fn run(link: Arc<Link>, shared: Arc<Shared>) {
 
 /// The phrase as the model's tokens: notes from its first onset, then rests up to the
 /// first answered step. Also the notes in beats, for key estimation.
-pub fn phrase_tokens(phrase: &Phrase, start_step: i64, steps_per_beat: u32, kind: continuo_core::EncodingKind) -> (Vec<Token>, Vec<Note>) {
+pub fn phrase_tokens(
+    phrase: &Phrase,
+    start_step: i64,
+    steps_per_beat: u32,
+    kind: continuo_core::EncodingKind,
+) -> (Vec<Token>, Vec<Note>) {
     let notes = phrase.notes();
     let Some(first) = notes.iter().map(|n| n.step).min() else { return (vec![], vec![]) };
     let step_notes: Vec<StepNote> = notes
         .iter()
-        .map(|n| StepNote { step: (n.step - first) as u32, steps: n.steps.max(1), pitch: n.pitch, velocity: n.velocity, voice: 0 })
+        .map(|n| StepNote {
+            step: (n.step - first) as u32,
+            steps: n.steps.max(1),
+            pitch: n.pitch,
+            velocity: n.velocity,
+            voice: 0,
+        })
         .collect();
     let mut tokens = encode(&step_notes, kind);
     let wanted = (start_step - first).max(0) as usize;
@@ -204,7 +220,13 @@ pub fn phrase_tokens(phrase: &Phrase, start_step: i64, steps_per_beat: u32, kind
     tokens.resize(wanted, Token::Rest);
     let beats = notes
         .iter()
-        .map(|n| Note { onset: (n.step - first) as f64 / steps_per_beat as f64, duration: n.steps as f64 / steps_per_beat as f64, pitch: n.pitch, velocity: n.velocity, voice: 0 })
+        .map(|n| Note {
+            onset: (n.step - first) as f64 / steps_per_beat as f64,
+            duration: n.steps as f64 / steps_per_beat as f64,
+            pitch: n.pitch,
+            velocity: n.velocity,
+            voice: 0,
+        })
         .collect();
     (tokens, beats)
 }
@@ -221,7 +243,8 @@ fn prime(continuer: &mut Continuer, notes: &Phrase, start_step: i64) -> Result<(
 
 /// The notes of the last `window` steps before `step` of both voices, in order of onset.
 fn recent(player: &[HeardNote], own: &[HeardNote], step: i64, window: i64) -> Phrase {
-    let mut notes: Vec<HeardNote> = player.iter().chain(own).filter(|n| n.step >= step - window && n.step < step).copied().collect();
+    let mut notes: Vec<HeardNote> =
+        player.iter().chain(own).filter(|n| n.step >= step - window && n.step < step).copied().collect();
     notes.sort_by_key(|n| (n.step, n.pitch));
     Phrase::from_notes(&notes)
 }
@@ -282,8 +305,12 @@ fn answer(continuer: &mut Continuer, link: &Link, request: &Request, shared: &Sh
         };
         let token = continuer.next(&settings).map_err(|e| e.to_string())?;
         match &token {
-            Token::Onset(pitches) => own.extend(pitches.iter().map(|&pitch| HeardNote { step, steps: 1, pitch, velocity: 90 })),
-            Token::Hold => own.iter_mut().rev().take_while(|n| n.step + n.steps as i64 == step).for_each(|n| n.steps += 1),
+            Token::Onset(pitches) => {
+                own.extend(pitches.iter().map(|&pitch| HeardNote { step, steps: 1, pitch, velocity: 90 }))
+            }
+            Token::Hold => {
+                own.iter_mut().rev().take_while(|n| n.step + n.steps as i64 == step).for_each(|n| n.steps += 1)
+            }
             _ => {}
         }
         {

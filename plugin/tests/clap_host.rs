@@ -8,12 +8,12 @@
 
 mod common;
 
-use common::eight_bars;
 use clack_host::events::event_types::{NoteOffEvent, NoteOnEvent, TransportEvent, TransportFlags};
 use clack_host::events::spaces::CoreEventSpace;
 use clack_host::events::{EventFlags, Match};
 use clack_host::prelude::*;
 use clack_host::utils::{BeatTime, SecondsTime};
+use common::eight_bars;
 use continuo::clock::SAMPLE_TOLERANCE;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -50,7 +50,10 @@ const TEMPO: f64 = 120.0;
 const BLOCK: u32 = 333;
 
 fn transport(playing: bool, beat: f64) -> TransportEvent {
-    let mut flags = TransportFlags::HAS_TEMPO | TransportFlags::HAS_BEATS_TIMELINE | TransportFlags::HAS_SECONDS_TIMELINE | TransportFlags::HAS_TIME_SIGNATURE;
+    let mut flags = TransportFlags::HAS_TEMPO
+        | TransportFlags::HAS_BEATS_TIMELINE
+        | TransportFlags::HAS_SECONDS_TIMELINE
+        | TransportFlags::HAS_TIME_SIGNATURE;
     if playing {
         flags |= TransportFlags::IS_PLAYING;
     }
@@ -78,10 +81,15 @@ fn the_clap_build_answers_a_phrase_on_the_grid_in_a_host() {
     let scan = Instant::now();
     let entry = unsafe { PluginEntry::load(&library) }.unwrap_or_else(|e| panic!("{}: {e:?}", library.display()));
     let factory = entry.get_plugin_factory().expect("a plugin factory");
-    let descriptor = factory.plugin_descriptors().find(|d| d.id().is_some_and(|id| id.to_bytes() == b"org.continuo.continuo")).expect("Continuo in the factory");
+    let descriptor = factory
+        .plugin_descriptors()
+        .find(|d| d.id().is_some_and(|id| id.to_bytes() == b"org.continuo.continuo"))
+        .expect("Continuo in the factory");
     assert_eq!(descriptor.name().unwrap().to_bytes(), b"Continuo");
     let host_info = HostInfo::new("continuo-test-host", "Continuo", "https://example.invalid", "0.1").unwrap();
-    let mut instance = PluginInstance::<TestHost>::new(|_| TestHostShared, |_| (), &entry, descriptor.id().unwrap(), &host_info).expect("the plugin instantiates");
+    let mut instance =
+        PluginInstance::<TestHost>::new(|_| TestHostShared, |_| (), &entry, descriptor.id().unwrap(), &host_info)
+            .expect("the plugin instantiates");
     // Scanning loads no model: this is the time a host's scan takes.
     println!("load + instantiate: {:.1} ms", scan.elapsed().as_secs_f64() * 1e3);
 
@@ -99,7 +107,12 @@ fn the_clap_build_answers_a_phrase_on_the_grid_in_a_host() {
             let mut input = EventBuffer::with_capacity(64);
             let mut output = EventBuffer::with_capacity(1024);
             let mut out: Vec<(u64, bool, u8)> = Vec::new();
-            let mut run = |processor: &mut StartedPluginAudioProcessor<TestHost>, from: u64, to: u64, playing: bool, notes: &[(f64, bool, u8)], out: &mut Vec<(u64, bool, u8)>| {
+            let mut run = |processor: &mut StartedPluginAudioProcessor<TestHost>,
+                           from: u64,
+                           to: u64,
+                           playing: bool,
+                           notes: &[(f64, bool, u8)],
+                           out: &mut Vec<(u64, bool, u8)>| {
                 let mut at = from;
                 while at < to {
                     let len = BLOCK.min((to - at) as u32);
@@ -122,16 +135,29 @@ fn the_clap_build_answers_a_phrase_on_the_grid_in_a_host() {
                     let [l, r] = &mut out_channels;
                     let mut audio_out = ports_out.with_output_buffers([AudioPortBuffer {
                         latency: 0,
-                        channels: AudioPortBufferType::f32_output_only([&mut l[..len as usize], &mut r[..len as usize]].into_iter()),
+                        channels: AudioPortBufferType::f32_output_only(
+                            [&mut l[..len as usize], &mut r[..len as usize]].into_iter(),
+                        ),
                     }]);
                     processor
-                        .process(&InputAudioBuffers::empty(), &mut audio_out, &input.as_input(), &mut output.as_output(), Some(at), Some(&transport(playing, beat)))
+                        .process(
+                            &InputAudioBuffers::empty(),
+                            &mut audio_out,
+                            &input.as_input(),
+                            &mut output.as_output(),
+                            Some(at),
+                            Some(&transport(playing, beat)),
+                        )
                         .expect("process");
                     for e in output.iter() {
                         let time = at + e.header().time() as u64;
                         match e.as_core_event() {
-                            Some(CoreEventSpace::NoteOn(n)) => out.push((time, true, n.key().into_specific().unwrap_or(0) as u8)),
-                            Some(CoreEventSpace::NoteOff(n)) => out.push((time, false, n.key().into_specific().unwrap_or(0) as u8)),
+                            Some(CoreEventSpace::NoteOn(n)) => {
+                                out.push((time, true, n.key().into_specific().unwrap_or(0) as u8))
+                            }
+                            Some(CoreEventSpace::NoteOff(n)) => {
+                                out.push((time, false, n.key().into_specific().unwrap_or(0) as u8))
+                            }
                             _ => {}
                         }
                     }
@@ -167,7 +193,11 @@ fn the_clap_build_answers_a_phrase_on_the_grid_in_a_host() {
     let step = samples_per_beat / 4.0;
     for (t, on, pitch) in &answer {
         let k = (*t as f64 / step).round();
-        assert_eq!(*t, (k * step - SAMPLE_TOLERANCE).ceil() as u64, "note {pitch} (on: {on}) at sample {t} is off the 16th grid");
+        assert_eq!(
+            *t,
+            (k * step - SAMPLE_TOLERANCE).ceil() as u64,
+            "note {pitch} (on: {on}) at sample {t} is off the 16th grid"
+        );
     }
     let mut sounding = [0i32; 128];
     for (t, on, pitch) in &out {

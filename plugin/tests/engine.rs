@@ -122,7 +122,13 @@ impl Host {
             assert!(started.elapsed() < Duration::from_secs(30), "the model did not load");
             std::thread::sleep(Duration::from_millis(5));
         }
-        let settings = Settings { pass_through: false, output_channel: OUT_CHANNEL, answer_bars: 2, seed: 7, ..Settings::default() };
+        let settings = Settings {
+            pass_through: false,
+            output_channel: OUT_CHANNEL,
+            answer_bars: 2,
+            seed: 7,
+            ..Settings::default()
+        };
         Host {
             engine: Engine::new(link.clone()),
             link,
@@ -235,8 +241,18 @@ impl Host {
             let beat_at = |s: f64| s * (v + 0.5 * a * s);
             for e in self.sink.events() {
                 let s = e.sample() as f64;
-                let (beat, timeline) = if self.playing { (self.beat + beat_at(s), self.timeline + beat_at(s)) } else { (timing.beat_of(e.sample()), timing.beat_of(e.sample())) };
-                self.out.push(Out { sample: self.sample + s as u64, beat, beats_per_sample: v + a * s, timeline, event: *e });
+                let (beat, timeline) = if self.playing {
+                    (self.beat + beat_at(s), self.timeline + beat_at(s))
+                } else {
+                    (timing.beat_of(e.sample()), timing.beat_of(e.sample()))
+                };
+                self.out.push(Out {
+                    sample: self.sample + s as u64,
+                    beat,
+                    beats_per_sample: v + a * s,
+                    timeline,
+                    event: *e,
+                });
             }
             self.sample += len as u64;
             if self.playing {
@@ -271,14 +287,24 @@ impl Host {
         if let Some(end) = end {
             let wanted = self.link.now_step.load(Ordering::Acquire).min(end - 1);
             let started = Instant::now();
-            while self.link.ready_until.load(Ordering::Acquire) < wanted && started.elapsed() < Duration::from_secs(10) {
+            while self.link.ready_until.load(Ordering::Acquire) < wanted && started.elapsed() < Duration::from_secs(10)
+            {
                 std::thread::sleep(Duration::from_micros(50));
             }
         }
     }
 
     fn answer_events(&self) -> Vec<Out> {
-        self.out.iter().filter(|o| matches!(o.event, NoteEvent::On { channel: OUT_CHANNEL, .. } | NoteEvent::Off { channel: OUT_CHANNEL, .. })).copied().collect()
+        self.out
+            .iter()
+            .filter(|o| {
+                matches!(
+                    o.event,
+                    NoteEvent::On { channel: OUT_CHANNEL, .. } | NoteEvent::Off { channel: OUT_CHANNEL, .. }
+                )
+            })
+            .copied()
+            .collect()
     }
 }
 
@@ -327,7 +353,11 @@ fn assert_no_stuck_notes(events: &[Out]) {
         match o.event {
             NoteEvent::On { channel, pitch, .. } => {
                 let c = &mut count[channel as usize][pitch as usize];
-                assert!(channel != OUT_CHANNEL || *c == 0, "answer note {pitch} on twice without an off, at {}", o.sample);
+                assert!(
+                    channel != OUT_CHANNEL || *c == 0,
+                    "answer note {pitch} on twice without an off, at {}",
+                    o.sample
+                );
                 *c += 1;
             }
             NoteEvent::Off { channel, pitch, .. } => {
@@ -360,11 +390,21 @@ fn answered_in_every_block_size(what: &str, tempo: f64, reports: Reports, setup:
         let answer = host.answer_events();
         let ons = answer.iter().filter(|o| matches!(o.event, NoteEvent::On { .. })).count();
         let case = format!("{what}, block {block}");
-        assert!(ons > 0, "{case}: no answer (late steps {}, status {:?}, {} events)", host.link.late_steps.load(Ordering::Relaxed), host.engine.status(), host.out.len());
+        assert!(
+            ons > 0,
+            "{case}: no answer (late steps {}, status {:?}, {} events)",
+            host.link.late_steps.load(Ordering::Relaxed),
+            host.engine.status(),
+            host.out.len()
+        );
         // The last note (beat 28) is released at 31.6: the phrase has ended on the next
         // step, 31.75, and the answer runs from two steps later for 2 bars: 32.25 .. 40.25.
         assert!(answer[0].timeline >= 32.25 - 1e-3, "{case}: answer at beat {}", answer[0].timeline);
-        assert!(answer.last().unwrap().timeline < 40.25 + 1e-3, "{case}: the answer is 2 bars long, ends at {}", answer.last().unwrap().timeline);
+        assert!(
+            answer.last().unwrap().timeline < 40.25 + 1e-3,
+            "{case}: the answer is 2 bars long, ends at {}",
+            answer.last().unwrap().timeline
+        );
         let worst = assert_on_grid(&answer, &case);
         host.playing = false;
         host.run(1024, &[]);
@@ -387,7 +427,12 @@ fn hosts_that_round_beat_positions_to_ticks() {
     // Logic and Cubase 480 or 960 ticks, Qtractor 960, Ardour 1920, Reaper 15360 (and a tempo
     // whose steps fall between samples).
     for ticks in [480.0, 960.0, 1920.0, 15360.0] {
-        answered_in_every_block_size(&format!("{ticks} ticks per quarter"), 97.0, Reports { ticks: Some(ticks), ..EXACT }, |_| {});
+        answered_in_every_block_size(
+            &format!("{ticks} ticks per quarter"),
+            97.0,
+            Reports { ticks: Some(ticks), ..EXACT },
+            |_| {},
+        );
     }
 }
 
@@ -398,7 +443,12 @@ fn hosts_that_give_only_a_sample_position() {
 
 #[test]
 fn hosts_that_give_only_a_beat_position_and_no_tempo() {
-    answered_in_every_block_size("beats only, no tempo", 97.0, Reports { samples: false, tempo: false, ..EXACT }, |_| {});
+    answered_in_every_block_size(
+        "beats only, no tempo",
+        97.0,
+        Reports { samples: false, tempo: false, ..EXACT },
+        |_| {},
+    );
 }
 
 #[test]
@@ -409,19 +459,31 @@ fn hosts_whose_positions_jitter_by_two_samples() {
 #[test]
 fn hosts_that_loop_one_two_or_four_bars() {
     for bars in [1.0, 2.0, 4.0] {
-        answered_in_every_block_size(&format!("a loop of {bars} bars"), 97.0, EXACT, |h| h.loop_beats = Some((0.0, 4.0 * bars)));
-        answered_in_every_block_size(&format!("a loop of {bars} bars, 1920 ticks"), 120.0, Reports { ticks: Some(1920.0), ..EXACT }, |h| {
-            h.loop_beats = Some((8.0, 8.0 + 4.0 * bars));
-            h.locate(8.0);
-            h.timeline = 0.0;
+        answered_in_every_block_size(&format!("a loop of {bars} bars"), 97.0, EXACT, |h| {
+            h.loop_beats = Some((0.0, 4.0 * bars))
         });
+        answered_in_every_block_size(
+            &format!("a loop of {bars} bars, 1920 ticks"),
+            120.0,
+            Reports { ticks: Some(1920.0), ..EXACT },
+            |h| {
+                h.loop_beats = Some((8.0, 8.0 + 4.0 * bars));
+                h.locate(8.0);
+                h.timeline = 0.0;
+            },
+        );
     }
 }
 
 #[test]
 fn hosts_that_start_with_a_bar_of_pre_roll() {
     answered_in_every_block_size("pre-roll from -1 bar", 97.0, EXACT, |h| h.locate(-4.0));
-    answered_in_every_block_size("pre-roll from -1 bar, 960 ticks", 120.0, Reports { ticks: Some(960.0), ..EXACT }, |h| h.locate(-4.0));
+    answered_in_every_block_size(
+        "pre-roll from -1 bar, 960 ticks",
+        120.0,
+        Reports { ticks: Some(960.0), ..EXACT },
+        |h| h.locate(-4.0),
+    );
 }
 
 #[test]
@@ -433,7 +495,9 @@ fn hosts_that_ramp_the_tempo() {
 
 #[test]
 fn blocks_that_change_size() {
-    answered_in_every_block_size("block sizes changing", 97.0, Reports { ticks: Some(1920.0), ..EXACT }, |h| h.vary_blocks = true);
+    answered_in_every_block_size("block sizes changing", 97.0, Reports { ticks: Some(1920.0), ..EXACT }, |h| {
+        h.vary_blocks = true
+    });
 }
 
 #[test]
@@ -481,7 +545,8 @@ fn transport_stop_ends_every_sounding_note() {
     host.playing = false;
     let stop_at = host.sample;
     host.run(1024, &[]);
-    let sounding_after_stop = host.out.iter().filter(|o| o.sample >= stop_at && matches!(o.event, NoteEvent::On { .. })).count();
+    let sounding_after_stop =
+        host.out.iter().filter(|o| o.sample >= stop_at && matches!(o.event, NoteEvent::On { .. })).count();
     assert_eq!(sounding_after_stop, 0);
     assert_no_stuck_notes(&host.out);
     assert_eq!(host.engine.status(), Status::Listening);
@@ -532,7 +597,6 @@ fn a_randomised_session_leaves_no_stuck_notes() {
     assert!(answered > 0);
 }
 
-
 #[test]
 fn continuous_mode_keeps_answering_and_listens_to_the_player() {
     // The same seed twice: once the player stays silent, once they play along in the fourth
@@ -554,7 +618,11 @@ fn continuous_mode_keeps_answering_and_listens_to_the_player() {
                 }
             }
             host.run((72.0 * spb) as u64, &notes);
-            assert!(matches!(host.engine.status(), Status::Continuing { .. }), "still answering after 10 bars: {:?}", host.engine.status());
+            assert!(
+                matches!(host.engine.status(), Status::Continuing { .. }),
+                "still answering after 10 bars: {:?}",
+                host.engine.status()
+            );
             let answer = host.answer_events();
             assert_on_grid(&answer, "continuous");
             assert_eq!(host.link.late_steps.load(Ordering::Relaxed), 0);
@@ -657,12 +725,21 @@ fn half_and_double_time_grids_and_grid_changes() {
         let phrase: Vec<_> = eight_bars().into_iter().filter(|&(beat, ..)| beat < beats).collect();
         host.run(((beats + 6.0) * spb) as u64, &phrase);
         let answer = host.answer_events();
-        assert!(!answer.is_empty(), "{steps_per_beat} steps per beat: no answer ({:?}, late {})", host.engine.status(), host.link.late_steps.load(Ordering::Relaxed));
+        assert!(
+            !answer.is_empty(),
+            "{steps_per_beat} steps per beat: no answer ({:?}, late {})",
+            host.engine.status(),
+            host.link.late_steps.load(Ordering::Relaxed)
+        );
         assert_on_steps(&answer, steps_per_beat as f64, &format!("{steps_per_beat} steps per beat"));
         let ons = answer_ons(&host, steps_per_beat as f64);
         // The last note is released at 90 % of its beat, before the phrase's end.
         let last_release = phrase.iter().map(|&(beat, ..)| beat).fold(0.0, f64::max);
-        assert!(ons[0].0 as f64 >= last_release * steps_per_beat as f64, "{steps_per_beat}: first onset at step {}", ons[0].0);
+        assert!(
+            ons[0].0 as f64 >= last_release * steps_per_beat as f64,
+            "{steps_per_beat}: first onset at step {}",
+            ons[0].0
+        );
         // Changing the grid in the middle of an answer ends its notes and listens again.
         host.settings.steps_per_beat = 4;
         host.run(77, &[]);
@@ -671,4 +748,3 @@ fn half_and_double_time_grids_and_grid_changes() {
         assert_eq!(host.allocations, 0);
     }
 }
-

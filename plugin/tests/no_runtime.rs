@@ -16,7 +16,8 @@ fn without_onnx_runtime_notes_pass_through_and_the_status_says_why() {
     // SAFETY: set before any other thread of this test binary exists.
     unsafe { std::env::set_var("ORT_DYLIB_PATH", "/nonexistent/libonnxruntime.so") };
     let link = Link::new();
-    let worker = Worker::spawn(link.clone(), PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/essen-melody.onnx"));
+    let worker =
+        Worker::spawn(link.clone(), PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/essen-melody.onnx"));
     let started = Instant::now();
     while worker.shared.status().error.is_none() {
         assert!(started.elapsed() < Duration::from_secs(30), "no error reported");
@@ -30,13 +31,23 @@ fn without_onnx_runtime_notes_pass_through_and_the_status_says_why() {
     let mut engine = Engine::new(link.clone());
     let mut sink = EventSink::with_capacity(64);
     let settings = Settings { pass_through: true, ..Settings::default() };
-    let notes = [NoteEvent::On { sample: 10, channel: 0, pitch: 60, velocity: 100 }, NoteEvent::Off { sample: 300, channel: 0, pitch: 60 }];
+    let notes = [
+        NoteEvent::On { sample: 10, channel: 0, pitch: 60, velocity: 100 },
+        NoteEvent::Off { sample: 300, channel: 0, pitch: 60 },
+    ];
     let mut beat = 0.0;
     let mut out = Vec::new();
     for block in 0..400 {
         sink.clear();
         let input: &[NoteEvent] = if block == 0 { &notes } else { &[] };
-        let timing = engine.process(HostTransport { playing: true, tempo: Some(120.0), beat: Some(beat), ..HostTransport::default() }, 48_000.0, 512, input, &settings, &mut sink);
+        let timing = engine.process(
+            HostTransport { playing: true, tempo: Some(120.0), beat: Some(beat), ..HostTransport::default() },
+            48_000.0,
+            512,
+            input,
+            &settings,
+            &mut sink,
+        );
         beat = timing.end_beat();
         out.extend_from_slice(sink.events());
     }

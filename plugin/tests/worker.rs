@@ -5,9 +5,9 @@
 use continuo::capture::{HeardNote, Phrase};
 use continuo::link::{Link, Request};
 use continuo::worker::{Shared, Worker};
-use std::sync::{Arc, RwLock};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 fn models() -> PathBuf {
@@ -57,7 +57,10 @@ fn the_saved_model_path_is_played_and_a_missing_one_falls_back_to_the_default() 
     // editor says why the saved one did not.
     let gone = std::env::temp_dir().join("continuo-gone/model.onnx");
     let link = Link::new();
-    let worker = Worker::start(link.clone(), Shared::new(Arc::new(RwLock::new(gone.display().to_string())), models().join("essen-melody.onnx")));
+    let worker = Worker::start(
+        link.clone(),
+        Shared::new(Arc::new(RwLock::new(gone.display().to_string())), models().join("essen-melody.onnx")),
+    );
     wait_until("the default model", || worker.shared.status.lock().unwrap().name.is_some());
     let status = worker.shared.status();
     assert_eq!(status.name.as_deref(), Some("essen-melody"));
@@ -78,7 +81,16 @@ fn answer_pitch_classes(follow_key: bool) -> [usize; 12] {
     phrase.len = 8;
     let steps = 256;
     link.now_step.store(i64::MAX / 2, Ordering::Release);
-    let request = Request { generation: link.current_generation(), phrase, start_step: 34, steps, continuous: false, bar_steps: 16, seed: 3, follow_key };
+    let request = Request {
+        generation: link.current_generation(),
+        phrase,
+        start_step: 34,
+        steps,
+        continuous: false,
+        bar_steps: 16,
+        seed: 3,
+        follow_key,
+    };
     link.requests.push(request).unwrap();
     let mut classes = [0usize; 12];
     let mut got = 0;

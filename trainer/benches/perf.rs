@@ -120,7 +120,11 @@ fn main() {
             let n = 2000 / q / layers / (hidden / 128);
             let step = onnx_step(&mut model, 64, n);
             let plain = plain_step(&weights, n);
-            eprintln!("{layers} x {hidden}: step {:.1} µs, plain {:.1} µs", step[step.len() / 2], plain[plain.len() / 2]);
+            eprintln!(
+                "{layers} x {hidden}: step {:.1} µs, plain {:.1} µs",
+                step[step.len() / 2],
+                plain[plain.len() / 2]
+            );
             scale.push(json!({ "layers": layers, "hidden": hidden, "onnx_step": summary(&step), "plain_step": summary(&plain) }));
         }
     }

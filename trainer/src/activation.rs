@@ -229,11 +229,20 @@ mod tests {
                 let want_c = f * c_prev[j] + i * g;
                 let t = want_c.tanh();
                 assert!((c[j] - want_c).abs() < 1e-6 && (tc[j] - t).abs() < 1e-6 && (hn[j] - o * t).abs() < 1e-6);
-                assert!((gates[j] - i).abs() < 1e-6 && (gates[2 * h + j] - g).abs() < 1e-6 && (gates[3 * h + j] - o).abs() < 1e-6);
+                assert!(
+                    (gates[j] - i).abs() < 1e-6
+                        && (gates[2 * h + j] - g).abs() < 1e-6
+                        && (gates[3 * h + j] - o).abs() < 1e-6
+                );
                 // d loss / d c through h = o·tanh(c), plus what reaches c from the next step.
                 let dh = d_h_above[j] + d_h_next[j];
                 let dc = dh * o * (1.0 - t * t) + d_c_in[j];
-                let want = [dc * g * i * (1.0 - i), dc * c_prev[j] * f * (1.0 - f), dc * i * (1.0 - g * g), dh * t * o * (1.0 - o)];
+                let want = [
+                    dc * g * i * (1.0 - i),
+                    dc * c_prev[j] * f * (1.0 - f),
+                    dc * i * (1.0 - g * g),
+                    dh * t * o * (1.0 - o),
+                ];
                 for (k, w) in want.iter().enumerate() {
                     assert!((d_gates[k * h + j] - w).abs() < 1e-5, "gate {k} unit {j}: {} vs {w}", d_gates[k * h + j]);
                 }

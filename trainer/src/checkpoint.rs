@@ -165,8 +165,10 @@ impl Checkpoint {
             return Err(bad("it does not start like a Continuo checkpoint"));
         }
         let header_len = u64::from_le_bytes(bytes[16..24].try_into().expect("8 bytes")) as usize;
-        let header_end = 24usize.checked_add(header_len).filter(|&e| e <= bytes.len()).ok_or_else(|| bad("truncated header"))?;
-        let header: Header = serde_json::from_slice(&bytes[24..header_end]).map_err(|e| bad(&format!("header: {e}")))?;
+        let header_end =
+            24usize.checked_add(header_len).filter(|&e| e <= bytes.len()).ok_or_else(|| bad("truncated header"))?;
+        let header: Header =
+            serde_json::from_slice(&bytes[24..header_end]).map_err(|e| bad(&format!("header: {e}")))?;
         let data = &bytes[header_end..];
         let expected: usize = header.tensors.iter().sum::<usize>() * 4;
         if data.len() != expected {

@@ -65,7 +65,14 @@ pub fn music_stats(tokens: &[Token], key: Key) -> MusicStats {
 }
 
 /// Continue `seed` (ids) by `steps` tokens with the reference forward pass.
-pub fn sample_continuation(model: &Model, seed: &[u32], steps: usize, sampler: &mut Sampler, settings: &SamplerSettings, special: SpecialIds) -> Vec<u32> {
+pub fn sample_continuation(
+    model: &Model,
+    seed: &[u32],
+    steps: usize,
+    sampler: &mut Sampler,
+    settings: &SamplerSettings,
+    special: SpecialIds,
+) -> Vec<u32> {
     let w = model.inference_weights();
     let mut state = LstmState::zeros(w.num_layers(), w.hidden);
     let mut logits = vec![0.0; w.vocab];
@@ -104,7 +111,17 @@ pub struct Report {
 
 /// Evaluate on the test split. Continuations: the first `songs` test songs long enough for
 /// `seed_steps + steps` tokens, seeded with their first `seed_steps` tokens.
-pub fn evaluate_model(model: &mut Model, vocab: &Vocabulary, songs: &Songs, keys: &[Key], seed_steps: usize, steps: usize, max_songs: usize, settings: &SamplerSettings, random_seed: u64) -> Report {
+pub fn evaluate_model(
+    model: &mut Model,
+    vocab: &Vocabulary,
+    songs: &Songs,
+    keys: &[Key],
+    seed_steps: usize,
+    steps: usize,
+    max_songs: usize,
+    settings: &SamplerSettings,
+    random_seed: u64,
+) -> Report {
     let (hold, song_end) = (special_id(vocab, Token::Hold), special_id(vocab, Token::SongEnd));
     let special = SpecialIds { rest: special_id(vocab, Token::Rest), song_end };
     // Every test song from a zero state: up to 64 songs side by side, state not carried.
@@ -129,7 +146,9 @@ pub fn evaluate_model(model: &mut Model, vocab: &Vocabulary, songs: &Songs, keys
             continue;
         }
         let seed = &song[..seed_steps];
-        let generated = vocab.decode(&sample_continuation(model, seed, steps, &mut sampler, settings, special)).expect("ids from the model");
+        let generated = vocab
+            .decode(&sample_continuation(model, seed, steps, &mut sampler, settings, special))
+            .expect("ids from the model");
         let real = vocab.decode(&song[seed_steps..seed_steps + steps]).expect("ids from the vocabulary");
         let (g, r) = (music_stats(&generated, *key), music_stats(&real, *key));
         for (sum, s) in [(&mut gen_sum, g), (&mut real_sum, r)] {

@@ -62,7 +62,10 @@ fn value_info(name: &str, elem: DataType, dims: &[Dim]) -> ValueInfoProto {
     };
     ValueInfoProto {
         name: name.into(),
-        type_: MessageField::some(TypeProto { value: Some(type_proto::Value::TensorType(tensor)), ..TypeProto::default() }),
+        type_: MessageField::some(TypeProto {
+            value: Some(type_proto::Value::TensorType(tensor)),
+            ..TypeProto::default()
+        }),
         ..ValueInfoProto::default()
     }
 }
@@ -79,7 +82,12 @@ fn node(op: &str, name: &str, inputs: &[&str], outputs: &[&str], attributes: Vec
 }
 
 fn int_attribute(name: &str, value: i64) -> AttributeProto {
-    AttributeProto { name: name.into(), type_: EnumOrUnknown::new(AttributeType::INT), i: value, ..AttributeProto::default() }
+    AttributeProto {
+        name: name.into(),
+        type_: EnumOrUnknown::new(AttributeType::INT),
+        i: value,
+        ..AttributeProto::default()
+    }
 }
 
 /// Where ONNX's gates i, o, f, c sit among PyTorch's i, f, g, o, and the reverse.
@@ -99,7 +107,9 @@ pub fn read_weights(path: &Path) -> Result<LstmWeights, String> {
     let model = ModelProto::parse_from_bytes(&bytes).map_err(|e| err(format!("not an ONNX model ({e})")))?;
     let tensors: BTreeMap<&str, &TensorProto> = model.graph.initializer.iter().map(|t| (t.name.as_str(), t)).collect();
     let tensor = |name: &str| -> Result<(Vec<usize>, Vec<f32>), String> {
-        let t = tensors.get(name).ok_or_else(|| err(format!("no initializer `{name}`: not written by `trainer export`")))?;
+        let t = tensors
+            .get(name)
+            .ok_or_else(|| err(format!("no initializer `{name}`: not written by `trainer export`")))?;
         let data = if t.raw_data.is_empty() {
             t.float_data.clone()
         } else {
@@ -151,7 +161,11 @@ pub fn interface(weights: &LstmWeights) -> (Vec<TensorSpec>, Vec<TensorSpec>) {
     let spec = |name: &str, dtype: &str, shape: Vec<Dim>| TensorSpec { name: name.into(), dtype: dtype.into(), shape };
     let state = || vec![Dim::Fixed(l), Dim::Fixed(1), Dim::Fixed(h)];
     (
-        vec![spec("tokens", "int64", vec![t(), Dim::Fixed(1)]), spec("h0", "float32", state()), spec("c0", "float32", state())],
+        vec![
+            spec("tokens", "int64", vec![t(), Dim::Fixed(1)]),
+            spec("h0", "float32", state()),
+            spec("c0", "float32", state()),
+        ],
         vec![
             spec("logits", "float32", vec![t(), Dim::Fixed(1), Dim::Fixed(v)]),
             spec("hn", "float32", state()),
@@ -163,10 +177,8 @@ pub fn interface(weights: &LstmWeights) -> (Vec<TensorSpec>, Vec<TensorSpec>) {
 /// The ONNX model for `weights`.
 pub fn onnx_model(weights: &LstmWeights, name: &str) -> ModelProto {
     let (h, v) = (weights.hidden, weights.vocab);
-    let mut init = vec![
-        float_tensor("embedding", &[v, weights.embed], weights.embedding.clone()),
-        int_tensor("axes1", vec![1]),
-    ];
+    let mut init =
+        vec![float_tensor("embedding", &[v, weights.embed], weights.embedding.clone()), int_tensor("axes1", vec![1])];
     let mut nodes = vec![node("Gather", "embed", &["embedding", "tokens"], &["x0"], vec![])];
     // One layer takes `h0`, `c0` and gives `hn`, `cn` as they are; several split them by
     // layer and concatenate their final states (every node costs time in a one-token step).
@@ -216,7 +228,9 @@ pub fn onnx_model(weights: &LstmWeights, name: &str) -> ModelProto {
     }
 
     let (inputs, outputs) = interface(weights);
-    let info = |s: &TensorSpec| value_info(&s.name, if s.dtype == "int64" { DataType::INT64 } else { DataType::FLOAT }, &s.shape);
+    let info = |s: &TensorSpec| {
+        value_info(&s.name, if s.dtype == "int64" { DataType::INT64 } else { DataType::FLOAT }, &s.shape)
+    };
     let graph = GraphProto {
         name: name.into(),
         node: nodes,
@@ -227,7 +241,11 @@ pub fn onnx_model(weights: &LstmWeights, name: &str) -> ModelProto {
     };
     ModelProto {
         ir_version: IR_VERSION,
-        opset_import: vec![OperatorSetIdProto { domain: String::new(), version: OPSET as i64, ..OperatorSetIdProto::default() }],
+        opset_import: vec![OperatorSetIdProto {
+            domain: String::new(),
+            version: OPSET as i64,
+            ..OperatorSetIdProto::default()
+        }],
         producer_name: "continuo-trainer".into(),
         producer_version: env!("CARGO_PKG_VERSION").into(),
         graph: MessageField::some(graph),
@@ -236,7 +254,14 @@ pub fn onnx_model(weights: &LstmWeights, name: &str) -> ModelProto {
 }
 
 /// The model card for exported weights.
-pub fn model_card(weights: &LstmWeights, name: &str, onnx_file: &str, encoding: EncodingSpec, training: Training, evaluation: BTreeMap<String, f64>) -> ModelCard {
+pub fn model_card(
+    weights: &LstmWeights,
+    name: &str,
+    onnx_file: &str,
+    encoding: EncodingSpec,
+    training: Training,
+    evaluation: BTreeMap<String, f64>,
+) -> ModelCard {
     ModelCard {
         format: CARD_FORMAT.into(),
         version: CARD_VERSION,

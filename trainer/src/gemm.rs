@@ -15,12 +15,33 @@ pub fn matmul(c: &mut [f32], a: &[f32], ta: bool, b: &[f32], tb: bool, m: usize,
 /// As [`matmul`], on the calling thread only: for callers that spread their own work over
 /// the cores.
 #[allow(clippy::too_many_arguments)]
-pub fn matmul_serial(c: &mut [f32], a: &[f32], ta: bool, b: &[f32], tb: bool, m: usize, k: usize, n: usize, accumulate: bool) {
+pub fn matmul_serial(
+    c: &mut [f32],
+    a: &[f32],
+    ta: bool,
+    b: &[f32],
+    tb: bool,
+    m: usize,
+    k: usize,
+    n: usize,
+    accumulate: bool,
+) {
     product(c, a, ta, b, tb, m, k, n, accumulate, false);
 }
 
 #[allow(clippy::too_many_arguments)]
-fn product(c: &mut [f32], a: &[f32], ta: bool, b: &[f32], tb: bool, m: usize, k: usize, n: usize, accumulate: bool, parallel: bool) {
+fn product(
+    c: &mut [f32],
+    a: &[f32],
+    ta: bool,
+    b: &[f32],
+    tb: bool,
+    m: usize,
+    k: usize,
+    n: usize,
+    accumulate: bool,
+    parallel: bool,
+) {
     assert_eq!(c.len(), m * n, "c");
     assert_eq!(a.len(), m * k, "a");
     assert_eq!(b.len(), k * n, "b");
@@ -35,11 +56,7 @@ fn product(c: &mut [f32], a: &[f32], ta: bool, b: &[f32], tb: bool, m: usize, k:
     }
     let (a_rs, a_cs) = if ta { (1, m as isize) } else { (k as isize, 1) };
     let (b_rs, b_cs) = if tb { (1, k as isize) } else { (n as isize, 1) };
-    let parallelism = if parallel {
-        Parallelism::Rayon(rayon::current_num_threads())
-    } else {
-        Parallelism::None
-    };
+    let parallelism = if parallel { Parallelism::Rayon(rayon::current_num_threads()) } else { Parallelism::None };
     // SAFETY: the lengths are checked above, so every index the strides reach is in bounds;
     // `c` does not alias `a` or `b` (it is borrowed mutably).
     unsafe {

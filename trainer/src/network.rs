@@ -32,7 +32,12 @@ pub struct BatchNorm {
 
 impl BatchNorm {
     pub fn new(features: usize) -> BatchNorm {
-        BatchNorm { gamma: vec![1.0; features], beta: vec![0.0; features], running_mean: vec![0.0; features], running_var: vec![1.0; features] }
+        BatchNorm {
+            gamma: vec![1.0; features],
+            beta: vec![0.0; features],
+            running_mean: vec![0.0; features],
+            running_var: vec![1.0; features],
+        }
     }
 }
 
@@ -181,7 +186,12 @@ impl Grads {
             layers: w
                 .layers
                 .iter()
-                .map(|l| crate::weights::LayerWeights { w_ih: zero(&l.w_ih), w_hh: zero(&l.w_hh), b_ih: zero(&l.b_ih), b_hh: zero(&l.b_hh) })
+                .map(|l| crate::weights::LayerWeights {
+                    w_ih: zero(&l.w_ih),
+                    w_hh: zero(&l.w_hh),
+                    b_ih: zero(&l.b_ih),
+                    b_hh: zero(&l.b_hh),
+                })
                 .collect(),
             out_w: zero(&w.out_w),
             out_b: zero(&w.out_b),
@@ -257,7 +267,14 @@ impl Model {
 
     /// Forward pass over a window, updating `state`. With `train` (an RNG for dropout), the
     /// workspace keeps what [`Model::backward`] needs and batch norm uses batch statistics.
-    pub fn forward(&mut self, batch: &Batch, state: &mut State, ws: &mut Workspace, train: Option<&mut Pcg64Mcg>, hold_id: u32) -> Stats {
+    pub fn forward(
+        &mut self,
+        batch: &Batch,
+        state: &mut State,
+        ws: &mut Workspace,
+        train: Option<&mut Pcg64Mcg>,
+        hold_id: u32,
+    ) -> Stats {
         let w = &self.weights;
         let (tn, bn, h, v) = (batch.steps, batch.streams, w.hidden, w.vocab);
         let rows = tn * bn;
@@ -309,7 +326,9 @@ impl Model {
                     matmul_serial(g, h_prev[t], false, w_hh_t, false, g.len() / (4 * h), h, 4 * h, true);
                     let (c_prev, c_next) = cs.split_at_mut(t + 1);
                     let cells = g.chunks_mut(4 * h).zip(c_prev[t].chunks(h)).zip(c_next[0].chunks_mut(h));
-                    for (((gr, c_prev), c_next), (tanh_c, h_next)) in cells.zip(tanh_cs[t].chunks_mut(h).zip(h_next[0].chunks_mut(h))) {
+                    for (((gr, c_prev), c_next), (tanh_c, h_next)) in
+                        cells.zip(tanh_cs[t].chunks_mut(h).zip(h_next[0].chunks_mut(h)))
+                    {
                         lstm_cells(gr, c_prev, c_next, tanh_c, h_next);
                     }
                 }
@@ -483,7 +502,10 @@ impl Model {
                 let rows = |t: usize, width: usize| (t * bn + range[0]) * width..(t * bn + range[1]) * width;
                 for t in (0..tn).rev() {
                     let dg = &mut *d_gates[t];
-                    let streams = cache.gates[rows(t, 4 * h)].chunks(4 * h).zip(dg.chunks_mut(4 * h)).zip(cache.c[rows(t, h)].chunks(h));
+                    let streams = cache.gates[rows(t, 4 * h)]
+                        .chunks(4 * h)
+                        .zip(dg.chunks_mut(4 * h))
+                        .zip(cache.c[rows(t, h)].chunks(h));
                     let above = cache.tanh_c[rows(t, h)].chunks(h).zip(d_top[rows(t, h)].chunks(h));
                     for (((gr, dr), c_prev), ((tanh_c, d_h_in), (d_h_next, d_c_next))) in
                         streams.zip(above.zip(d_h_next.chunks(h).zip(d_c_next.chunks_mut(h))))

@@ -67,7 +67,13 @@ pub type RollNote = (u32, u32, u8);
 
 /// Piano roll: the seed in grey, the model's continuation in red, the real continuation as
 /// blue outlines over the same steps.
-pub fn piano_roll(seed: &[RollNote], generated: &[RollNote], real: &[RollNote], path: &Path, title: &str) -> Result<(), String> {
+pub fn piano_roll(
+    seed: &[RollNote],
+    generated: &[RollNote],
+    real: &[RollNote],
+    path: &Path,
+    title: &str,
+) -> Result<(), String> {
     let labels = font();
     let root = BitMapBackend::new(path, (1200, 500)).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;

@@ -47,7 +47,14 @@ pub fn special_id(vocab: &Vocabulary, token: Token) -> u32 {
 
 /// Mean NLL and accuracies of `model` over songs (no dropout, batch norm with its running
 /// statistics).
-pub fn evaluate(model: &mut Model, songs: &[Vec<u32>], streams: usize, window: usize, hold: u32, song_end: u32) -> Stats {
+pub fn evaluate(
+    model: &mut Model,
+    songs: &[Vec<u32>],
+    streams: usize,
+    window: usize,
+    hold: u32,
+    song_end: u32,
+) -> Stats {
     let refs: Vec<&[u32]> = songs.iter().map(Vec::as_slice).collect();
     let data = Streams::new(&refs, streams, song_end);
     let mut state = State::zeros(model.weights.num_layers(), data.streams, model.weights.hidden);
@@ -66,7 +73,15 @@ fn epoch_rng(seed: u64, epoch: usize, purpose: u64) -> Pcg64Mcg {
 }
 
 /// One truncated-BPTT window: forward, backward, clipping, warm-up and an Adam step.
-fn train_window(ckpt: &mut Checkpoint, batch: &Batch, state: &mut State, ws: &mut Workspace, grads: &mut Grads, dropout: &mut Pcg64Mcg, hold: u32) -> Stats {
+fn train_window(
+    ckpt: &mut Checkpoint,
+    batch: &Batch,
+    state: &mut State,
+    ws: &mut Workspace,
+    grads: &mut Grads,
+    dropout: &mut Pcg64Mcg,
+    hold: u32,
+) -> Stats {
     let stats = ckpt.model.forward(batch, state, ws, Some(dropout), hold);
     if stats.count == 0 {
         return stats;
@@ -109,7 +124,12 @@ pub fn throughput(ckpt: &mut Checkpoint, songs: &Songs, warmup: usize, windows: 
 
 /// Train from the checkpoint's state until early stopping or the epoch limit, writing
 /// checkpoints into `out`.
-pub fn train(ckpt: &mut Checkpoint, songs: &Songs, out: &Path, progress: &mut dyn FnMut(Progress)) -> Result<(), String> {
+pub fn train(
+    ckpt: &mut Checkpoint,
+    songs: &Songs,
+    out: &Path,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<(), String> {
     if songs.train.is_empty() || songs.validation.is_empty() {
         return Err("the corpus needs songs in both the training and the validation split".into());
     }
@@ -140,7 +160,11 @@ pub fn train(ckpt: &mut Checkpoint, songs: &Songs, out: &Path, progress: &mut dy
             let stats = train_window(ckpt, &batch, &mut state, &mut ws, &mut grads, &mut dropout_rng, hold);
             total.add(&stats);
             let seconds = started.elapsed().as_secs_f64();
-            progress(Progress::Window { done: k + 1, nll: total.mean_nll(), tokens_per_second: total.count as f64 / seconds });
+            progress(Progress::Window {
+                done: k + 1,
+                nll: total.mean_nll(),
+                tokens_per_second: total.count as f64 / seconds,
+            });
         }
         let train_seconds = started.elapsed().as_secs_f64();
         progress(Progress::Validating);

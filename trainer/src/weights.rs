@@ -136,7 +136,15 @@ impl LstmWeights {
                 }
             })
             .collect();
-        LstmWeights { vocab, embed, hidden, embedding, layers, out_w: uniform(vocab * hidden, bound), out_b: uniform(vocab, bound) }
+        LstmWeights {
+            vocab,
+            embed,
+            hidden,
+            embedding,
+            layers,
+            out_w: uniform(vocab * hidden, bound),
+            out_b: uniform(vocab, bound),
+        }
     }
 
     pub fn num_layers(&self) -> usize {

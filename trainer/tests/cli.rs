@@ -58,7 +58,8 @@ fn prepare_train_eval_export_generate() {
     assert!(ok, "{text}");
     assert!(text.contains("40 music files found, 40 read, 0 skipped"), "{text}");
 
-    let train_args = ["train", "--corpus", &s(&corpus), "--out", &s(&run), "--preset", "esac", "--hidden", "16", "--embed", "8"];
+    let train_args =
+        ["train", "--corpus", &s(&corpus), "--out", &s(&run), "--preset", "esac", "--hidden", "16", "--embed", "8"];
     let (ok, text) = trainer(&[&train_args[..], &["--batch", "4", "--window", "16", "--max-epochs", "2"]].concat());
     assert!(ok, "{text}");
     assert!(run.join("best.ckpt").is_file() && run.join("last.ckpt").is_file());
@@ -66,13 +67,31 @@ fn prepare_train_eval_export_generate() {
     let (ok, text) = trainer(&["train", "--corpus", &s(&corpus), "--out", &s(&run), "--resume", "--max-epochs", "3"]);
     assert!(ok && text.contains("resuming") && text.contains("done after 3 epochs"), "{text}");
 
-    let (ok, text) = trainer(&["eval", "--checkpoint", &s(&run.join("best.ckpt")), "--corpus", &s(&corpus), "--out", &s(&run), "--songs", "5"]);
+    let (ok, text) = trainer(&[
+        "eval",
+        "--checkpoint",
+        &s(&run.join("best.ckpt")),
+        "--corpus",
+        &s(&corpus),
+        "--out",
+        &s(&run),
+        "--songs",
+        "5",
+    ]);
     assert!(ok, "{text}");
     for f in ["eval.json", "loss.png", "continuation.png"] {
         assert!(run.join(f).is_file(), "{f} missing: {text}");
     }
 
-    let (ok, text) = trainer(&["export", "--checkpoint", &s(&run.join("best.ckpt")), "--out", &s(&model), "--eval", &s(&run.join("eval.json"))]);
+    let (ok, text) = trainer(&[
+        "export",
+        "--checkpoint",
+        &s(&run.join("best.ckpt")),
+        "--out",
+        &s(&model),
+        "--eval",
+        &s(&run.join("eval.json")),
+    ]);
     assert!(ok, "{text}");
     let card = continuo_core::card::ModelCard::load(&root.join("tiny.json")).unwrap();
     assert!(card.evaluation.contains_key("test_nll_nats") && card.training.command.contains("train"), "{card:?}");
@@ -88,12 +107,40 @@ fn prepare_train_eval_export_generate() {
 
     let out = root.join("continued.mid");
     let seed = songs.join("tune00.krn");
-    let (ok, text) = trainer(&["generate", "--model", &s(&model), "--seed", &s(&seed), "--bars", "4", "--out", &s(&out), "--random-seed", "9"]);
+    let (ok, text) = trainer(&[
+        "generate",
+        "--model",
+        &s(&model),
+        "--seed",
+        &s(&seed),
+        "--bars",
+        "4",
+        "--out",
+        &s(&out),
+        "--random-seed",
+        "9",
+    ]);
     assert!(ok, "{text}");
     let out_again = root.join("continued-again.mid");
-    let (ok, text) = trainer(&["generate", "--model", &s(&again), "--seed", &s(&seed), "--bars", "4", "--out", &s(&out_again), "--random-seed", "9"]);
+    let (ok, text) = trainer(&[
+        "generate",
+        "--model",
+        &s(&again),
+        "--seed",
+        &s(&seed),
+        "--bars",
+        "4",
+        "--out",
+        &s(&out_again),
+        "--random-seed",
+        "9",
+    ]);
     assert!(ok, "{text}");
-    assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&out_again).unwrap(), "the re-exported model continues differently");
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        std::fs::read(&out_again).unwrap(),
+        "the re-exported model continues differently"
+    );
     let score = read_midi_file(&out, &MidiOptions::default()).unwrap();
     let seed_end = 6.0 * 4.0;
     assert!(score.notes.iter().filter(|n| n.voice == 0).all(|n| n.onset < seed_end));
@@ -101,12 +148,33 @@ fn prepare_train_eval_export_generate() {
     assert!(score.end_beat() <= seed_end + 16.0 + 1e-9);
     // The same random seed gives the same file.
     let again = root.join("again.mid");
-    assert!(trainer(&["generate", "--model", &s(&model), "--seed", &s(&seed), "--bars", "4", "--out", &s(&again), "--random-seed", "9"]).0);
+    assert!(
+        trainer(&[
+            "generate",
+            "--model",
+            &s(&model),
+            "--seed",
+            &s(&seed),
+            "--bars",
+            "4",
+            "--out",
+            &s(&again),
+            "--random-seed",
+            "9"
+        ])
+        .0
+    );
     assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&again).unwrap());
     // Without the ONNX Runtime library: a clear error, no panic.
     let missing = [("ORT_DYLIB_PATH", "/nonexistent/libonnxruntime.so")];
-    let (ok, text) = trainer_with(&["generate", "--model", &s(&model), "--seed", &s(&seed), "--out", &s(&again)], &missing);
-    assert!(!ok && text.contains("ONNX Runtime") && text.contains("/nonexistent/libonnxruntime.so") && !text.contains("panicked"), "{text}");
+    let (ok, text) =
+        trainer_with(&["generate", "--model", &s(&model), "--seed", &s(&seed), "--out", &s(&again)], &missing);
+    assert!(
+        !ok && text.contains("ONNX Runtime")
+            && text.contains("/nonexistent/libonnxruntime.so")
+            && !text.contains("panicked"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -121,13 +189,22 @@ fn bad_input_gives_clear_errors() {
     assert!(!ok && text.contains("error:") && text.contains("training"), "{text}");
 
     std::fs::write(root.join("broken.ckpt"), b"CONTINUO-CKPT-1\nxx").unwrap();
-    let (ok, text) = trainer(&["export", "--checkpoint", &s(&root.join("broken.ckpt")), "--out", &s(&root.join("m.onnx"))]);
+    let (ok, text) =
+        trainer(&["export", "--checkpoint", &s(&root.join("broken.ckpt")), "--out", &s(&root.join("m.onnx"))]);
     assert!(!ok && text.contains("broken.ckpt"), "{text}");
 
     let (ok, text) = trainer(&["export", "--onnx", &s(&root.join("broken.ckpt")), "--out", &s(&root.join("m.onnx"))]);
     assert!(!ok && text.contains("broken.ckpt") && text.contains("not an ONNX model"), "{text}");
 
-    let (ok, text) = trainer(&["generate", "--model", &s(&root.join("none.onnx")), "--seed", "x.mid", "--out", &s(&root.join("o.mid"))]);
+    let (ok, text) = trainer(&[
+        "generate",
+        "--model",
+        &s(&root.join("none.onnx")),
+        "--seed",
+        "x.mid",
+        "--out",
+        &s(&root.join("o.mid")),
+    ]);
     assert!(!ok && text.contains("none.json"), "{text}");
 
     let (ok, text) = trainer(&["prepare", "-i", &s(&root.join("missing")), "-o", &s(&root.join("c2"))]);

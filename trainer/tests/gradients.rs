@@ -102,7 +102,8 @@ fn candle_gradients(model: &mut Model, c: &Case) -> (f64, Vec<Vec<f32>>) {
     let w = model.weights.clone();
     let (h, e, v) = (w.hidden, w.embed, w.vocab);
     let (tn, bn) = (c.steps, c.streams);
-    let var = |data: &[f32], shape: &[usize]| Var::from_tensor(&Tensor::from_slice(data, shape, &dev).unwrap()).unwrap();
+    let var =
+        |data: &[f32], shape: &[usize]| Var::from_tensor(&Tensor::from_slice(data, shape, &dev).unwrap()).unwrap();
     let emb = var(&w.embedding, &[v, e]);
     let layers: Vec<[Var; 4]> = w
         .layers
@@ -110,7 +111,12 @@ fn candle_gradients(model: &mut Model, c: &Case) -> (f64, Vec<Vec<f32>>) {
         .enumerate()
         .map(|(l, lw)| {
             let input = if l == 0 { e } else { h };
-            [var(&lw.w_ih, &[4 * h, input]), var(&lw.w_hh, &[4 * h, h]), var(&lw.b_ih, &[4 * h]), var(&lw.b_hh, &[4 * h])]
+            [
+                var(&lw.w_ih, &[4 * h, input]),
+                var(&lw.w_hh, &[4 * h, h]),
+                var(&lw.b_ih, &[4 * h]),
+                var(&lw.b_hh, &[4 * h]),
+            ]
         })
         .collect();
     let out_w = var(&w.out_w, &[v, h]);
@@ -156,7 +162,9 @@ fn candle_gradients(model: &mut Model, c: &Case) -> (f64, Vec<Vec<f32>>) {
     let picks = Tensor::from_slice(&picks, &[tn * bn, v], &dev).unwrap();
     let loss = log_probs.mul(&picks).unwrap().sum_all().unwrap();
     let grads = loss.backward().unwrap();
-    let get = |v: &Var| grads.get(v.as_tensor()).unwrap().flatten_all().unwrap().to_dtype(DType::F32).unwrap().to_vec1::<f32>().unwrap();
+    let get = |v: &Var| {
+        grads.get(v.as_tensor()).unwrap().flatten_all().unwrap().to_dtype(DType::F32).unwrap().to_vec1::<f32>().unwrap()
+    };
     let mut out = vec![get(&emb)];
     for [a, b, cc, d] in &layers {
         out.extend([get(a), get(b), get(cc), get(d)]);

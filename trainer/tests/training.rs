@@ -120,7 +120,16 @@ fn bad_checkpoints_are_clear_errors() {
     let cases: [(&str, Vec<u8>, &str); 4] = [
         ("truncated.ckpt", bytes[..bytes.len() - 10].to_vec(), "truncated"),
         ("cut-header.ckpt", bytes[..40].to_vec(), "truncated header"),
-        ("flipped.ckpt", { let mut b = bytes.clone(); let n = b.len(); b[n - 3] ^= 0x40; b }, "checksum"),
+        (
+            "flipped.ckpt",
+            {
+                let mut b = bytes.clone();
+                let n = b.len();
+                b[n - 3] ^= 0x40;
+                b
+            },
+            "checksum",
+        ),
         ("text.ckpt", b"hello".to_vec(), "does not start like"),
     ];
     for (name, content, why) in cases {

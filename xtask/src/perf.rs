@@ -62,13 +62,23 @@ fn read_json(path: &Path) -> Result<Value, String> {
 }
 
 fn shell(cmd: &str) -> String {
-    Command::new("sh").args(["-c", cmd]).output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_default()
+    Command::new("sh")
+        .args(["-c", cmd])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default()
 }
 
 fn machine() -> String {
     let cpu = shell("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2");
     let mem = shell("free -g | awk '/Mem:/ {print $2}'");
-    format!("{}, {} logical cores, {} GiB, {}", cpu.trim(), std::thread::available_parallelism().map_or(1, |n| n.get()), mem, shell("uname -sr"))
+    format!(
+        "{}, {} logical cores, {} GiB, {}",
+        cpu.trim(),
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        mem,
+        shell("uname -sr")
+    )
 }
 
 /// A Python with PyTorch, if there is one.
@@ -78,10 +88,22 @@ fn torch_python() -> Option<String> {
     ok.then_some(python)
 }
 
-fn trainer_benchmark(root: &Path, corpus: &Path, preset: &str, extra: &[&str], windows: usize) -> Result<(Value, f64), String> {
+fn trainer_benchmark(
+    root: &Path,
+    corpus: &Path,
+    preset: &str,
+    extra: &[&str],
+    windows: usize,
+) -> Result<(Value, f64), String> {
     let out_dir = std::env::temp_dir().join("continuo-perf-train");
     let mut cmd = Command::new(root.join("target/release/trainer"));
-    cmd.arg("train").arg("--corpus").arg(corpus).arg("--out").arg(&out_dir).args(["--preset", preset, "--benchmark", &windows.to_string()]).args(extra);
+    cmd.arg("train")
+        .arg("--corpus")
+        .arg(corpus)
+        .arg("--out")
+        .arg(&out_dir)
+        .args(["--preset", preset, "--benchmark", &windows.to_string()])
+        .args(extra);
     let (out, peak) = run_measured(&mut cmd)?;
     Ok((last_json_line(&out)?, peak))
 }
@@ -118,10 +140,27 @@ fn time_to_model(root: &Path, corpus: &Path, preset: &str) -> Result<Value, Stri
     let _ = std::fs::remove_dir_all(&out);
     let trainer = root.join("target/release/trainer");
     let started = Instant::now();
-    let (log, peak) = run_measured(Command::new(&trainer).arg("train").arg("--corpus").arg(corpus).arg("--out").arg(&out).args(["--preset", preset]))?;
+    let (log, peak) = run_measured(
+        Command::new(&trainer)
+            .arg("train")
+            .arg("--corpus")
+            .arg(corpus)
+            .arg("--out")
+            .arg(&out)
+            .args(["--preset", preset]),
+    )?;
     let wall = started.elapsed().as_secs_f64();
     let eval_dir = out.join("eval");
-    run_measured(Command::new(&trainer).arg("eval").arg("--checkpoint").arg(out.join("best.ckpt")).arg("--corpus").arg(corpus).arg("--out").arg(&eval_dir))?;
+    run_measured(
+        Command::new(&trainer)
+            .arg("eval")
+            .arg("--checkpoint")
+            .arg(out.join("best.ckpt"))
+            .arg("--corpus")
+            .arg(corpus)
+            .arg("--out")
+            .arg(&eval_dir),
+    )?;
     let eval = read_json(&eval_dir.join("eval.json"))?;
     let done = log.lines().rev().find(|l| l.starts_with("done after")).unwrap_or("");
     let done = done.split("; checkpoints in").next().unwrap_or("").to_string();
@@ -141,14 +180,21 @@ pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
 
     let inference_json = out_dir.join("inference.json");
     let mut cmd = cargo();
-    cmd.current_dir(root).args(["bench", "-p", "continuo-trainer", "--bench", "perf", "--", "--json"]).arg(&inference_json);
+    cmd.current_dir(root)
+        .args(["bench", "-p", "continuo-trainer", "--bench", "perf", "--", "--json"])
+        .arg(&inference_json);
     if quick {
         cmd.arg("--quick");
     }
     run_measured(&mut cmd)?;
     let process_json = out_dir.join("process.json");
     let blocks = if quick { "5000" } else { "100000" };
-    run_measured(cargo().current_dir(root).args(["bench", "-p", "continuo", "--bench", "process", "--", "--blocks", blocks, "--json"]).arg(&process_json))?;
+    run_measured(
+        cargo()
+            .current_dir(root)
+            .args(["bench", "-p", "continuo", "--bench", "process", "--", "--blocks", blocks, "--json"])
+            .arg(&process_json),
+    )?;
 
     let corpus = essen_corpus(root)?;
     let python = torch_python();
@@ -178,13 +224,23 @@ pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
     for layers in [1, 2, 3] {
         for hidden in [128, 256, 512] {
             let w = (windows * 256 / hidden / layers).max(2);
-            let (ours, _) = trainer_benchmark(root, &corpus, "default", &["--hidden", &hidden.to_string(), "--layers", &layers.to_string()], w)?;
+            let (ours, _) = trainer_benchmark(
+                root,
+                &corpus,
+                "default",
+                &["--hidden", &hidden.to_string(), "--layers", &layers.to_string()],
+                w,
+            )?;
             scale_training.push(ours);
         }
     }
     let corpora: Vec<Value> = ["essen", "oneills", "bach"]
         .iter()
-        .filter_map(|c| read_json(&root.join("data-out").join(c).join("corpus.json")).ok().map(|j| json!({ "name": c, "manifest": j })))
+        .filter_map(|c| {
+            read_json(&root.join("data-out").join(c).join("corpus.json"))
+                .ok()
+                .map(|j| json!({ "name": c, "manifest": j }))
+        })
         .collect();
 
     let ttm_path = root.join("docs/perf/time-to-model.json");
@@ -209,7 +265,8 @@ pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
     };
     let md = report.markdown();
     std::fs::write(root.join("docs/PERFORMANCE.md"), &md).map_err(|e| e.to_string())?;
-    std::fs::write(out_dir.join("report.json"), serde_json::to_string_pretty(&report.json()).unwrap()).map_err(|e| e.to_string())?;
+    std::fs::write(out_dir.join("report.json"), serde_json::to_string_pretty(&report.json()).unwrap())
+        .map_err(|e| e.to_string())?;
     println!("{md}");
     eprintln!("wrote docs/PERFORMANCE.md and target/perf/report.json");
     Ok(())
@@ -237,12 +294,20 @@ fn f(v: &Value) -> f64 {
 fn range(runs: &Value) -> String {
     let v: Vec<f64> = runs.as_array().into_iter().flatten().map(f).collect();
     let (lo, hi) = v.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| (lo.min(x), hi.max(x)));
-    if v.is_empty() { "–".into() } else { format!("{lo:.0}–{hi:.0}") }
+    if v.is_empty() {
+        "–".into()
+    } else {
+        format!("{lo:.0}–{hi:.0}")
+    }
 }
 
 /// A duration in µs as text: µs below 10 ms, else ms.
 fn us(v: f64) -> String {
-    if v >= 10_000.0 { format!("{:.1} ms", v / 1000.0) } else { format!("{v:.1} µs") }
+    if v >= 10_000.0 {
+        format!("{:.1} ms", v / 1000.0)
+    } else {
+        format!("{v:.1} µs")
+    }
 }
 
 impl Report {
@@ -258,8 +323,15 @@ impl Report {
         let mut m = String::new();
         let w = &mut m;
         let _ = writeln!(w, "# Performance\n");
-        let _ = writeln!(w, "Made by `{}` on {}, on {}. ONNX Runtime 1.31.1 (PyPI wheel), one intra-op thread, no spinning.", self.command, self.date, self.machine);
-        let _ = writeln!(w, "Every figure stands beside its baseline measured in the same run; timings are never test thresholds.\n");
+        let _ = writeln!(
+            w,
+            "Made by `{}` on {}, on {}. ONNX Runtime 1.31.1 (PyPI wheel), one intra-op thread, no spinning.",
+            self.command, self.date, self.machine
+        );
+        let _ = writeln!(
+            w,
+            "Every figure stands beside its baseline measured in the same run; timings are never test thresholds.\n"
+        );
 
         let _ = writeln!(w, "## Per-token inference (the plugin's path, one thread)\n");
         let _ = writeln!(w, "Each next token timed on its own (`trainer/benches/perf.rs`). Ratios are of medians.\n");
@@ -272,10 +344,14 @@ impl Report {
                 w,
                 "| {} | {} / {} | {} / {} | {} / {} | {} / {} | {:.1}× faster | {:.2}× |",
                 r["model"].as_str().unwrap_or(""),
-                us(med("onnx_step")), us(p99("onnx_step")),
-                us(med("onnx_window_100")), us(p99("onnx_window_100")),
-                us(med("onnx_window_64")), us(p99("onnx_window_64")),
-                us(med("plain_step")), us(p99("plain_step")),
+                us(med("onnx_step")),
+                us(p99("onnx_step")),
+                us(med("onnx_window_100")),
+                us(p99("onnx_window_100")),
+                us(med("onnx_window_64")),
+                us(p99("onnx_window_64")),
+                us(med("plain_step")),
+                us(p99("plain_step")),
                 med("onnx_window_100") / med("onnx_step"),
                 med("onnx_step") / med("plain_step"),
             );
@@ -289,7 +365,14 @@ impl Report {
             let (layers, hidden, embed) = (f(&r["layers"]), f(&r["hidden"]), f(&r["embed"]));
             let recurrent = layers * 4.0 * hidden * hidden;
             let input = 4.0 * hidden * (embed + (layers - 1.0) * hidden);
-            let _ = writeln!(w, "- {}: R {:.2} M weights, W {:.2} M: at most {:.0}×.", r["model"].as_str().unwrap_or(""), recurrent / 1e6, input / 1e6, 100.0 * recurrent / (recurrent + input));
+            let _ = writeln!(
+                w,
+                "- {}: R {:.2} M weights, W {:.2} M: at most {:.0}×.",
+                r["model"].as_str().unwrap_or(""),
+                recurrent / 1e6,
+                input / 1e6,
+                100.0 * recurrent / (recurrent + input)
+            );
         }
         let _ = writeln!(w);
 
@@ -305,9 +388,19 @@ impl Report {
             let _ = writeln!(
                 w,
                 "| {} | {} | {} | {} | {:.4} % | {} | {} | {} | {:.3} % | {}, {} | {:.1} | {} |",
-                r["block"], r["blocks"], us(f(&r["budget_us"])), us(f(&r["median_us"])), f(&r["median_percent"]),
-                us(f(&r["p99_us"])), us(f(&r["p999_us"])), us(f(&r["worst_us"])), f(&r["worst_percent"]),
-                us(f(&r["baseline_median_us"])), us(f(&r["baseline_worst_us"])), f(&r["events_out_per_block"]), r["late_steps"]
+                r["block"],
+                r["blocks"],
+                us(f(&r["budget_us"])),
+                us(f(&r["median_us"])),
+                f(&r["median_percent"]),
+                us(f(&r["p99_us"])),
+                us(f(&r["p999_us"])),
+                us(f(&r["worst_us"])),
+                f(&r["worst_percent"]),
+                us(f(&r["baseline_median_us"])),
+                us(f(&r["baseline_worst_us"])),
+                f(&r["events_out_per_block"]),
+                r["late_steps"]
             );
         }
         let _ = writeln!(
@@ -317,7 +410,10 @@ impl Report {
 
         let _ = writeln!(w, "## Training throughput\n");
         let _ = writeln!(w, "`trainer train --benchmark N` on the Essen corpus (the training loop's own windows: forward, backward, clipping, Adam) beside `trainer/reference/torch_lstm.py` with the same shapes, batch, window and threads (PyTorch {}).\n", self.torch.as_deref().unwrap_or("not installed: no reference run"));
-        let _ = writeln!(w, "Each side ran {REPEATS} times, alternating; the table gives the median run, and the range of the runs.\n");
+        let _ = writeln!(
+            w,
+            "Each side ran {REPEATS} times, alternating; the table gives the median run, and the range of the runs.\n"
+        );
         let _ = writeln!(w, "| preset | network | ours, tokens/s (range) | PyTorch, tokens/s (range) | ours ÷ PyTorch | trainer peak memory |");
         let _ = writeln!(w, "|---|---|---|---|---|---|");
         for t in &self.training {
@@ -326,7 +422,13 @@ impl Report {
             let _ = writeln!(
                 w,
                 "| {} | {} × {}, embedding {}, vocabulary {}, batch {} × {}{} | {:.0} ({}) | {} | {} | {:.0} MiB |",
-                t["preset"].as_str().unwrap_or(""), o["layers"], o["hidden"], o["embed"], o["vocab"], o["batch"], o["window"],
+                t["preset"].as_str().unwrap_or(""),
+                o["layers"],
+                o["hidden"],
+                o["embed"],
+                o["vocab"],
+                o["batch"],
+                o["window"],
                 if o["batch_norm"].as_bool() == Some(true) { ", batch norm" } else { "" },
                 f(&o["tokens_per_second"]),
                 range(&t["ours_runs"]),
@@ -380,19 +482,38 @@ impl Report {
             let _ = writeln!(
                 w,
                 "| {} × {} | {} | {} | {:.1}× | {:.0} | {:.1}× |",
-                r["layers"], r["hidden"], us(step), us(f(&r["plain_step"]["median_us"])), step / base_inf, tps, base_train / tps
+                r["layers"],
+                r["hidden"],
+                us(step),
+                us(f(&r["plain_step"]["median_us"])),
+                step / base_inf,
+                tps,
+                base_train / tps
             );
         }
         let _ = writeln!(w, "\nTraining time per epoch grows with the corpus's training tokens (the loop is linear in them); at the measured speeds:\n");
-        let _ = writeln!(w, "| corpus | training tokens | epoch at `esac` speed | epoch at `default` speed | epoch at `sona` speed |");
+        let _ = writeln!(
+            w,
+            "| corpus | training tokens | epoch at `esac` speed | epoch at `default` speed | epoch at `sona` speed |"
+        );
         let _ = writeln!(w, "|---|---|---|---|---|");
-        let speed = |p: &str| self.training.iter().find(|t| t["preset"] == p).map(|t| f(&t["ours"]["tokens_per_second"])).unwrap_or(f64::NAN);
+        let speed = |p: &str| {
+            self.training
+                .iter()
+                .find(|t| t["preset"] == p)
+                .map(|t| f(&t["ours"]["tokens_per_second"]))
+                .unwrap_or(f64::NAN)
+        };
         for c in &self.corpora {
             let tokens = f(&c["manifest"]["summary"]["tokens"]["train"]);
             let _ = writeln!(
                 w,
                 "| {} | {:.0} | {:.0} s | {:.0} s | {:.0} s |",
-                c["name"].as_str().unwrap_or(""), tokens, tokens / speed("esac"), tokens / speed("default"), tokens / speed("sona")
+                c["name"].as_str().unwrap_or(""),
+                tokens,
+                tokens / speed("esac"),
+                tokens / speed("default"),
+                tokens / speed("sona")
             );
         }
         m

@@ -49,11 +49,22 @@ pub fn run(args: &EvalArgs) -> Result<(), String> {
     if songs.test.is_empty() {
         return Err(format!("{}: no songs in the test split", args.corpus.display()));
     }
-    let keys: Vec<Key> = corpus.split(Split::Test).map(|s| s.key.map_or(Key::C_MAJOR, |k| k.transposed(s.shift))).collect();
+    let keys: Vec<Key> =
+        corpus.split(Split::Test).map(|s| s.key.map_or(Key::C_MAJOR, |k| k.transposed(s.shift))).collect();
     let steps_per_bar = 4 * ckpt.header.encoding.steps_per_beat.steps_per_beat as usize;
     let settings = args.sampling.settings();
     let (seed_steps, steps) = (args.seed_bars * steps_per_bar, args.bars * steps_per_bar);
-    let report = evaluate_model(&mut ckpt.model, &vocab, &songs, &keys, seed_steps, steps, args.songs, &settings, args.sampling.random_seed);
+    let report = evaluate_model(
+        &mut ckpt.model,
+        &vocab,
+        &songs,
+        &keys,
+        seed_steps,
+        steps,
+        args.songs,
+        &settings,
+        args.sampling.random_seed,
+    );
     std::fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
     let json = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
     std::fs::write(args.out.join("eval.json"), json).map_err(|e| format!("{}: {e}", args.out.display()))?;
@@ -69,7 +80,10 @@ pub fn run(args: &EvalArgs) -> Result<(), String> {
             "seed (grey), continuation (red), real continuation (blue outline)",
         )?;
     }
-    println!("test split: {} songs, {} tokens; {} songs continued ({} + {} steps)", report.test_songs, report.test_tokens, report.continued_songs, seed_steps, steps);
+    println!(
+        "test split: {} songs, {} tokens; {} songs continued ({} + {} steps)",
+        report.test_songs, report.test_tokens, report.continued_songs, seed_steps, steps
+    );
     for (k, v) in &report.figures {
         println!("  {k:32} {v:.4}");
     }

@@ -51,7 +51,10 @@ pub fn run(args: &ExportArgs) -> Result<(), String> {
     if let Some(path) = &args.eval {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let report: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-        let figures = report.get("figures").and_then(|f| f.as_object()).ok_or_else(|| format!("{}: no `figures`", path.display()))?;
+        let figures = report
+            .get("figures")
+            .and_then(|f| f.as_object())
+            .ok_or_else(|| format!("{}: no `figures`", path.display()))?;
         for (k, v) in figures {
             if let Some(x) = v.as_f64() {
                 evaluation.insert(k.clone(), x);
@@ -85,7 +88,10 @@ pub fn run(args: &ExportArgs) -> Result<(), String> {
         details,
     };
     let file = args.out.file_name().map(|f| f.to_string_lossy().into_owned()).ok_or("--out needs a file name")?;
-    let name = args.name.clone().unwrap_or_else(|| args.out.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default());
+    let name = args
+        .name
+        .clone()
+        .unwrap_or_else(|| args.out.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default());
     let weights = ckpt.model.inference_weights();
     let mut card = model_card(&weights, &name, &file, h.encoding.clone(), training, evaluation);
     card.description = args.description.clone();

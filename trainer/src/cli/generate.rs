@@ -35,7 +35,8 @@ pub fn run(args: &GenerateArgs) -> Result<(), String> {
     let steps = (args.bars as f64 * bar_beats * grid.steps_per_beat as f64).round() as usize;
     let settings = args.sampling.settings();
     let mut continuer = Continuer::new(model, args.sampling.random_seed);
-    let (tokens, score) = continue_score(&mut continuer, &seed, steps, &settings, args.velocity).map_err(|e| e.to_string())?;
+    let (tokens, score) =
+        continue_score(&mut continuer, &seed, steps, &settings, args.velocity).map_err(|e| e.to_string())?;
     write_midi_file(&args.out, &score).map_err(|e| format!("{}: {e}", args.out.display()))?;
     let added = score.notes.iter().filter(|n| n.voice == 1).count();
     let text: Vec<String> = tokens.iter().take(64).map(|t| t.to_string()).collect();

@@ -2,10 +2,10 @@
 //! the tokens a model would see. For checking a corpus file by eye.
 
 use clap::Args;
-use continuo_core::midi::MidiOptions;
 use continuo_core::continuation::shift_for;
-use continuo_core::song::{encode_score, song_key};
+use continuo_core::midi::MidiOptions;
 use continuo_core::read_music_file;
+use continuo_core::song::{encode_score, song_key};
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
@@ -37,9 +37,18 @@ pub fn run(args: &InspectArgs) -> Result<(), String> {
     if let Some((k, source)) = key {
         println!("key: {k} ({source:?}), shift to C/Am: {}", k.shift_to_c_or_a());
     }
-    println!("notes: {} over {:.2} beats; bar lines: {}; phrases: {}", score.notes.len(), score.end_beat(), score.bar_lines.len(), score.phrases.len());
+    println!(
+        "notes: {} over {:.2} beats; bar lines: {}; phrases: {}",
+        score.notes.len(),
+        score.end_beat(),
+        score.bar_lines.len(),
+        score.phrases.len()
+    );
     for n in score.notes.iter().take(args.notes) {
-        println!("  beat {:8.3}  len {:6.3}  pitch {:3}  vel {:3}  voice {}", n.onset, n.duration, n.pitch, n.velocity, n.voice);
+        println!(
+            "  beat {:8.3}  len {:6.3}  pitch {:3}  vel {:3}  voice {}",
+            n.onset, n.duration, n.pitch, n.velocity, n.voice
+        );
     }
     let shift = shift_for(args.encoding.keys, key.map(|k| k.0));
     let tokens = encode_score(&score, args.encoding.grid, args.encoding.encoding, shift);

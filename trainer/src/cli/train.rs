@@ -100,7 +100,11 @@ pub fn run(args: &TrainArgs) -> Result<(), String> {
         let path = args.out.join("last.ckpt");
         let mut c = Checkpoint::load(&path)?;
         if c.header.encoding.vocabulary != corpus.manifest.vocabulary {
-            return Err(format!("{}: its vocabulary differs from the corpus {}", path.display(), args.corpus.display()));
+            return Err(format!(
+                "{}: its vocabulary differs from the corpus {}",
+                path.display(),
+                args.corpus.display()
+            ));
         }
         if let Some(n) = args.max_epochs {
             c.header.config.max_epochs = n;
@@ -168,7 +172,8 @@ pub fn run(args: &TrainArgs) -> Result<(), String> {
             .expect("a valid template")
             .progress_chars("=> "),
     );
-    train(&mut ckpt, &songs, &args.out, &mut |p| match p {
+    train(&mut ckpt, &songs, &args.out, &mut |p| {
+        match p {
         Progress::Epoch { epoch, windows } => {
             bar.reset();
             bar.set_length(windows as u64);
@@ -190,6 +195,7 @@ pub fn run(args: &TrainArgs) -> Result<(), String> {
             r.tokens_per_second,
             r.seconds
         )),
+    }
     })?;
     bar.finish_and_clear();
     let h = &ckpt.header;
