@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Checks what jack_player.py recorded (scripts/host-test.sh): an answer came, every answered
-note-on and note-off lies on the 16th grid of the tempo within one sample, and every note
-has its note-off. Prints the count of answered notes and the worst grid error in samples;
+note-on and note-off lies on the 16th grid of the tempo within one sample, every note
+has its note-off, and no note-off comes for a note that is not sounding (MIDI sent twice). Prints the count of answered notes and the worst grid error in samples;
 exits 1 with the reason otherwise.
 
     check_answer.py RESULT.json NAME [--period=N] [--cut-answer] [--controllers] [--exit]
@@ -97,12 +97,15 @@ def main():
     if worst > 1:
         fail(name, f"an answered note is {worst} samples off the 16th grid at {r['tempo']} BPM")
     # Every note-on has its note-off (player's and answer's together, by channel and pitch).
+    # A note-off of a note that is not sounding means MIDI went out twice (or an off was lost).
     sounding = {}
     for e in sorted(r["received"], key=lambda e: e["frame"]):
         b = e["bytes"]
         if is_note(b):
             key = (b[0] & 0x0F, b[1])
             sounding[key] = sounding.get(key, 0) + (1 if is_on(b) else -1)
+            if sounding[key] < 0:
+                fail(name, f"a note-off of a note that was not sounding at frame {e['frame']}: {b} (sent twice?)")
     stuck = [k for k, n in sounding.items() if n > 0]
     if stuck:
         fail(name, f"notes without a note-off (channel, pitch): {stuck}")
