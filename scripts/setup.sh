@@ -25,3 +25,10 @@ if ! python3 -m pip --version >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq python3-pip
 fi
 command -v cargo >/dev/null || { echo "error: cargo not found; install Rust (https://rustup.rs)" >&2; exit 1; }
+# The gates of scripts/test.sh: rustfmt and clippy (rustup adds them when they are missing).
+for tool in rustfmt clippy; do
+  if ! cargo "${tool/rustfmt/fmt}" --version >/dev/null 2>&1; then
+    command -v rustup >/dev/null || { echo "error: cargo $tool not found; install it (rustup component add $tool)" >&2; exit 1; }
+    rustup component add "$tool"
+  fi
+done

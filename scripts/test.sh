@@ -5,6 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# Gates: the house format (rustfmt.toml) and no clippy warning, before any test runs.
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
 # Build everything first, so the test run itself only runs tests.
 cargo build --workspace --all-targets --locked
 # The ONNX Runtime library the inference tests load (fetched once into target/onnxruntime).

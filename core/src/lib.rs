@@ -16,6 +16,7 @@ pub mod inference;
 pub mod kern;
 pub mod key;
 pub mod midi;
+pub mod parity;
 pub mod reader;
 pub mod sampler;
 pub mod score;

@@ -86,7 +86,8 @@ pub fn parse_midi(bytes: &[u8], options: &MidiOptions) -> Result<Score, ReadProb
         let track = track.map_err(|e| ReadProblem::NotMidi(format!("track {track_index}: {e}")))?;
         let mut tick = track_offset;
         let mut programs = [0u8; 16];
-        let mut sounding: HashMap<(u8, u8), VecDeque<(u64, u8, u8)>> = HashMap::new();
+        // (channel, key) → the start tick and velocity of each sounding note, oldest first.
+        let mut sounding: HashMap<(u8, u8), VecDeque<(u64, u8)>> = HashMap::new();
         for event in track {
             let event = event.map_err(|e| ReadProblem::NotMidi(format!("track {track_index}: {e}")))?;
             events_seen += 1;
@@ -100,17 +101,14 @@ pub fn parse_midi(bytes: &[u8], options: &MidiOptions) -> Result<Score, ReadProb
                     match message {
                         MidiMessage::ProgramChange { program } => programs[ch as usize] = program.as_int(),
                         MidiMessage::NoteOn { key, vel } if vel.as_int() > 0 => {
-                            if options.keeps(track_index, ch, programs[ch as usize]) {
-                                sounding.entry((ch, key.as_int())).or_default().push_back((
-                                    tick,
-                                    vel.as_int(),
-                                    programs[ch as usize],
-                                ));
+                            let kept = options.keeps(track_index, ch, programs[ch as usize]);
+                            if kept {
+                                sounding.entry((ch, key.as_int())).or_default().push_back((tick, vel.as_int()));
                             }
                         }
                         MidiMessage::NoteOn { key, .. } | MidiMessage::NoteOff { key, .. } => {
                             // First in, first out: an off ends the earliest sounding note.
-                            if let Some((start, vel, _)) =
+                            if let Some((start, vel)) =
                                 sounding.get_mut(&(ch, key.as_int())).and_then(VecDeque::pop_front)
                             {
                                 push_note(&mut score, &clock, start, tick, key.as_int(), vel, ch);
@@ -125,7 +123,7 @@ pub fn parse_midi(bytes: &[u8], options: &MidiOptions) -> Result<Score, ReadProb
         }
         // Notes never released end with their track.
         for ((ch, key), starts) in sounding {
-            for (start, vel, _) in starts {
+            for (start, vel) in starts {
                 push_note(&mut score, &clock, start, tick, key, vel, ch);
             }
         }

@@ -27,7 +27,7 @@ fn is_monophonic(notes: &[StepNote]) -> bool {
     notes.windows(2).all(|w| w[0].end() <= w[1].step)
 }
 
-fn check_corpus(corpus: &str, ext: &str, min_read: f64, min_monophonic: f64) {
+fn check_corpus(corpus: &str, ext: &str, min_read: f64, monophonic_rate: std::ops::RangeInclusive<f64>) {
     let Some((found, scores)) = read_all(corpus, ext) else { return };
     let read_rate = scores.len() as f64 / found as f64;
     assert!(read_rate >= min_read, "{corpus}: read only {} of {found}", scores.len());
@@ -74,22 +74,27 @@ fn check_corpus(corpus: &str, ext: &str, min_read: f64, min_monophonic: f64) {
         scores.len(),
         mono_rate * 100.0
     );
-    assert!(mono_rate >= min_monophonic, "{corpus}: only {:.1} % monophonic", mono_rate * 100.0);
+    assert!(
+        monophonic_rate.contains(&mono_rate),
+        "{corpus}: {:.1} % monophonic, outside {monophonic_rate:?}",
+        mono_rate * 100.0
+    );
 }
 
 #[test]
 fn essen_round_trips() {
-    check_corpus("essen-kern", "krn", 0.99, 0.98);
+    check_corpus("essen-kern", "krn", 0.99, 0.98..=1.0);
 }
 
 /// About a fifth of O'Neill's tunes are not monophonic on a 16th grid: triplets of 16ths
 /// and jigs written in sixths of a beat collide on it, and some tunes open on double stops.
 #[test]
 fn oneills_round_trips() {
-    check_corpus("oneills-midi", "mid", 1.0, 0.75);
+    check_corpus("oneills-midi", "mid", 1.0, 0.75..=1.0);
 }
 
+/// Four-part chorales: (almost) none is monophonic.
 #[test]
 fn bach_round_trips() {
-    check_corpus("bach-chorales-midi", "mid", 1.0, 0.0);
+    check_corpus("bach-chorales-midi", "mid", 1.0, 0.0..=0.05);
 }

@@ -30,7 +30,7 @@ fn one_bad_file_never_aborts_an_import() {
     std::fs::write(root.join("README.txt"), "not music").unwrap();
     std::fs::write(root.join("CKSUM"), "123").unwrap();
 
-    let corpus = import(&[root.clone()], &ImportOptions::default(), &no_progress).unwrap();
+    let corpus = import(std::slice::from_ref(&root), &ImportOptions::default(), &no_progress).unwrap();
     let s = &corpus.manifest.summary;
     assert_eq!((s.files_found, s.files_read, s.files_skipped(), s.files_ignored), (6, 3, 3, 2));
     assert_eq!(s.skipped["truncated file"][0].file, "mixed/deeper/cut.mid");

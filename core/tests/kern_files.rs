@@ -13,9 +13,12 @@ fn read(name: &str, text: &[u8]) -> Result<continuo_core::Score, continuo_core::
     read_music_file(&path, &MidiOptions::default())
 }
 
+/// A file's name, its bytes, and the problem it must be read as.
+type BadFile = (&'static str, &'static [u8], fn(&ReadProblem) -> bool);
+
 #[test]
 fn bad_kern_files_are_typed_errors_naming_file_and_line() {
-    let cases: [(&str, &[u8], fn(&ReadProblem) -> bool); 8] = [
+    let cases: [BadFile; 8] = [
         ("empty.krn", b"", |p| *p == ReadProblem::Empty),
         ("blank.krn", b"\n\n  \n", |p| *p == ReadProblem::Empty),
         ("no-spine.krn", b"!! a comment\n4c\n", |p| *p == ReadProblem::NotKern),

@@ -150,7 +150,7 @@ fn bad_midi_files_are_typed_errors_naming_the_file() {
     expect_error("endless.mid", &smf(0, 1, &[endless]), |p| matches!(p, ReadProblem::TooLong { .. }));
     let drums_only = vec![0x00, 0x99, 36, 80, 0x60, 36, 0];
     expect_error("drums.mid", &smf(0, 96, &[drums_only]), |p| *p == ReadProblem::NoNotes);
-    expect_error("zero-ppq.mid", &smf(0, 0, &[note.clone()]), |p| matches!(p, ReadProblem::NotMidi(_)));
+    expect_error("zero-ppq.mid", &smf(0, 0, std::slice::from_ref(&note)), |p| matches!(p, ReadProblem::NotMidi(_)));
     expect_error("song.xyz", &smf(0, 96, &[note]), |p| *p == ReadProblem::UnknownExtension);
     // Found by fuzzing: an SMPTE frame-rate byte of 0x80 overflowed inside midly.
     expect_error(

@@ -5,6 +5,7 @@
 
 use continuo_core::card::{card_path_for, ModelCard};
 use continuo_core::inference::ContinuationModel;
+use continuo_core::parity::agree;
 use continuo_core::EncodingKind;
 use std::path::{Path, PathBuf};
 
@@ -35,27 +36,69 @@ fn shipped_models_agree_with_their_golden_files() {
         let mut model =
             ContinuationModel::load(&path).unwrap_or_else(|e| panic!("{e} (run `cargo xtask ort` for the runtime)"));
         let golden_path = path.with_extension("golden.json");
-        let golden: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(&golden_path).unwrap_or_else(|e| panic!("{}: {e}", golden_path.display())),
-        )
-        .unwrap();
-        let ids: Vec<u32> = golden["ids"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect();
-        let expected: Vec<f32> = golden["logits"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .flat_map(|row| row.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32))
-            .collect();
-        let whole = model.feed_all(&ids).unwrap();
-        let worst = whole.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
-        assert!(worst < 1e-4, "{}: whole sequence differs by {worst}", path.display());
-        model.reset();
-        let mut stepped = Vec::new();
-        for &id in &ids {
-            stepped.extend_from_slice(model.feed(&[id]).unwrap());
-        }
-        let worst = stepped.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
-        assert!(worst < 1e-4, "{}: token by token differs by {worst}", path.display());
-        println!("{}: {} tokens agree with the trainer to {worst:.1e}", path.display(), ids.len());
+        let golden = std::fs::read_to_string(&golden_path).unwrap_or_else(|e| panic!("{}: {e}", golden_path.display()));
+        let (tokens, worst) =
+            check_golden(&mut model, &golden).unwrap_or_else(|e| panic!("{}: {e}", golden_path.display()));
+        println!("{}: {} tokens agree with the trainer to {worst:.1e}", path.display(), tokens);
+    }
+}
+
+/// Feeds a golden file's ids to the model, whole and token by token with state carried, and
+/// compares the logits with the file's, from a fresh state: (tokens, worst difference). A `null` logit reads as NaN.
+fn check_golden(model: &mut ContinuationModel, golden: &str) -> Result<(usize, f32), String> {
+    let golden: serde_json::Value = serde_json::from_str(golden).map_err(|e| e.to_string())?;
+    let ids: Vec<u32> = golden["ids"]
+        .as_array()
+        .ok_or("no ids")?
+        .iter()
+        .map(|x| x.as_u64().map(|id| id as u32).ok_or("an id that is not a number"))
+        .collect::<Result<_, _>>()?;
+    let rows = golden["logits"].as_array().ok_or("no logits")?;
+    let mut expected = Vec::new();
+    for row in rows {
+        expected.extend(
+            row.as_array()
+                .ok_or("a logits row that is not a list")?
+                .iter()
+                .map(|x| x.as_f64().unwrap_or(f64::NAN) as f32),
+        );
+    }
+    model.reset();
+    let whole = if ids.is_empty() { Vec::new() } else { model.feed_all(&ids).map_err(|e| e.to_string())? };
+    agree(&whole, &expected, 1e-4).map_err(|e| format!("whole sequence: {e}"))?;
+    model.reset();
+    let mut stepped = Vec::new();
+    for &id in &ids {
+        stepped.extend_from_slice(model.feed(&[id]).map_err(|e| e.to_string())?);
+    }
+    let worst = agree(&stepped, &expected, 1e-4).map_err(|e| format!("token by token: {e}"))?;
+    Ok((ids.len(), worst))
+}
+
+/// The check above cannot pass by accident: an empty golden file, a missing row, a NaN
+/// (`null`) or a changed logit each fail it.
+#[test]
+fn a_bad_golden_file_fails_the_check() {
+    let path = models().into_iter().next().expect("a shipped model");
+    let mut model =
+        ContinuationModel::load(&path).unwrap_or_else(|e| panic!("{e} (run `cargo xtask ort` for the runtime)"));
+    let golden: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path.with_extension("golden.json")).unwrap()).unwrap();
+    assert!(check_golden(&mut model, &golden.to_string()).is_ok());
+    let broken = |change: &dyn Fn(&mut serde_json::Value)| {
+        let mut g = golden.clone();
+        change(&mut g);
+        g.to_string()
+    };
+    let cases = [
+        ("empty", r#"{"ids": [], "logits": []}"#.to_string()),
+        ("a row short", broken(&|g| drop(g["logits"].as_array_mut().unwrap().pop()))),
+        ("a NaN logit", broken(&|g| g["logits"][1][2] = serde_json::Value::Null)),
+        ("a changed logit", broken(&|g| g["logits"][0][0] = (g["logits"][0][0].as_f64().unwrap() + 0.01).into())),
+    ];
+    for (what, text) in cases {
+        let result = check_golden(&mut model, &text);
+        assert!(result.is_err(), "{what}: passed with {result:?}");
+        println!("{what}: {}", result.unwrap_err());
     }
 }

@@ -109,19 +109,27 @@ pub struct Report {
     pub example: Option<ContinuationExample>,
 }
 
-/// Evaluate on the test split. Continuations: the first `songs` test songs long enough for
-/// `seed_steps + steps` tokens, seeded with their first `seed_steps` tokens.
+/// Which continuations `evaluate_model` samples: the first `max_songs` test songs long enough
+/// for `seed_steps + steps` tokens, seeded with their first `seed_steps` tokens.
+#[derive(Debug, Clone)]
+pub struct Continuations {
+    pub seed_steps: usize,
+    pub steps: usize,
+    pub max_songs: usize,
+    pub settings: SamplerSettings,
+    pub random_seed: u64,
+}
+
+/// Evaluate on the test split: NLL and accuracy of every song, and musical statistics of
+/// sampled continuations beside the real ones.
 pub fn evaluate_model(
     model: &mut Model,
     vocab: &Vocabulary,
     songs: &Songs,
     keys: &[Key],
-    seed_steps: usize,
-    steps: usize,
-    max_songs: usize,
-    settings: &SamplerSettings,
-    random_seed: u64,
+    continuations: &Continuations,
 ) -> Report {
+    let Continuations { seed_steps, steps, max_songs, ref settings, random_seed } = *continuations;
     let (hold, song_end) = (special_id(vocab, Token::Hold), special_id(vocab, Token::SongEnd));
     let special = SpecialIds { rest: special_id(vocab, Token::Rest), song_end };
     // Every test song from a zero state: up to 64 songs side by side, state not carried.

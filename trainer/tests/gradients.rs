@@ -63,7 +63,7 @@ fn finite_differences(batch_norm: bool, dropout: f32) {
     let eps = 1e-2f32;
     let mut worst = 0.0f64;
     for (ti, grad) in analytic.iter().enumerate() {
-        for k in 0..grad.len() {
+        for (k, &g) in grad.iter().enumerate() {
             let original = model.tensors_mut()[ti][k];
             model.tensors_mut()[ti][k] = original + eps;
             let (up, _) = loss(&mut model, &c);
@@ -71,9 +71,9 @@ fn finite_differences(batch_norm: bool, dropout: f32) {
             let (down, _) = loss(&mut model, &c);
             model.tensors_mut()[ti][k] = original;
             let numeric = (up - down) / (2.0 * eps as f64);
-            let err = (numeric - grad[k] as f64).abs() / (1e-3 + numeric.abs().max(grad[k].abs() as f64));
+            let err = (numeric - g as f64).abs() / (1e-3 + numeric.abs().max(g.abs() as f64));
             worst = worst.max(err);
-            assert!(err < 2e-2, "tensor {ti} index {k}: numeric {numeric} analytic {}", grad[k]);
+            assert!(err < 2e-2, "tensor {ti} index {k}: numeric {numeric} analytic {g}");
         }
     }
     println!("finite differences (batch norm {batch_norm}, dropout {dropout}): worst relative error {worst:.2e}");

@@ -5,10 +5,11 @@
 
 use continuo_core::card::{EncodingSpec, Training};
 use continuo_core::inference::{ContinuationModel, ModelError};
+use continuo_core::parity::agree;
 use continuo_trainer::export::{model_card, write_model};
 use continuo_trainer::weights::{LstmState, LstmWeights};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 fn export(weights: &LstmWeights, name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("continuo-parity-{}", std::process::id()));
@@ -20,7 +21,7 @@ fn export(weights: &LstmWeights, name: &str) -> PathBuf {
     path
 }
 
-fn load(path: &PathBuf) -> ContinuationModel {
+fn load(path: &Path) -> ContinuationModel {
     match ContinuationModel::load(path) {
         Ok(m) => m,
         Err(ModelError::Runtime(e)) => panic!("ONNX Runtime is needed for this test (run `cargo xtask ort`): {e}"),
@@ -28,9 +29,9 @@ fn load(path: &PathBuf) -> ContinuationModel {
     }
 }
 
-fn max_difference(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+/// The worst difference, panicking with the first disagreeing logit (NaN, length, tolerance).
+fn worst_difference(got: &[f32], expected: &[f32], what: &str) -> f32 {
+    agree(got, expected, 1e-4).unwrap_or_else(|e| panic!("{what}: {e}"))
 }
 
 fn check(vocab: usize, embed: usize, hidden: usize, layers: usize) {
@@ -43,7 +44,7 @@ fn check(vocab: usize, embed: usize, hidden: usize, layers: usize) {
     let reference = weights.forward(&ids, &mut state);
 
     let whole = model.feed_all(&ids).unwrap();
-    assert!(max_difference(&whole, &reference) < 1e-4, "whole sequence: {}", max_difference(&whole, &reference));
+    worst_difference(&whole, &reference, "whole sequence");
 
     // After a reset: 60 tokens one at a time, 40 primed at once, the rest one at a time.
     model.reset();
@@ -59,8 +60,7 @@ fn check(vocab: usize, embed: usize, hidden: usize, layers: usize) {
         all
     };
     stepped.extend(primed_then_stepped);
-    let d = max_difference(&stepped, &reference);
-    assert!(d < 1e-4, "token by token with state carried: {d}");
+    worst_difference(&stepped, &reference, "token by token with state carried");
 }
 
 #[test]

@@ -6,7 +6,7 @@ use continuo_core::corpus::{Corpus, Split};
 use continuo_core::encoding::decode;
 use continuo_core::{Key, Token};
 use continuo_trainer::checkpoint::Checkpoint;
-use continuo_trainer::evaluate::evaluate_model;
+use continuo_trainer::evaluate::{evaluate_model, Continuations};
 use continuo_trainer::plots::{loss_curves, piano_roll, RollNote};
 use continuo_trainer::train::Songs;
 use std::path::PathBuf;
@@ -52,19 +52,14 @@ pub fn run(args: &EvalArgs) -> Result<(), String> {
     let keys: Vec<Key> =
         corpus.split(Split::Test).map(|s| s.key.map_or(Key::C_MAJOR, |k| k.transposed(s.shift))).collect();
     let steps_per_bar = 4 * ckpt.header.encoding.steps_per_beat.steps_per_beat as usize;
-    let settings = args.sampling.settings();
-    let (seed_steps, steps) = (args.seed_bars * steps_per_bar, args.bars * steps_per_bar);
-    let report = evaluate_model(
-        &mut ckpt.model,
-        &vocab,
-        &songs,
-        &keys,
-        seed_steps,
-        steps,
-        args.songs,
-        &settings,
-        args.sampling.random_seed,
-    );
+    let continuations = Continuations {
+        seed_steps: args.seed_bars * steps_per_bar,
+        steps: args.bars * steps_per_bar,
+        max_songs: args.songs,
+        settings: args.sampling.settings(),
+        random_seed: args.sampling.random_seed,
+    };
+    let report = evaluate_model(&mut ckpt.model, &vocab, &songs, &keys, &continuations);
     std::fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
     let json = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
     std::fs::write(args.out.join("eval.json"), json).map_err(|e| format!("{}: {e}", args.out.display()))?;
@@ -82,7 +77,7 @@ pub fn run(args: &EvalArgs) -> Result<(), String> {
     }
     println!(
         "test split: {} songs, {} tokens; {} songs continued ({} + {} steps)",
-        report.test_songs, report.test_tokens, report.continued_songs, seed_steps, steps
+        report.test_songs, report.test_tokens, report.continued_songs, report.seed_steps, report.continuation_steps
     );
     for (k, v) in &report.figures {
         println!("  {k:32} {v:.4}");
