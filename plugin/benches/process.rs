@@ -90,7 +90,7 @@ fn main() {
 
     let rss_before = rss_mib();
     let link = Link::new();
-    let worker = Worker::spawn(link.clone(), model);
+    let worker = Worker::spawn(link.clone(), model).expect("the worker starts");
     let started = Instant::now();
     while !link.model_ready.load(Ordering::Acquire) {
         assert!(started.elapsed() < Duration::from_secs(30), "the model did not load: {:?}", worker.shared.status());

@@ -70,6 +70,17 @@ pub fn history_score(h: &History) -> Score {
     score
 }
 
+/// The health line: steps the worker was late for (held instead) and events dropped because
+/// a block held more than the plugin keeps, since the plugin was loaded.
+fn health(late_steps: u64, dropped_events: u64) -> String {
+    let count = |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    format!(
+        "Health: {} late (held while the model caught up), {} dropped (too many in one block)",
+        count(late_steps, "step", "steps"),
+        count(dropped_events, "event", "events")
+    )
+}
+
 fn piano_roll(ui: &mut egui::Ui, h: &History) {
     let (response, painter) = ui.allocate_painter(egui::vec2(ui.available_width(), 180.0), egui::Sense::hover());
     let rect = response.rect;
@@ -133,6 +144,10 @@ impl NiceEguiApp for App {
         if let Some(e) = &status.error {
             ui.colored_label(egui::Color32::from_rgb(255, 110, 110), format!("Error: {e}"));
         }
+        ui.label(health(
+            self.link.late_steps.load(Ordering::Relaxed),
+            self.link.dropped_events.load(Ordering::Relaxed),
+        ));
         ui.separator();
         ui.label("Heard (blue) and answered (orange):");
         let history = self.shared.history.lock().unwrap_or_else(|e| e.into_inner()).clone();

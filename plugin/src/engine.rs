@@ -259,6 +259,10 @@ impl Engine {
         let last = (timing.end_beat() * spb as f64).floor() as i64;
         let horizon = last + (len as f64 / step_samples).ceil() as i64;
         self.link.now_step.store(horizon, Ordering::Release);
+        if self.status.answering() {
+            // The worker may be waiting for the music to move on.
+            self.link.wake();
+        }
         timing
     }
 
@@ -403,7 +407,7 @@ impl Engine {
             follow_key: settings.follow_key,
         };
         // A full queue (the worker is busy) keeps the phrase: asked again next step.
-        if self.link.requests.push(request).is_ok() {
+        if self.link.request(request) {
             self.capture.start_new_phrase();
             self.take.clear();
             self.take_steps = steps as usize;

@@ -77,7 +77,7 @@ impl NoteEvent {
 pub struct EventSink {
     events: Vec<NoteEvent>,
     capacity: usize,
-    pub dropped: usize,
+    dropped: usize,
 }
 
 impl EventSink {
@@ -104,5 +104,10 @@ impl EventSink {
 
     pub fn events(&self) -> &[NoteEvent] {
         &self.events
+    }
+
+    /// Events dropped since the last call.
+    pub fn take_dropped(&mut self) -> usize {
+        std::mem::take(&mut self.dropped)
     }
 }

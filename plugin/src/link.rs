@@ -1,13 +1,15 @@
 //! What the audio thread and the inference worker share: three bounded lock-free queues
 //! (requests and the player's notes one way, answered steps the other) and a few atomics.
-//! Fixed-size messages only.
+//! Fixed-size messages only. The worker parks when it has nothing to do; the audio thread
+//! wakes it (an unpark: no lock, no allocation) when it asks for an answer or moves on.
 
 use crate::capture::{HeardNote, Phrase};
 use crate::events::StepToken;
 use atomic_float::AtomicF32;
 use crossbeam_queue::ArrayQueue;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::thread::Thread;
 
 /// Answered steps the queue can hold (the worker stays a few steps ahead, so few are used).
 pub const TOKEN_QUEUE: usize = 64;
@@ -71,8 +73,13 @@ pub struct Link {
     pub model_ready: AtomicBool,
     /// The grid of the model playing, in steps per beat (from its card).
     pub model_steps_per_beat: AtomicU32,
-    /// Steps the audio thread had to hold because the worker was late.
+    /// Steps the audio thread had to hold because the worker was late (the editor's health
+    /// line).
     pub late_steps: AtomicU64,
+    /// Events dropped because a block held more than the plugin keeps (the health line).
+    pub dropped_events: AtomicU64,
+    /// The worker's thread, once it runs: woken by [`Link::wake`].
+    pub worker: OnceLock<Thread>,
     pub sampling: SamplingShared,
     /// Ask the worker to stop.
     pub shutdown: AtomicBool,
@@ -92,6 +99,8 @@ impl Link {
             model_ready: AtomicBool::new(false),
             model_steps_per_beat: AtomicU32::new(4),
             late_steps: AtomicU64::new(0),
+            dropped_events: AtomicU64::new(0),
+            worker: OnceLock::new(),
             sampling: SamplingShared {
                 temperature: AtomicF32::new(1.0),
                 rest_bias: AtomicF32::new(0.0),
@@ -104,6 +113,22 @@ impl Link {
 
     pub fn current_generation(&self) -> u32 {
         self.generation.load(Ordering::Acquire)
+    }
+
+    /// Wake the worker if it is parked (any thread; no allocation, no lock).
+    pub fn wake(&self) {
+        if let Some(worker) = self.worker.get() {
+            worker.unpark();
+        }
+    }
+
+    /// Ask for an answer and wake the worker; false when the queue is full (nothing sent).
+    pub fn request(&self, request: Request) -> bool {
+        let sent = self.requests.push(request).is_ok();
+        if sent {
+            self.wake();
+        }
+        sent
     }
 
     /// Abandon the answer in progress (called from the audio thread: no allocation).

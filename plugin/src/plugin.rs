@@ -152,7 +152,12 @@ impl Plugin for Continuo {
     ) -> bool {
         self.sample_rate = buffer_config.sample_rate;
         if self.worker.is_none() {
-            self.worker = Some(Worker::start(self.link.clone(), self.shared.clone()));
+            // Without a worker there is no answer, but the player's notes still pass through,
+            // and the editor says why.
+            match Worker::start(self.link.clone(), self.shared.clone()) {
+                Ok(worker) => self.worker = Some(worker),
+                Err(e) => self.shared.fail(format!("the inference thread could not start ({e}): notes pass through")),
+            }
         }
         true
     }
@@ -206,7 +211,9 @@ impl Plugin for Continuo {
             return ProcessStatus::Normal;
         }
         let bypass = self.params.bypass.value();
-        if std::mem::take(&mut self.flush) || (bypass && !self.bypassed) {
+        if std::mem::take(&mut self.flush) {
+            self.engine.reset(&mut self.sink);
+        } else if bypass && !self.bypassed {
             self.engine.stop_all(0, &mut self.sink);
         }
         self.bypassed = bypass;
@@ -217,6 +224,10 @@ impl Plugin for Continuo {
             }
         } else {
             self.engine.process(host, self.sample_rate as f64, len, self.input.events(), &settings, &mut self.sink);
+        }
+        let dropped = self.input.take_dropped() + self.sink.take_dropped();
+        if dropped > 0 {
+            self.link.dropped_events.fetch_add(dropped as u64, Ordering::Relaxed);
         }
         self.send(context);
         ProcessStatus::Normal

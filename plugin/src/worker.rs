@@ -5,7 +5,9 @@
 //! In continuous mode it also reads the player's notes and, at each bar line after the
 //! player has played, primes the model again with the last bars of both voices.
 //! The model to play is the path in `Shared::model_path` (the plugin's saved state): the
-//! worker loads it whenever it changes.
+//! worker loads it whenever it changes, and during a continuous answer at the next bar line.
+//! With nothing to do the worker parks; the audio thread wakes it (`Link::wake`), and it
+//! looks at the model path again at least every `IDLE_CHECK`.
 
 use crate::capture::{HeardNote, Phrase};
 use crate::events::StepToken;
@@ -23,6 +25,12 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
+
+/// How often a parked worker looks for a new model path (set by the editor or a restored
+/// project) without being woken.
+const IDLE_CHECK: Duration = Duration::from_millis(100);
+/// How long a worker that waits for the music to move on sleeps at most between looks.
+const JUST_IN_TIME_CHECK: Duration = Duration::from_millis(2);
 
 /// What the editor shows about the model.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -92,6 +100,11 @@ impl Shared {
     pub fn status(&self) -> ModelStatus {
         self.status.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
+
+    /// Show `why` as the error in the editor.
+    pub fn fail(&self, why: String) {
+        self.status.lock().unwrap_or_else(|e| e.into_inner()).error = Some(why);
+    }
 }
 
 pub struct Worker {
@@ -102,18 +115,19 @@ pub struct Worker {
 
 impl Worker {
     /// Start the worker thread with `model` as the model to play.
-    pub fn spawn(link: Arc<Link>, model: PathBuf) -> Worker {
+    pub fn spawn(link: Arc<Link>, model: PathBuf) -> std::io::Result<Worker> {
         Worker::start(link, Shared::new(Arc::default(), model))
     }
 
-    /// Start the worker thread for `shared`, whose model it loads and plays.
-    pub fn start(link: Arc<Link>, shared: Arc<Shared>) -> Worker {
+    /// Start the worker thread for `shared`, whose model it loads and plays. Fails when the
+    /// system cannot start a thread.
+    pub fn start(link: Arc<Link>, shared: Arc<Shared>) -> std::io::Result<Worker> {
         let (l, s) = (link.clone(), shared.clone());
-        let handle = std::thread::Builder::new()
-            .name("continuo-inference".into())
-            .spawn(move || run(l, s))
-            .expect("the inference thread starts");
-        Worker { link, handle: Some(handle), shared }
+        let handle = std::thread::Builder::new().name("continuo-inference".into()).spawn(move || run(l, s))?;
+        // Set once per link: a second worker on the same link is woken through the first's
+        // handle, which no longer parks.
+        let _ = link.worker.set(handle.thread().clone());
+        Ok(Worker { link, handle: Some(handle), shared })
     }
 
     pub fn load(&self, path: PathBuf) {
@@ -125,6 +139,7 @@ impl Drop for Worker {
     fn drop(&mut self) {
         self.link.shutdown.store(true, Ordering::Release);
         if let Some(h) = self.handle.take() {
+            h.thread().unpark();
             let _ = h.join();
         }
     }
@@ -143,9 +158,25 @@ fn summary(card: &continuo_core::card::ModelCard) -> String {
     )
 }
 
+/// The model playing, and the saved path it was loaded for ("" is the default model).
+#[derive(Default)]
+struct Slot {
+    continuer: Option<Continuer>,
+    loaded: Option<String>,
+}
+
+impl Slot {
+    /// Load the model the plugin wants, if it changed: true when another model now plays.
+    fn follow(&mut self, link: &Link, shared: &Shared) -> bool {
+        let Some((path, file)) = shared.wanted_model(self.loaded.as_deref()) else { return false };
+        self.loaded = Some(path);
+        load(file, &mut self.continuer, link, shared)
+    }
+}
+
 /// Load `path`; on failure the model before keeps playing (or, if there is none, the
-/// default model is tried) and the status says why.
-fn load(path: PathBuf, continuer: &mut Option<Continuer>, link: &Link, shared: &Shared) {
+/// default model is tried) and the status says why. True when a model was loaded.
+fn load(path: PathBuf, continuer: &mut Option<Continuer>, link: &Link, shared: &Shared) -> bool {
     let loaded = ContinuationModel::load(&path);
     let mut st = shared.status.lock().unwrap_or_else(|e| e.into_inner());
     match loaded {
@@ -157,39 +188,33 @@ fn load(path: PathBuf, continuer: &mut Option<Continuer>, link: &Link, shared: &
             // The old model is dropped here, on the worker thread.
             *continuer = Some(Continuer::new(model, 1));
             link.model_ready.store(true, Ordering::Release);
+            true
         }
         Err(e) => {
             st.error = Some(e.to_string());
             drop(st);
-            if continuer.is_none() && path != shared.default_model {
-                load(shared.default_model.clone(), continuer, link, shared);
-            }
+            continuer.is_none()
+                && path != shared.default_model
+                && load(shared.default_model.clone(), continuer, link, shared)
         }
     }
 }
 
 fn run(link: Arc<Link>, shared: Arc<Shared>) {
-    let mut continuer: Option<Continuer> = None;
-    // The saved path last acted on ("" is the default model).
-    let mut loaded: Option<String> = None;
+    let mut slot = Slot::default();
     while !link.shutdown.load(Ordering::Acquire) {
-        if let Some((path, file)) = shared.wanted_model(loaded.as_deref()) {
-            loaded = Some(path);
-            load(file, &mut continuer, &link, &shared);
-        }
+        slot.follow(&link, &shared);
         // Only the newest request of the current generation matters.
         let mut newest = None;
         while let Some(r) = link.requests.pop() {
             newest = Some(r);
         }
         let Some(request) = newest.filter(|r| r.generation == link.current_generation()) else {
-            std::thread::sleep(Duration::from_micros(500));
+            std::thread::park_timeout(IDLE_CHECK);
             continue;
         };
-        if let Some(c) = continuer.as_mut() {
-            if let Err(e) = answer(c, &link, &request, &shared) {
-                shared.status.lock().unwrap_or_else(|e| e.into_inner()).error = Some(e);
-            }
+        if let Err(e) = answer(&mut slot, &link, &request, &shared) {
+            shared.fail(e);
         }
     }
 }
@@ -249,7 +274,16 @@ fn recent(player: &[HeardNote], own: &[HeardNote], step: i64, window: i64) -> Ph
     Phrase::from_notes(&notes)
 }
 
-fn answer(continuer: &mut Continuer, link: &Link, request: &Request, shared: &Shared) -> Result<(), String> {
+/// Whether the answer of `request` is still wanted.
+fn wanted(link: &Link, request: &Request) -> bool {
+    link.current_generation() == request.generation && !link.shutdown.load(Ordering::Acquire)
+}
+
+/// Answer `request` step by step, just in time. A continuous answer keeps the last
+/// `CONTINUOUS_WINDOW_BARS` bars of both voices (nothing older), and at each bar line primes
+/// the model again with them when the player has played, or when another model was chosen.
+fn answer(slot: &mut Slot, link: &Link, request: &Request, shared: &Shared) -> Result<(), String> {
+    let Some(continuer) = slot.continuer.as_mut() else { return Ok(()) };
     let steps_per_beat = continuer.model.card().grid().steps_per_beat;
     // Nothing of this answer is ready yet.
     link.ready_until.store(request.start_step - 1, Ordering::Release);
@@ -266,7 +300,8 @@ fn answer(continuer: &mut Continuer, link: &Link, request: &Request, shared: &Sh
     }
     // Continuous mode: both voices' notes, and whether the player has played since the
     // model was last primed.
-    let window = CONTINUOUS_WINDOW_BARS * request.bar_steps.max(1) as i64;
+    let bar_steps = request.bar_steps.max(1) as i64;
+    let window = CONTINUOUS_WINDOW_BARS * bar_steps;
     let mut player: Vec<HeardNote> = request.phrase.notes().to_vec();
     let mut own: Vec<HeardNote> = Vec::new();
     let mut heard_new = false;
@@ -274,12 +309,12 @@ fn answer(continuer: &mut Continuer, link: &Link, request: &Request, shared: &Sh
     for step in request.start_step..end {
         // Just in time: no further ahead of the music than AHEAD steps.
         while link.now_step.load(Ordering::Acquire) < step - AHEAD {
-            if link.current_generation() != request.generation || link.shutdown.load(Ordering::Acquire) {
+            if !wanted(link, request) {
                 return Ok(());
             }
-            std::thread::sleep(Duration::from_micros(200));
+            std::thread::park_timeout(JUST_IN_TIME_CHECK);
         }
-        if link.current_generation() != request.generation || link.shutdown.load(Ordering::Acquire) {
+        if !wanted(link, request) {
             return Ok(());
         }
         if request.continuous {
@@ -289,21 +324,23 @@ fn answer(continuer: &mut Continuer, link: &Link, request: &Request, shared: &Sh
                     heard_new = true;
                 }
             }
-            if heard_new && (step - request.start_step) % request.bar_steps.max(1) as i64 == 0 {
+            if (step - request.start_step) % bar_steps == 0 {
                 player.retain(|n| n.step >= step - window);
                 own.retain(|n| n.step >= step - window);
-                prime(continuer, &recent(&player, &own, step, window), step)?;
-                heard_new = false;
+                let swapped = slot.follow(link, shared);
+                if heard_new || swapped {
+                    let continuer = slot.continuer.as_mut().expect("a model once loaded stays");
+                    if swapped {
+                        continuer.reseed(request.seed ^ step as u64);
+                        continuer.follow_key = request.follow_key;
+                    }
+                    prime(continuer, &recent(&player, &own, step, window), step)?;
+                    heard_new = false;
+                }
             }
         }
-        let settings = SamplerSettings {
-            temperature: link.sampling.temperature.load(Ordering::Relaxed),
-            rest_bias: link.sampling.rest_bias.load(Ordering::Relaxed),
-            entropy_adaptive: link.sampling.entropy_adaptive.load(Ordering::Relaxed),
-            top_p: 1.0,
-            allow_song_end: false,
-        };
-        let token = continuer.next(&settings).map_err(|e| e.to_string())?;
+        let continuer = slot.continuer.as_mut().expect("a model once loaded stays");
+        let token = continuer.next(&sampler_settings(link)).map_err(|e| e.to_string())?;
         match &token {
             Token::Onset(pitches) => {
                 own.extend(pitches.iter().map(|&pitch| HeardNote { step, steps: 1, pitch, velocity: 90 }))
@@ -313,23 +350,37 @@ fn answer(continuer: &mut Continuer, link: &Link, request: &Request, shared: &Sh
             }
             _ => {}
         }
-        {
-            let mut h = shared.history.lock().unwrap_or_else(|e| e.into_inner());
-            if h.answer.len() >= HISTORY_TOKENS {
-                h.answer.drain(..HISTORY_TOKENS / 2);
-                h.answer_start += (HISTORY_TOKENS / 2) as i64;
-            }
-            h.answer.push(token.clone());
-        }
+        remember(shared, &token);
         let mut answered = Answered { generation: request.generation, step, token: StepToken::from_token(&token) };
         while let Err(back) = link.tokens.push(answered) {
-            if link.current_generation() != request.generation || link.shutdown.load(Ordering::Acquire) {
+            if !wanted(link, request) {
                 return Ok(());
             }
             answered = back;
-            std::thread::sleep(Duration::from_micros(200));
+            std::thread::park_timeout(JUST_IN_TIME_CHECK);
         }
         link.ready_until.store(step, Ordering::Release);
     }
     Ok(())
+}
+
+/// The sampling settings as the audio thread last set them.
+fn sampler_settings(link: &Link) -> SamplerSettings {
+    SamplerSettings {
+        temperature: link.sampling.temperature.load(Ordering::Relaxed),
+        rest_bias: link.sampling.rest_bias.load(Ordering::Relaxed),
+        entropy_adaptive: link.sampling.entropy_adaptive.load(Ordering::Relaxed),
+        top_p: 1.0,
+        allow_song_end: false,
+    }
+}
+
+/// The answered token into the editor's history (the last `HISTORY_TOKENS` at most).
+fn remember(shared: &Shared, token: &Token) {
+    let mut h = shared.history.lock().unwrap_or_else(|e| e.into_inner());
+    if h.answer.len() >= HISTORY_TOKENS {
+        h.answer.drain(..HISTORY_TOKENS / 2);
+        h.answer_start += (HISTORY_TOKENS / 2) as i64;
+    }
+    h.answer.push(token.clone());
 }

@@ -113,7 +113,7 @@ struct Host {
 impl Host {
     fn new(block: usize, tempo: f64) -> Host {
         let link = Link::new();
-        let worker = Worker::spawn(link.clone(), model());
+        let worker = Worker::spawn(link.clone(), model()).expect("the worker starts");
         let started = Instant::now();
         while !link.model_ready.load(Ordering::Acquire) {
             if let Some(e) = worker.shared.status.lock().unwrap().error.clone() {

@@ -17,7 +17,8 @@ fn without_onnx_runtime_notes_pass_through_and_the_status_says_why() {
     unsafe { std::env::set_var("ORT_DYLIB_PATH", "/nonexistent/libonnxruntime.so") };
     let link = Link::new();
     let worker =
-        Worker::spawn(link.clone(), PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/essen-melody.onnx"));
+        Worker::spawn(link.clone(), PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/essen-melody.onnx"))
+            .unwrap();
     let started = Instant::now();
     while worker.shared.status().error.is_none() {
         assert!(started.elapsed() < Duration::from_secs(30), "no error reported");

@@ -25,11 +25,12 @@ fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
 #[test]
 fn a_bad_model_file_keeps_the_old_model_playing() {
     let link = Link::new();
-    let worker = Worker::spawn(link.clone(), models().join("essen-melody.onnx"));
+    let worker = Worker::spawn(link.clone(), models().join("essen-melody.onnx")).unwrap();
     wait_until("the first model", || worker.shared.status.lock().unwrap().name.is_some());
     assert_eq!(worker.shared.status.lock().unwrap().name.as_deref(), Some("essen-melody"));
 
-    let bad = std::env::temp_dir().join(format!("continuo-bad-{}.onnx", std::process::id()));
+    let temp = tempfile::Builder::new().prefix("continuo-bad-").tempdir().unwrap();
+    let bad = temp.path().join("not-a-model.onnx");
     std::fs::write(&bad, b"not a model").unwrap();
     worker.load(bad.clone());
     wait_until("the error", || worker.shared.status.lock().unwrap().error.is_some());
@@ -51,7 +52,7 @@ fn the_saved_model_path_is_played_and_a_missing_one_falls_back_to_the_default() 
     // The plugin's saved state names a model: the worker plays it when it starts.
     let saved = Arc::new(RwLock::new(models().join("bach-chords.onnx").display().to_string()));
     let link = Link::new();
-    let worker = Worker::start(link.clone(), Shared::new(saved.clone(), models().join("essen-melody.onnx")));
+    let worker = Worker::start(link.clone(), Shared::new(saved.clone(), models().join("essen-melody.onnx"))).unwrap();
     wait_until("the saved model", || worker.shared.status.lock().unwrap().name.as_deref() == Some("bach-chords"));
     // A project saved with a model that has since gone: the default model plays, and the
     // editor says why the saved one did not.
@@ -60,7 +61,8 @@ fn the_saved_model_path_is_played_and_a_missing_one_falls_back_to_the_default() 
     let worker = Worker::start(
         link.clone(),
         Shared::new(Arc::new(RwLock::new(gone.display().to_string())), models().join("essen-melody.onnx")),
-    );
+    )
+    .unwrap();
     wait_until("the default model", || worker.shared.status.lock().unwrap().name.is_some());
     let status = worker.shared.status();
     assert_eq!(status.name.as_deref(), Some("essen-melody"));
@@ -72,7 +74,7 @@ fn the_saved_model_path_is_played_and_a_missing_one_falls_back_to_the_default() 
 /// classes of the answer's onsets.
 fn answer_pitch_classes(follow_key: bool) -> [usize; 12] {
     let link = Link::new();
-    let worker = Worker::spawn(link.clone(), models().join("essen-melody.onnx"));
+    let worker = Worker::spawn(link.clone(), models().join("essen-melody.onnx")).unwrap();
     wait_until("the model", || link.model_ready.load(Ordering::Acquire));
     let mut phrase = Phrase::default();
     for (i, pitch) in [67u8, 69, 71, 72, 74, 76, 78, 79].iter().enumerate() {
@@ -91,7 +93,7 @@ fn answer_pitch_classes(follow_key: bool) -> [usize; 12] {
         seed: 3,
         follow_key,
     };
-    link.requests.push(request).unwrap();
+    assert!(link.request(request));
     let mut classes = [0usize; 12];
     let mut got = 0;
     wait_until("the answer", || {
