@@ -43,7 +43,7 @@ pub enum Split {
 }
 
 /// FNV-1a, 64 bit: a stable hash (unlike std's) for the split.
-fn fnv1a64(bytes: &[u8]) -> u64 {
+pub fn fnv1a64(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3))
 }
 

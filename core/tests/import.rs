@@ -12,7 +12,8 @@ fn no_progress(_: usize, _: usize) {}
 
 #[test]
 fn one_bad_file_never_aborts_an_import() {
-    let root = common::temp_dir("import").join("mixed");
+    let temp = common::temp_dir("import");
+    let root = temp.path().join("mixed");
     std::fs::create_dir_all(root.join("deeper/still")).unwrap();
     let tune = Score {
         notes: (0..8)
@@ -49,14 +50,15 @@ fn one_bad_file_never_aborts_an_import() {
 
     // Written and read back, it is the same corpus.
     let out = common::temp_dir("import-out");
-    corpus.write(&out).unwrap();
-    assert_eq!(Corpus::read(&out).unwrap(), corpus);
+    corpus.write(out.path()).unwrap();
+    assert_eq!(Corpus::read(out.path()).unwrap(), corpus);
     assert!(Corpus::read(&root).unwrap_err().contains("corpus.json"));
 }
 
 #[test]
 fn all_keys_augments_training_songs_only() {
-    let root = common::temp_dir("import-aug").join("aug");
+    let temp = common::temp_dir("import-aug");
+    let root = temp.path().join("aug");
     std::fs::create_dir_all(&root).unwrap();
     for i in 0..20 {
         std::fs::write(root.join(format!("s{i}.krn")), "**kern\n*C:\n4c\n4e\n4g\n*-\n").unwrap();

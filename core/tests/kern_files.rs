@@ -8,7 +8,7 @@ use continuo_core::{read_music_file, ReadProblem};
 
 fn read(name: &str, text: &[u8]) -> Result<continuo_core::Score, continuo_core::ReadError> {
     let dir = common::temp_dir("kern");
-    let path = dir.join(name);
+    let path = dir.path().join(name);
     std::fs::write(&path, text).unwrap();
     read_music_file(&path, &MidiOptions::default())
 }

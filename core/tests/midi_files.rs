@@ -117,7 +117,7 @@ fn read_bytes(
     bytes: &[u8],
 ) -> (std::path::PathBuf, Result<continuo_core::Score, continuo_core::ReadError>) {
     let dir = common::temp_dir("midi-bad");
-    let path = dir.join(name);
+    let path = dir.path().join(name);
     std::fs::write(&path, bytes).unwrap();
     let result = read_music_file(&path, &MidiOptions::default());
     (path, result)

@@ -7,15 +7,13 @@ use std::path::Path;
 
 #[test]
 fn loading_a_model_writes_no_telemetry_store() {
-    let home = std::env::temp_dir().join(format!("continuo-telemetry-{}", std::process::id()));
-    std::fs::create_dir_all(&home).unwrap();
+    let temp = tempfile::Builder::new().prefix("continuo-telemetry-").tempdir().unwrap();
+    let home = temp.path();
     // The only test in this process: nothing else reads the environment meanwhile.
-    std::env::set_var("HOME", &home);
+    std::env::set_var("HOME", home);
     let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/essen-melody.onnx");
     let mut m = ContinuationModel::load(&model).unwrap_or_else(|e| panic!("{e} (run `cargo xtask ort`)"));
     m.reset();
     let store = home.join(".cache/Microsoft/DeveloperTools/.onnxruntime");
-    let exists = store.exists();
-    std::fs::remove_dir_all(&home).unwrap();
-    assert!(!exists, "{} appeared", store.display());
+    assert!(!store.exists(), "{} appeared", store.display());
 }

@@ -4,10 +4,12 @@
 //! temporary file and renamed, so an interrupted run never loses the last good one; a
 //! truncated or corrupt file is a clear error.
 
+use crate::error::TrainerError;
 use crate::network::Model;
 use crate::optim::Adam;
-use crate::weights::{LayerWeights, LstmWeights};
+use crate::weights::LstmWeights;
 use continuo_core::card::EncodingSpec;
+use continuo_core::corpus::fnv1a64;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::Path;
@@ -57,7 +59,8 @@ pub struct Header {
     pub command: String,
     /// Completed epochs.
     pub epoch: usize,
-    pub best_validation_nll: f64,
+    /// None until the first epoch is validated.
+    pub best_validation_nll: Option<f64>,
     pub best_epoch: usize,
     pub epochs_since_best: usize,
     pub history: Vec<EpochRecord>,
@@ -73,37 +76,17 @@ pub struct Checkpoint {
     pub model: Model,
 }
 
-fn fnv1a64(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3))
-}
-
 /// An untrained model of a config's shape.
 pub fn new_model(config: &TrainConfig, vocab: usize) -> Model {
     let weights = LstmWeights::random(vocab, config.embed, config.hidden, config.layers, config.seed);
     Model::new(weights, config.batch_norm, config.dropout)
 }
 
+/// The data section's tensors, in order: the parameters (in [`Model::tensors_mut`]'s order),
+/// the batch-norm statistics, then Adam's first and second moments.
 fn data_tensors<'a>(model: &'a mut Model, adam: &'a mut Adam) -> Vec<&'a mut Vec<f32>> {
-    let mut stats: Vec<&mut Vec<f32>> = Vec::new();
-    let mut params = Vec::new();
-    {
-        let Model { weights, batch_norm, .. } = model;
-        params.push(&mut weights.embedding);
-        for l in &mut weights.layers {
-            let LayerWeights { w_ih, w_hh, b_ih, b_hh } = l;
-            params.extend([w_ih, w_hh, b_ih, b_hh]);
-        }
-        params.push(&mut weights.out_w);
-        params.push(&mut weights.out_b);
-        if let Some(bn) = batch_norm {
-            params.push(&mut bn.gamma);
-            params.push(&mut bn.beta);
-            stats.push(&mut bn.running_mean);
-            stats.push(&mut bn.running_var);
-        }
-    }
-    let mut all = params;
-    all.extend(stats);
+    let (mut all, statistics) = model.tensors_and_statistics_mut();
+    all.extend(statistics);
     all.extend(adam.m.iter_mut());
     all.extend(adam.v.iter_mut());
     all
@@ -120,7 +103,7 @@ impl Checkpoint {
             corpus,
             command,
             epoch: 0,
-            best_validation_nll: f64::INFINITY,
+            best_validation_nll: None,
             best_epoch: 0,
             epochs_since_best: 0,
             history: vec![],
@@ -133,10 +116,16 @@ impl Checkpoint {
         Checkpoint { header, model }
     }
 
-    pub fn save(&mut self, path: &Path) -> Result<(), String> {
+    /// Write the checkpoint, refusing one that could not be loaded again: a parameter or a
+    /// figure that is not a number (JSON would store it as `null`).
+    pub fn save(&mut self, path: &Path) -> Result<(), TrainerError> {
+        let refuse = |why: String| TrainerError::Checkpoint { path: path.to_path_buf(), why };
         let mut data = Vec::new();
         let mut lengths = Vec::new();
-        for t in data_tensors(&mut self.model, &mut self.header.adam) {
+        for (k, t) in data_tensors(&mut self.model, &mut self.header.adam).into_iter().enumerate() {
+            if let Some(i) = t.iter().position(|x| !x.is_finite()) {
+                return Err(refuse(format!("tensor {k} holds {} at {i}; not written", t[i])));
+            }
             lengths.push(t.len());
             for x in t.iter() {
                 data.extend_from_slice(&x.to_le_bytes());
@@ -144,7 +133,10 @@ impl Checkpoint {
         }
         self.header.tensors = lengths;
         self.header.checksum = fnv1a64(&data);
-        let header = serde_json::to_vec(&self.header).map_err(|e| e.to_string())?;
+        let header = serde_json::to_vec(&self.header).map_err(|e| refuse(e.to_string()))?;
+        if let Err(e) = serde_json::from_slice::<Header>(&header) {
+            return Err(refuse(format!("its header would not read back ({e}): a figure is not a number; not written")));
+        }
         let tmp = path.with_extension("ckpt.tmp");
         let write = || -> std::io::Result<()> {
             let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
@@ -155,12 +147,12 @@ impl Checkpoint {
             f.into_inner().map_err(|e| e.into_error())?.sync_all()?;
             std::fs::rename(&tmp, path)
         };
-        write().map_err(|e| format!("{}: cannot write the checkpoint: {e}", path.display()))
+        write().map_err(TrainerError::io(path))
     }
 
-    pub fn load(path: &Path) -> Result<Checkpoint, String> {
-        let bad = |why: &str| format!("{}: not a usable checkpoint: {why}", path.display());
-        let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    pub fn load(path: &Path) -> Result<Checkpoint, TrainerError> {
+        let bad = |why: &str| TrainerError::Checkpoint { path: path.to_path_buf(), why: why.to_string() };
+        let bytes = std::fs::read(path).map_err(TrainerError::io(path))?;
         if bytes.len() < 24 || &bytes[..16] != MAGIC {
             return Err(bad("it does not start like a Continuo checkpoint"));
         }

@@ -7,6 +7,7 @@
 //! seed and stepping one token are the same graph. ONNX's gate order is i, o, f, c and its
 //! bias is [Wb; Rb]; the weights are reordered from PyTorch's i, f, g, o here.
 
+use crate::error::TrainerError;
 use crate::weights::LstmWeights;
 use continuo_core::card::{Dim, EncodingSpec, ModelCard, OnnxSpec, TensorSpec, Training, CARD_FORMAT, CARD_VERSION};
 use onnx_protobuf::attribute_proto::AttributeType;
@@ -101,12 +102,12 @@ fn reorder_gates(data: &[f32], block: usize, order: [usize; 4]) -> Vec<f32> {
 
 /// The weights in an ONNX file that this exporter (of any version) wrote, so that a model
 /// can be written again with the current graph without its checkpoint.
-pub fn read_weights(path: &Path) -> Result<LstmWeights, String> {
-    let err = |why: String| format!("{}: {why}", path.display());
-    let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
+pub fn read_weights(path: &Path) -> Result<LstmWeights, TrainerError> {
+    let err = |why: String| TrainerError::Onnx { path: path.to_path_buf(), why };
+    let bytes = std::fs::read(path).map_err(TrainerError::io(path))?;
     let model = ModelProto::parse_from_bytes(&bytes).map_err(|e| err(format!("not an ONNX model ({e})")))?;
     let tensors: BTreeMap<&str, &TensorProto> = model.graph.initializer.iter().map(|t| (t.name.as_str(), t)).collect();
-    let tensor = |name: &str| -> Result<(Vec<usize>, Vec<f32>), String> {
+    let tensor = |name: &str| -> Result<(Vec<usize>, Vec<f32>), TrainerError> {
         let t = tensors
             .get(name)
             .ok_or_else(|| err(format!("no initializer `{name}`: not written by `trainer export`")))?;
@@ -115,8 +116,9 @@ pub fn read_weights(path: &Path) -> Result<LstmWeights, String> {
         } else {
             t.raw_data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
         };
-        let dims: Vec<usize> = t.dims.iter().map(|&d| d as usize).collect();
-        if t.data_type != DataType::FLOAT as i32 || dims.iter().product::<usize>() != data.len() {
+        let dims: Vec<usize> = t.dims.iter().map(|&d| usize::try_from(d).unwrap_or(usize::MAX)).collect();
+        let size = dims.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+        if t.data_type != DataType::FLOAT as i32 || size != Some(data.len()) || !t.raw_data.len().is_multiple_of(4) {
             return Err(err(format!("initializer `{name}` is not a float tensor of shape {dims:?}")));
         }
         Ok((dims, data))
@@ -130,9 +132,14 @@ pub fn read_weights(path: &Path) -> Result<LstmWeights, String> {
         let (w_dims, w_ih) = tensor(&format!("W{l}"))?;
         let (_, w_hh) = tensor(&format!("R{l}"))?;
         let (_, b) = tensor(&format!("B{l}"))?;
-        hidden = w_dims[1] / 4;
+        let &[1, gates, _] = &w_dims[..] else { return Err(err(format!("`W{l}` has shape {w_dims:?}"))) };
+        if l > 0 && gates != 4 * hidden {
+            return Err(err(format!("layer {l} has {} units, layer 0 {hidden}", gates / 4)));
+        }
+        hidden = gates / 4;
         let input = if l == 0 { embed } else { hidden };
-        if w_dims != [1, 4 * hidden, input] || w_hh.len() != 4 * hidden * hidden || b.len() != 8 * hidden {
+        if hidden == 0 || w_dims != [1, 4 * hidden, input] || w_hh.len() != 4 * hidden * hidden || b.len() != 8 * hidden
+        {
             return Err(err(format!("layer {l} has inconsistent shapes")));
         }
         layers.push(crate::weights::LayerWeights {
@@ -289,22 +296,24 @@ pub fn onnx_spec(weights: &LstmWeights, onnx_file: &str) -> OnnxSpec {
 }
 
 /// Write `NAME.onnx` and its card `NAME.json` (each to a temporary file, then renamed).
-pub fn write_model(weights: &LstmWeights, onnx_path: &Path, card: &ModelCard) -> Result<(), String> {
+pub fn write_model(weights: &LstmWeights, onnx_path: &Path, card: &ModelCard) -> Result<(), TrainerError> {
     if card.encoding.vocabulary.len() != weights.vocab {
-        return Err(format!(
+        return Err(TrainerError::Invalid(format!(
             "the vocabulary has {} tokens but the weights {} outputs",
             card.encoding.vocabulary.len(),
             weights.vocab
-        ));
+        )));
     }
-    card.validate().map_err(|e| format!("model card: {e}"))?;
+    card.validate().map_err(|e| TrainerError::Invalid(format!("model card: {e}")))?;
     let name = onnx_path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    let bytes = onnx_model(weights, &name).write_to_bytes().map_err(|e| e.to_string())?;
+    let bytes = onnx_model(weights, &name)
+        .write_to_bytes()
+        .map_err(|e| TrainerError::Onnx { path: onnx_path.to_path_buf(), why: e.to_string() })?;
     let tmp = onnx_path.with_extension("onnx.tmp");
-    std::fs::write(&tmp, bytes).map_err(|e| format!("{}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, onnx_path).map_err(|e| format!("{}: {e}", onnx_path.display()))?;
+    std::fs::write(&tmp, bytes).map_err(TrainerError::io(&tmp))?;
+    std::fs::rename(&tmp, onnx_path).map_err(TrainerError::io(onnx_path))?;
     let card_path = continuo_core::card::card_path_for(onnx_path);
-    card.save(&card_path).map_err(|e| format!("{}: {e}", card_path.display()))
+    card.save(&card_path).map_err(TrainerError::io(card_path))
 }
 
 #[cfg(test)]
@@ -321,9 +330,39 @@ mod tests {
             std::fs::write(&path, onnx_model(&weights, "m").write_to_bytes().unwrap()).unwrap();
             assert_eq!(read_weights(&path).unwrap(), weights);
             std::fs::write(&path, b"not a model").unwrap();
-            let e = read_weights(&path).unwrap_err();
+            let e = read_weights(&path).unwrap_err().to_string();
             assert!(e.contains("m.onnx") && e.contains("not an ONNX model"), "{e}");
             std::fs::remove_dir_all(&dir).unwrap();
         }
+    }
+
+    /// Damaged or foreign ONNX files are typed errors naming the file, never a panic.
+    #[test]
+    fn a_malformed_model_is_an_error_not_a_panic() {
+        let weights = LstmWeights::random(11, 5, 7, 2, 3);
+        let dir = std::env::temp_dir().join(format!("continuo-malformed-onnx-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("bad.onnx");
+        type Damage = fn(&mut TensorProto);
+        let cases: [(&str, &str, Damage); 6] = [
+            ("W0", "a 1-d input weight", |t| t.dims = vec![28]),
+            ("W0", "no units", |t| {
+                t.dims = vec![1, 0, 5];
+                t.raw_data.clear();
+                t.float_data.clear();
+            }),
+            ("R0", "a ragged raw tensor", |t| t.raw_data.push(0)),
+            ("W1", "layers of different widths", |t| t.dims = vec![1, 4 * 7, 6]),
+            ("out_wt", "a negative dimension", |t| t.dims = vec![-7, -11]),
+            ("embedding", "an integer tensor", |t| t.data_type = DataType::INT32 as i32),
+        ];
+        for (name, what, damage) in cases {
+            let mut model = onnx_model(&weights, "bad");
+            damage(model.graph.as_mut().unwrap().initializer.iter_mut().find(|t| t.name == name).unwrap());
+            std::fs::write(&path, model.write_to_bytes().unwrap()).unwrap();
+            let e = read_weights(&path).expect_err(what);
+            assert!(matches!(e, TrainerError::Onnx { .. }) && e.to_string().contains("bad.onnx"), "{what}: {e}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

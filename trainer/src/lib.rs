@@ -4,6 +4,7 @@
 pub mod activation;
 pub mod checkpoint;
 pub mod data;
+pub mod error;
 pub mod evaluate;
 pub mod export;
 pub mod gemm;

@@ -10,8 +10,8 @@
 //! and count for nothing. The state carried between windows (truncated BPTT) is detached.
 
 use crate::activation::{exp_in_place, lstm_cells, lstm_cells_backward};
-use crate::gemm::{matmul, matmul_serial};
-use crate::weights::LstmWeights;
+use crate::gemm::{matmul, matmul_serial, Mat, Write};
+use crate::weights::{LayerWeights, LstmWeights};
 use rand_core::Rng;
 use rand_pcg::Pcg64Mcg;
 use rayon::prelude::*;
@@ -130,10 +130,7 @@ pub struct Workspace {
     /// Logits, then probabilities [TB, V].
     probs: Vec<f32>,
     d_top: Vec<f32>,
-    d_gates: Vec<f32>,
-    d_h_next: Vec<f32>,
-    d_c_next: Vec<f32>,
-    d_x: Vec<f32>,
+    lstm: LstmGrads,
     /// A layer's recurrent weights, transposed [H, 4H].
     w_hh_t: Vec<f32>,
 }
@@ -186,7 +183,7 @@ impl Grads {
             layers: w
                 .layers
                 .iter()
-                .map(|l| crate::weights::LayerWeights {
+                .map(|l| LayerWeights {
                     w_ih: zero(&l.w_ih),
                     w_hh: zero(&l.w_hh),
                     b_ih: zero(&l.b_ih),
@@ -236,14 +233,22 @@ impl Model {
         Model { weights, batch_norm: bn, dropout }
     }
 
-    /// Every trainable tensor, in a fixed order (the optimiser's and the checkpoint's).
+    /// Every trainable tensor, in the one fixed order of the optimiser, the gradients and the
+    /// checkpoint.
     pub fn tensors_mut(&mut self) -> Vec<&mut Vec<f32>> {
-        let mut out = weight_tensors_mut(&mut self.weights);
+        self.tensors_and_statistics_mut().0
+    }
+
+    /// [`Model::tensors_mut`], and beside them the batch-norm running statistics (saved with
+    /// the model, not trained).
+    pub fn tensors_and_statistics_mut(&mut self) -> (Vec<&mut Vec<f32>>, Vec<&mut Vec<f32>>) {
+        let mut tensors = weight_tensors_mut(&mut self.weights);
+        let mut statistics = Vec::new();
         if let Some(bn) = &mut self.batch_norm {
-            out.push(&mut bn.gamma);
-            out.push(&mut bn.beta);
+            tensors.extend([&mut bn.gamma, &mut bn.beta]);
+            statistics.extend([&mut bn.running_mean, &mut bn.running_var]);
         }
-        out
+        (tensors, statistics)
     }
 
     /// The weights for inference: batch norm (with its running statistics) folded into the
@@ -267,6 +272,7 @@ impl Model {
 
     /// Forward pass over a window, updating `state`. With `train` (an RNG for dropout), the
     /// workspace keeps what [`Model::backward`] needs and batch norm uses batch statistics.
+    /// A logit that is not a number makes the returned loss NaN: nothing is clamped.
     pub fn forward(
         &mut self,
         batch: &Batch,
@@ -276,268 +282,408 @@ impl Model {
         hold_id: u32,
     ) -> Stats {
         let w = &self.weights;
-        let (tn, bn, h, v) = (batch.steps, batch.streams, w.hidden, w.vocab);
-        let rows = tn * bn;
+        let (bn, h) = (batch.streams, w.hidden);
+        let rows = batch.steps * bn;
         assert_eq!(batch.inputs.len(), rows);
         assert_eq!(batch.targets.len(), rows);
         ws.layers.resize_with(w.layers.len(), LayerCache::default);
-
         for (l, layer) in w.layers.iter().enumerate() {
-            let input = if l == 0 { w.embed } else { h };
-            let (before, rest) = ws.layers.split_at_mut(l);
+            let (below, rest) = ws.layers.split_at_mut(l);
             let cache = &mut rest[0];
-            cache.x.resize(rows * input, 0.0);
-            if l == 0 {
-                for (r, &id) in batch.inputs.iter().enumerate() {
-                    let id = id as usize;
-                    cache.x[r * input..(r + 1) * input].copy_from_slice(&w.embedding[id * input..(id + 1) * input]);
-                }
-            } else {
-                cache.x.copy_from_slice(&before[l - 1].h[bn * h..]);
-            }
-            cache.gates.resize(rows * 4 * h, 0.0);
-            matmul(&mut cache.gates, &cache.x, false, &layer.w_ih, true, rows, input, 4 * h, false);
-            for row in cache.gates.chunks_mut(4 * h) {
-                for ((g, a), b) in row.iter_mut().zip(&layer.b_ih).zip(&layer.b_hh) {
-                    *g += a + b;
+            match below.last() {
+                None => embedding_forward(&w.embedding, w.embed, batch.inputs, &mut cache.x),
+                Some(below) => {
+                    cache.x.clear();
+                    cache.x.extend_from_slice(&below.h[bn * h..]);
                 }
             }
-            cache.h.resize((tn + 1) * bn * h, 0.0);
-            cache.c.resize((tn + 1) * bn * h, 0.0);
-            cache.tanh_c.resize(rows * h, 0.0);
-            cache.h[..bn * h].copy_from_slice(&state.h[l]);
-            cache.c[..bn * h].copy_from_slice(&state.c[l]);
-            // W_hh transposed once, so that each step's product reads it row by row (twice as
-            // fast in gemm as reading it transposed, for 256 and 512 units).
-            transpose(&layer.w_hh, 4 * h, h, &mut ws.w_hh_t);
-            let w_hh_t = &ws.w_hh_t;
-            // The recurrence, its streams spread over the cores: each part runs its streams
-            // through every step of the window, so the cores never wait for each other.
-            let bounds = stream_parts(bn);
-            let parts = split_by_streams(&mut cache.gates, 4 * h, &bounds)
-                .into_par_iter()
-                .zip(split_by_streams(&mut cache.h, h, &bounds))
-                .zip(split_by_streams(&mut cache.c, h, &bounds))
-                .zip(split_by_streams(&mut cache.tanh_c, h, &bounds));
-            parts.for_each(|(((mut gates, mut hs), mut cs), mut tanh_cs)| {
-                for t in 0..tn {
-                    let g = &mut *gates[t];
-                    let (h_prev, h_next) = hs.split_at_mut(t + 1);
-                    matmul_serial(g, h_prev[t], false, w_hh_t, false, g.len() / (4 * h), h, 4 * h, true);
-                    let (c_prev, c_next) = cs.split_at_mut(t + 1);
-                    let cells = g.chunks_mut(4 * h).zip(c_prev[t].chunks(h)).zip(c_next[0].chunks_mut(h));
-                    for (((gr, c_prev), c_next), (tanh_c, h_next)) in
-                        cells.zip(tanh_cs[t].chunks_mut(h).zip(h_next[0].chunks_mut(h)))
-                    {
-                        lstm_cells(gr, c_prev, c_next, tanh_c, h_next);
-                    }
-                }
-            });
-            state.h[l].copy_from_slice(&cache.h[tn * bn * h..]);
-            state.c[l].copy_from_slice(&cache.c[tn * bn * h..]);
+            lstm_forward(layer, cache, &mut state.h[l], &mut state.c[l], batch.steps, bn, &mut ws.w_hh_t);
         }
-
-        // Dropout, batch norm, output layer.
         let top_h = &ws.layers.last().expect("at least one layer").h[bn * h..];
-        ws.dropped.clear();
-        ws.dropped.extend_from_slice(top_h);
         let training = train.is_some();
-        if let Some(rng) = train {
-            ws.mask.resize(rows * h, 1.0);
-            if self.dropout > 0.0 {
-                // Four 16-bit uniform draws from each 64-bit random number.
-                let keep = 1.0 - self.dropout;
-                let threshold = (keep * 65536.0).round() as u64;
-                for (masks, xs) in ws.mask.chunks_mut(4).zip(ws.dropped.chunks_mut(4)) {
-                    let bits = rng.next_u64();
-                    for (k, (m, x)) in masks.iter_mut().zip(xs).enumerate() {
-                        *m = if (bits >> (16 * k)) & 0xffff < threshold { 1.0 / keep } else { 0.0 };
-                        *x *= *m;
-                    }
-                }
-            } else {
-                ws.mask.fill(1.0);
-            }
-        }
+        dropout_forward(top_h, self.dropout, train, &mut ws.mask, &mut ws.dropped);
         ws.top.clear();
         ws.top.extend_from_slice(&ws.dropped);
         if let Some(norm) = &mut self.batch_norm {
-            let (mean, var) = if training {
-                let mut mean = vec![0.0f32; h];
-                let mut var = vec![0.0f32; h];
-                for row in ws.dropped.chunks(h) {
-                    for (m, x) in mean.iter_mut().zip(row) {
-                        *m += x;
-                    }
-                }
-                mean.iter_mut().for_each(|m| *m /= rows as f32);
-                for row in ws.dropped.chunks(h) {
-                    for k in 0..h {
-                        var[k] += (row[k] - mean[k]).powi(2);
-                    }
-                }
-                var.iter_mut().for_each(|s| *s /= rows as f32);
-                for k in 0..h {
-                    norm.running_mean[k] = (1.0 - BN_MOMENTUM) * norm.running_mean[k] + BN_MOMENTUM * mean[k];
-                    let unbiased = var[k] * rows as f32 / (rows.max(2) - 1) as f32;
-                    norm.running_var[k] = (1.0 - BN_MOMENTUM) * norm.running_var[k] + BN_MOMENTUM * unbiased;
-                }
-                (mean, var)
-            } else {
-                (norm.running_mean.clone(), norm.running_var.clone())
-            };
-            ws.inv_std.clear();
-            ws.inv_std.extend(var.iter().map(|v| 1.0 / (v + BN_EPS).sqrt()));
-            ws.xhat.resize(rows * h, 0.0);
-            for (r, row) in ws.top.chunks_mut(h).enumerate() {
-                for k in 0..h {
-                    let xh = (row[k] - mean[k]) * ws.inv_std[k];
-                    ws.xhat[r * h + k] = xh;
-                    row[k] = norm.gamma[k] * xh + norm.beta[k];
-                }
-            }
+            batch_norm_forward(norm, training, &mut ws.top, &mut ws.xhat, &mut ws.inv_std);
         }
         let w = &self.weights;
-        ws.probs.resize(rows * v, 0.0);
-        matmul(&mut ws.probs, &ws.top, false, &w.out_w, true, rows, h, v, false);
-        let mut stats = Stats::default();
-        for (r, row) in ws.probs.chunks_mut(v).enumerate() {
-            let mut best = 0;
-            for k in 0..v {
-                row[k] += w.out_b[k];
-                if row[k] > row[best] {
-                    best = k;
-                }
-            }
-            let max = row[best];
-            row.iter_mut().for_each(|x| *x -= max);
-            exp_in_place(row);
-            let inv = 1.0 / row.iter().sum::<f32>();
-            row.iter_mut().for_each(|x| *x *= inv);
-            let target = batch.targets[r];
-            if target >= 0 {
-                let t = target as usize;
-                stats.nll -= (row[t].max(1e-30) as f64).ln();
-                stats.count += 1;
-                stats.correct += (best == t) as usize;
-                if target as u32 != hold_id {
-                    stats.count_no_hold += 1;
-                    stats.correct_no_hold += (best == t) as usize;
-                }
-            }
-        }
-        stats
+        output_forward(&w.out_w, &w.out_b, &ws.top, &mut ws.probs);
+        softmax_loss_forward(&mut ws.probs, batch.targets, w.vocab, hold_id)
     }
 
     /// Backward pass after a training [`Model::forward`] on the same batch: adds the
     /// gradients of the mean loss over the counted targets to `grads`.
     pub fn backward(&self, batch: &Batch, ws: &mut Workspace, grads: &mut Grads, count: usize) {
         let w = &self.weights;
-        let (tn, bn, h, v) = (batch.steps, batch.streams, w.hidden, w.vocab);
-        let rows = tn * bn;
-        let scale = 1.0 / count.max(1) as f32;
-        // Softmax cross-entropy: d logits = (p − onehot) / count, zero for padding.
-        for (r, row) in ws.probs.chunks_mut(v).enumerate() {
-            let target = batch.targets[r];
-            if target < 0 {
-                row.fill(0.0);
-                continue;
-            }
-            row[target as usize] -= 1.0;
-            row.iter_mut().for_each(|x| *x *= scale);
-        }
-        let d_logits = &ws.probs;
-        matmul(&mut grads.weights.out_w, d_logits, true, &ws.top, false, v, rows, h, true);
-        for row in d_logits.chunks(v) {
-            for (g, d) in grads.weights.out_b.iter_mut().zip(row) {
-                *g += d;
-            }
-        }
-        ws.d_top.resize(rows * h, 0.0);
-        matmul(&mut ws.d_top, d_logits, false, &w.out_w, false, rows, v, h, false);
+        softmax_loss_backward(&mut ws.probs, batch.targets, w.vocab, count);
+        output_backward(
+            &w.out_w,
+            &ws.top,
+            &ws.probs,
+            &mut grads.weights.out_w,
+            &mut grads.weights.out_b,
+            &mut ws.d_top,
+        );
         if let Some(norm) = &self.batch_norm {
-            let mut sum_d = vec![0.0f32; h];
-            let mut sum_dx = vec![0.0f32; h];
-            for r in 0..rows {
-                for k in 0..h {
-                    let d = ws.d_top[r * h + k];
-                    grads.gamma[k] += d * ws.xhat[r * h + k];
-                    grads.beta[k] += d;
-                    let dxh = d * norm.gamma[k];
-                    sum_d[k] += dxh;
-                    sum_dx[k] += dxh * ws.xhat[r * h + k];
-                }
-            }
-            let n = rows as f32;
-            for r in 0..rows {
-                for k in 0..h {
-                    let dxh = ws.d_top[r * h + k] * norm.gamma[k];
-                    ws.d_top[r * h + k] = ws.inv_std[k] / n * (n * dxh - sum_d[k] - ws.xhat[r * h + k] * sum_dx[k]);
-                }
-            }
+            batch_norm_backward(norm, &ws.xhat, &ws.inv_std, &mut ws.d_top, &mut grads.gamma, &mut grads.beta);
         }
-        for (d, m) in ws.d_top.iter_mut().zip(&ws.mask) {
-            *d *= m;
-        }
-
+        dropout_backward(&mut ws.d_top, &ws.mask);
         // LSTM layers, top to bottom; `d_top` holds d h of the layer being processed.
         for (l, layer) in w.layers.iter().enumerate().rev() {
-            let input = if l == 0 { w.embed } else { h };
-            let cache = &ws.layers[l];
-            ws.d_gates.resize(rows * 4 * h, 0.0);
-            ws.d_h_next.clear();
-            ws.d_h_next.resize(bn * h, 0.0);
-            ws.d_c_next.clear();
-            ws.d_c_next.resize(bn * h, 0.0);
-            // As in the forward pass, each part of the streams on a core of its own.
-            let bounds = stream_parts(bn);
-            let d_top = &ws.d_top;
-            let parts = split_by_streams(&mut ws.d_gates, 4 * h, &bounds)
-                .into_par_iter()
-                .zip(split_by_streams(&mut ws.d_h_next, h, &bounds))
-                .zip(split_by_streams(&mut ws.d_c_next, h, &bounds))
-                .zip(bounds.par_windows(2));
-            parts.for_each(|(((mut d_gates, mut d_h_next), mut d_c_next), range)| {
-                let (d_h_next, d_c_next) = (&mut *d_h_next[0], &mut *d_c_next[0]);
-                let rows = |t: usize, width: usize| (t * bn + range[0]) * width..(t * bn + range[1]) * width;
-                for t in (0..tn).rev() {
-                    let dg = &mut *d_gates[t];
-                    let streams = cache.gates[rows(t, 4 * h)]
-                        .chunks(4 * h)
-                        .zip(dg.chunks_mut(4 * h))
-                        .zip(cache.c[rows(t, h)].chunks(h));
-                    let above = cache.tanh_c[rows(t, h)].chunks(h).zip(d_top[rows(t, h)].chunks(h));
-                    for (((gr, dr), c_prev), ((tanh_c, d_h_in), (d_h_next, d_c_next))) in
-                        streams.zip(above.zip(d_h_next.chunks(h).zip(d_c_next.chunks_mut(h))))
-                    {
-                        lstm_cells_backward(gr, c_prev, tanh_c, d_h_in, d_h_next, d_c_next, dr);
-                    }
-                    matmul_serial(d_h_next, dg, false, &layer.w_hh, false, range[1] - range[0], 4 * h, h, false);
-                }
-            });
-            let lg = &mut grads.weights.layers[l];
-            matmul(&mut lg.w_hh, &ws.d_gates, true, &cache.h[..rows * h], false, 4 * h, rows, h, true);
-            matmul(&mut lg.w_ih, &ws.d_gates, true, &cache.x, false, 4 * h, rows, input, true);
-            for row in ws.d_gates.chunks(4 * h) {
-                for ((gi, gh), d) in lg.b_ih.iter_mut().zip(lg.b_hh.iter_mut()).zip(row) {
-                    *gi += d;
-                    *gh += d;
-                }
-            }
-            ws.d_x.resize(rows * input, 0.0);
-            matmul(&mut ws.d_x, &ws.d_gates, false, &layer.w_ih, false, rows, 4 * h, input, false);
+            let d_x = lstm_backward(
+                layer,
+                &ws.layers[l],
+                &ws.d_top,
+                &mut grads.weights.layers[l],
+                &mut ws.lstm,
+                batch.streams,
+            );
             if l > 0 {
-                std::mem::swap(&mut ws.d_top, &mut ws.d_x);
+                std::mem::swap(&mut ws.d_top, d_x);
             } else {
-                for (r, &id) in batch.inputs.iter().enumerate() {
-                    let id = id as usize;
-                    let dst = &mut grads.weights.embedding[id * input..(id + 1) * input];
-                    for (g, d) in dst.iter_mut().zip(&ws.d_x[r * input..(r + 1) * input]) {
-                        *g += d;
-                    }
-                }
+                embedding_backward(batch.inputs, d_x, w.embed, &mut grads.weights.embedding);
             }
         }
+    }
+}
+
+// One forward/backward pair per stage. Rows are time-major (`t·B + b`); TB = steps × streams,
+// E = embedding size, H = hidden units, V = vocabulary.
+
+/// x[TB, E] = embedding[id] of every input.
+fn embedding_forward(embedding: &[f32], e: usize, inputs: &[u32], x: &mut Vec<f32>) {
+    x.clear();
+    for &id in inputs {
+        let id = id as usize;
+        x.extend_from_slice(&embedding[id * e..(id + 1) * e]);
+    }
+}
+
+/// d embedding[id] += d x[row] for every input row.
+fn embedding_backward(inputs: &[u32], d_x: &[f32], e: usize, d_embedding: &mut [f32]) {
+    for (&id, d) in inputs.iter().zip(d_x.chunks(e)) {
+        let id = id as usize;
+        for (g, d) in d_embedding[id * e..(id + 1) * e].iter_mut().zip(d) {
+            *g += d;
+        }
+    }
+}
+
+/// One LSTM layer over the window, from `cache.x` [TB, in] and the carried state h, c
+/// [B, H] (updated to the window's last step): gates [TB, 4H], h and c [(T+1)B, H] with the
+/// carried state first, tanh c [TB, H].
+fn lstm_forward(
+    layer: &LayerWeights,
+    cache: &mut LayerCache,
+    h0: &mut [f32],
+    c0: &mut [f32],
+    tn: usize,
+    bn: usize,
+    w_hh_t: &mut Vec<f32>,
+) {
+    let h = h0.len() / bn;
+    let (rows, input) = (tn * bn, layer.w_ih.len() / (4 * h));
+    // Every step's input projection in one product: gates = x · W_ihᵀ + b_ih + b_hh.
+    cache.gates.resize(rows * 4 * h, 0.0);
+    let w_ih = Mat::transpose_of(&layer.w_ih, input, 4 * h);
+    matmul(&mut cache.gates, Mat::new(&cache.x, rows, input), w_ih, Write::Replace);
+    for row in cache.gates.chunks_mut(4 * h) {
+        for ((g, a), b) in row.iter_mut().zip(&layer.b_ih).zip(&layer.b_hh) {
+            *g += a + b;
+        }
+    }
+    cache.h.resize((tn + 1) * bn * h, 0.0);
+    cache.c.resize((tn + 1) * bn * h, 0.0);
+    cache.tanh_c.resize(rows * h, 0.0);
+    cache.h[..bn * h].copy_from_slice(h0);
+    cache.c[..bn * h].copy_from_slice(c0);
+    // W_hh transposed once, so that each step's product reads it row by row (twice as fast
+    // in gemm as reading it transposed, for 256 and 512 units).
+    transpose(&layer.w_hh, 4 * h, h, w_hh_t);
+    let w_hh_t = &*w_hh_t;
+    // The recurrence, its streams spread over the cores: each part runs its streams through
+    // every step of the window, so the cores never wait for each other.
+    let bounds = stream_parts(bn);
+    let parts = split_by_streams(&mut cache.gates, 4 * h, &bounds)
+        .into_par_iter()
+        .zip(split_by_streams(&mut cache.h, h, &bounds))
+        .zip(split_by_streams(&mut cache.c, h, &bounds))
+        .zip(split_by_streams(&mut cache.tanh_c, h, &bounds));
+    parts.for_each(|(((mut gates, mut hs), mut cs), mut tanh_cs)| {
+        for t in 0..tn {
+            let g = &mut *gates[t];
+            let (h_prev, h_next) = hs.split_at_mut(t + 1);
+            let streams = g.len() / (4 * h);
+            matmul_serial(g, Mat::new(h_prev[t], streams, h), Mat::new(w_hh_t, h, 4 * h), Write::Add);
+            let (c_prev, c_next) = cs.split_at_mut(t + 1);
+            let cells = g.chunks_mut(4 * h).zip(c_prev[t].chunks(h)).zip(c_next[0].chunks_mut(h));
+            for (((gr, c_prev), c_next), (tanh_c, h_next)) in
+                cells.zip(tanh_cs[t].chunks_mut(h).zip(h_next[0].chunks_mut(h)))
+            {
+                lstm_cells(gr, c_prev, c_next, tanh_c, h_next);
+            }
+        }
+    });
+    h0.copy_from_slice(&cache.h[tn * bn * h..]);
+    c0.copy_from_slice(&cache.c[tn * bn * h..]);
+}
+
+/// Buffers of the LSTM layers' backward pass, reused from window to window.
+#[derive(Default)]
+struct LstmGrads {
+    /// d pre-activation gates [TB, 4H].
+    d_gates: Vec<f32>,
+    /// d h and d c flowing back from the next step [B, H].
+    d_h_next: Vec<f32>,
+    d_c_next: Vec<f32>,
+    /// d x [TB, in], the layer below's d h.
+    d_x: Vec<f32>,
+}
+
+/// The backward pass of [`lstm_forward`] from d h [TB, H] of the layer's output: adds the
+/// layer's weight gradients to `grads` and returns d x [TB, in].
+fn lstm_backward<'a>(
+    layer: &LayerWeights,
+    cache: &LayerCache,
+    d_top: &[f32],
+    grads: &mut LayerWeights,
+    ws: &'a mut LstmGrads,
+    bn: usize,
+) -> &'a mut Vec<f32> {
+    let h = layer.b_ih.len() / 4;
+    let (rows, input) = (d_top.len() / h, layer.w_ih.len() / (4 * h));
+    let tn = rows / bn;
+    ws.d_gates.resize(rows * 4 * h, 0.0);
+    ws.d_h_next.clear();
+    ws.d_h_next.resize(bn * h, 0.0);
+    ws.d_c_next.clear();
+    ws.d_c_next.resize(bn * h, 0.0);
+    // As in the forward pass, each part of the streams on a core of its own.
+    let bounds = stream_parts(bn);
+    let parts = split_by_streams(&mut ws.d_gates, 4 * h, &bounds)
+        .into_par_iter()
+        .zip(split_by_streams(&mut ws.d_h_next, h, &bounds))
+        .zip(split_by_streams(&mut ws.d_c_next, h, &bounds))
+        .zip(bounds.par_windows(2));
+    parts.for_each(|(((mut d_gates, mut d_h_next), mut d_c_next), range)| {
+        let (d_h_next, d_c_next) = (&mut *d_h_next[0], &mut *d_c_next[0]);
+        let rows = |t: usize, width: usize| (t * bn + range[0]) * width..(t * bn + range[1]) * width;
+        for t in (0..tn).rev() {
+            let dg = &mut *d_gates[t];
+            let streams =
+                cache.gates[rows(t, 4 * h)].chunks(4 * h).zip(dg.chunks_mut(4 * h)).zip(cache.c[rows(t, h)].chunks(h));
+            let above = cache.tanh_c[rows(t, h)].chunks(h).zip(d_top[rows(t, h)].chunks(h));
+            for (((gr, dr), c_prev), ((tanh_c, d_h_in), (d_h_next, d_c_next))) in
+                streams.zip(above.zip(d_h_next.chunks(h).zip(d_c_next.chunks_mut(h))))
+            {
+                lstm_cells_backward(gr, c_prev, tanh_c, d_h_in, d_h_next, d_c_next, dr);
+            }
+            let streams = range[1] - range[0];
+            let d_g = Mat::new(dg, streams, 4 * h);
+            matmul_serial(d_h_next, d_g, Mat::new(&layer.w_hh, 4 * h, h), Write::Replace);
+        }
+    });
+    // Weight gradients of every step in two batched products: d W_hh += d gatesᵀ · h_prev,
+    // d W_ih += d gatesᵀ · x.
+    let d_gates_t = Mat::transpose_of(&ws.d_gates, 4 * h, rows);
+    matmul(&mut grads.w_hh, d_gates_t, Mat::new(&cache.h[..rows * h], rows, h), Write::Add);
+    matmul(&mut grads.w_ih, d_gates_t, Mat::new(&cache.x, rows, input), Write::Add);
+    for row in ws.d_gates.chunks(4 * h) {
+        for ((gi, gh), d) in grads.b_ih.iter_mut().zip(grads.b_hh.iter_mut()).zip(row) {
+            *gi += d;
+            *gh += d;
+        }
+    }
+    ws.d_x.resize(rows * input, 0.0);
+    let d_gates = Mat::new(&ws.d_gates, rows, 4 * h);
+    matmul(&mut ws.d_x, d_gates, Mat::new(&layer.w_ih, 4 * h, input), Write::Replace);
+    &mut ws.d_x
+}
+
+/// dropped[TB, H] = top h, each unit kept with probability 1 − p and scaled by 1 / (1 − p)
+/// in training (`mask` [TB, H] records the factors); unchanged in evaluation.
+fn dropout_forward(top: &[f32], p: f32, train: Option<&mut Pcg64Mcg>, mask: &mut Vec<f32>, dropped: &mut Vec<f32>) {
+    dropped.clear();
+    dropped.extend_from_slice(top);
+    let Some(rng) = train else { return };
+    mask.resize(top.len(), 1.0);
+    if p <= 0.0 {
+        mask.fill(1.0);
+        return;
+    }
+    // Four 16-bit uniform draws from each 64-bit random number.
+    let keep = 1.0 - p;
+    let threshold = (keep * 65536.0).round() as u64;
+    for (masks, xs) in mask.chunks_mut(4).zip(dropped.chunks_mut(4)) {
+        let bits = rng.next_u64();
+        for (k, (m, x)) in masks.iter_mut().zip(xs).enumerate() {
+            *m = if (bits >> (16 * k)) & 0xffff < threshold { 1.0 / keep } else { 0.0 };
+            *x *= *m;
+        }
+    }
+}
+
+/// d top h = d dropped · mask.
+fn dropout_backward(d: &mut [f32], mask: &[f32]) {
+    for (d, m) in d.iter_mut().zip(mask) {
+        *d *= m;
+    }
+}
+
+/// Batch norm of x [TB, H] in place: batch statistics in training (and the running ones
+/// updated), the running statistics otherwise. Keeps x̂ [TB, H] and 1/σ [H].
+fn batch_norm_forward(
+    norm: &mut BatchNorm,
+    training: bool,
+    x: &mut [f32],
+    xhat: &mut Vec<f32>,
+    inv_std: &mut Vec<f32>,
+) {
+    let h = norm.gamma.len();
+    let rows = x.len() / h;
+    let (mean, var) = if training {
+        let mut mean = vec![0.0f32; h];
+        let mut var = vec![0.0f32; h];
+        for row in x.chunks(h) {
+            for (m, x) in mean.iter_mut().zip(row) {
+                *m += x;
+            }
+        }
+        mean.iter_mut().for_each(|m| *m /= rows as f32);
+        for row in x.chunks(h) {
+            for ((v, x), m) in var.iter_mut().zip(row).zip(&mean) {
+                *v += (x - m).powi(2);
+            }
+        }
+        var.iter_mut().for_each(|s| *s /= rows as f32);
+        for k in 0..h {
+            norm.running_mean[k] = (1.0 - BN_MOMENTUM) * norm.running_mean[k] + BN_MOMENTUM * mean[k];
+            let unbiased = var[k] * rows as f32 / (rows.max(2) - 1) as f32;
+            norm.running_var[k] = (1.0 - BN_MOMENTUM) * norm.running_var[k] + BN_MOMENTUM * unbiased;
+        }
+        (mean, var)
+    } else {
+        (norm.running_mean.clone(), norm.running_var.clone())
+    };
+    inv_std.clear();
+    inv_std.extend(var.iter().map(|v| 1.0 / (v + BN_EPS).sqrt()));
+    xhat.resize(rows * h, 0.0);
+    for (row, xh_row) in x.chunks_mut(h).zip(xhat.chunks_mut(h)) {
+        for k in 0..h {
+            xh_row[k] = (row[k] - mean[k]) * inv_std[k];
+            row[k] = norm.gamma[k] * xh_row[k] + norm.beta[k];
+        }
+    }
+}
+
+/// The backward pass of [`batch_norm_forward`] in training: d γ, d β [H] added to, and
+/// d [TB, H] turned from d output into d input.
+fn batch_norm_backward(
+    norm: &BatchNorm,
+    xhat: &[f32],
+    inv_std: &[f32],
+    d: &mut [f32],
+    d_gamma: &mut [f32],
+    d_beta: &mut [f32],
+) {
+    let h = norm.gamma.len();
+    let n = (d.len() / h) as f32;
+    let mut sum_d = vec![0.0f32; h];
+    let mut sum_dx = vec![0.0f32; h];
+    for (d_row, xh_row) in d.chunks(h).zip(xhat.chunks(h)) {
+        for k in 0..h {
+            d_gamma[k] += d_row[k] * xh_row[k];
+            d_beta[k] += d_row[k];
+            let dxh = d_row[k] * norm.gamma[k];
+            sum_d[k] += dxh;
+            sum_dx[k] += dxh * xh_row[k];
+        }
+    }
+    for (d_row, xh_row) in d.chunks_mut(h).zip(xhat.chunks(h)) {
+        for k in 0..h {
+            let dxh = d_row[k] * norm.gamma[k];
+            d_row[k] = inv_std[k] / n * (n * dxh - sum_d[k] - xh_row[k] * sum_dx[k]);
+        }
+    }
+}
+
+/// logits [TB, V] = top [TB, H] · out_wᵀ + out_b.
+fn output_forward(out_w: &[f32], out_b: &[f32], top: &[f32], logits: &mut Vec<f32>) {
+    let (v, h) = (out_b.len(), out_w.len() / out_b.len());
+    let rows = top.len() / h;
+    logits.resize(rows * v, 0.0);
+    matmul(logits, Mat::new(top, rows, h), Mat::transpose_of(out_w, h, v), Write::Replace);
+    for row in logits.chunks_mut(v) {
+        for (x, b) in row.iter_mut().zip(out_b) {
+            *x += b;
+        }
+    }
+}
+
+/// From d logits [TB, V]: d out_w [V, H] and d out_b [V] added to, d top [TB, H] written.
+fn output_backward(
+    out_w: &[f32],
+    top: &[f32],
+    d_logits: &[f32],
+    d_out_w: &mut [f32],
+    d_out_b: &mut [f32],
+    d_top: &mut Vec<f32>,
+) {
+    let (v, h) = (d_out_b.len(), out_w.len() / d_out_b.len());
+    let rows = top.len() / h;
+    matmul(d_out_w, Mat::transpose_of(d_logits, v, rows), Mat::new(top, rows, h), Write::Add);
+    for row in d_logits.chunks(v) {
+        for (g, d) in d_out_b.iter_mut().zip(row) {
+            *g += d;
+        }
+    }
+    d_top.resize(rows * h, 0.0);
+    matmul(d_top, Mat::new(d_logits, rows, v), Mat::new(out_w, v, h), Write::Replace);
+}
+
+/// Softmax of every row of logits [TB, V] in place (they become probabilities), and the
+/// cross-entropy −ln p(target) of the counted targets (−1 is padding) as log-sum-exp minus
+/// the target's logit, so that nothing is clamped: a NaN logit gives a NaN loss.
+fn softmax_loss_forward(probs: &mut [f32], targets: &[i32], v: usize, hold_id: u32) -> Stats {
+    let mut stats = Stats::default();
+    for (row, &target) in probs.chunks_mut(v).zip(targets) {
+        let mut best = 0;
+        for k in 1..v {
+            if row[k] > row[best] {
+                best = k;
+            }
+        }
+        let max = row[best];
+        row.iter_mut().for_each(|x| *x -= max);
+        let target_logit = usize::try_from(target).ok().map(|t| row[t]);
+        exp_in_place(row);
+        let sum = row.iter().sum::<f32>();
+        row.iter_mut().for_each(|x| *x /= sum);
+        if let Some(logit) = target_logit {
+            let t = target as usize;
+            stats.nll += (sum as f64).ln() - logit as f64;
+            stats.count += 1;
+            stats.correct += (best == t) as usize;
+            if target as u32 != hold_id {
+                stats.count_no_hold += 1;
+                stats.correct_no_hold += (best == t) as usize;
+            }
+        }
+    }
+    stats
+}
+
+/// d logits = (p − onehot(target)) / count in place of the probabilities; zero for padding.
+fn softmax_loss_backward(probs: &mut [f32], targets: &[i32], v: usize, count: usize) {
+    let scale = 1.0 / count.max(1) as f32;
+    for (row, &target) in probs.chunks_mut(v).zip(targets) {
+        let Ok(t) = usize::try_from(target) else {
+            row.fill(0.0);
+            continue;
+        };
+        row[t] -= 1.0;
+        row.iter_mut().for_each(|x| *x *= scale);
     }
 }
 

@@ -45,7 +45,7 @@ impl Adam {
 }
 
 /// Scale the gradients so their global L2 norm is at most `max_norm`; returns the norm
-/// before clipping.
+/// before clipping. A norm that is not a number scales nothing: the caller stops on it.
 pub fn clip_global_norm(grads: &mut [&mut Vec<f32>], max_norm: f32) -> f32 {
     let norm = grads.iter().flat_map(|g| g.iter()).map(|&x| (x as f64) * (x as f64)).sum::<f64>().sqrt() as f32;
     if norm > max_norm && norm > 0.0 {

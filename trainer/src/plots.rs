@@ -3,6 +3,7 @@
 //! font: the first of a few common system fonts is used; without one, plots have no labels.
 
 use crate::checkpoint::EpochRecord;
+use crate::error::TrainerError;
 use plotters::prelude::*;
 use std::path::Path;
 
@@ -27,14 +28,15 @@ fn font() -> bool {
     })
 }
 
-fn err(e: impl std::fmt::Display) -> String {
-    e.to_string()
+/// A drawing failure of the plot written to `path`.
+fn err(path: &Path, e: impl std::fmt::Display) -> TrainerError {
+    TrainerError::Plot { path: path.to_path_buf(), why: e.to_string() }
 }
 
-pub fn loss_curves(history: &[EpochRecord], path: &Path, title: &str) -> Result<(), String> {
+pub fn loss_curves(history: &[EpochRecord], path: &Path, title: &str) -> Result<(), TrainerError> {
     let labels = font();
     let root = BitMapBackend::new(path, (900, 560)).into_drawing_area();
-    root.fill(&WHITE).map_err(err)?;
+    root.fill(&WHITE).map_err(|e| err(path, e))?;
     let max_epoch = history.iter().map(|r| r.epoch).max().unwrap_or(1).max(2) as f64;
     let losses = history.iter().flat_map(|r| [r.train_nll, r.validation_nll]);
     let (lo, hi) = losses.fold((f64::MAX, f64::MIN), |(a, b), x| (a.min(x), b.max(x)));
@@ -44,22 +46,22 @@ pub fn loss_curves(history: &[EpochRecord], path: &Path, title: &str) -> Result<
     if labels {
         builder.caption(title, ("sans-serif", 22));
     }
-    let mut chart = builder.build_cartesian_2d(1.0..max_epoch, lo..hi).map_err(err)?;
+    let mut chart = builder.build_cartesian_2d(1.0..max_epoch, lo..hi).map_err(|e| err(path, e))?;
     if labels {
-        chart.configure_mesh().x_desc("epoch").y_desc("NLL (nats/token)").draw().map_err(err)?;
+        chart.configure_mesh().x_desc("epoch").y_desc("NLL (nats/token)").draw().map_err(|e| err(path, e))?;
     }
     let train = history.iter().map(|r| (r.epoch as f64, r.train_nll));
     let val = history.iter().map(|r| (r.epoch as f64, r.validation_nll));
-    let a = chart.draw_series(LineSeries::new(train, BLUE.stroke_width(2))).map_err(err)?;
+    let a = chart.draw_series(LineSeries::new(train, BLUE.stroke_width(2))).map_err(|e| err(path, e))?;
     if labels {
         a.label("train").legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], BLUE));
     }
-    let b = chart.draw_series(LineSeries::new(val, RED.stroke_width(2))).map_err(err)?;
+    let b = chart.draw_series(LineSeries::new(val, RED.stroke_width(2))).map_err(|e| err(path, e))?;
     if labels {
         b.label("validation").legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], RED));
-        chart.configure_series_labels().background_style(WHITE).border_style(BLACK).draw().map_err(err)?;
+        chart.configure_series_labels().background_style(WHITE).border_style(BLACK).draw().map_err(|e| err(path, e))?;
     }
-    root.present().map_err(err)
+    root.present().map_err(|e| err(path, e))
 }
 
 /// A note as (start step, steps, pitch).
@@ -73,10 +75,10 @@ pub fn piano_roll(
     real: &[RollNote],
     path: &Path,
     title: &str,
-) -> Result<(), String> {
+) -> Result<(), TrainerError> {
     let labels = font();
     let root = BitMapBackend::new(path, (1200, 500)).into_drawing_area();
-    root.fill(&WHITE).map_err(err)?;
+    root.fill(&WHITE).map_err(|e| err(path, e))?;
     let all = seed.iter().chain(generated).chain(real);
     let end = all.clone().map(|n| n.0 + n.1).max().unwrap_or(16).max(16) as f64;
     let lo = all.clone().map(|n| n.2).min().unwrap_or(60).saturating_sub(2) as f64;
@@ -86,15 +88,15 @@ pub fn piano_roll(
     if labels {
         builder.caption(title, ("sans-serif", 22));
     }
-    let mut chart = builder.build_cartesian_2d(0.0..end, lo..hi).map_err(err)?;
+    let mut chart = builder.build_cartesian_2d(0.0..end, lo..hi).map_err(|e| err(path, e))?;
     if labels {
-        chart.configure_mesh().x_desc("step").y_desc("MIDI pitch").draw().map_err(err)?;
+        chart.configure_mesh().x_desc("step").y_desc("MIDI pitch").draw().map_err(|e| err(path, e))?;
     }
     let rect = |n: &RollNote, style: ShapeStyle| {
         Rectangle::new([(n.0 as f64, n.2 as f64), ((n.0 + n.1) as f64, n.2 as f64 + 0.9)], style)
     };
-    chart.draw_series(seed.iter().map(|n| rect(n, RGBColor(120, 120, 120).filled()))).map_err(err)?;
-    chart.draw_series(generated.iter().map(|n| rect(n, RED.mix(0.8).filled()))).map_err(err)?;
-    chart.draw_series(real.iter().map(|n| rect(n, BLUE.stroke_width(2)))).map_err(err)?;
-    root.present().map_err(err)
+    chart.draw_series(seed.iter().map(|n| rect(n, RGBColor(120, 120, 120).filled()))).map_err(|e| err(path, e))?;
+    chart.draw_series(generated.iter().map(|n| rect(n, RED.mix(0.8).filled()))).map_err(|e| err(path, e))?;
+    chart.draw_series(real.iter().map(|n| rect(n, BLUE.stroke_width(2)))).map_err(|e| err(path, e))?;
+    root.present().map_err(|e| err(path, e))
 }

@@ -6,6 +6,7 @@
 
 use crate::checkpoint::{Checkpoint, EpochRecord};
 use crate::data::Streams;
+use crate::error::TrainerError;
 use crate::network::{Batch, Grads, Model, State, Stats, Workspace};
 use crate::optim::clip_global_norm;
 use continuo_core::corpus::{Corpus, Split};
@@ -72,7 +73,21 @@ fn epoch_rng(seed: u64, epoch: usize, purpose: u64) -> Pcg64Mcg {
     Pcg64Mcg::seed_from_u64(seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ purpose)
 }
 
-/// One truncated-BPTT window: forward, backward, clipping, warm-up and an Adam step.
+/// A mean loss (nats/token) beyond this many times a uniform guess's (ln V) is divergence.
+const DIVERGED_VS_UNIFORM: f64 = 10.0;
+
+/// Why a loss shows that training diverged, if it does: not a number, or far worse than
+/// guessing every token uniformly.
+fn divergence(what: &str, nll: f64, vocab: usize) -> Option<String> {
+    let uniform = (vocab as f64).ln();
+    let bound = DIVERGED_VS_UNIFORM * uniform;
+    let fine = nll.partial_cmp(&bound).is_some_and(|o| o.is_le());
+    (!fine).then(|| format!("the {what} loss is {nll:.4e} nats/token (a uniform guess scores {uniform:.2})"))
+}
+
+/// One truncated-BPTT window: forward, backward, clipping, warm-up and an Adam step. Stops
+/// before the step with the cause when the loss or the gradient is not a number, or the loss
+/// shows divergence.
 fn train_window(
     ckpt: &mut Checkpoint,
     batch: &Batch,
@@ -81,26 +96,37 @@ fn train_window(
     grads: &mut Grads,
     dropout: &mut Pcg64Mcg,
     hold: u32,
-) -> Stats {
+) -> Result<Stats, String> {
     let stats = ckpt.model.forward(batch, state, ws, Some(dropout), hold);
     if stats.count == 0 {
-        return stats;
+        return Ok(stats);
+    }
+    if let Some(cause) = divergence("training", stats.mean_nll(), ckpt.model.weights.vocab) {
+        return Err(cause);
     }
     grads.clear();
     ckpt.model.backward(batch, ws, grads, stats.count);
-    clip_global_norm(&mut grads.tensors_mut(), ckpt.header.config.clip);
+    let norm = clip_global_norm(&mut grads.tensors_mut(), ckpt.header.config.clip);
+    if !norm.is_finite() {
+        return Err(format!("the gradient norm is {norm}"));
+    }
     let adam = &mut ckpt.header.adam;
     let base = adam.lr;
     adam.lr = base * ((adam.t + 1) as f32 / WARMUP_STEPS as f32).min(1.0);
     adam.step(ckpt.model.tensors_mut(), grads.tensors_mut());
     adam.lr = base;
-    stats
+    Ok(stats)
 }
 
 /// Training speed: `windows` windows of the first epoch (after `warmup` untimed ones) as
 /// `train` runs them, without validation or checkpoints. Returns (tokens, seconds).
-pub fn throughput(ckpt: &mut Checkpoint, songs: &Songs, warmup: usize, windows: usize) -> Result<(usize, f64), String> {
-    let vocab = Vocabulary::from_tokens(ckpt.header.encoding.vocabulary.clone())?;
+pub fn throughput(
+    ckpt: &mut Checkpoint,
+    songs: &Songs,
+    warmup: usize,
+    windows: usize,
+) -> Result<(usize, f64), TrainerError> {
+    let vocab = Vocabulary::from_tokens(ckpt.header.encoding.vocabulary.clone()).map_err(TrainerError::Invalid)?;
     let (hold, song_end) = (special_id(&vocab, Token::Hold), special_id(&vocab, Token::SongEnd));
     let config = ckpt.header.config.clone();
     let refs: Vec<&[u32]> = songs.train.iter().map(Vec::as_slice).collect();
@@ -117,24 +143,29 @@ pub fn throughput(ckpt: &mut Checkpoint, songs: &Songs, warmup: usize, windows: 
         }
         let (inputs, targets) = data.window(t, steps);
         let batch = Batch { inputs, targets, steps, streams: data.streams };
-        tokens += train_window(ckpt, &batch, &mut state, &mut ws, &mut grads, &mut dropout_rng, hold).count;
+        let stats = train_window(ckpt, &batch, &mut state, &mut ws, &mut grads, &mut dropout_rng, hold)
+            .map_err(|cause| TrainerError::Diverged { epoch: 1, during: format!("window {}", k + 1), cause })?;
+        tokens += stats.count;
     }
     Ok((tokens, started.elapsed().as_secs_f64()))
 }
 
 /// Train from the checkpoint's state until early stopping or the epoch limit, writing
-/// checkpoints into `out`.
+/// checkpoints into `out`. A diverging run stops with [`TrainerError::Diverged`], keeping
+/// the checkpoints of the epochs before.
 pub fn train(
     ckpt: &mut Checkpoint,
     songs: &Songs,
     out: &Path,
     progress: &mut dyn FnMut(Progress),
-) -> Result<(), String> {
+) -> Result<(), TrainerError> {
     if songs.train.is_empty() || songs.validation.is_empty() {
-        return Err("the corpus needs songs in both the training and the validation split".into());
+        return Err(TrainerError::Invalid(
+            "the corpus needs songs in both the training and the validation split".into(),
+        ));
     }
-    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
-    let vocab = Vocabulary::from_tokens(ckpt.header.encoding.vocabulary.clone())?;
+    std::fs::create_dir_all(out).map_err(TrainerError::io(out))?;
+    let vocab = Vocabulary::from_tokens(ckpt.header.encoding.vocabulary.clone()).map_err(TrainerError::Invalid)?;
     let (hold, song_end) = (special_id(&vocab, Token::Hold), special_id(&vocab, Token::SongEnd));
     let config = ckpt.header.config.clone();
     let mut grads = Grads::zeros_like(&ckpt.model);
@@ -157,7 +188,8 @@ pub fn train(
         for (k, (t, steps)) in data.windows(config.window).enumerate() {
             let (inputs, targets) = data.window(t, steps);
             let batch = Batch { inputs, targets, steps, streams: data.streams };
-            let stats = train_window(ckpt, &batch, &mut state, &mut ws, &mut grads, &mut dropout_rng, hold);
+            let stats = train_window(ckpt, &batch, &mut state, &mut ws, &mut grads, &mut dropout_rng, hold)
+                .map_err(|cause| TrainerError::Diverged { epoch, during: format!("window {}", k + 1), cause })?;
             total.add(&stats);
             let seconds = started.elapsed().as_secs_f64();
             progress(Progress::Window {
@@ -169,6 +201,9 @@ pub fn train(
         let train_seconds = started.elapsed().as_secs_f64();
         progress(Progress::Validating);
         let val = evaluate(&mut ckpt.model, &songs.validation, config.batch, config.window, hold, song_end);
+        if let Some(cause) = divergence("validation", val.mean_nll(), vocab.len()) {
+            return Err(TrainerError::Diverged { epoch, during: "validation".into(), cause });
+        }
         let record = EpochRecord {
             epoch,
             train_nll: total.mean_nll(),
@@ -183,9 +218,9 @@ pub fn train(
         h.epoch = epoch;
         h.train_seconds += record.seconds;
         h.history.push(record.clone());
-        let improved = record.validation_nll < h.best_validation_nll - 1e-4;
+        let improved = h.best_validation_nll.is_none_or(|best| record.validation_nll < best - 1e-4);
         if improved {
-            h.best_validation_nll = record.validation_nll;
+            h.best_validation_nll = Some(record.validation_nll);
             h.best_epoch = epoch;
             h.epochs_since_best = 0;
         } else {

@@ -3,7 +3,7 @@
 //! for an empty corpus, a corrupt checkpoint and a missing model.
 
 use continuo_core::midi::{read_midi_file, MidiOptions};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 fn trainer(args: &[&str]) -> (bool, String) {
@@ -21,11 +21,9 @@ fn trainer_with(args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
     (out.status.success(), text)
 }
 
-fn temp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("continuo-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+/// A fresh temporary folder, removed when the returned value is dropped.
+fn temp(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new().prefix(&format!("continuo-cli-{name}-")).tempdir().unwrap()
 }
 
 /// Forty little kern tunes in G major: scales and arpeggios in quarters and eighths.
@@ -47,7 +45,8 @@ fn write_corpus(dir: &Path) {
 
 #[test]
 fn prepare_train_eval_export_generate() {
-    let root = temp("pipeline");
+    let dir = temp("pipeline");
+    let root = dir.path();
     let songs = root.join("songs");
     std::fs::create_dir_all(&songs).unwrap();
     write_corpus(&songs);
@@ -179,7 +178,8 @@ fn prepare_train_eval_export_generate() {
 
 #[test]
 fn bad_input_gives_clear_errors() {
-    let root = temp("bad");
+    let dir = temp("bad");
+    let root = dir.path();
     let s = |p: &Path| p.to_string_lossy().into_owned();
     let empty = root.join("empty");
     std::fs::create_dir_all(&empty).unwrap();

@@ -11,14 +11,15 @@ use continuo_trainer::weights::{LstmState, LstmWeights};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-fn export(weights: &LstmWeights, name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("continuo-parity-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!("{name}.onnx"));
+/// The weights exported into a fresh temporary folder (removed when it is dropped): the
+/// folder and the model's path.
+fn export(weights: &LstmWeights, name: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::Builder::new().prefix("continuo-parity-").tempdir().unwrap();
+    let path = dir.path().join(format!("{name}.onnx"));
     let encoding = EncodingSpec::melody(60..=(60 + weights.vocab as u8 - 4));
     let card = model_card(weights, name, &format!("{name}.onnx"), encoding, Training::default(), BTreeMap::new());
     write_model(weights, &path, &card).unwrap();
-    path
+    (dir, path)
 }
 
 fn load(path: &Path) -> ContinuationModel {
@@ -36,7 +37,7 @@ fn worst_difference(got: &[f32], expected: &[f32], what: &str) -> f32 {
 
 fn check(vocab: usize, embed: usize, hidden: usize, layers: usize) {
     let weights = LstmWeights::random(vocab, embed, hidden, layers, 1234 + layers as u64);
-    let path = export(&weights, &format!("m{vocab}x{embed}x{hidden}x{layers}"));
+    let (_dir, path) = export(&weights, &format!("m{vocab}x{embed}x{hidden}x{layers}"));
     let mut model = load(&path);
     let ids: Vec<u32> = (0..150).map(|i| ((i * 7 + i / 3) % vocab) as u32).collect();
 
@@ -76,7 +77,7 @@ fn three_layer_model_matches_the_reference() {
 #[test]
 fn a_card_that_does_not_match_its_model_is_an_error() {
     let weights = LstmWeights::random(20, 8, 16, 1, 5);
-    let path = export(&weights, "mismatch");
+    let (_dir, path) = export(&weights, "mismatch");
     let card_path = continuo_core::card::card_path_for(&path);
     let mut card: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&card_path).unwrap()).unwrap();
     // A vocabulary one token longer than the model's outputs.

@@ -4,6 +4,7 @@
 
 use continuo_core::card::EncodingSpec;
 use continuo_trainer::checkpoint::{Checkpoint, TrainConfig};
+use continuo_trainer::error::TrainerError;
 use continuo_trainer::train::{evaluate, train, Songs};
 use continuo_trainer::weights::LstmState;
 
@@ -54,18 +55,16 @@ fn data() -> Songs {
     Songs { train: songs(24, 0), validation: songs(6, 1), test: songs(6, 2) }
 }
 
-fn out_dir(name: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("continuo-train-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
+fn out_dir(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new().prefix(&format!("continuo-train-{name}-")).tempdir().unwrap()
 }
 
 #[test]
 fn it_learns_a_simple_corpus() {
     let mut ckpt = fresh(config(25));
-    train(&mut ckpt, &data(), &out_dir("learns"), &mut |_| {}).unwrap();
+    train(&mut ckpt, &data(), out_dir("learns").path(), &mut |_| {}).unwrap();
     let first = ckpt.header.history[0].validation_nll;
-    let best = ckpt.header.best_validation_nll;
+    let best = ckpt.header.best_validation_nll.expect("a validated epoch");
     println!("validation NLL: epoch 1 {first:.3}, best {best:.3}");
     assert!(best < 0.5 * first && best < 0.6, "first {first}, best {best}");
 }
@@ -74,13 +73,13 @@ fn it_learns_a_simple_corpus() {
 fn runs_are_deterministic_and_resume_exactly() {
     let (a_dir, b_dir) = (out_dir("a"), out_dir("b"));
     let mut a = fresh(config(3));
-    train(&mut a, &data(), &a_dir, &mut |_| {}).unwrap();
+    train(&mut a, &data(), a_dir.path(), &mut |_| {}).unwrap();
     // The same run in two parts: one epoch, saved and reloaded, then two more.
     let mut b = fresh(config(1));
-    train(&mut b, &data(), &b_dir, &mut |_| {}).unwrap();
-    let mut b = Checkpoint::load(&b_dir.join("last.ckpt")).unwrap();
+    train(&mut b, &data(), b_dir.path(), &mut |_| {}).unwrap();
+    let mut b = Checkpoint::load(&b_dir.path().join("last.ckpt")).unwrap();
     b.header.config.max_epochs = 3;
-    train(&mut b, &data(), &b_dir, &mut |_| {}).unwrap();
+    train(&mut b, &data(), b_dir.path(), &mut |_| {}).unwrap();
     assert_eq!(a.model, b.model);
     let nll = |c: &Checkpoint| c.header.history.iter().map(|r| r.validation_nll).collect::<Vec<_>>();
     assert_eq!(nll(&a), nll(&b));
@@ -114,8 +113,8 @@ fn evaluation_equals_the_reference_forward_pass() {
 fn bad_checkpoints_are_clear_errors() {
     let dir = out_dir("bad");
     let mut ckpt = fresh(config(1));
-    train(&mut ckpt, &data(), &dir, &mut |_| {}).unwrap();
-    let path = dir.join("last.ckpt");
+    train(&mut ckpt, &data(), dir.path(), &mut |_| {}).unwrap();
+    let path = dir.path().join("last.ckpt");
     let bytes = std::fs::read(&path).unwrap();
     let cases: [(&str, Vec<u8>, &str); 4] = [
         ("truncated.ckpt", bytes[..bytes.len() - 10].to_vec(), "truncated"),
@@ -133,13 +132,46 @@ fn bad_checkpoints_are_clear_errors() {
         ("text.ckpt", b"hello".to_vec(), "does not start like"),
     ];
     for (name, content, why) in cases {
-        let p = dir.join(name);
+        let p = dir.path().join(name);
         std::fs::write(&p, content).unwrap();
-        let err = Checkpoint::load(&p).err().unwrap_or_else(|| panic!("{name} loaded"));
+        let err = Checkpoint::load(&p).err().unwrap_or_else(|| panic!("{name} loaded")).to_string();
         assert!(err.contains(name) && err.contains(why), "{name}: {err}");
     }
-    assert!(Checkpoint::load(&dir.join("missing.ckpt")).is_err());
+    assert!(Checkpoint::load(&dir.path().join("missing.ckpt")).is_err());
     // An empty training split is refused.
     let empty = Songs { train: vec![], validation: songs(2, 0), test: vec![] };
-    assert!(train(&mut fresh(config(1)), &empty, &dir, &mut |_| {}).is_err());
+    assert!(train(&mut fresh(config(1)), &empty, dir.path(), &mut |_| {}).is_err());
+}
+
+/// An absurd learning rate makes the run diverge: it stops with an error naming the epoch and
+/// the cause, reports no figure, and writes no checkpoint after the blow-up.
+#[test]
+fn a_diverging_run_stops_with_an_error() {
+    let dir = out_dir("diverges");
+    let mut ckpt = fresh(TrainConfig { lr: 1e30, ..config(20) });
+    let err = train(&mut ckpt, &data(), dir.path(), &mut |_| {}).expect_err("training with lr 1e30 succeeded");
+    let message = err.to_string();
+    println!("{message}");
+    assert!(matches!(err, TrainerError::Diverged { epoch: 1.., .. }), "{message}");
+    assert!(message.contains("diverged in epoch") && message.contains("loss"), "{message}");
+    assert!(ckpt.header.history.iter().all(|r| r.validation_nll.is_finite() && r.train_nll.is_finite()));
+    assert!(!dir.path().join("best.ckpt").exists() || Checkpoint::load(&dir.path().join("best.ckpt")).is_ok());
+}
+
+/// A checkpoint whose figures or parameters are not numbers is refused, not written as a
+/// file that cannot be read back.
+#[test]
+fn a_checkpoint_that_would_not_load_is_not_written() {
+    let dir = out_dir("non-finite");
+    let mut ckpt = fresh(config(1));
+    ckpt.model.weights.out_b[0] = f32::NAN;
+    assert!(matches!(ckpt.save(&dir.path().join("nan-weight.ckpt")), Err(TrainerError::Checkpoint { .. })));
+    let mut ckpt = fresh(config(1));
+    ckpt.header.train_seconds = f64::INFINITY;
+    let err = ckpt.save(&dir.path().join("inf-figure.ckpt")).unwrap_err().to_string();
+    assert!(err.contains("inf-figure.ckpt") && err.contains("not a number"), "{err}");
+    assert!(!dir.path().join("nan-weight.ckpt").exists() && !dir.path().join("inf-figure.ckpt").exists());
+    let mut ckpt = fresh(config(1));
+    ckpt.save(&dir.path().join("fine.ckpt")).unwrap();
+    assert!(Checkpoint::load(&dir.path().join("fine.ckpt")).is_ok());
 }

@@ -199,12 +199,12 @@ pub fn run(args: &TrainArgs) -> Result<(), String> {
     })?;
     bar.finish_and_clear();
     let h = &ckpt.header;
+    let best =
+        h.best_validation_nll.map_or("none".into(), |nll| format!("{nll:.4} nats/token at epoch {}", h.best_epoch));
     println!(
-        "done after {} epochs ({:.0} s): best validation NLL {:.4} nats/token at epoch {}; checkpoints in {}",
+        "done after {} epochs ({:.0} s): best validation NLL {best}; checkpoints in {}",
         h.epoch,
         h.train_seconds,
-        h.best_validation_nll,
-        h.best_epoch,
         args.out.display()
     );
     Ok(())

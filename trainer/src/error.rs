@@ -1,0 +1,48 @@
+//! The trainer's one error type: every way a library call can fail, naming the file (or the
+//! epoch) and the cause, with the underlying error as its `source()`. The command line turns
+//! it into its message; nothing else is stringly typed. Any thread.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrainerError {
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A checkpoint that cannot be read back, or would not be.
+    #[error("{path}: not a usable checkpoint: {why}")]
+    Checkpoint { path: PathBuf, why: String },
+    /// An ONNX file that this exporter did not write, or that is damaged.
+    #[error("{path}: {why}")]
+    Onnx { path: PathBuf, why: String },
+    /// The training run blew up: the loss, a gradient or a parameter stopped being a number.
+    #[error("training diverged in epoch {epoch}, {during}: {cause}; lower the learning rate (--lr)")]
+    Diverged { epoch: usize, during: String, cause: String },
+    /// A model card that does not describe its model.
+    #[error("model card: {0}")]
+    Card(#[from] continuo_core::card::CardError),
+    /// A corpus, vocabulary or setting that cannot be trained on.
+    #[error("{0}")]
+    Invalid(String),
+    /// A plot could not be drawn.
+    #[error("{path}: cannot draw the plot: {why}")]
+    Plot { path: PathBuf, why: String },
+}
+
+impl TrainerError {
+    pub fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> TrainerError {
+        let path = path.into();
+        move |source| TrainerError::Io { path, source }
+    }
+}
+
+/// The command line's edge: its commands report errors as text.
+impl From<TrainerError> for String {
+    fn from(e: TrainerError) -> String {
+        e.to_string()
+    }
+}
