@@ -117,3 +117,48 @@ fn key_follow_answers_in_the_players_key() {
     assert!(on[6] > on[5], "with key follow: F# {} vs F {}", on[6], on[5]);
     assert!(off[5] > off[6], "without key follow: F {} vs F# {}", off[5], off[6]);
 }
+
+/// A model chosen during a continuous answer (which never ends by itself) plays from the
+/// next bar line on, and the answer goes on.
+#[test]
+fn a_model_chosen_during_a_continuous_answer_plays_from_the_next_bar() {
+    let link = Link::new();
+    let worker = Worker::spawn(link.clone(), models().join("essen-melody.onnx")).unwrap();
+    wait_until("the model", || link.model_ready.load(Ordering::Acquire));
+    let mut phrase = Phrase::default();
+    for (i, pitch) in [60u8, 62, 64, 65].iter().enumerate() {
+        phrase.notes[i] = HeardNote { step: 4 * i as i64, steps: 4, pitch: *pitch, velocity: 90 };
+    }
+    phrase.len = 4;
+    let request = Request {
+        generation: link.current_generation(),
+        phrase,
+        start_step: 18,
+        steps: 0,
+        continuous: true,
+        bar_steps: 16,
+        seed: 5,
+        follow_key: true,
+    };
+    link.now_step.store(40, Ordering::Release);
+    assert!(link.request(request));
+    let mut last = 0;
+    let mut drain = |link: &Link| {
+        while let Some(a) = link.tokens.pop() {
+            assert_eq!(a.generation, request.generation);
+            last = a.step;
+        }
+        last
+    };
+    wait_until("the first steps", || drain(&link) >= 40 - 2 + 2);
+    worker.load(models().join("bach-chords.onnx"));
+    // The music moves on; at the next bar line (step 50) the worker takes the new model.
+    for now in 41..120 {
+        link.now_step.store(now, Ordering::Release);
+        link.wake();
+        wait_until("the next step", || drain(&link) >= now + 2);
+    }
+    assert_eq!(worker.shared.status().name.as_deref(), Some("bach-chords"), "the new model plays");
+    assert_eq!(link.model_steps_per_beat.load(Ordering::Acquire), 2);
+    assert!(last >= 121, "the answer went on after the swap: last step {last}");
+}
