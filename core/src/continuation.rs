@@ -7,16 +7,7 @@ use crate::encoding::Token;
 use crate::inference::{ContinuationModel, ModelError};
 use crate::sampler::{Sampler, SamplerSettings, SpecialIds};
 use crate::score::{Score, TimeSignature};
-use crate::song::{decode_tokens, encode_score, song_key, KeyNormalisation};
-
-/// The transposition into a model's key frame for a piece in `key` (0 where the model
-/// keeps songs in their own key).
-pub fn shift_for(normalisation: KeyNormalisation, key: Option<crate::key::Key>) -> i32 {
-    match (normalisation, key) {
-        (KeyNormalisation::CMajorAMinor, Some(k)) => k.shift_to_c_or_a(),
-        _ => 0,
-    }
-}
+use crate::song::{decode_tokens, encode_score, shift_for, song_key};
 
 /// A model, a sampler and the key frame of the piece being continued.
 pub struct Continuer {

@@ -100,12 +100,21 @@ pub fn decode_tokens(
     score
 }
 
-/// The transpositions a song is encoded in under a normalisation, for a given split role.
-/// The first is the one to use when only one is wanted.
-pub fn shifts_for(key: Option<Key>, normalisation: KeyNormalisation, training: bool) -> Vec<i32> {
+/// The transposition into a model's key frame for a piece in `key` (0 where the model
+/// keeps songs in their own key).
+pub fn shift_for(normalisation: KeyNormalisation, key: Option<Key>) -> i32 {
     match (normalisation, key) {
-        (KeyNormalisation::CMajorAMinor, Some(k)) => vec![k.shift_to_c_or_a()],
-        (KeyNormalisation::AllKeys, _) if training => (-5..=6).collect(),
-        _ => vec![0],
+        (KeyNormalisation::CMajorAMinor, Some(k)) => k.shift_to_c_or_a(),
+        _ => 0,
+    }
+}
+
+/// The transpositions a song is encoded in under a normalisation, for a given split role:
+/// all twelve for a training song with `AllKeys`, else the one of [`shift_for`].
+pub fn shifts_for(key: Option<Key>, normalisation: KeyNormalisation, training: bool) -> Vec<i32> {
+    if training && normalisation == KeyNormalisation::AllKeys {
+        (-5..=6).collect()
+    } else {
+        vec![shift_for(normalisation, key)]
     }
 }

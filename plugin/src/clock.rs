@@ -16,6 +16,8 @@
 //!
 //! Plain data in, plain data out; no allocation. Runs on the audio thread.
 
+use continuo_core::score::DEFAULT_BPM;
+
 /// What the host says about time for one block.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct HostTransport {
@@ -30,7 +32,6 @@ pub struct HostTransport {
     pub loop_beats: Option<(f64, f64)>,
 }
 
-pub const DEFAULT_BPM: f64 = 120.0;
 /// A grid step this close (in samples) after a sample boundary is played on that sample:
 /// hosts give beat positions with rounding (CLAP's are fixed-point, 2^-31 beats), which
 /// must not push a step to the next sample.

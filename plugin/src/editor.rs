@@ -7,6 +7,7 @@ use crate::link::Link;
 use crate::params::ContinuoParams;
 use crate::worker::{History, Shared};
 use continuo_core::midi::write_midi_file;
+use continuo_core::score::DEFAULT_BPM;
 use continuo_core::song::decode_tokens;
 use continuo_core::{Grid, Note, Score};
 use egui_file::FileDialog;
@@ -62,7 +63,7 @@ pub fn history_score(h: &History) -> Score {
             voice: 0,
         })
         .collect();
-    let answer = decode_tokens(&h.answer, grid, 0, 90, 120.0, None);
+    let answer = decode_tokens(&h.answer, grid, 0, 90, DEFAULT_BPM, None);
     notes.extend(answer.notes.iter().map(|n| Note { onset: n.onset + beats(h.answer_start), voice: 1, ..*n }));
     let mut score =
         Score { title: Some("Continuo: phrase and answer".into()), notes, tempi: answer.tempi, ..Score::default() };

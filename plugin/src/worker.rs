@@ -12,12 +12,13 @@
 use crate::capture::{HeardNote, Phrase};
 use crate::events::StepToken;
 use crate::link::{Answered, Link, Request, AHEAD};
-use continuo_core::continuation::{shift_for, Continuer};
+use continuo_core::continuation::Continuer;
 use continuo_core::encoding::encode;
 use continuo_core::grid::StepNote;
 use continuo_core::inference::ContinuationModel;
 use continuo_core::key::estimate_key;
 use continuo_core::sampler::SamplerSettings;
+use continuo_core::song::shift_for;
 use continuo_core::song::ESTIMATION_PROFILE;
 use continuo_core::{Note, Token};
 use std::path::PathBuf;

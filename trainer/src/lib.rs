@@ -11,5 +11,6 @@ pub mod gemm;
 pub mod network;
 pub mod optim;
 pub mod plots;
+pub mod presets;
 pub mod train;
 pub mod weights;

@@ -1,8 +1,9 @@
 //! `cargo xtask`: project chores that are not part of any product binary.
 //!
 //! - `cargo xtask ort [--dest DIR]` puts the ONNX Runtime shared library that Continuo
-//!   loads at run time into `target/onnxruntime/` (or DIR), taking it from the PyPI wheel
-//!   `onnxruntime==1.31.1` through pip when it is not there yet, and prints its path.
+//!   loads at run time into `target/onnxruntime/` (or DIR), taking it from the PyPI wheel of
+//!   the pinned `onnxruntime` (core's `ORT_VERSION`) through pip when it is not there yet,
+//!   and prints its path.
 //! - `cargo xtask install` puts the bundles, the ONNX Runtime library and the models where
 //!   hosts and the plugin find them (see `install.rs`).
 //! - `cargo xtask perf [--quick] [--time-to-model PRESET]` runs the benchmarks and writes

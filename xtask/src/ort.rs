@@ -5,7 +5,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-pub const ORT_VERSION: &str = "1.31.1";
+pub use continuo_core::inference::ORT_VERSION;
 
 /// The library's file name inside the wheel and on disk.
 pub fn library_name() -> String {

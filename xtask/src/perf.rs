@@ -13,13 +13,14 @@
 //!   stopping (`esac` is the shipped default model's recipe; tens of minutes each), kept in
 //!   `docs/perf/time-to-model.json` for later reports.
 
+use continuo_core::inference::ORT_VERSION;
+use continuo_trainer::presets::PRESETS;
 use serde_json::{json, Value};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-const PRESETS: [&str; 4] = ["esac", "default", "jazz", "sona"];
 /// Runs of each training measurement; the median is reported.
 const REPEATS: usize = 3;
 
@@ -202,7 +203,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
     let mut training = Vec::new();
     // Each pair of measurements three times, alternating, and the median run of each kept:
     // on a shared machine one run of either can be off by 2x.
-    for preset in PRESETS {
+    for preset in PRESETS.iter().map(|p| p.name) {
         let w = if preset == "sona" { windows / 2 } else { windows };
         let (mut ours, mut torch) = (Vec::new(), Vec::new());
         for _ in 0..REPEATS {
@@ -325,8 +326,8 @@ impl Report {
         let _ = writeln!(w, "# Performance\n");
         let _ = writeln!(
             w,
-            "Made by `{}` on {}, on {}. ONNX Runtime 1.31.1 (PyPI wheel), one intra-op thread, no spinning.",
-            self.command, self.date, self.machine
+            "Made by `{}` on {}, on {}. ONNX Runtime {} (PyPI wheel), one intra-op thread, no spinning.",
+            self.command, self.date, self.machine, ORT_VERSION
         );
         let _ = writeln!(
             w,

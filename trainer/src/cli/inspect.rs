@@ -2,9 +2,9 @@
 //! the tokens a model would see. For checking a corpus file by eye.
 
 use clap::Args;
-use continuo_core::continuation::shift_for;
 use continuo_core::midi::MidiOptions;
 use continuo_core::read_music_file;
+use continuo_core::song::shift_for;
 use continuo_core::song::{encode_score, song_key};
 use std::path::PathBuf;
 

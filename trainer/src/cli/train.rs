@@ -1,48 +1,19 @@
 //! `trainer train`: train a model on a prepared corpus with a named preset, showing
 //! progress (epoch, window, loss, tokens/s, ETA), and resume an interrupted run.
 
+use clap::builder::{PossibleValue, PossibleValuesParser};
 use clap::Args;
 use continuo_core::card::EncodingSpec;
 use continuo_core::corpus::Corpus;
-use continuo_trainer::checkpoint::{Checkpoint, TrainConfig};
+use continuo_trainer::checkpoint::Checkpoint;
+use continuo_trainer::presets::{preset, PRESETS};
 use continuo_trainer::train::{throughput, train, Progress, Songs};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 
-/// The seed studies' networks, and ours.
-pub const PRESETS: &[(&str, &str)] = &[
-    ("esac", "1 x 256, dropout 0.2: the Essen melody study"),
-    ("sona", "3 x 512, dropout 0.3: the MIDI note/chord study"),
-    ("jazz", "3 x 256, batch norm before the output, dropout 0.3: the jazz study"),
-    ("default", "2 x 256, dropout 0.2: Continuo's default"),
-];
-
-pub fn preset(name: &str) -> Result<TrainConfig, String> {
-    let base = TrainConfig {
-        preset: name.to_string(),
-        embed: 64,
-        hidden: 256,
-        layers: 1,
-        dropout: 0.2,
-        batch_norm: false,
-        batch: 64,
-        window: 64,
-        lr: 2e-3,
-        clip: 1.0,
-        max_epochs: 40,
-        patience: 3,
-        seed: 1,
-    };
-    Ok(match name {
-        "esac" => base,
-        "sona" => TrainConfig { embed: 128, hidden: 512, layers: 3, dropout: 0.3, lr: 1e-3, ..base },
-        "jazz" => TrainConfig { layers: 3, batch_norm: true, dropout: 0.3, lr: 1e-3, ..base },
-        "default" => TrainConfig { layers: 2, ..base },
-        _ => {
-            let names: Vec<&str> = PRESETS.iter().map(|p| p.0).collect();
-            return Err(format!("unknown preset `{name}` (expected one of {})", names.join(", ")));
-        }
-    })
+/// The preset names, each with its description, as `--help` shows them.
+fn preset_names() -> PossibleValuesParser {
+    PossibleValuesParser::new(PRESETS.iter().map(|p| PossibleValue::new(p.name).help(p.description)))
 }
 
 #[derive(Args, Debug)]
@@ -53,8 +24,8 @@ pub struct TrainArgs {
     /// Where checkpoints and the training history go.
     #[arg(long)]
     out: PathBuf,
-    /// esac, sona, jazz or default.
-    #[arg(long, default_value = "default")]
+    /// The network and learning rate to start from (any value can be overridden below).
+    #[arg(long, default_value = "default", value_parser = preset_names())]
     preset: String,
     #[arg(long)]
     embed: Option<usize>,
@@ -115,7 +86,7 @@ pub fn run(args: &TrainArgs) -> Result<(), String> {
         eprintln!("resuming {} after epoch {}", path.display(), c.header.epoch);
         c
     } else {
-        let mut config = preset(&args.preset)?;
+        let mut config = preset(&args.preset).ok_or_else(|| format!("unknown preset `{}`", args.preset))?.config();
         config.embed = args.embed.unwrap_or(config.embed);
         config.hidden = args.hidden.unwrap_or(config.hidden);
         config.layers = args.layers.unwrap_or(config.layers).max(1);

@@ -1,0 +1,103 @@
+//! The training presets, one table: the seed studies' networks and Continuo's default. Each
+//! preset is one object (name, description, values), read by `trainer train --preset` (and
+//! its `--help`), by the README's pointer here, and by `cargo xtask perf`.
+
+use crate::checkpoint::TrainConfig;
+
+/// A named network shape and its learning rate; every other setting is shared.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Preset {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub embed: usize,
+    pub hidden: usize,
+    pub layers: usize,
+    pub dropout: f32,
+    pub batch_norm: bool,
+    pub lr: f32,
+}
+
+pub const PRESETS: &[Preset] = &[
+    Preset {
+        name: "esac",
+        description: "1 x 256, dropout 0.2: the Essen melody study (the shipped melody model's recipe)",
+        embed: 64,
+        hidden: 256,
+        layers: 1,
+        dropout: 0.2,
+        batch_norm: false,
+        lr: 2e-3,
+    },
+    Preset {
+        name: "default",
+        description: "2 x 256, dropout 0.2: Continuo's default",
+        embed: 64,
+        hidden: 256,
+        layers: 2,
+        dropout: 0.2,
+        batch_norm: false,
+        lr: 2e-3,
+    },
+    Preset {
+        name: "jazz",
+        description: "3 x 256, batch norm before the output, dropout 0.3: the jazz study",
+        embed: 64,
+        hidden: 256,
+        layers: 3,
+        dropout: 0.3,
+        batch_norm: true,
+        lr: 1e-3,
+    },
+    Preset {
+        name: "sona",
+        description: "3 x 512, dropout 0.3: the MIDI note/chord study",
+        embed: 128,
+        hidden: 512,
+        layers: 3,
+        dropout: 0.3,
+        batch_norm: false,
+        lr: 1e-3,
+    },
+];
+
+/// The preset called `name`.
+pub fn preset(name: &str) -> Option<&'static Preset> {
+    PRESETS.iter().find(|p| p.name == name)
+}
+
+impl Preset {
+    /// The full training settings: this preset's network and learning rate, and the settings
+    /// every preset shares (64 streams of 64-step windows, clipping at 1, at most 40 epochs,
+    /// patience 3, seed 1).
+    pub fn config(&self) -> TrainConfig {
+        TrainConfig {
+            preset: self.name.to_string(),
+            embed: self.embed,
+            hidden: self.hidden,
+            layers: self.layers,
+            dropout: self.dropout,
+            batch_norm: self.batch_norm,
+            batch: 64,
+            window: 64,
+            lr: self.lr,
+            clip: 1.0,
+            max_epochs: 40,
+            patience: 3,
+            seed: 1,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_found() {
+        for p in PRESETS {
+            assert_eq!(preset(p.name), Some(p));
+            assert_eq!(p.config().preset, p.name);
+        }
+        assert_eq!(preset("nope"), None);
+    }
+}
