@@ -106,34 +106,15 @@ fn prepare_train_eval_export_generate() {
 
     let out = root.join("continued.mid");
     let seed = songs.join("tune00.krn");
-    let (ok, text) = trainer(&[
-        "generate",
-        "--model",
-        &s(&model),
-        "--seed",
-        &s(&seed),
-        "--bars",
-        "4",
-        "--out",
-        &s(&out),
-        "--random-seed",
-        "9",
-    ]);
+    // Four bars after the seed tune, with random seed 9.
+    let generate = |model: &Path, out: &Path| {
+        let args = ["--seed", &s(&seed), "--bars", "4", "--random-seed", "9"];
+        trainer(&[&["generate", "--model", &s(model), "--out", &s(out)][..], &args].concat())
+    };
+    let (ok, text) = generate(&model, &out);
     assert!(ok, "{text}");
     let out_again = root.join("continued-again.mid");
-    let (ok, text) = trainer(&[
-        "generate",
-        "--model",
-        &s(&again),
-        "--seed",
-        &s(&seed),
-        "--bars",
-        "4",
-        "--out",
-        &s(&out_again),
-        "--random-seed",
-        "9",
-    ]);
+    let (ok, text) = generate(&again, &out_again);
     assert!(ok, "{text}");
     assert_eq!(
         std::fs::read(&out).unwrap(),
@@ -147,22 +128,7 @@ fn prepare_train_eval_export_generate() {
     assert!(score.end_beat() <= seed_end + 16.0 + 1e-9);
     // The same random seed gives the same file.
     let again = root.join("again.mid");
-    assert!(
-        trainer(&[
-            "generate",
-            "--model",
-            &s(&model),
-            "--seed",
-            &s(&seed),
-            "--bars",
-            "4",
-            "--out",
-            &s(&again),
-            "--random-seed",
-            "9"
-        ])
-        .0
-    );
+    assert!(generate(&model, &again).0);
     assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&again).unwrap());
     // Without the ONNX Runtime library: a clear error, no panic.
     let missing = [("ORT_DYLIB_PATH", "/nonexistent/libonnxruntime.so")];
