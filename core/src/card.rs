@@ -12,7 +12,6 @@ use crate::song::KeyNormalisation;
 use crate::vocab::Vocabulary;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub const CARD_FORMAT: &str = "continuo-model-card";
@@ -116,19 +115,12 @@ pub struct ModelCard {
 }
 
 /// A model card that could not be read or does not hold together.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("model card {}: {problem}", path.display())]
 pub struct CardError {
     pub path: PathBuf,
     pub problem: String,
 }
-
-impl fmt::Display for CardError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "model card {}: {}", self.path.display(), self.problem)
-    }
-}
-
-impl std::error::Error for CardError {}
 
 /// The card that belongs to a model file: `model.onnx` → `model.json`.
 pub fn card_path_for(model: &Path) -> PathBuf {

@@ -14,7 +14,7 @@
 //! 80–89 validation, 90–99 test, so a file keeps its split whatever else is imported.
 
 use crate::encoding::{EncodingKind, Token};
-use crate::error::ReadError;
+use crate::error::{Error, ReadError};
 use crate::grid::Grid;
 use crate::key::Key;
 use crate::midi::MidiOptions;
@@ -249,11 +249,11 @@ pub fn import(
     roots: &[PathBuf],
     options: &ImportOptions,
     progress: &(dyn Fn(usize, usize) + Sync),
-) -> Result<Corpus, String> {
+) -> Result<Corpus, Error> {
     let mut jobs: Vec<(PathBuf, String, Split)> = Vec::new();
     let mut summary = ImportSummary::default();
     for root in roots {
-        let files = walk(root).map_err(|e| format!("{}: cannot list the folder: {e}", root.display()))?;
+        let files = walk(root).map_err(Error::io(root))?;
         let root_name =
             root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| root.display().to_string());
         summary.roots.push(root.display().to_string());
@@ -353,30 +353,28 @@ impl Corpus {
     }
 
     /// Read a prepared corpus; errors name the file and line.
-    pub fn read(dir: &Path) -> Result<Corpus, String> {
+    pub fn read(dir: &Path) -> Result<Corpus, Error> {
         let manifest_path = dir.join(MANIFEST_FILE);
-        let text = std::fs::read_to_string(&manifest_path).map_err(|e| format!("{}: {e}", manifest_path.display()))?;
-        let manifest: Manifest =
-            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", manifest_path.display()))?;
+        let bad = |path: &Path, why: String| Error::Corpus { path: path.to_path_buf(), why };
+        let text = std::fs::read_to_string(&manifest_path).map_err(Error::io(&manifest_path))?;
+        let manifest: Manifest = serde_json::from_str(&text).map_err(|e| bad(&manifest_path, e.to_string()))?;
         if manifest.format != CORPUS_FORMAT {
-            return Err(format!("{}: not a prepared Continuo corpus", manifest_path.display()));
+            return Err(bad(&manifest_path, "not a prepared Continuo corpus".into()));
         }
         let songs_path = dir.join(SONGS_FILE);
-        let file = std::fs::File::open(&songs_path).map_err(|e| format!("{}: {e}", songs_path.display()))?;
+        let file = std::fs::File::open(&songs_path).map_err(Error::io(&songs_path))?;
         let mut songs = Vec::new();
         for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
-            let line = line.map_err(|e| format!("{}: {e}", songs_path.display()))?;
+            let line = line.map_err(Error::io(&songs_path))?;
             if line.trim().is_empty() {
                 continue;
             }
-            songs.push(
-                serde_json::from_str(&line).map_err(|e| format!("{} line {}: {e}", songs_path.display(), i + 1))?,
-            );
+            songs.push(serde_json::from_str(&line).map_err(|e| bad(&songs_path, format!("line {}: {e}", i + 1)))?);
         }
         Ok(Corpus { manifest, songs })
     }
 
-    pub fn vocabulary(&self) -> Result<Vocabulary, String> {
+    pub fn vocabulary(&self) -> Result<Vocabulary, Error> {
         Vocabulary::from_tokens(self.manifest.vocabulary.clone())
     }
 

@@ -1,5 +1,7 @@
-//! Typed errors for everything the core reads: each names the file and the problem.
-//! Used on every thread; nothing here allocates on a hot path.
+//! The core's one error type, [`Error`], and the detailed errors it carries (a file that
+//! cannot be read as music, a model card, a model): each names the file and the problem,
+//! with the underlying error as its `source()`. Used on every thread; nothing here
+//! allocates on a hot path.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -72,4 +74,48 @@ impl fmt::Display for ReadError {
     }
 }
 
-impl std::error::Error for ReadError {}
+impl std::error::Error for ReadError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.problem)
+    }
+}
+
+/// Every way a core call can fail: the crate's one error type. The detailed errors inside
+/// keep their fields for callers that act on them.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    #[error(transparent)]
+    Card(#[from] crate::card::CardError),
+    #[error(transparent)]
+    Model(#[from] crate::inference::ModelError),
+    /// A file or folder that could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A prepared corpus that does not hold together.
+    #[error("{path}: {why}")]
+    Corpus { path: PathBuf, why: String },
+    /// A token list that is not a vocabulary.
+    #[error("vocabulary: {0}")]
+    Vocabulary(String),
+}
+
+impl Error {
+    /// An I/O error of `path`, for `map_err`.
+    pub fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+        let path = path.into();
+        move |source| Error::Io { path, source }
+    }
+}
+
+/// The command lines' edge: they report errors as text.
+impl From<Error> for String {
+    fn from(e: Error) -> String {
+        e.to_string()
+    }
+}

@@ -19,35 +19,20 @@ use std::sync::OnceLock;
 /// The ONNX Runtime library version Continuo is built and tested against.
 pub const ORT_VERSION: &str = "1.31.1";
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ModelError {
     /// The ONNX Runtime library could not be found or loaded.
+    #[error("ONNX Runtime: {0}")]
     Runtime(String),
-    Card(CardError),
+    #[error(transparent)]
+    Card(#[from] CardError),
     /// The ONNX file could not be loaded or run.
-    Onnx {
-        path: PathBuf,
-        message: String,
-    },
+    #[error("{}: {message}", path.display())]
+    Onnx { path: PathBuf, message: String },
     /// The ONNX file and its card disagree.
-    Mismatch {
-        path: PathBuf,
-        why: String,
-    },
+    #[error("{}: does not match its model card: {why}", path.display())]
+    Mismatch { path: PathBuf, why: String },
 }
-
-impl fmt::Display for ModelError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ModelError::Runtime(m) => write!(f, "ONNX Runtime: {m}"),
-            ModelError::Card(e) => e.fmt(f),
-            ModelError::Onnx { path, message } => write!(f, "{}: {message}", path.display()),
-            ModelError::Mismatch { path, why } => write!(f, "{}: does not match its model card: {why}", path.display()),
-        }
-    }
-}
-
-impl std::error::Error for ModelError {}
 
 fn library_names() -> [String; 2] {
     let (prefix, suffix) = (std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX);

@@ -24,7 +24,7 @@ pub mod song;
 pub mod vocab;
 
 pub use encoding::{EncodingKind, Token};
-pub use error::{ReadError, ReadProblem};
+pub use error::{Error, ReadError, ReadProblem};
 pub use grid::{Grid, StepNote};
 pub use key::{Key, Mode};
 pub use reader::read_music_file;

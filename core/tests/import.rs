@@ -52,7 +52,7 @@ fn one_bad_file_never_aborts_an_import() {
     let out = common::temp_dir("import-out");
     corpus.write(out.path()).unwrap();
     assert_eq!(Corpus::read(out.path()).unwrap(), corpus);
-    assert!(Corpus::read(&root).unwrap_err().contains("corpus.json"));
+    assert!(Corpus::read(&root).unwrap_err().to_string().contains("corpus.json"));
 }
 
 #[test]

@@ -15,7 +15,7 @@ use crate::link::{Answered, Link, Request, AHEAD};
 use continuo_core::continuation::Continuer;
 use continuo_core::encoding::encode;
 use continuo_core::grid::StepNote;
-use continuo_core::inference::ContinuationModel;
+use continuo_core::inference::{ContinuationModel, ModelError};
 use continuo_core::key::estimate_key;
 use continuo_core::sampler::SamplerSettings;
 use continuo_core::song::shift_for;
@@ -215,7 +215,7 @@ fn run(link: Arc<Link>, shared: Arc<Shared>) {
             continue;
         };
         if let Err(e) = answer(&mut slot, &link, &request, &shared) {
-            shared.fail(e);
+            shared.fail(e.to_string());
         }
     }
 }
@@ -259,12 +259,12 @@ pub fn phrase_tokens(
 
 /// Prime the model with `notes` (in the piece's key) up to `start_step`, in the key frame
 /// the notes suggest.
-fn prime(continuer: &mut Continuer, notes: &Phrase, start_step: i64) -> Result<(), String> {
+fn prime(continuer: &mut Continuer, notes: &Phrase, start_step: i64) -> Result<(), ModelError> {
     let card = continuer.model.card();
     let (kind, normalisation, spb) = (card.encoding.kind, card.encoding.key_normalisation, card.grid().steps_per_beat);
     let (tokens, beats) = phrase_tokens(notes, start_step, spb, kind);
     let key = estimate_key(&beats, ESTIMATION_PROFILE).map(|e| e.key);
-    continuer.prime(&tokens, shift_for(normalisation, key)).map_err(|e| e.to_string())
+    continuer.prime(&tokens, shift_for(normalisation, key))
 }
 
 /// The notes of the last `window` steps before `step` of both voices, in order of onset.
@@ -283,7 +283,7 @@ fn wanted(link: &Link, request: &Request) -> bool {
 /// Answer `request` step by step, just in time. A continuous answer keeps the last
 /// `CONTINUOUS_WINDOW_BARS` bars of both voices (nothing older), and at each bar line primes
 /// the model again with them when the player has played, or when another model was chosen.
-fn answer(slot: &mut Slot, link: &Link, request: &Request, shared: &Shared) -> Result<(), String> {
+fn answer(slot: &mut Slot, link: &Link, request: &Request, shared: &Shared) -> Result<(), ModelError> {
     let Some(continuer) = slot.continuer.as_mut() else { return Ok(()) };
     let steps_per_beat = continuer.model.card().grid().steps_per_beat;
     // Nothing of this answer is ready yet.
@@ -341,7 +341,7 @@ fn answer(slot: &mut Slot, link: &Link, request: &Request, shared: &Shared) -> R
             }
         }
         let continuer = slot.continuer.as_mut().expect("a model once loaded stays");
-        let token = continuer.next(&sampler_settings(link)).map_err(|e| e.to_string())?;
+        let token = continuer.next(&sampler_settings(link))?;
         match &token {
             Token::Onset(pitches) => {
                 own.extend(pitches.iter().map(|&pitch| HeardNote { step, steps: 1, pitch, velocity: 90 }))

@@ -22,9 +22,9 @@ pub enum TrainerError {
     /// The training run blew up: the loss, a gradient or a parameter stopped being a number.
     #[error("training diverged in epoch {epoch}, {during}: {cause}; lower the learning rate (--lr)")]
     Diverged { epoch: usize, during: String, cause: String },
-    /// A model card that does not describe its model.
-    #[error("model card: {0}")]
-    Card(#[from] continuo_core::card::CardError),
+    /// What the core could not do: read music or a corpus, a card, a vocabulary.
+    #[error(transparent)]
+    Core(#[from] continuo_core::Error),
     /// A corpus, vocabulary or setting that cannot be trained on.
     #[error("{0}")]
     Invalid(String),

@@ -126,7 +126,7 @@ pub fn throughput(
     warmup: usize,
     windows: usize,
 ) -> Result<(usize, f64), TrainerError> {
-    let vocab = Vocabulary::from_tokens(ckpt.header.encoding.vocabulary.clone()).map_err(TrainerError::Invalid)?;
+    let vocab = Vocabulary::from_tokens(ckpt.header.encoding.vocabulary.clone())?;
     let (hold, song_end) = (special_id(&vocab, Token::Hold), special_id(&vocab, Token::SongEnd));
     let config = ckpt.header.config.clone();
     let refs: Vec<&[u32]> = songs.train.iter().map(Vec::as_slice).collect();
@@ -165,7 +165,7 @@ pub fn train(
         ));
     }
     std::fs::create_dir_all(out).map_err(TrainerError::io(out))?;
-    let vocab = Vocabulary::from_tokens(ckpt.header.encoding.vocabulary.clone()).map_err(TrainerError::Invalid)?;
+    let vocab = Vocabulary::from_tokens(ckpt.header.encoding.vocabulary.clone())?;
     let (hold, song_end) = (special_id(&vocab, Token::Hold), special_id(&vocab, Token::SongEnd));
     let config = ckpt.header.config.clone();
     let mut grads = Grads::zeros_like(&ckpt.model);
