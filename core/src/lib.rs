@@ -15,6 +15,7 @@ pub mod grid;
 pub mod inference;
 pub mod kern;
 pub mod key;
+pub mod memory;
 pub mod midi;
 pub mod parity;
 pub mod reader;

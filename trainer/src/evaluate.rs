@@ -7,6 +7,8 @@
 use crate::network::Model;
 use crate::train::{evaluate, special_id, Songs};
 use crate::weights::LstmState;
+use continuo_core::inference::{ContinuationModel, ModelError};
+use continuo_core::memory::{blend, Memory, MAX_ORDER};
 use continuo_core::sampler::{Sampler, SamplerSettings, SpecialIds};
 use continuo_core::vocab::Vocabulary;
 use continuo_core::{Key, Token};
@@ -189,6 +191,78 @@ pub fn evaluate_model(
         sampling: format!("{settings:?}, random seed {random_seed}"),
         example,
     }
+}
+
+/// Test-split figures of an exported model, as the plugin runs it (ONNX Runtime), song by
+/// song from a fresh state, optionally blended with a session memory that hears each song
+/// from its start (a listener meeting the song for the first time).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelFigures {
+    pub songs: usize,
+    pub tokens: usize,
+    /// Mean −ln p(next token), nats.
+    pub nll_nats: f64,
+    pub accuracy: f64,
+    pub accuracy_no_hold: f64,
+}
+
+/// Evaluate `model` on `songs` (ids in the model's vocabulary, each ending with `/`), with
+/// the memory blended in at `memory` (0: the model alone). The memory is forgotten at every
+/// song and learns each token after it was predicted.
+pub fn model_figures(
+    model: &mut ContinuationModel,
+    songs: &[Vec<u32>],
+    memory: f32,
+) -> Result<ModelFigures, ModelError> {
+    let vocab = model.vocab().clone();
+    let (v, hold, song_end) = (vocab.len(), special_id(&vocab, Token::Hold), special_id(&vocab, Token::SongEnd));
+    let mut short_term = Memory::new(v, MAX_ORDER);
+    let (mut lstm, mut remembered, mut mixed) = (vec![0.0f32; v], vec![0.0f32; v], vec![0.0f32; v]);
+    let (mut nll, mut tokens, mut correct, mut counted_no_hold, mut correct_no_hold) = (0.0f64, 0, 0, 0, 0);
+    for song in songs.iter().filter(|s| !s.is_empty()) {
+        model.reset();
+        short_term.forget();
+        // The input at each step is the token before it; a song starts after `/`.
+        let inputs: Vec<u32> = std::iter::once(song_end).chain(song[..song.len() - 1].iter().copied()).collect();
+        let logits = model.feed_all(&inputs)?;
+        for (row, &target) in logits.chunks(v).zip(song) {
+            softmax(row, &mut lstm);
+            let p = if memory > 0.0 {
+                short_term.predict(&mut remembered);
+                blend(&lstm, &remembered, memory, &mut mixed);
+                &mixed
+            } else {
+                &lstm
+            };
+            let best = (0..v).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap_or(0) as u32;
+            nll -= (p[target as usize] as f64).ln();
+            tokens += 1;
+            correct += (best == target) as usize;
+            if target != hold {
+                counted_no_hold += 1;
+                correct_no_hold += (best == target) as usize;
+            }
+            short_term.observe(target);
+        }
+    }
+    Ok(ModelFigures {
+        songs: songs.len(),
+        tokens,
+        nll_nats: nll / tokens as f64,
+        accuracy: correct as f64 / tokens as f64,
+        accuracy_no_hold: correct_no_hold as f64 / counted_no_hold as f64,
+    })
+}
+
+/// The softmax of `logits` into `out`.
+fn softmax(logits: &[f32], out: &mut [f32]) {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0.0;
+    for (o, &l) in out.iter_mut().zip(logits) {
+        *o = (l - max).exp();
+        sum += *o;
+    }
+    out.iter_mut().for_each(|o| *o /= sum);
 }
 
 #[cfg(test)]

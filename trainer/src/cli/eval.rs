@@ -1,26 +1,41 @@
 //! `trainer eval`: test-split figures and continuation statistics for a checkpoint, as a
-//! JSON report (`eval.json`) and PNG plots (`loss.png`, `continuation.png`).
+//! JSON report (`eval.json`) and PNG plots (`loss.png`, `continuation.png`); or, with
+//! `--model`, the test-split figures of an exported model run as the plugin runs it,
+//! optionally with the session memory blended in (`--memory`), printed (`--json`: as JSON).
 
 use clap::Args;
 use continuo_core::corpus::{Corpus, Split};
 use continuo_core::encoding::decode;
+use continuo_core::inference::ContinuationModel;
 use continuo_core::{Key, Token};
 use continuo_trainer::checkpoint::Checkpoint;
-use continuo_trainer::evaluate::{evaluate_model, Continuations};
+use continuo_trainer::evaluate::{evaluate_model, model_figures, Continuations};
 use continuo_trainer::plots::{loss_curves, piano_roll, RollNote};
 use continuo_trainer::train::Songs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Args, Debug)]
 pub struct EvalArgs {
+    /// A training checkpoint: full report with plots into --out.
+    #[arg(long, required_unless_present = "model", conflicts_with = "model", requires = "out")]
+    checkpoint: Option<PathBuf>,
+    /// An exported model (NAME.onnx with its card): its test-split figures, run through
+    /// ONNX Runtime as the plugin runs it.
     #[arg(long)]
-    checkpoint: PathBuf,
-    /// The prepared corpus the checkpoint was trained on.
+    model: Option<PathBuf>,
+    /// The prepared corpus (in the model's vocabulary) whose test split is evaluated.
     #[arg(long)]
     corpus: PathBuf,
-    /// Folder for eval.json, loss.png and continuation.png.
+    /// Folder for eval.json, loss.png and continuation.png (with --checkpoint).
     #[arg(long)]
-    out: PathBuf,
+    out: Option<PathBuf>,
+    /// With --model: the session memory's weight, 0 (the model alone) to 1, blended in as
+    /// the plugin's Memory control does; the memory hears each test song from its start.
+    #[arg(long, default_value_t = 0.0)]
+    memory: f32,
+    /// With --model: print the figures as one JSON object.
+    #[arg(long)]
+    json: bool,
     /// Seed length in bars of 4 beats.
     #[arg(long, default_value_t = 2)]
     seed_bars: usize,
@@ -39,7 +54,61 @@ fn roll(tokens: &[Token], offset: u32) -> Vec<RollNote> {
 }
 
 pub fn run(args: &EvalArgs) -> Result<(), String> {
-    let mut ckpt = Checkpoint::load(&args.checkpoint)?;
+    match (&args.checkpoint, &args.model, &args.out) {
+        (Some(checkpoint), _, Some(out)) => run_checkpoint(args, checkpoint, out),
+        (_, Some(model), _) => run_model(args, model),
+        _ => Err("give --checkpoint with --out, or --model".into()),
+    }
+}
+
+/// `--model`: NLL and accuracy on the test split, with the memory at `--memory`.
+fn run_model(args: &EvalArgs, path: &Path) -> Result<(), String> {
+    if !(0.0..=1.0).contains(&args.memory) {
+        return Err(format!("--memory {} is outside 0..=1", args.memory));
+    }
+    let mut model =
+        ContinuationModel::load(path).map_err(|e| format!("{e} (run `cargo xtask ort` for the runtime)"))?;
+    let corpus = Corpus::read(&args.corpus)?;
+    if corpus.manifest.vocabulary != model.card().encoding.vocabulary {
+        return Err(format!(
+            "{}: the corpus's vocabulary is not the model's ({}); prepare it with the model's encoding",
+            args.corpus.display(),
+            path.display()
+        ));
+    }
+    let songs = Songs::from_corpus(&corpus, model.vocab());
+    if songs.test.is_empty() {
+        return Err(format!("{}: no songs in the test split", args.corpus.display()));
+    }
+    let figures = model_figures(&mut model, &songs.test, args.memory).map_err(|e| e.to_string())?;
+    if !figures.nll_nats.is_finite() {
+        return Err(format!("{}: the test NLL is {} (a NaN or zero probability)", path.display(), figures.nll_nats));
+    }
+    if args.json {
+        let report = serde_json::json!({
+            "model": path.display().to_string(),
+            "corpus": args.corpus.display().to_string(),
+            "memory": args.memory,
+            "figures": figures,
+        });
+        println!("{report}");
+    } else {
+        println!(
+            "{}: test split {} songs, {} tokens, memory {}: NLL {:.4} nats/token, accuracy {:.4} ({:.4} without holds)",
+            path.display(),
+            figures.songs,
+            figures.tokens,
+            args.memory,
+            figures.nll_nats,
+            figures.accuracy,
+            figures.accuracy_no_hold
+        );
+    }
+    Ok(())
+}
+
+fn run_checkpoint(args: &EvalArgs, checkpoint: &Path, out: &Path) -> Result<(), String> {
+    let mut ckpt = Checkpoint::load(checkpoint)?;
     let corpus = Corpus::read(&args.corpus)?;
     if corpus.manifest.vocabulary != ckpt.header.encoding.vocabulary {
         return Err(format!("{}: the corpus's vocabulary is not the checkpoint's", args.corpus.display()));
@@ -60,18 +129,18 @@ pub fn run(args: &EvalArgs) -> Result<(), String> {
         random_seed: args.sampling.random_seed,
     };
     let report = evaluate_model(&mut ckpt.model, &vocab, &songs, &keys, &continuations);
-    std::fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
+    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
     let json = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
-    std::fs::write(args.out.join("eval.json"), json).map_err(|e| format!("{}: {e}", args.out.display()))?;
-    let name = args.checkpoint.display().to_string();
-    loss_curves(&ckpt.header.history, &args.out.join("loss.png"), &format!("loss by epoch: {name}"))?;
+    std::fs::write(out.join("eval.json"), json).map_err(|e| format!("{}: {e}", out.display()))?;
+    let name = checkpoint.display().to_string();
+    loss_curves(&ckpt.header.history, &out.join("loss.png"), &format!("loss by epoch: {name}"))?;
     if let Some(ex) = &report.example {
         let offset = ex.seed.len() as u32;
         piano_roll(
             &roll(&ex.seed, 0),
             &roll(&ex.generated, offset),
             &roll(&ex.real, offset),
-            &args.out.join("continuation.png"),
+            &out.join("continuation.png"),
             "seed (grey), continuation (red), real continuation (blue outline)",
         )?;
     }
@@ -82,6 +151,6 @@ pub fn run(args: &EvalArgs) -> Result<(), String> {
     for (k, v) in &report.figures {
         println!("  {k:32} {v:.4}");
     }
-    println!("wrote eval.json, loss.png and continuation.png to {}", args.out.display());
+    println!("wrote eval.json, loss.png and continuation.png to {}", out.display());
     Ok(())
 }
