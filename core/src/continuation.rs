@@ -2,9 +2,12 @@
 //! encoding, primed in one call, and then one token is sampled and fed back per step; the
 //! result comes back in the seed's own key. Shared by `trainer generate` and the plugin's
 //! inference worker (which calls [`Continuer::next`] one grid step ahead of the music).
+//! A continuer keeps a session memory ([`crate::memory`]) of what it was told to remember
+//! and of everything it played, blended into each step as `SamplerSettings::memory` asks.
 
 use crate::encoding::Token;
 use crate::inference::{ContinuationModel, ModelError};
+use crate::memory::{blend_logits, Memory, MAX_ORDER};
 use crate::sampler::{Sampler, SamplerSettings, SpecialIds};
 use crate::score::{Score, TimeSignature};
 use crate::song::{decode_tokens, encode_score, shift_for, song_key};
@@ -19,6 +22,12 @@ pub struct Continuer {
     /// Transpose what the model says back into the piece's key (else it stays in the
     /// model's frame, e.g. C major / A minor).
     pub follow_key: bool,
+    /// The session so far, in the model's ids (its key frame).
+    memory: Memory,
+    /// The step's probabilities: the model's, the memory's, and their blend as logits.
+    probs: Vec<f32>,
+    remembered: Vec<f32>,
+    blended: Vec<f32>,
 }
 
 impl Continuer {
@@ -28,8 +37,32 @@ impl Continuer {
             rest: vocab.id(&Token::Rest).expect("every vocabulary holds `r`"),
             song_end: vocab.id(&Token::SongEnd).expect("every vocabulary holds `/`"),
         };
-        let sampler = Sampler::new(vocab.len(), seed);
-        Continuer { model, sampler, special, shift: 0, follow_key: true }
+        let v = vocab.len();
+        let sampler = Sampler::new(v, seed);
+        let memory = Memory::new(v, MAX_ORDER);
+        let (probs, remembered, blended) = (vec![0.0; v], vec![0.0; v], vec![0.0; v]);
+        Continuer { model, sampler, special, shift: 0, follow_key: true, memory, probs, remembered, blended }
+    }
+
+    /// The session memory hears `tokens` (in the piece's key, as given to [`Continuer::prime`],
+    /// whose key frame it uses).
+    pub fn remember(&mut self, tokens: &[Token]) {
+        let vocab = self.model.vocab();
+        for t in tokens.iter().filter(|t| **t != Token::SongEnd) {
+            if let Some(id) = t.transposed(self.shift).and_then(|t| vocab.id(&t)) {
+                self.memory.observe(id);
+            }
+        }
+    }
+
+    /// Forget the session.
+    pub fn forget(&mut self) {
+        self.memory.forget();
+    }
+
+    /// Tokens the session memory has heard since it last forgot.
+    pub fn remembered(&self) -> u64 {
+        self.memory.observed()
     }
 
     /// Start sampling afresh from a random seed.
@@ -57,7 +90,15 @@ impl Continuer {
     pub fn next(&mut self, settings: &SamplerSettings) -> Result<Token, ModelError> {
         let settings = SamplerSettings { allow_song_end: false, ..*settings };
         let logits = self.model.feed(&[])?;
-        let id = self.sampler.sample(logits, &settings, self.special);
+        let id = if settings.memory > 0.0 && self.memory.observed() > 0 {
+            // The blend, as logits for the sampler (temperature and biases apply to it).
+            self.memory.predict(&mut self.remembered);
+            blend_logits(logits, &self.remembered, settings.memory, &mut self.probs, &mut self.blended);
+            self.sampler.sample(&self.blended, &settings, self.special)
+        } else {
+            self.sampler.sample(logits, &settings, self.special)
+        };
+        self.memory.observe(id);
         self.model.feed(&[id])?;
         let token = self.model.vocab().token(id).cloned().unwrap_or(Token::Rest);
         let back = if self.follow_key { -self.shift } else { 0 };
@@ -81,6 +122,7 @@ pub fn continue_score(
     let mut tokens = encode_score(seed, grid, card.encoding.kind, 0);
     tokens.pop(); // the `/`
     continuer.prime(&tokens, shift)?;
+    continuer.remember(&tokens);
     let mut generated = Vec::with_capacity(steps);
     for _ in 0..steps {
         generated.push(continuer.next(settings)?);

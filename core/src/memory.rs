@@ -190,6 +190,25 @@ pub fn blend(lstm: &[f32], memory: &[f32], weight: f32, out: &mut [f32]) {
     out.iter_mut().for_each(|o| *o /= total);
 }
 
+/// The same blend for a sampler: from the LSTM's `logits` and the memory's probabilities,
+/// the blend's logits (unnormalised log-probabilities) into `out`; `lstm` is scratch. Fewer
+/// transcendental functions than [`blend`]: this runs on every step of a live answer.
+pub fn blend_logits(logits: &[f32], memory: &[f32], weight: f32, lstm: &mut [f32], out: &mut [f32]) {
+    // log p_lstm = logit − log Σ exp(logit); the probabilities for the entropy.
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0.0;
+    for (p, &l) in lstm.iter_mut().zip(logits) {
+        *p = (l - max).exp();
+        sum += *p;
+    }
+    lstm.iter_mut().for_each(|p| *p /= sum);
+    let share = memory_share(lstm, memory, weight);
+    let log_sum = max + sum.ln();
+    for ((o, &l), &m) in out.iter_mut().zip(logits).zip(memory) {
+        *o = (1.0 - share) * (l - log_sum) + share * m.max(PROBABILITY_FLOOR).ln();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -254,6 +273,13 @@ mod tests {
             assert!(out[0] > previous, "{weight}: {out:?}");
             assert!((out.iter().sum::<f32>() - 1.0).abs() < 1e-5);
             previous = out[0];
+            // The sampler's form is the same distribution.
+            let logits = unsure.map(f32::ln);
+            let (mut scratch, mut blended) = ([0.0; 4], [0.0; 4]);
+            blend_logits(&logits, &sure, weight, &mut scratch, &mut blended);
+            let mut again = [0.0; 4];
+            crate::sampler::softmax(&blended, &mut again);
+            assert!(again.iter().zip(&out).all(|(a, b)| (a - b).abs() < 1e-5), "{again:?} vs {out:?}");
         }
     }
 }

@@ -22,11 +22,21 @@ pub struct SamplerSettings {
     pub top_p: f32,
     /// Whether the song-end token `/` may be chosen (off for live continuation).
     pub allow_song_end: bool,
+    /// 0..=1: how much the session memory's prediction is blended in ([`crate::memory`]);
+    /// read by [`crate::continuation::Continuer`], which owns the memory.
+    pub memory: f32,
 }
 
 impl Default for SamplerSettings {
     fn default() -> Self {
-        SamplerSettings { temperature: 1.0, entropy_adaptive: 0.0, rest_bias: 0.0, top_p: 1.0, allow_song_end: true }
+        SamplerSettings {
+            temperature: 1.0,
+            entropy_adaptive: 0.0,
+            rest_bias: 0.0,
+            top_p: 1.0,
+            allow_song_end: true,
+            memory: 0.0,
+        }
     }
 }
 
@@ -41,6 +51,17 @@ pub struct Sampler {
     rng: Pcg64Mcg,
     probs: Vec<f32>,
     order: Vec<u32>,
+}
+
+/// The softmax of `logits` into `out`.
+pub fn softmax(logits: &[f32], out: &mut [f32]) {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0.0;
+    for (o, &l) in out.iter_mut().zip(logits) {
+        *o = (l - max).exp();
+        sum += *o;
+    }
+    out.iter_mut().for_each(|o| *o /= sum);
 }
 
 /// Normalised Shannon entropy (0..=1) of the softmax of `logits`.

@@ -149,6 +149,17 @@ impl NiceEguiApp for App {
             self.link.late_steps.load(Ordering::Relaxed),
             self.link.dropped_events.load(Ordering::Relaxed),
         ));
+        ui.horizontal(|ui| {
+            ui.label(format!(
+                "Session memory: {} tokens heard and played, blended at {:.2}",
+                self.link.remembered.load(Ordering::Relaxed),
+                self.params.memory.value()
+            ));
+            if ui.button("Forget").on_hover_text("Start the session memory afresh").clicked() {
+                self.link.forget.store(true, Ordering::Release);
+                self.link.wake();
+            }
+        });
         ui.separator();
         ui.label("Heard (blue) and answered (orange):");
         let history = self.shared.history.lock().unwrap_or_else(|e| e.into_inner()).clone();

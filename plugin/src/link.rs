@@ -57,6 +57,8 @@ pub struct SamplingShared {
     pub temperature: AtomicF32,
     pub rest_bias: AtomicF32,
     pub entropy_adaptive: AtomicF32,
+    /// How much the session memory is blended in (0..=1).
+    pub memory: AtomicF32,
 }
 
 pub struct Link {
@@ -81,6 +83,10 @@ pub struct Link {
     /// The worker's thread, once it runs: woken by [`Link::wake`].
     pub worker: OnceLock<Thread>,
     pub sampling: SamplingShared,
+    /// Ask the worker to forget the session (the editor's Forget button).
+    pub forget: AtomicBool,
+    /// Tokens the session memory holds (for the editor).
+    pub remembered: AtomicU64,
     /// Ask the worker to stop.
     pub shutdown: AtomicBool,
     /// The audio thread is playing an answer (for the editor).
@@ -105,7 +111,10 @@ impl Link {
                 temperature: AtomicF32::new(1.0),
                 rest_bias: AtomicF32::new(0.0),
                 entropy_adaptive: AtomicF32::new(0.0),
+                memory: AtomicF32::new(0.0),
             },
+            forget: AtomicBool::new(false),
+            remembered: AtomicU64::new(0),
             shutdown: AtomicBool::new(false),
             answering: AtomicBool::new(false),
         })

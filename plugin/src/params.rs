@@ -23,6 +23,9 @@ pub struct ContinuoParams {
     pub rest_bias: FloatParam,
     #[id = "entr"]
     pub entropy: FloatParam,
+    /// How much the session memory (a short-term model of what was played) is blended in.
+    #[id = "mem"]
+    pub memory: FloatParam,
     #[id = "bars"]
     pub answer_bars: IntParam,
     #[id = "gap"]
@@ -176,6 +179,7 @@ impl Default for ContinuoParams {
             temperature: float("Temperature", 1.0, temperature_range(), 2, 0.01),
             rest_bias: float("Rest bias", 0.0, rest_bias_range(), 1, 0.1),
             entropy: float("Entropy-adaptive", 0.0, FloatRange::Linear { min: 0.0, max: 1.0 }, 2, 0.01),
+            memory: float("Memory", 0.4, FloatRange::Linear { min: 0.0, max: 1.0 }, 2, 0.01),
             answer_bars: int("Answer length", 2, 1, 16, None, Some(("bar", "bars"))),
             gap_steps: int("Phrase-end gap", 8, 1, 64, None, Some(("step", "steps"))),
             pass_through: switch("Pass-through", true),

@@ -194,6 +194,7 @@ impl Plugin for Continuo {
         s.temperature.store(self.params.temperature.smoothed.next_step(steps), Ordering::Relaxed);
         s.rest_bias.store(self.params.rest_bias.smoothed.next_step(steps), Ordering::Relaxed);
         s.entropy_adaptive.store(self.params.entropy.smoothed.next_step(steps), Ordering::Relaxed);
+        s.memory.store(self.params.memory.smoothed.next_step(steps), Ordering::Relaxed);
 
         self.input.clear();
         while let Some(event) = context.next_event() {

@@ -211,6 +211,9 @@ fn run(link: Arc<Link>, shared: Arc<Shared>) {
             newest = Some(r);
         }
         let Some(request) = newest.filter(|r| r.generation == link.current_generation()) else {
+            if let Some(continuer) = slot.continuer.as_mut() {
+                follow_memory(continuer, &link);
+            }
             std::thread::park_timeout(IDLE_CHECK);
             continue;
         };
@@ -258,13 +261,22 @@ pub fn phrase_tokens(
 }
 
 /// Prime the model with `notes` (in the piece's key) up to `start_step`, in the key frame
-/// the notes suggest.
-fn prime(continuer: &mut Continuer, notes: &Phrase, start_step: i64) -> Result<(), ModelError> {
+/// the notes suggest. Returns the tokens primed.
+fn prime(continuer: &mut Continuer, notes: &Phrase, start_step: i64) -> Result<Vec<Token>, ModelError> {
     let card = continuer.model.card();
     let (kind, normalisation, spb) = (card.encoding.kind, card.encoding.key_normalisation, card.grid().steps_per_beat);
     let (tokens, beats) = phrase_tokens(notes, start_step, spb, kind);
     let key = estimate_key(&beats, ESTIMATION_PROFILE).map(|e| e.key);
-    continuer.prime(&tokens, shift_for(normalisation, key))
+    continuer.prime(&tokens, shift_for(normalisation, key))?;
+    Ok(tokens)
+}
+
+/// Forget the session if the editor asked to; tell the editor how much is remembered.
+fn follow_memory(continuer: &mut Continuer, link: &Link) {
+    if link.forget.swap(false, Ordering::AcqRel) {
+        continuer.forget();
+    }
+    link.remembered.store(continuer.remembered(), Ordering::Relaxed);
 }
 
 /// The notes of the last `window` steps before `step` of both voices, in order of onset.
@@ -290,7 +302,10 @@ fn answer(slot: &mut Slot, link: &Link, request: &Request, shared: &Shared) -> R
     link.ready_until.store(request.start_step - 1, Ordering::Release);
     continuer.reseed(request.seed);
     continuer.follow_key = request.follow_key;
-    prime(continuer, &request.phrase, request.start_step)?;
+    // The session memory hears the player's phrase, then everything answered.
+    follow_memory(continuer, link);
+    let phrase = prime(continuer, &request.phrase, request.start_step)?;
+    continuer.remember(&phrase);
     let first = request.phrase.notes().iter().map(|n| n.step).min().unwrap_or(request.start_step);
     {
         let mut h = shared.history.lock().unwrap_or_else(|e| e.into_inner());
@@ -341,6 +356,7 @@ fn answer(slot: &mut Slot, link: &Link, request: &Request, shared: &Shared) -> R
             }
         }
         let continuer = slot.continuer.as_mut().expect("a model once loaded stays");
+        follow_memory(continuer, link);
         let token = continuer.next(&sampler_settings(link))?;
         match &token {
             Token::Onset(pitches) => {
@@ -373,6 +389,7 @@ fn sampler_settings(link: &Link) -> SamplerSettings {
         entropy_adaptive: link.sampling.entropy_adaptive.load(Ordering::Relaxed),
         top_p: 1.0,
         allow_song_end: false,
+        memory: link.sampling.memory.load(Ordering::Relaxed),
     }
 }
 

@@ -162,3 +162,43 @@ fn a_model_chosen_during_a_continuous_answer_plays_from_the_next_bar() {
     assert_eq!(link.model_steps_per_beat.load(Ordering::Acquire), 2);
     assert!(last >= 121, "the answer went on after the swap: last step {last}");
 }
+
+/// The session memory hears the phrase and everything answered, and forgets on request
+/// (the editor's Forget button).
+#[test]
+fn the_session_memory_hears_phrase_and_answer_and_forgets() {
+    let link = Link::new();
+    let _worker = Worker::spawn(link.clone(), models().join("essen-melody.onnx")).unwrap();
+    wait_until("the model", || link.model_ready.load(Ordering::Acquire));
+    link.sampling.memory.store(0.4, Ordering::Relaxed);
+    let mut phrase = Phrase::default();
+    for (i, pitch) in [60u8, 64, 67, 72].iter().enumerate() {
+        phrase.notes[i] = HeardNote { step: 4 * i as i64, steps: 4, pitch: *pitch, velocity: 90 };
+    }
+    phrase.len = 4;
+    link.now_step.store(i64::MAX / 2, Ordering::Release);
+    let request = Request {
+        generation: link.current_generation(),
+        phrase,
+        start_step: 18,
+        steps: 32,
+        continuous: false,
+        bar_steps: 16,
+        seed: 2,
+        follow_key: true,
+    };
+    assert!(link.request(request));
+    let mut got = 0;
+    wait_until("the answer", || {
+        while link.tokens.pop().is_some() {
+            got += 1;
+        }
+        got == 32
+    });
+    // The 18 steps of the phrase (to the answer's start) and 31 answered ones at least (the
+    // count is published before each step).
+    wait_until("the count", || link.remembered.load(Ordering::Relaxed) >= 18 + 31);
+    link.forget.store(true, Ordering::Release);
+    link.wake();
+    wait_until("forgetting", || link.remembered.load(Ordering::Relaxed) == 0);
+}

@@ -9,7 +9,7 @@ use crate::train::{evaluate, special_id, Songs};
 use crate::weights::LstmState;
 use continuo_core::inference::{ContinuationModel, ModelError};
 use continuo_core::memory::{blend, Memory, MAX_ORDER};
-use continuo_core::sampler::{Sampler, SamplerSettings, SpecialIds};
+use continuo_core::sampler::{softmax, Sampler, SamplerSettings, SpecialIds};
 use continuo_core::vocab::Vocabulary;
 use continuo_core::{Key, Token};
 use serde::{Deserialize, Serialize};
@@ -252,17 +252,6 @@ pub fn model_figures(
         accuracy: correct as f64 / tokens as f64,
         accuracy_no_hold: correct_no_hold as f64 / counted_no_hold as f64,
     })
-}
-
-/// The softmax of `logits` into `out`.
-fn softmax(logits: &[f32], out: &mut [f32]) {
-    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let mut sum = 0.0;
-    for (o, &l) in out.iter_mut().zip(logits) {
-        *o = (l - max).exp();
-        sum += *o;
-    }
-    out.iter_mut().for_each(|o| *o /= sum);
 }
 
 #[cfg(test)]

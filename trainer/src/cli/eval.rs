@@ -29,10 +29,6 @@ pub struct EvalArgs {
     /// Folder for eval.json, loss.png and continuation.png (with --checkpoint).
     #[arg(long)]
     out: Option<PathBuf>,
-    /// With --model: the session memory's weight, 0 (the model alone) to 1, blended in as
-    /// the plugin's Memory control does; the memory hears each test song from its start.
-    #[arg(long, default_value_t = 0.0)]
-    memory: f32,
     /// With --model: print the figures as one JSON object.
     #[arg(long)]
     json: bool,
@@ -61,10 +57,11 @@ pub fn run(args: &EvalArgs) -> Result<(), String> {
     }
 }
 
-/// `--model`: NLL and accuracy on the test split, with the memory at `--memory`.
+/// `--model`: NLL and accuracy on the test split, with the session memory blended in at
+/// `--memory` as the plugin's Memory control does (it hears each test song from its start).
 fn run_model(args: &EvalArgs, path: &Path) -> Result<(), String> {
-    if !(0.0..=1.0).contains(&args.memory) {
-        return Err(format!("--memory {} is outside 0..=1", args.memory));
+    if !(0.0..=1.0).contains(&args.sampling.memory) {
+        return Err(format!("--memory {} is outside 0..=1", args.sampling.memory));
     }
     let mut model =
         ContinuationModel::load(path).map_err(|e| format!("{e} (run `cargo xtask ort` for the runtime)"))?;
@@ -80,7 +77,7 @@ fn run_model(args: &EvalArgs, path: &Path) -> Result<(), String> {
     if songs.test.is_empty() {
         return Err(format!("{}: no songs in the test split", args.corpus.display()));
     }
-    let figures = model_figures(&mut model, &songs.test, args.memory).map_err(|e| e.to_string())?;
+    let figures = model_figures(&mut model, &songs.test, args.sampling.memory).map_err(|e| e.to_string())?;
     if !figures.nll_nats.is_finite() {
         return Err(format!("{}: the test NLL is {} (a NaN or zero probability)", path.display(), figures.nll_nats));
     }
@@ -88,7 +85,7 @@ fn run_model(args: &EvalArgs, path: &Path) -> Result<(), String> {
         let report = serde_json::json!({
             "model": path.display().to_string(),
             "corpus": args.corpus.display().to_string(),
-            "memory": args.memory,
+            "memory": args.sampling.memory,
             "figures": figures,
         });
         println!("{report}");
@@ -98,7 +95,7 @@ fn run_model(args: &EvalArgs, path: &Path) -> Result<(), String> {
             path.display(),
             figures.songs,
             figures.tokens,
-            args.memory,
+            args.sampling.memory,
             figures.nll_nats,
             figures.accuracy,
             figures.accuracy_no_hold

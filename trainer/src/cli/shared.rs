@@ -35,6 +35,10 @@ pub struct SamplingArgs {
     /// Random seed; the same seed gives the same result.
     #[arg(long, default_value_t = 1)]
     pub random_seed: u64,
+    /// 0..1: how much the session memory (what the seed and the continuation played so
+    /// far) is blended into each step.
+    #[arg(long, default_value_t = 0.0)]
+    pub memory: f32,
 }
 
 impl SamplingArgs {
@@ -45,6 +49,7 @@ impl SamplingArgs {
             rest_bias: self.rest_bias,
             top_p: self.top_p,
             allow_song_end: false,
+            memory: self.memory.clamp(0.0, 1.0),
         }
     }
 }
