@@ -305,7 +305,10 @@ fn answer(slot: &mut Slot, link: &Link, request: &Request, shared: &Shared) -> R
     // The session memory hears the player's phrase, then everything answered.
     follow_memory(continuer, link);
     let phrase = prime(continuer, &request.phrase, request.start_step)?;
-    continuer.remember(&phrase);
+    // The gap before the answer is waiting, not music: the memory hears the phrase up to
+    // its last sound (else it learns that rests follow rests, and answers with silence).
+    let sounding = phrase.iter().rposition(|t| *t != Token::Rest).map_or(0, |i| i + 1);
+    continuer.remember(&phrase[..sounding]);
     let first = request.phrase.notes().iter().map(|n| n.step).min().unwrap_or(request.start_step);
     {
         let mut h = shared.history.lock().unwrap_or_else(|e| e.into_inner());
