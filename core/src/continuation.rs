@@ -11,6 +11,7 @@ use crate::memory::{blend_logits, Memory, MAX_ORDER};
 use crate::sampler::{Sampler, SamplerSettings, SpecialIds};
 use crate::score::{Score, TimeSignature};
 use crate::song::{decode_tokens, encode_score, shift_for, song_key};
+use crate::steering::Steerer;
 
 /// A model, a sampler and the key frame of the piece being continued.
 pub struct Continuer {
@@ -24,6 +25,8 @@ pub struct Continuer {
     pub follow_key: bool,
     /// The session so far, in the model's ids (its key frame).
     memory: Memory,
+    /// The piece's recent past for the steering controls.
+    steerer: Steerer,
     /// The step's probabilities: the model's, the memory's, and their blend as logits.
     probs: Vec<f32>,
     remembered: Vec<f32>,
@@ -40,8 +43,9 @@ impl Continuer {
         let v = vocab.len();
         let sampler = Sampler::new(v, seed);
         let memory = Memory::new(v, MAX_ORDER);
+        let steerer = Steerer::new(vocab);
         let (probs, remembered, blended) = (vec![0.0; v], vec![0.0; v], vec![0.0; v]);
-        Continuer { model, sampler, special, shift: 0, follow_key: true, memory, probs, remembered, blended }
+        Continuer { model, sampler, special, shift: 0, follow_key: true, memory, steerer, probs, remembered, blended }
     }
 
     /// The session memory hears `tokens` (in the piece's key, as given to [`Continuer::prime`],
@@ -81,6 +85,8 @@ impl Continuer {
             tokens.iter().filter(|t| **t != Token::SongEnd).map(|t| t.transposed(shift).unwrap_or(Token::Rest)),
         );
         let ids = vocab.encode(&framed);
+        self.steerer.clear();
+        ids.iter().for_each(|&id| self.steerer.heard(id));
         self.model.feed(&ids)?;
         Ok(())
     }
@@ -90,15 +96,19 @@ impl Continuer {
     pub fn next(&mut self, settings: &SamplerSettings) -> Result<Token, ModelError> {
         let settings = SamplerSettings { allow_song_end: false, ..*settings };
         let logits = self.model.feed(&[])?;
-        let id = if settings.memory > 0.0 && self.memory.observed() > 0 {
+        if settings.memory > 0.0 && self.memory.observed() > 0 {
             // The blend, as logits for the sampler (temperature and biases apply to it).
             self.memory.predict(&mut self.remembered);
             blend_logits(logits, &self.remembered, settings.memory, &mut self.probs, &mut self.blended);
-            self.sampler.sample(&self.blended, &settings, self.special)
         } else {
-            self.sampler.sample(logits, &settings, self.special)
-        };
+            self.blended.copy_from_slice(logits);
+        }
+        // The register is asked for in the key the answer is played in.
+        let played_shift = if self.follow_key { self.shift } else { 0 };
+        self.steerer.steer(&mut self.blended, &settings.steering, played_shift);
+        let id = self.sampler.sample(&self.blended, &settings, self.special);
         self.memory.observe(id);
+        self.steerer.heard(id);
         self.model.feed(&[id])?;
         let token = self.model.vocab().token(id).cloned().unwrap_or(Token::Rest);
         let back = if self.follow_key { -self.shift } else { 0 };

@@ -22,6 +22,7 @@ pub mod reader;
 pub mod sampler;
 pub mod score;
 pub mod song;
+pub mod steering;
 pub mod vocab;
 
 pub use encoding::{EncodingKind, Token};

@@ -4,6 +4,7 @@
 //! be reproduced. Shared by `trainer generate` and the plugin's inference worker; a
 //! `Sampler` allocates only when it is made, never per token.
 
+use crate::steering::Steering;
 use rand_core::{Rng, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 
@@ -25,6 +26,9 @@ pub struct SamplerSettings {
     /// 0..=1: how much the session memory's prediction is blended in ([`crate::memory`]);
     /// read by [`crate::continuation::Continuer`], which owns the memory.
     pub memory: f32,
+    /// Density, register, step / leap, repetition and scale lock ([`crate::steering`]),
+    /// applied by the continuer before sampling.
+    pub steering: Steering,
 }
 
 impl Default for SamplerSettings {
@@ -36,6 +40,7 @@ impl Default for SamplerSettings {
             top_p: 1.0,
             allow_song_end: true,
             memory: 0.0,
+            steering: Steering::default(),
         }
     }
 }

@@ -7,7 +7,7 @@ use crate::capture::{HeardNote, Phrase};
 use crate::events::StepToken;
 use atomic_float::AtomicF32;
 use crossbeam_queue::ArrayQueue;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::thread::Thread;
 
@@ -59,6 +59,16 @@ pub struct SamplingShared {
     pub entropy_adaptive: AtomicF32,
     /// How much the session memory is blended in (0..=1).
     pub memory: AtomicF32,
+    /// Steering: density, step / leap and repetition (−1..=1); the register as its lowest
+    /// and highest MIDI pitch (width 0: `register_high` < `register_low`, off); the hard
+    /// register and the scale lock.
+    pub density: AtomicF32,
+    pub leap: AtomicF32,
+    pub repetition: AtomicF32,
+    pub register_low: AtomicI32,
+    pub register_high: AtomicI32,
+    pub register_hard: AtomicBool,
+    pub scale_lock: AtomicBool,
 }
 
 pub struct Link {
@@ -112,6 +122,13 @@ impl Link {
                 rest_bias: AtomicF32::new(0.0),
                 entropy_adaptive: AtomicF32::new(0.0),
                 memory: AtomicF32::new(0.0),
+                density: AtomicF32::new(0.0),
+                leap: AtomicF32::new(0.0),
+                repetition: AtomicF32::new(0.0),
+                register_low: AtomicI32::new(1),
+                register_high: AtomicI32::new(0),
+                register_hard: AtomicBool::new(false),
+                scale_lock: AtomicBool::new(false),
             },
             forget: AtomicBool::new(false),
             remembered: AtomicU64::new(0),

@@ -26,6 +26,26 @@ pub struct ContinuoParams {
     /// How much the session memory (a short-term model of what was played) is blended in.
     #[id = "mem"]
     pub memory: FloatParam,
+    /// Steering (core::steering): fewer or more onsets.
+    #[id = "dens"]
+    pub density: FloatParam,
+    /// The register the answer keeps to: its centre, its width (0: off) and whether it is a
+    /// hard limit.
+    #[id = "regc"]
+    pub register_centre: IntParam,
+    #[id = "regw"]
+    pub register_width: IntParam,
+    #[id = "regh"]
+    pub register_hard: BoolParam,
+    /// Prefer steps (−) or leaps (+).
+    #[id = "leap"]
+    pub leap: FloatParam,
+    /// Avoid (−) or favour (+) the pitches of the last bars.
+    #[id = "rep"]
+    pub repetition: FloatParam,
+    /// Only the pitches of the followed key.
+    #[id = "scale"]
+    pub scale_lock: BoolParam,
     #[id = "bars"]
     pub answer_bars: IntParam,
     #[id = "gap"]
@@ -180,6 +200,13 @@ impl Default for ContinuoParams {
             rest_bias: float("Rest bias", 0.0, rest_bias_range(), 1, 0.1),
             entropy: float("Entropy-adaptive", 0.0, FloatRange::Linear { min: 0.0, max: 1.0 }, 2, 0.01),
             memory: float("Memory", 0.4, FloatRange::Linear { min: 0.0, max: 1.0 }, 2, 0.01),
+            density: float("Density", 0.0, FloatRange::Linear { min: -1.0, max: 1.0 }, 2, 0.01),
+            register_centre: int("Register centre", 66, 36, 96, None, None),
+            register_width: int("Register width", 0, 0, 48, Some("Off"), Some(("semitone", "semitones"))),
+            register_hard: switch("Register hard", false),
+            leap: float("Step / leap", 0.0, FloatRange::Linear { min: -1.0, max: 1.0 }, 2, 0.01),
+            repetition: float("Repetition", 0.0, FloatRange::Linear { min: -1.0, max: 1.0 }, 2, 0.01),
+            scale_lock: switch("Scale lock", false),
             answer_bars: int("Answer length", 2, 1, 16, None, Some(("bar", "bars"))),
             gap_steps: int("Phrase-end gap", 8, 1, 64, None, Some(("step", "steps"))),
             pass_through: switch("Pass-through", true),

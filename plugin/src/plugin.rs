@@ -195,6 +195,14 @@ impl Plugin for Continuo {
         s.rest_bias.store(self.params.rest_bias.smoothed.next_step(steps), Ordering::Relaxed);
         s.entropy_adaptive.store(self.params.entropy.smoothed.next_step(steps), Ordering::Relaxed);
         s.memory.store(self.params.memory.smoothed.next_step(steps), Ordering::Relaxed);
+        s.density.store(self.params.density.smoothed.next_step(steps), Ordering::Relaxed);
+        s.leap.store(self.params.leap.smoothed.next_step(steps), Ordering::Relaxed);
+        s.repetition.store(self.params.repetition.smoothed.next_step(steps), Ordering::Relaxed);
+        let (centre, width) = (self.params.register_centre.value(), self.params.register_width.value());
+        s.register_low.store(centre - width / 2, Ordering::Relaxed);
+        s.register_high.store(if width == 0 { i32::MIN } else { centre + (width + 1) / 2 }, Ordering::Relaxed);
+        s.register_hard.store(self.params.register_hard.value(), Ordering::Relaxed);
+        s.scale_lock.store(self.params.scale_lock.value(), Ordering::Relaxed);
 
         self.input.clear();
         while let Some(event) = context.next_event() {

@@ -11,7 +11,7 @@
 
 use crate::capture::{HeardNote, Phrase};
 use crate::events::StepToken;
-use crate::link::{Answered, Link, Request, AHEAD};
+use crate::link::{Answered, Link, Request, SamplingShared, AHEAD};
 use continuo_core::continuation::Continuer;
 use continuo_core::encoding::encode;
 use continuo_core::grid::StepNote;
@@ -20,6 +20,7 @@ use continuo_core::key::estimate_key;
 use continuo_core::sampler::SamplerSettings;
 use continuo_core::song::shift_for;
 use continuo_core::song::ESTIMATION_PROFILE;
+use continuo_core::steering::{Steering, WHITE_KEYS};
 use continuo_core::{Note, Token};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -393,6 +394,20 @@ fn sampler_settings(link: &Link) -> SamplerSettings {
         top_p: 1.0,
         allow_song_end: false,
         memory: link.sampling.memory.load(Ordering::Relaxed),
+        steering: steering(&link.sampling),
+    }
+}
+
+/// The steering controls as the audio thread last set them.
+fn steering(s: &SamplingShared) -> Steering {
+    let (low, high) = (s.register_low.load(Ordering::Relaxed), s.register_high.load(Ordering::Relaxed));
+    Steering {
+        density: s.density.load(Ordering::Relaxed),
+        register: (high >= low).then(|| (low.clamp(0, 127) as u8, high.clamp(0, 127) as u8)),
+        register_hard: s.register_hard.load(Ordering::Relaxed),
+        leap: s.leap.load(Ordering::Relaxed),
+        repetition: s.repetition.load(Ordering::Relaxed),
+        scale: s.scale_lock.load(Ordering::Relaxed).then_some(WHITE_KEYS),
     }
 }
 

@@ -3,6 +3,7 @@
 use clap::Args;
 use continuo_core::sampler::SamplerSettings;
 use continuo_core::song::KeyNormalisation;
+use continuo_core::steering::{Steering, WHITE_KEYS};
 use continuo_core::{EncodingKind, Grid};
 
 #[derive(Args, Debug, Clone)]
@@ -39,6 +40,36 @@ pub struct SamplingArgs {
     /// far) is blended into each step.
     #[arg(long, default_value_t = 0.0)]
     pub memory: f32,
+    /// -1..1: fewer (-) or more (+) onsets.
+    #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
+    pub density: f32,
+    /// The register to keep to, LOW-HIGH in MIDI pitches (e.g. 60-76), in the seed's key.
+    #[arg(long, value_parser = parse_register)]
+    pub register: Option<(u8, u8)>,
+    /// Never leave the register (else pitches outside are damped smoothly).
+    #[arg(long, requires = "register")]
+    pub register_hard: bool,
+    /// -1..1: prefer steps (-) or leaps (+) from the last pitch.
+    #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
+    pub leap: f32,
+    /// -1..1: avoid (-) or favour (+) the pitches of the last onsets.
+    #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
+    pub repetition: f32,
+    /// Only the pitches of the followed key (C major / A minor in a key-normalised model's
+    /// frame).
+    #[arg(long)]
+    pub scale_lock: bool,
+}
+
+/// `LOW-HIGH`, two MIDI pitches, low first.
+fn parse_register(s: &str) -> Result<(u8, u8), String> {
+    let bad = || format!("`{s}`: expected LOW-HIGH in MIDI pitches, e.g. 60-76");
+    let (low, high) = s.split_once('-').ok_or_else(bad)?;
+    let (low, high) = (low.trim().parse::<u8>().map_err(|_| bad())?, high.trim().parse::<u8>().map_err(|_| bad())?);
+    if low > high || high > 127 {
+        return Err(bad());
+    }
+    Ok((low, high))
 }
 
 impl SamplingArgs {
@@ -50,6 +81,14 @@ impl SamplingArgs {
             top_p: self.top_p,
             allow_song_end: false,
             memory: self.memory.clamp(0.0, 1.0),
+            steering: Steering {
+                density: self.density.clamp(-1.0, 1.0),
+                register: self.register,
+                register_hard: self.register_hard,
+                leap: self.leap.clamp(-1.0, 1.0),
+                repetition: self.repetition.clamp(-1.0, 1.0),
+                scale: self.scale_lock.then_some(WHITE_KEYS),
+            },
         }
     }
 }
