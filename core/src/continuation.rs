@@ -27,7 +27,9 @@ pub struct Continuer {
     memory: Memory,
     /// The piece's recent past for the steering controls.
     steerer: Steerer,
-    /// The step's probabilities: the model's, the memory's, and their blend as logits.
+    /// Which ids are onsets (the memory blends only the choice among them).
+    onset: Vec<bool>,
+    /// Scratch for the blend, the memory's probabilities, and the blend as logits.
     probs: Vec<f32>,
     remembered: Vec<f32>,
     blended: Vec<f32>,
@@ -44,8 +46,21 @@ impl Continuer {
         let sampler = Sampler::new(v, seed);
         let memory = Memory::new(v, MAX_ORDER);
         let steerer = Steerer::new(vocab);
+        let onset = vocab.tokens().iter().map(|t| !t.pitches().is_empty()).collect();
         let (probs, remembered, blended) = (vec![0.0; v], vec![0.0; v], vec![0.0; v]);
-        Continuer { model, sampler, special, shift: 0, follow_key: true, memory, steerer, probs, remembered, blended }
+        Continuer {
+            model,
+            sampler,
+            special,
+            shift: 0,
+            follow_key: true,
+            memory,
+            steerer,
+            onset,
+            probs,
+            remembered,
+            blended,
+        }
     }
 
     /// The session memory hears `tokens` (in the piece's key, as given to [`Continuer::prime`],
@@ -55,6 +70,17 @@ impl Continuer {
         for t in tokens.iter().filter(|t| **t != Token::SongEnd) {
             if let Some(id) = t.transposed(self.shift).and_then(|t| vocab.id(&t)) {
                 self.memory.observe(id);
+            }
+        }
+    }
+
+    /// The memory's context moves on past `tokens` without learning from them (silence
+    /// while the answer is prepared: heard, but not part of the player's music).
+    pub fn pass(&mut self, tokens: &[Token]) {
+        let vocab = self.model.vocab();
+        for t in tokens {
+            if let Some(id) = t.transposed(self.shift).and_then(|t| vocab.id(&t)) {
+                self.memory.pass(id);
             }
         }
     }
@@ -99,7 +125,7 @@ impl Continuer {
         if settings.memory > 0.0 && self.memory.observed() > 0 {
             // The blend, as logits for the sampler (temperature and biases apply to it).
             self.memory.predict(&mut self.remembered);
-            blend_logits(logits, &self.remembered, settings.memory, &mut self.probs, &mut self.blended);
+            blend_logits(logits, &self.remembered, settings.memory, &self.onset, &mut self.probs, &mut self.blended);
         } else {
             self.blended.copy_from_slice(logits);
         }

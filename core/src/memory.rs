@@ -2,10 +2,12 @@
 //! A variable-order Markov model (PPM) counts which token followed each context of the last
 //! 0 to `max_order` tokens since the session started (or since it was told to forget), and
 //! predicts the next token by blending its orders with PPM-C escape probabilities
-//! (interpolated, as in the music-cognition literature's PPM models). [`blend`] mixes that
-//! prediction with the LSTM's in the log domain, the memory's share set by the Memory
-//! control and by the two models' entropies: the less sure the LSTM is of a step, compared
-//! with the memory, the more the memory counts.
+//! (interpolated, as in the music-cognition literature's PPM models). [`blend_logits`] mixes that
+//! prediction with the LSTM's choice of onset in the log domain, the memory's share set by
+//! the Memory control and by the two models' entropies: the less sure the LSTM is of a step,
+//! compared with the memory, the more the memory counts. Rhythm stays the LSTM's: a memory
+//! of a phrase of long notes and rests made a few answers silent when it could also blend
+//! holds and rests.
 //!
 //! Orders up to 64 tokens: on a 16th grid with holds, a motif of two bars is 32 tokens, and
 //! on the Essen test split longer contexts kept helping (`trainer eval --memory`, see
@@ -123,6 +125,16 @@ impl Memory {
         }
     }
 
+    /// Move on past `id` without learning from it: the next prediction's context holds it.
+    pub fn pass(&mut self, id: u32) {
+        if self.max_order > 0 && (id as usize) < self.vocab {
+            if self.history.len() == self.max_order {
+                self.history.remove(0);
+            }
+            self.history.push(id);
+        }
+    }
+
     /// Keep the more recently seen half of the contexts.
     fn prune(&mut self) {
         let mut seen: Vec<u64> = self.nodes.values().map(|n| n.last_seen).collect();
@@ -154,58 +166,65 @@ impl Memory {
     }
 }
 
-/// Normalised Shannon entropy (0..=1) of a probability distribution.
-pub fn entropy_of(probs: &[f32]) -> f32 {
-    if probs.len() < 2 {
-        return 0.0;
-    }
-    let h: f32 = probs.iter().filter(|&&p| p > 0.0).map(|&p| -p * p.ln()).sum();
-    (h / (probs.len() as f32).ln()).clamp(0.0, 1.0)
-}
-
-/// The memory's share of the blend: `weight` (the Memory control, 0..=1) × [`MEMORY_SCALE`],
-/// times 2 H_lstm / (H_lstm + H_memory) (1 when both are equally sure), at most 1.
-pub fn memory_share(lstm: &[f32], memory: &[f32], weight: f32) -> f32 {
+/// Mix the LSTM's next-token distribution (its `logits`) with the memory's probabilities,
+/// as logits for a sampler, into `out`; `scratch` is as long. The LSTM's chance of an onset
+/// (against a hold, a rest or the end) stays: rhythm and density are the model's (and the
+/// Density control's). Which onset, given one, is the log-domain blend
+/// p ∝ p_lstm^(1−s) · p_memory^s of the two models' choices among onsets (`onset[id]` says
+/// which ids are onsets), with the memory's share
+/// s = `weight` × [`MEMORY_SCALE`] × 2 H_lstm / (H_lstm + H_memory), at most 1 (H: the
+/// normalised entropies of those choices): more where the LSTM is the less sure of the two.
+/// `weight` 0 leaves the logits as they are. Runs on every step of a live answer, so it
+/// takes one exponential per id for each model and a logarithm only per distinct memory
+/// probability.
+pub fn blend_logits(logits: &[f32], memory: &[f32], weight: f32, onset: &[bool], scratch: &mut [f32], out: &mut [f32]) {
+    out.copy_from_slice(logits);
     let weight = weight.clamp(0.0, 1.0);
     if weight == 0.0 {
-        return 0.0;
-    }
-    let (h_lstm, h_memory) = (entropy_of(lstm).max(ENTROPY_FLOOR), entropy_of(memory).max(ENTROPY_FLOOR));
-    (weight * MEMORY_SCALE * 2.0 * h_lstm / (h_lstm + h_memory)).min(1.0)
-}
-
-/// Mix the LSTM's probabilities with the memory's into `out`, in the log domain:
-/// p ∝ p_lstm^(1−s) · p_memory^s with s = [`memory_share`]. `weight` 0 is the LSTM alone.
-pub fn blend(lstm: &[f32], memory: &[f32], weight: f32, out: &mut [f32]) {
-    let share = memory_share(lstm, memory, weight);
-    if share == 0.0 {
-        out.copy_from_slice(lstm);
         return;
     }
-    let mut total = 0.0;
-    for ((o, &l), &m) in out.iter_mut().zip(lstm).zip(memory) {
-        *o = ((1.0 - share) * l.max(PROBABILITY_FLOOR).ln() + share * m.max(PROBABILITY_FLOOR).ln()).exp();
-        total += *o;
-    }
-    out.iter_mut().for_each(|o| *o /= total);
-}
-
-/// The same blend for a sampler: from the LSTM's `logits` and the memory's probabilities,
-/// the blend's logits (unnormalised log-probabilities) into `out`; `lstm` is scratch. Fewer
-/// transcendental functions than [`blend`]: this runs on every step of a live answer.
-pub fn blend_logits(logits: &[f32], memory: &[f32], weight: f32, lstm: &mut [f32], out: &mut [f32]) {
-    // log p_lstm = logit − log Σ exp(logit); the probabilities for the entropy.
+    // exp(logit − max) of every id; the sums over all ids and over the onsets.
     let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let mut sum = 0.0;
-    for (p, &l) in lstm.iter_mut().zip(logits) {
-        *p = (l - max).exp();
-        sum += *p;
+    let (mut all, mut on_lstm, mut on_memory, mut onsets) = (0.0f32, 0.0f32, 0.0f32, 0usize);
+    for (((e, &l), &m), &is) in scratch.iter_mut().zip(logits).zip(memory).zip(onset) {
+        *e = (l - max).exp();
+        all += *e;
+        if is {
+            on_lstm += *e;
+            on_memory += m;
+            onsets += 1;
+        }
     }
-    lstm.iter_mut().for_each(|p| *p /= sum);
-    let share = memory_share(lstm, memory, weight);
-    let log_sum = max + sum.ln();
-    for ((o, &l), &m) in out.iter_mut().zip(logits).zip(memory) {
-        *o = (1.0 - share) * (l - log_sum) + share * m.max(PROBABILITY_FLOOR).ln();
+    if !(on_lstm > 0.0 && on_memory > 0.0 && onsets > 1 && all.is_finite()) {
+        return;
+    }
+    // The entropies of the two choices among onsets; `out` keeps ln p_memory(x | onset).
+    let (log_on_lstm, log_on_memory, norm) = (on_lstm.ln(), on_memory.ln(), (onsets as f32).ln());
+    let (mut h_lstm, mut h_memory) = (0.0f32, 0.0f32);
+    let mut last = (f32::NAN, 0.0f32);
+    for (((o, &e), &l), (&m, _)) in
+        out.iter_mut().zip(scratch.iter()).zip(logits).zip(memory.iter().zip(onset)).filter(|(_, (_, &is))| is)
+    {
+        let q = e / on_lstm;
+        h_lstm -= q * (l - max - log_on_lstm);
+        if m != last.0 {
+            last = (m, m.max(PROBABILITY_FLOOR).ln() - log_on_memory);
+        }
+        h_memory -= (m / on_memory) * last.1;
+        *o = last.1;
+    }
+    let (h_lstm, h_memory) = ((h_lstm / norm).max(ENTROPY_FLOOR), (h_memory / norm).max(ENTROPY_FLOOR));
+    let share = (weight * MEMORY_SCALE * 2.0 * h_lstm / (h_lstm + h_memory)).min(1.0);
+    // u = (1 − s) ln p_lstm(x | onset) + s ln p_memory(x | onset), then normalised among
+    // the onsets and scaled back to the LSTM's onset mass.
+    let mut total = 0.0f32;
+    for ((o, &l), _) in out.iter_mut().zip(logits).zip(onset).filter(|(_, &is)| is) {
+        *o = (1.0 - share) * (l - max - log_on_lstm) + share * *o;
+        total += o.exp();
+    }
+    let (log_all, onset_shift) = (all.ln(), log_on_lstm - total.ln());
+    for ((o, &l), &is) in out.iter_mut().zip(logits).zip(onset) {
+        *o = if is { *o + onset_shift - log_all } else { l - max - log_all };
     }
 }
 
@@ -257,29 +276,38 @@ mod tests {
         assert!(probs(&m).iter().all(|&p| (p - 0.02).abs() < 1e-6));
     }
 
+    /// The blend as probabilities.
+    fn blended(lstm: &[f32], memory: &[f32], weight: f32, onset: &[bool]) -> Vec<f32> {
+        let logits: Vec<f32> = lstm.iter().map(|p| p.ln()).collect();
+        let (mut scratch, mut out, mut probs) = (vec![0.0; lstm.len()], vec![0.0; lstm.len()], vec![0.0; lstm.len()]);
+        blend_logits(&logits, memory, weight, onset, &mut scratch, &mut out);
+        crate::sampler::softmax(&out, &mut probs);
+        probs
+    }
+
     #[test]
-    fn the_blend_follows_the_weight_and_the_surer_model() {
-        let unsure = [0.25, 0.25, 0.25, 0.25];
-        let sure = [0.97, 0.01, 0.01, 0.01];
-        let mut out = [0.0; 4];
-        blend(&unsure, &sure, 0.0, &mut out);
-        assert_eq!(out, unsure);
-        // The memory counts for more where the LSTM is the less sure of the two.
-        assert!(memory_share(&unsure, &sure, 0.5) > memory_share(&sure, &unsure, 0.5));
-        assert!(memory_share(&unsure, &sure, 1.0) > memory_share(&unsure, &sure, 0.5));
-        let mut previous = 0.25;
+    fn the_blend_keeps_the_rhythm_and_follows_the_weight_and_the_surer_model() {
+        // Ids 0 and 1 are a hold and a rest; 2..=5 onsets.
+        let onset = [false, false, true, true, true, true];
+        let unsure = [0.2, 0.2, 0.15, 0.15, 0.15, 0.15];
+        let sure = [0.5, 0.1, 0.38, 0.004, 0.008, 0.008];
+        let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-5);
+        assert!(close(&blended(&unsure, &sure, 0.0, &onset), &unsure));
+        let mut previous = 0.15;
         for weight in [0.25, 0.5, 1.0] {
-            blend(&unsure, &sure, weight, &mut out);
-            assert!(out[0] > previous, "{weight}: {out:?}");
+            let out = blended(&unsure, &sure, weight, &onset);
+            assert!(out[2] > previous, "{weight}: {out:?}");
+            assert!(close(&out[..2], &[0.2, 0.2]), "the hold and the rest keep the LSTM's chances: {out:?}");
             assert!((out.iter().sum::<f32>() - 1.0).abs() < 1e-5);
-            previous = out[0];
-            // The sampler's form is the same distribution.
-            let logits = unsure.map(f32::ln);
-            let (mut scratch, mut blended) = ([0.0; 4], [0.0; 4]);
-            blend_logits(&logits, &sure, weight, &mut scratch, &mut blended);
-            let mut again = [0.0; 4];
-            crate::sampler::softmax(&blended, &mut again);
-            assert!(again.iter().zip(&out).all(|(a, b)| (a - b).abs() < 1e-5), "{again:?} vs {out:?}");
+            // Among the onsets: p ∝ p_lstm^(1−s) p_memory^s for one s in (0, 1).
+            let ratio = |p: &[f32]| (p[2] / p[3]).ln();
+            let s = (ratio(&out) - ratio(&unsure)) / (ratio(&sure) - ratio(&unsure));
+            assert!(s > 0.0 && s <= 1.0, "share {s}");
+            previous = out[2];
         }
+        // The memory counts for more where the LSTM is the less sure of the two.
+        let out = blended(&unsure, &sure, 1.0, &onset);
+        let other = blended(&sure, &unsure, 1.0, &onset);
+        assert!((out[2] - unsure[2]).abs() > (other[2] - sure[2]).abs());
     }
 }

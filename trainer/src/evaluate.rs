@@ -8,7 +8,7 @@ use crate::network::Model;
 use crate::train::{evaluate, special_id, Songs};
 use crate::weights::LstmState;
 use continuo_core::inference::{ContinuationModel, ModelError};
-use continuo_core::memory::{blend, Memory, MAX_ORDER};
+use continuo_core::memory::{blend_logits, Memory, MAX_ORDER};
 use continuo_core::sampler::{softmax, Sampler, SamplerSettings, SpecialIds};
 use continuo_core::vocab::Vocabulary;
 use continuo_core::{Key, Token};
@@ -217,7 +217,9 @@ pub fn model_figures(
     let vocab = model.vocab().clone();
     let (v, hold, song_end) = (vocab.len(), special_id(&vocab, Token::Hold), special_id(&vocab, Token::SongEnd));
     let mut short_term = Memory::new(v, MAX_ORDER);
-    let (mut lstm, mut remembered, mut mixed) = (vec![0.0f32; v], vec![0.0f32; v], vec![0.0f32; v]);
+    let onset: Vec<bool> = vocab.tokens().iter().map(|t| !t.pitches().is_empty()).collect();
+    let (mut lstm, mut remembered, mut mixed, mut scratch) =
+        (vec![0.0f32; v], vec![0.0f32; v], vec![0.0f32; v], vec![0.0f32; v]);
     let (mut nll, mut tokens, mut correct, mut counted_no_hold, mut correct_no_hold) = (0.0f64, 0, 0, 0, 0);
     for song in songs.iter().filter(|s| !s.is_empty()) {
         model.reset();
@@ -226,14 +228,11 @@ pub fn model_figures(
         let inputs: Vec<u32> = std::iter::once(song_end).chain(song[..song.len() - 1].iter().copied()).collect();
         let logits = model.feed_all(&inputs)?;
         for (row, &target) in logits.chunks(v).zip(song) {
-            softmax(row, &mut lstm);
-            let p = if memory > 0.0 {
-                short_term.predict(&mut remembered);
-                blend(&lstm, &remembered, memory, &mut mixed);
-                &mixed
-            } else {
-                &lstm
-            };
+            // The same blend as the plugin's, as probabilities.
+            short_term.predict(&mut remembered);
+            blend_logits(row, &remembered, memory, &onset, &mut scratch, &mut mixed);
+            softmax(&mixed, &mut lstm);
+            let p = &lstm;
             let best = (0..v).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap_or(0) as u32;
             nll -= (p[target as usize] as f64).ln();
             tokens += 1;
