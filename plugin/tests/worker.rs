@@ -195,9 +195,9 @@ fn the_session_memory_hears_phrase_and_answer_and_forgets() {
         }
         got == 32
     });
-    // The 18 steps of the phrase (to the answer's start) and 31 answered ones at least (the
-    // count is published before each step).
-    wait_until("the count", || link.remembered.load(Ordering::Relaxed) >= 18 + 31);
+    // The phrase's 16 sounding steps (not the gap of rests before the answer) and 31
+    // answered ones at least (the count is published before each step).
+    wait_until("the count", || link.remembered.load(Ordering::Relaxed) >= 16 + 31);
     link.forget.store(true, Ordering::Release);
     link.wake();
     wait_until("forgetting", || link.remembered.load(Ordering::Relaxed) == 0);
