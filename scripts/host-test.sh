@@ -55,9 +55,9 @@ stop() { # pid
   kill "$1" 2>/dev/null || true
   wait "$1" 2>/dev/null || true
 }
-wait_for_port() { # port
-  for _ in $(seq 300); do jack_lsp | grep -qxF "$1" && return 0; sleep 0.1; done
-  echo "host test: no JACK port '$1'" >&2; return 1
+wait_for_port() { # port [seconds, default 30]
+  for _ in $(seq $((${2:-30} * 10))); do jack_lsp | grep -qxF "$1" && return 0; sleep 0.1; done
+  echo "host test: no JACK port '$1' after ${2:-30} s" >&2; return 1
 }
 
 ardour_case() { # bpm period seconds
@@ -104,7 +104,9 @@ LUA
   "$lua_tool" "$work/session.lua" >"$work/ardour.log" 2>&1 &
   local ardour_pid=$!
   pids+=("$ardour_pid")
-  wait_for_port "ardour:Cont/midi_in 1" || { cat "$work/ardour.log"; exit 1; }
+  # Ardour scans plugins and builds the session first: on a loaded 2-core machine this once
+  # took longer than 30 s.
+  wait_for_port "ardour:Cont/midi_in 1" 120 || { cat "$work/ardour.log"; exit 1; }
   for _ in $(seq 100); do grep -q rolling "$work/ardour.log" && break; sleep 0.1; done
   /usr/bin/python3 scripts/jack_player.py --to "ardour:Cont/midi_in 1" --from "ardour:Cont/midi_out 1" \
     --tempo "$bpm" --seconds "$seconds" --out "$work/ardour-$bpm.json"
