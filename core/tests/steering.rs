@@ -6,7 +6,7 @@
 use continuo_core::continuation::Continuer;
 use continuo_core::inference::ContinuationModel;
 use continuo_core::sampler::SamplerSettings;
-use continuo_core::steering::{Steering, WHITE_KEYS};
+use continuo_core::steering::{Scale, Steering};
 use continuo_core::Token;
 use std::path::Path;
 
@@ -134,19 +134,45 @@ fn repetition_brings_recent_pitches_back() {
         repeated,
     );
     increasing("repeated onsets", &m);
+    // Patterns: the share of 4-token windows (rhythm and pitch) that stood in the 32 steps
+    // before.
+    let patterns = |all: &[Vec<Token>]| {
+        mean(all.iter().flat_map(|c| {
+            (36..c.len())
+                .map(|i| c[i - 36..i - 1].windows(4).any(|w| w == &c[i - 3..=i]) as u8 as f64)
+                .collect::<Vec<_>>()
+        }))
+    };
+    let m = sweep(
+        "Repetition",
+        "4-token patterns repeating from the last 32 steps",
+        &[-1.0, -0.5, 0.0, 0.5, 1.0],
+        |v| Steering { repetition: v, ..Steering::default() },
+        patterns,
+    );
+    increasing("repeated patterns", &m);
 }
 
 #[test]
 fn scale_lock_keeps_to_the_key() {
-    let in_scale = |all: &[Vec<Token>]| {
-        mean(all.iter().flat_map(|c| onsets(c)).map(|p| (WHITE_KEYS & (1 << (p % 12)) != 0) as u8 as f64))
-    };
+    let in_scale =
+        |all: &[Vec<Token>]| mean(all.iter().flat_map(|c| onsets(c)).map(|p| Scale::Key.contains(p) as u8 as f64));
     let m = sweep(
         "Scale lock",
         "onsets in C major",
         &[0.0, 1.0],
-        |v| Steering { scale: (v > 0.0).then_some(WHITE_KEYS), ..Steering::default() },
+        |v| Steering { scale: (v > 0.0).then_some(Scale::Key), ..Steering::default() },
         in_scale,
     );
     assert!(m[1] == 1.0 && m[1] >= m[0], "{m:?}");
+}
+
+#[test]
+fn every_scale_locks_to_its_pitches() {
+    let mut c = continuer();
+    for scale in Scale::ALL {
+        let all = continuations(&mut c, Steering { scale: Some(scale), ..Steering::default() });
+        let notes: Vec<u8> = all.iter().flat_map(|c| onsets(c)).collect();
+        assert!(!notes.is_empty() && notes.iter().all(|&p| scale.contains(p)), "{}", scale.name());
+    }
 }

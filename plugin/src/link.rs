@@ -61,14 +61,14 @@ pub struct SamplingShared {
     pub memory: AtomicF32,
     /// Steering: density, step / leap and repetition (−1..=1); the register as its lowest
     /// and highest MIDI pitch (width 0: `register_high` < `register_low`, off); the hard
-    /// register and the scale lock.
+    /// register; the scale lock (0: off, else 1 + the index in `Scale::ALL`).
     pub density: AtomicF32,
     pub leap: AtomicF32,
     pub repetition: AtomicF32,
     pub register_low: AtomicI32,
     pub register_high: AtomicI32,
     pub register_hard: AtomicBool,
-    pub scale_lock: AtomicBool,
+    pub scale: AtomicU32,
 }
 
 pub struct Link {
@@ -128,7 +128,7 @@ impl Link {
                 register_low: AtomicI32::new(1),
                 register_high: AtomicI32::new(0),
                 register_hard: AtomicBool::new(false),
-                scale_lock: AtomicBool::new(false),
+                scale: AtomicU32::new(0),
             },
             forget: AtomicBool::new(false),
             remembered: AtomicU64::new(0),

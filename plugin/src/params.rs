@@ -43,9 +43,9 @@ pub struct ContinuoParams {
     /// Avoid (−) or favour (+) the pitches of the last bars.
     #[id = "rep"]
     pub repetition: FloatParam,
-    /// Only the pitches of the followed key.
+    /// Only the pitches of a scale (the followed key, or another on its tonic).
     #[id = "scale"]
-    pub scale_lock: BoolParam,
+    pub scale: EnumParam<ScaleChoice>,
     #[id = "bars"]
     pub answer_bars: IntParam,
     #[id = "gap"]
@@ -87,6 +87,26 @@ impl From<ModeChoice> for Mode {
             ModeChoice::Loop => Mode::Loop,
         }
     }
+}
+
+/// The scale lock: off, or a scale of `continuo_core::steering::Scale` (in its order).
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScaleChoice {
+    #[id = "off"]
+    #[name = "Off"]
+    Off,
+    #[id = "key"]
+    #[name = "Followed key"]
+    Key,
+    #[id = "penta"]
+    #[name = "Pentatonic"]
+    Pentatonic,
+    #[id = "blues"]
+    #[name = "Blues"]
+    Blues,
+    #[id = "harm"]
+    #[name = "Harmonic minor"]
+    HarmonicMinor,
 }
 
 /// The grid the model's steps are played on: the model's own, or twice as long or short.
@@ -206,7 +226,7 @@ impl Default for ContinuoParams {
             register_hard: switch("Register hard", false),
             leap: float("Step / leap", 0.0, FloatRange::Linear { min: -1.0, max: 1.0 }, 2, 0.01),
             repetition: float("Repetition", 0.0, FloatRange::Linear { min: -1.0, max: 1.0 }, 2, 0.01),
-            scale_lock: switch("Scale lock", false),
+            scale: EnumParam::new("Scale lock", ScaleChoice::Off),
             answer_bars: int("Answer length", 2, 1, 16, None, Some(("bar", "bars"))),
             gap_steps: int("Phrase-end gap", 8, 1, 64, None, Some(("step", "steps"))),
             pass_through: switch("Pass-through", true),

@@ -202,7 +202,7 @@ impl Plugin for Continuo {
         s.register_low.store(centre - width / 2, Ordering::Relaxed);
         s.register_high.store(if width == 0 { i32::MIN } else { centre + (width + 1) / 2 }, Ordering::Relaxed);
         s.register_hard.store(self.params.register_hard.value(), Ordering::Relaxed);
-        s.scale_lock.store(self.params.scale_lock.value(), Ordering::Relaxed);
+        s.scale.store(self.params.scale.value() as u32, Ordering::Relaxed);
 
         self.input.clear();
         while let Some(event) = context.next_event() {

@@ -20,7 +20,7 @@ use continuo_core::key::estimate_key;
 use continuo_core::sampler::SamplerSettings;
 use continuo_core::song::shift_for;
 use continuo_core::song::ESTIMATION_PROFILE;
-use continuo_core::steering::{Steering, WHITE_KEYS};
+use continuo_core::steering::{Scale, Steering};
 use continuo_core::{Note, Token};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -407,7 +407,7 @@ fn steering(s: &SamplingShared) -> Steering {
         register_hard: s.register_hard.load(Ordering::Relaxed),
         leap: s.leap.load(Ordering::Relaxed),
         repetition: s.repetition.load(Ordering::Relaxed),
-        scale: s.scale_lock.load(Ordering::Relaxed).then_some(WHITE_KEYS),
+        scale: Scale::ALL.get(s.scale.load(Ordering::Relaxed).wrapping_sub(1) as usize).copied(),
     }
 }
 

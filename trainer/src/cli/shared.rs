@@ -3,7 +3,7 @@
 use clap::Args;
 use continuo_core::sampler::SamplerSettings;
 use continuo_core::song::KeyNormalisation;
-use continuo_core::steering::{Steering, WHITE_KEYS};
+use continuo_core::steering::{Scale, Steering};
 use continuo_core::{EncodingKind, Grid};
 
 #[derive(Args, Debug, Clone)]
@@ -55,10 +55,10 @@ pub struct SamplingArgs {
     /// -1..1: avoid (-) or favour (+) the pitches of the last onsets.
     #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
     pub repetition: f32,
-    /// Only the pitches of the followed key (C major / A minor in a key-normalised model's
-    /// frame).
+    /// Only the pitches of a scale, in the model's key frame: key (the followed key: C major
+    /// / A minor in a key-normalised model), pentatonic, blues or harmonic-minor.
     #[arg(long)]
-    pub scale_lock: bool,
+    pub scale: Option<Scale>,
 }
 
 /// `LOW-HIGH`, two MIDI pitches, low first.
@@ -87,7 +87,7 @@ impl SamplingArgs {
                 register_hard: self.register_hard,
                 leap: self.leap.clamp(-1.0, 1.0),
                 repetition: self.repetition.clamp(-1.0, 1.0),
-                scale: self.scale_lock.then_some(WHITE_KEYS),
+                scale: self.scale,
             },
         }
     }
