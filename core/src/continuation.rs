@@ -74,17 +74,6 @@ impl Continuer {
         }
     }
 
-    /// The memory's context moves on past `tokens` without learning from them (silence
-    /// while the answer is prepared: heard, but not part of the player's music).
-    pub fn pass(&mut self, tokens: &[Token]) {
-        let vocab = self.model.vocab();
-        for t in tokens {
-            if let Some(id) = t.transposed(self.shift).and_then(|t| vocab.id(&t)) {
-                self.memory.pass(id);
-            }
-        }
-    }
-
     /// Forget the session.
     pub fn forget(&mut self) {
         self.memory.forget();

@@ -125,16 +125,6 @@ impl Memory {
         }
     }
 
-    /// Move on past `id` without learning from it: the next prediction's context holds it.
-    pub fn pass(&mut self, id: u32) {
-        if self.max_order > 0 && (id as usize) < self.vocab {
-            if self.history.len() == self.max_order {
-                self.history.remove(0);
-            }
-            self.history.push(id);
-        }
-    }
-
     /// Keep the more recently seen half of the contexts.
     fn prune(&mut self) {
         let mut seen: Vec<u64> = self.nodes.values().map(|n| n.last_seen).collect();

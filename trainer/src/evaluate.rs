@@ -229,7 +229,9 @@ pub fn model_figures(
         let logits = model.feed_all(&inputs)?;
         for (row, &target) in logits.chunks(v).zip(song) {
             // The same blend as the plugin's, as probabilities.
-            short_term.predict(&mut remembered);
+            if memory > 0.0 {
+                short_term.predict(&mut remembered);
+            }
             blend_logits(row, &remembered, memory, &onset, &mut scratch, &mut mixed);
             softmax(&mixed, &mut lstm);
             let p = &lstm;
