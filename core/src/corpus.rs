@@ -22,7 +22,7 @@ use crate::reader::{read_music_file, FileKind};
 use crate::song::{encode_score, shifts_for, song_key, KeyNormalisation, KeySource};
 use crate::vocab::Vocabulary;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::io::{BufRead, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -32,7 +32,8 @@ pub const CORPUS_FORMAT: &str = "continuo-corpus";
 pub const CORPUS_VERSION: u32 = 1;
 pub const SONGS_FILE: &str = "songs.jsonl";
 pub const MANIFEST_FILE: &str = "corpus.json";
-pub const SPLIT_RULE: &str = "by file: fnv1a64(path inside its root) % 100: 0-79 train, 80-89 validation, 90-99 test";
+pub const SPLIT_RULE: &str = "by file: fnv1a64(path inside its root) % 100: 0-79 train, 80-89 validation, 90-99 test; \
+     files with the same notes as another: one kept, split by fnv1a64(its tokens)";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -49,7 +50,11 @@ pub fn fnv1a64(bytes: &[u8]) -> u64 {
 
 /// The split of a file, from its path inside its corpus root (with `/` separators).
 pub fn split_of(relative_path: &str) -> Split {
-    match fnv1a64(relative_path.as_bytes()) % 100 {
+    split_of_hash(fnv1a64(relative_path.as_bytes()))
+}
+
+fn split_of_hash(hash: u64) -> Split {
+    match hash % 100 {
         0..=79 => Split::Train,
         80..=89 => Split::Validation,
         _ => Split::Test,
@@ -243,8 +248,46 @@ fn import_file(path: &Path, name: String, split: Split, options: &ImportOptions)
     FileResult::Songs(songs, key.map_or(KeySource::Estimated, |k| k.1))
 }
 
+/// The notes of a file's songs as a stable hash (its first song: the file as read, in its
+/// normalised key).
+fn notes_hash(songs: &[SongRecord]) -> Option<u64> {
+    let first = songs.first()?;
+    let text: Vec<String> = first.tokens.iter().map(Token::to_string).collect();
+    Some(fnv1a64(text.join(" ").as_bytes()))
+}
+
+/// Files whose notes are identical to another's (the same tune under two paths) would land
+/// in two splits: keep the first, skip the others naming it, and split the kept one by its
+/// notes, so that the split does not depend on which copy was found.
+fn without_duplicates(results: Vec<FileResult>) -> Vec<FileResult> {
+    let hashes: Vec<Option<u64>> =
+        results.iter().map(|r| if let FileResult::Songs(s, _) = r { notes_hash(s) } else { None }).collect();
+    let mut copies: HashMap<u64, usize> = HashMap::new();
+    for h in hashes.iter().flatten() {
+        *copies.entry(*h).or_default() += 1;
+    }
+    let mut first: HashMap<u64, String> = HashMap::new();
+    results
+        .into_iter()
+        .zip(hashes)
+        .map(|(result, hash)| match (result, hash) {
+            (FileResult::Songs(mut songs, source), Some(h)) if copies[&h] > 1 => {
+                if let Some(kept) = first.get(&h) {
+                    let file = songs[0].file.clone();
+                    let reason = format!("the same notes as {kept}");
+                    return FileResult::Skipped(SkippedFile { file, reason }, "duplicate");
+                }
+                first.insert(h, songs[0].file.clone());
+                songs.iter_mut().for_each(|s| s.split = split_of_hash(h));
+                FileResult::Songs(songs, source)
+            }
+            (result, _) => result,
+        })
+        .collect()
+}
+
 /// Import every music file below each root. `progress(done, total)` is called after each
-/// file, from the reader threads. Fails only if a root cannot be listed.
+/// file, from the reader threads. Fails if a root cannot be listed or no file holds music.
 pub fn import(
     roots: &[PathBuf],
     options: &ImportOptions,
@@ -298,7 +341,7 @@ pub fn import(
     }
 
     let mut songs = Vec::new();
-    for result in results.into_iter().flatten() {
+    for result in without_duplicates(results.into_iter().flatten().collect()) {
         match result {
             FileResult::Songs(s, source) => {
                 summary.files_read += 1;
@@ -310,6 +353,14 @@ pub fn import(
             }
             FileResult::Skipped(s, category) => summary.skipped.entry(category.to_string()).or_default().push(s),
         }
+    }
+    if songs.is_empty() {
+        let mut why = format!("no music could be read: {} music files found", summary.files_found);
+        for (reason, files) in &summary.skipped {
+            why += &format!(", {} skipped ({reason}, e.g. {}: {})", files.len(), files[0].file, files[0].reason);
+        }
+        let path = roots.first().cloned().unwrap_or_default();
+        return Err(Error::Corpus { path, why });
     }
     for s in &songs {
         *summary.songs.entry(s.split).or_default() += 1;

@@ -243,6 +243,8 @@ fn manipulate(
 
 /// Parse a whole `**kern` document.
 pub fn parse_kern(text: &str) -> Result<Score, ReadProblem> {
+    // A byte-order mark, as some editors write it, is not part of the first line.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     if text.trim().is_empty() {
         return Err(ReadProblem::Empty);
     }

@@ -35,6 +35,43 @@ pub struct TrainConfig {
     /// Stop after this many epochs without a better validation loss.
     pub patience: usize,
     pub seed: u64,
+    /// How the learning rate changes from epoch to epoch.
+    #[serde(default)]
+    pub schedule: Schedule,
+    /// How each epoch cuts the training songs into windows.
+    #[serde(default)]
+    pub windows: WindowOrder,
+    /// Decoupled weight decay (AdamW), per unit of learning rate.
+    #[serde(default)]
+    pub weight_decay: f32,
+}
+
+/// The learning-rate schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Schedule {
+    /// Halve the rate after every epoch without a better validation loss.
+    #[default]
+    Halve,
+    /// Halve it after every second epoch in a row without a better validation loss.
+    HalveAfter2,
+    /// Keep the rate constant.
+    Constant,
+    /// Cosine decay from the rate to a tenth of it over the epoch limit.
+    Cosine,
+}
+
+/// How an epoch's training windows are cut.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum WindowOrder {
+    /// Songs (shuffled) laid into parallel streams, windows in time order with the state
+    /// carried from one window to the next.
+    #[default]
+    Carried,
+    /// Windows cut at a random offset from all songs in a row, shuffled, each from a zero
+    /// state.
+    Random,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -107,7 +144,7 @@ impl Checkpoint {
             best_epoch: 0,
             epochs_since_best: 0,
             history: vec![],
-            adam: Adam::new(config.lr, &shapes),
+            adam: Adam { weight_decay: config.weight_decay, ..Adam::new(config.lr, &shapes) },
             train_seconds: 0.0,
             tensors: vec![],
             checksum: 0,

@@ -2,7 +2,10 @@
 //! truncated back-propagation through time. Every stream starts at a song boundary with a
 //! `/` input; songs go to the stream that is shortest so far; streams are padded to one
 //! length with targets of -1. Windows are cut from the streams in time order, so the state
-//! carried from window to window is the state of the same songs.
+//! carried from window to window is the state of the same songs. Or, for training from a
+//! zero state, windows cut from all songs in a row and shuffled ([`Streams::random_windows`]).
+
+use rand_core::Rng;
 
 /// Songs laid out as `streams` parallel sequences, time-major (row `t·streams + b`).
 #[derive(Debug, Clone, PartialEq)]
@@ -30,6 +33,40 @@ impl Streams {
             for t in 0..lane.len() - 1 {
                 inputs[t * streams + b] = lane[t];
                 targets[t * streams + b] = lane[t + 1] as i32;
+            }
+        }
+        Streams { inputs, targets, steps, streams }
+    }
+
+    /// The songs in a row (`/` first), cut into windows of `window` steps from a random
+    /// offset below `window`, shuffled, and laid `batch` windows to a [`Streams`] of one
+    /// window each.
+    pub fn random_windows(
+        songs: &[&[u32]],
+        window: usize,
+        batch: usize,
+        song_end: u32,
+        rng: &mut impl Rng,
+    ) -> Vec<Streams> {
+        let window = window.max(1);
+        let row: Vec<u32> = std::iter::once(song_end).chain(songs.iter().flat_map(|s| s.iter().copied())).collect();
+        let offset = (rng.next_u64() % window as u64) as usize;
+        let mut starts: Vec<usize> = (offset..row.len().saturating_sub(1)).step_by(window).collect();
+        for i in (1..starts.len()).rev() {
+            starts.swap(i, (rng.next_u64() % (i as u64 + 1)) as usize);
+        }
+        starts.chunks(batch.max(1)).map(|chunk| Streams::cut(&row, chunk, window)).collect()
+    }
+
+    /// One window of `steps` steps from each start in `row`, as parallel streams.
+    fn cut(row: &[u32], starts: &[usize], steps: usize) -> Streams {
+        let streams = starts.len();
+        let mut inputs = vec![row[0]; steps * streams];
+        let mut targets = vec![-1i32; steps * streams];
+        for (b, &start) in starts.iter().enumerate() {
+            for t in 0..steps.min(row.len() - 1 - start) {
+                inputs[t * streams + b] = row[start + t];
+                targets[t * streams + b] = row[start + t + 1] as i32;
             }
         }
         Streams { inputs, targets, steps, streams }
@@ -72,5 +109,29 @@ mod tests {
         let w: Vec<_> = s.windows(4).collect();
         assert_eq!(w, vec![(0, 4), (4, 2)]);
         assert_eq!(s.window(4, 2).0, &[0, 9, 0, 9]);
+    }
+
+    #[test]
+    fn random_windows_cover_every_step_once() {
+        use rand_core::SeedableRng;
+        let songs: Vec<Vec<u32>> = (1..=7).map(|n| (0..n).map(|k| 10 + k).chain([0]).collect()).collect();
+        let refs: Vec<&[u32]> = songs.iter().map(Vec::as_slice).collect();
+        let row_len = 1 + songs.iter().map(Vec::len).sum::<usize>();
+        for seed in 0..5 {
+            let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(seed);
+            let batches = Streams::random_windows(&refs, 4, 3, 0, &mut rng);
+            assert!(batches.iter().all(|b| b.steps == 4 && b.streams <= 3));
+            let counted: usize = batches.iter().map(Streams::counted).sum();
+            // Every step after the random offset (below 4) is a target exactly once.
+            assert!((row_len - 4..row_len).contains(&counted), "{counted} of {row_len}");
+            // Each target follows its input as in the row.
+            for b in &batches {
+                for i in 0..b.inputs.len() {
+                    if b.targets[i] >= 0 && b.inputs[i] >= 10 {
+                        assert!(b.targets[i] as u32 == b.inputs[i] + 1 || b.targets[i] == 0);
+                    }
+                }
+            }
+        }
     }
 }

@@ -202,8 +202,18 @@ pub struct ModelFigures {
     pub tokens: usize,
     /// Mean −ln p(next token), nats.
     pub nll_nats: f64,
+    /// e^nll_nats.
+    pub perplexity: f64,
     pub accuracy: f64,
     pub accuracy_no_hold: f64,
+    /// Note onsets among the targets.
+    pub onsets: usize,
+    /// The songs' whole NLL (every token: onsets, holds, rests, song ends) per note onset,
+    /// nats: what each note costs with its timing.
+    pub nll_per_onset: f64,
+    /// −log2 p(pitch | an onset) averaged over onsets, bits: the pitch alone, comparable with
+    /// published per-note figures.
+    pub pitch_bits_per_note: f64,
 }
 
 /// Evaluate `model` on `songs` (ids in the model's vocabulary, each ending with `/`), with
@@ -221,6 +231,7 @@ pub fn model_figures(
     let (mut lstm, mut remembered, mut mixed, mut scratch) =
         (vec![0.0f32; v], vec![0.0f32; v], vec![0.0f32; v], vec![0.0f32; v]);
     let (mut nll, mut tokens, mut correct, mut counted_no_hold, mut correct_no_hold) = (0.0f64, 0, 0, 0, 0);
+    let (mut onsets, mut pitch_nats) = (0, 0.0f64);
     for song in songs.iter().filter(|s| !s.is_empty()) {
         model.reset();
         short_term.forget();
@@ -243,6 +254,11 @@ pub fn model_figures(
                 counted_no_hold += 1;
                 correct_no_hold += (best == target) as usize;
             }
+            if onset[target as usize] {
+                let p_onset: f64 = p.iter().zip(&onset).filter(|(_, &o)| o).map(|(&x, _)| x as f64).sum();
+                pitch_nats -= (p[target as usize] as f64 / p_onset).ln();
+                onsets += 1;
+            }
             short_term.observe(target);
         }
     }
@@ -250,8 +266,12 @@ pub fn model_figures(
         songs: songs.len(),
         tokens,
         nll_nats: nll / tokens as f64,
+        perplexity: (nll / tokens as f64).exp(),
         accuracy: correct as f64 / tokens as f64,
         accuracy_no_hold: correct_no_hold as f64 / counted_no_hold as f64,
+        onsets,
+        nll_per_onset: nll / onsets as f64,
+        pitch_bits_per_note: pitch_nats / onsets as f64 / std::f64::consts::LN_2,
     })
 }
 

@@ -9,6 +9,9 @@ pub struct Adam {
     pub beta2: f32,
     pub eps: f32,
     pub t: u64,
+    /// Decoupled weight decay (AdamW), per unit of learning rate.
+    #[serde(default)]
+    pub weight_decay: f32,
     #[serde(skip)]
     pub m: Vec<Vec<f32>>,
     #[serde(skip)]
@@ -23,6 +26,7 @@ impl Adam {
             beta2: 0.999,
             eps: 1e-8,
             t: 0,
+            weight_decay: 0.0,
             m: shapes.iter().map(|&n| vec![0.0; n]).collect(),
             v: shapes.iter().map(|&n| vec![0.0; n]).collect(),
         }
@@ -34,11 +38,12 @@ impl Adam {
         let bc1 = 1.0 - self.beta1.powi(self.t.min(i32::MAX as u64) as i32);
         let bc2 = 1.0 - self.beta2.powi(self.t.min(i32::MAX as u64) as i32);
         let step = self.lr * bc2.sqrt() / bc1;
+        let keep = 1.0 - self.lr * self.weight_decay;
         for (((p, g), m), v) in params.into_iter().zip(grads).zip(&mut self.m).zip(&mut self.v) {
             for i in 0..p.len() {
                 m[i] = self.beta1 * m[i] + (1.0 - self.beta1) * g[i];
                 v[i] = self.beta2 * v[i] + (1.0 - self.beta2) * g[i] * g[i];
-                p[i] -= step * m[i] / (v[i].sqrt() + self.eps);
+                p[i] = keep * p[i] - step * m[i] / (v[i].sqrt() + self.eps);
             }
         }
     }

@@ -2,7 +2,7 @@
 //! preset is one object (name, description, values), read by `trainer train --preset` (and
 //! its `--help`), by the README's pointer here, and by `cargo xtask perf`.
 
-use crate::checkpoint::TrainConfig;
+use crate::checkpoint::{Schedule, TrainConfig, WindowOrder};
 
 /// A named network shape and its learning rate; every other setting is shared.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -84,6 +84,9 @@ impl Preset {
             max_epochs: 40,
             patience: 3,
             seed: 1,
+            schedule: Schedule::Halve,
+            windows: WindowOrder::Carried,
+            weight_decay: 0.0,
         }
     }
 }

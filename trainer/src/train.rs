@@ -1,10 +1,10 @@
-//! The training loop: epochs of shuffled songs in parallel streams, truncated BPTT windows,
-//! Adam with clipping and warm-up, the learning rate halved when validation loss stops
-//! improving, early stopping, and a checkpoint after every epoch (`last.ckpt`, and
-//! `best.ckpt` when validation improved). Deterministic for a seed: the shuffle and the
+//! The training loop: epochs of shuffled songs in parallel streams with truncated BPTT
+//! windows (or shuffled zero-state windows), Adam with clipping, warm-up and weight decay, a
+//! learning-rate schedule, early stopping, and a checkpoint after every epoch (`last.ckpt`,
+//! and `best.ckpt` when validation improved). Deterministic for a seed: the shuffle and the
 //! dropout masks of epoch N come from (seed, N), so a resumed run continues identically.
 
-use crate::checkpoint::{Checkpoint, EpochRecord};
+use crate::checkpoint::{Checkpoint, EpochRecord, Header, Schedule, WindowOrder};
 use crate::data::Streams;
 use crate::error::TrainerError;
 use crate::network::{Batch, Grads, Model, State, Stats, Workspace};
@@ -71,6 +71,23 @@ pub fn evaluate(
 
 fn epoch_rng(seed: u64, epoch: usize, purpose: u64) -> Pcg64Mcg {
     Pcg64Mcg::seed_from_u64(seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ purpose)
+}
+
+/// The learning rate for `epoch` (from 1): the schedule's, from the configured rate and,
+/// for the halving schedules, the rate and plateau after the epoch before.
+fn scheduled_lr(h: &Header, epoch: usize) -> f32 {
+    let (base, last) = (h.config.lr, h.adam.lr);
+    let plateau = h.epochs_since_best;
+    match h.config.schedule {
+        Schedule::Constant => base,
+        Schedule::Cosine => {
+            let progress = (epoch - 1) as f32 / h.config.max_epochs.max(1) as f32;
+            base * (0.1 + 0.45 * (1.0 + (std::f32::consts::PI * progress).cos()))
+        }
+        Schedule::Halve if plateau > 0 => last * 0.5,
+        Schedule::HalveAfter2 if plateau > 0 && plateau % 2 == 0 => last * 0.5,
+        Schedule::Halve | Schedule::HalveAfter2 => last,
+    }
 }
 
 /// A mean loss (nats/token) beyond this many times a uniform guess's (ln V) is divergence.
@@ -179,24 +196,32 @@ pub fn train(
             order.swap(i, (shuffle.next_u64() % (i as u64 + 1)) as usize);
         }
         let refs: Vec<&[u32]> = order.iter().map(|&i| songs.train[i].as_slice()).collect();
-        let data = Streams::new(&refs, config.batch, song_end);
-        let windows = data.windows(config.window).count();
+        let batches = match config.windows {
+            WindowOrder::Carried => vec![Streams::new(&refs, config.batch, song_end)],
+            WindowOrder::Random => Streams::random_windows(&refs, config.window, config.batch, song_end, &mut shuffle),
+        };
+        let windows = batches.iter().map(|b| b.windows(config.window).count()).sum();
         progress(Progress::Epoch { epoch, windows });
+        ckpt.header.adam.lr = scheduled_lr(&ckpt.header, epoch);
         let mut dropout_rng = epoch_rng(config.seed, epoch, 2);
-        let mut state = State::zeros(config.layers, data.streams, config.hidden);
         let mut total = Stats::default();
-        for (k, (t, steps)) in data.windows(config.window).enumerate() {
-            let (inputs, targets) = data.window(t, steps);
-            let batch = Batch { inputs, targets, steps, streams: data.streams };
-            let stats = train_window(ckpt, &batch, &mut state, &mut ws, &mut grads, &mut dropout_rng, hold)
-                .map_err(|cause| TrainerError::Diverged { epoch, during: format!("window {}", k + 1), cause })?;
-            total.add(&stats);
-            let seconds = started.elapsed().as_secs_f64();
-            progress(Progress::Window {
-                done: k + 1,
-                nll: total.mean_nll(),
-                tokens_per_second: total.count as f64 / seconds,
-            });
+        let mut k = 0;
+        for data in &batches {
+            let mut state = State::zeros(config.layers, data.streams, config.hidden);
+            for (t, steps) in data.windows(config.window) {
+                let (inputs, targets) = data.window(t, steps);
+                let batch = Batch { inputs, targets, steps, streams: data.streams };
+                let stats = train_window(ckpt, &batch, &mut state, &mut ws, &mut grads, &mut dropout_rng, hold)
+                    .map_err(|cause| TrainerError::Diverged { epoch, during: format!("window {}", k + 1), cause })?;
+                total.add(&stats);
+                k += 1;
+                let seconds = started.elapsed().as_secs_f64();
+                progress(Progress::Window {
+                    done: k,
+                    nll: total.mean_nll(),
+                    tokens_per_second: total.count as f64 / seconds,
+                });
+            }
         }
         let train_seconds = started.elapsed().as_secs_f64();
         progress(Progress::Validating);
@@ -225,8 +250,6 @@ pub fn train(
             h.epochs_since_best = 0;
         } else {
             h.epochs_since_best += 1;
-            // Plateau: halve the learning rate.
-            h.adam.lr *= 0.5;
         }
         if improved {
             ckpt.save(&out.join("best.ckpt"))?;

@@ -44,6 +44,9 @@ fn config(max_epochs: usize) -> TrainConfig {
         max_epochs,
         patience: 100,
         seed: 3,
+        schedule: Default::default(),
+        windows: Default::default(),
+        weight_decay: 0.0,
     }
 }
 

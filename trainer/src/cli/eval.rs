@@ -4,6 +4,7 @@
 //! optionally with the session memory blended in (`--memory`), printed (`--json`: as JSON).
 
 use clap::Args;
+use continuo_core::card::ModelCard;
 use continuo_core::corpus::{Corpus, Split};
 use continuo_core::encoding::decode;
 use continuo_core::inference::ContinuationModel;
@@ -23,7 +24,9 @@ pub struct EvalArgs {
     /// ONNX Runtime as the plugin runs it.
     #[arg(long)]
     model: Option<PathBuf>,
-    /// The prepared corpus (in the model's vocabulary) whose test split is evaluated.
+    /// The prepared corpus whose test split is evaluated (with --model: any corpus of the
+    /// model's encoding and grid; its pitches and chords are mapped into the model's
+    /// vocabulary).
     #[arg(long)]
     corpus: PathBuf,
     /// Folder for eval.json, loss.png and continuation.png (with --checkpoint).
@@ -32,6 +35,9 @@ pub struct EvalArgs {
     /// With --model: print the figures as one JSON object.
     #[arg(long)]
     json: bool,
+    /// With --model: the songs to evaluate.
+    #[arg(long, value_enum, default_value = "test")]
+    split: SplitChoice,
     /// Seed length in bars of 4 beats.
     #[arg(long, default_value_t = 2)]
     seed_bars: usize,
@@ -57,48 +63,92 @@ pub fn run(args: &EvalArgs) -> Result<(), String> {
     }
 }
 
-/// `--model`: NLL and accuracy on the test split, with the session memory blended in at
-/// `--memory` as the plugin's Memory control does (it hears each test song from its start).
-fn run_model(args: &EvalArgs, path: &Path) -> Result<(), String> {
-    if !(0.0..=1.0).contains(&args.sampling.memory) {
-        return Err(format!("--memory {} is outside 0..=1", args.sampling.memory));
+/// Which songs of the corpus `--model` evaluates.
+#[derive(Debug, Clone, Copy, PartialEq, clap::ValueEnum)]
+pub enum SplitChoice {
+    Test,
+    Validation,
+    Train,
+    All,
+}
+
+/// The corpus's songs in `split`.
+fn songs_of(songs: Songs, split: SplitChoice) -> Vec<Vec<u32>> {
+    match split {
+        SplitChoice::Test => songs.test,
+        SplitChoice::Validation => songs.validation,
+        SplitChoice::Train => songs.train,
+        SplitChoice::All => songs.train.into_iter().chain(songs.validation).chain(songs.test).collect(),
     }
+}
+
+/// Whether a corpus can be read in a model's vocabulary: the same encoding and grid (pitches
+/// outside the model's range then fold by octaves, rare chords fall back, as `prepare` does).
+fn check_compatible(corpus: &Corpus, corpus_path: &Path, card: &ModelCard, model_path: &Path) -> Result<(), String> {
+    let (m, e) = (&corpus.manifest, &card.encoding);
+    if m.encoding != e.kind || m.steps_per_beat != e.steps_per_beat {
+        return Err(format!(
+            "{} is prepared as {} on a {} grid, but the model {} reads {} on a {} grid: prepare the corpus with \
+             `--encoding {} --grid {}`",
+            corpus_path.display(),
+            m.encoding,
+            m.steps_per_beat,
+            model_path.display(),
+            e.kind,
+            e.steps_per_beat,
+            e.kind,
+            e.steps_per_beat
+        ));
+    }
+    if m.key_normalisation != e.key_normalisation {
+        eprintln!(
+            "note: {} has keys {}, the model {} was trained with keys {}",
+            corpus_path.display(),
+            m.key_normalisation,
+            model_path.display(),
+            e.key_normalisation
+        );
+    }
+    Ok(())
+}
+
+/// `--model`: NLL, accuracy and per-note figures on a split, with the session memory blended
+/// in at `--memory` as the plugin's Memory control does (it hears each song from its start).
+fn run_model(args: &EvalArgs, path: &Path) -> Result<(), String> {
     let mut model =
         ContinuationModel::load(path).map_err(|e| format!("{e} (run `cargo xtask ort` for the runtime)"))?;
     let corpus = Corpus::read(&args.corpus)?;
-    if corpus.manifest.vocabulary != model.card().encoding.vocabulary {
-        return Err(format!(
-            "{}: the corpus's vocabulary is not the model's ({}); prepare it with the model's encoding",
-            args.corpus.display(),
-            path.display()
-        ));
+    check_compatible(&corpus, &args.corpus, model.card(), path)?;
+    let songs = songs_of(Songs::from_corpus(&corpus, model.vocab()), args.split);
+    if songs.is_empty() {
+        return Err(format!("{}: no songs in the {:?} split", args.corpus.display(), args.split));
     }
-    let songs = Songs::from_corpus(&corpus, model.vocab());
-    if songs.test.is_empty() {
-        return Err(format!("{}: no songs in the test split", args.corpus.display()));
-    }
-    let figures = model_figures(&mut model, &songs.test, args.sampling.memory).map_err(|e| e.to_string())?;
+    let figures = model_figures(&mut model, &songs, args.sampling.memory).map_err(|e| e.to_string())?;
     if !figures.nll_nats.is_finite() {
-        return Err(format!("{}: the test NLL is {} (a NaN or zero probability)", path.display(), figures.nll_nats));
+        return Err(format!("{}: the NLL is {} (a NaN or zero probability)", path.display(), figures.nll_nats));
     }
     if args.json {
-        let report = serde_json::json!({
-            "model": path.display().to_string(),
-            "corpus": args.corpus.display().to_string(),
-            "memory": args.sampling.memory,
-            "figures": figures,
-        });
+        let mut report = serde_json::to_value(&figures).map_err(|e| e.to_string())?;
+        report["model"] = path.display().to_string().into();
+        report["corpus"] = args.corpus.display().to_string().into();
+        report["split"] = format!("{:?}", args.split).to_lowercase().into();
+        report["memory"] = args.sampling.memory.into();
         println!("{report}");
     } else {
         println!(
-            "{}: test split {} songs, {} tokens, memory {}: NLL {:.4} nats/token, accuracy {:.4} ({:.4} without holds)",
+            "{}: {:?} split, {} songs, {} tokens, memory {}: NLL {:.4} nats/token (perplexity {:.3}), \
+             accuracy {:.4} ({:.4} without holds), {:.4} nats per note, pitch {:.3} bits per note",
             path.display(),
+            args.split,
             figures.songs,
             figures.tokens,
             args.sampling.memory,
             figures.nll_nats,
+            figures.perplexity,
             figures.accuracy,
-            figures.accuracy_no_hold
+            figures.accuracy_no_hold,
+            figures.nll_per_onset,
+            figures.pitch_bits_per_note
         );
     }
     Ok(())

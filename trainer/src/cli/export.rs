@@ -76,6 +76,10 @@ pub fn run(args: &ExportArgs) -> Result<(), String> {
     details.insert("dropout".into(), serde_json::json!(c.dropout));
     details.insert("batch_norm_folded".into(), c.batch_norm.into());
     details.insert("lr".into(), serde_json::json!(c.lr));
+    details.insert("clip".into(), serde_json::json!(c.clip));
+    details.insert("schedule".into(), serde_json::json!(c.schedule));
+    details.insert("windows".into(), serde_json::json!(c.windows));
+    details.insert("weight_decay".into(), serde_json::json!(c.weight_decay));
     if let Some(last) = h.history.last() {
         details.insert("tokens_per_second".into(), serde_json::json!(last.tokens_per_second.round()));
     }

@@ -23,7 +23,8 @@ pub struct GenerateArgs {
     out: PathBuf,
     #[command(flatten)]
     sampling: super::shared::SamplingArgs,
-    #[arg(long, default_value_t = 90)]
+    /// The continuation's note velocity (1-127).
+    #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u8).range(1..=127))]
     velocity: u8,
 }
 

@@ -22,26 +22,26 @@ pub struct EncodingArgs {
 #[derive(Args, Debug, Clone)]
 pub struct SamplingArgs {
     /// 0 takes the most likely token; 1 samples the model's distribution.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = non_negative)]
     pub temperature: f32,
     /// 0..1: how much the temperature follows each step's entropy.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = unit)]
     pub entropy: f32,
     /// Added to the REST logit (negative: fewer rests).
-    #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
+    #[arg(long, default_value_t = 0.0, allow_hyphen_values = true, value_parser = finite)]
     pub rest_bias: f32,
     /// Nucleus sampling: keep the likeliest tokens up to this probability mass.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = probability_mass)]
     pub top_p: f32,
     /// Random seed; the same seed gives the same result.
     #[arg(long, default_value_t = 1)]
     pub random_seed: u64,
     /// 0..1: how much the session memory (what the seed and the continuation played so
     /// far) is blended into each step.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = unit)]
     pub memory: f32,
     /// -1..1: fewer (-) or more (+) onsets.
-    #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
+    #[arg(long, default_value_t = 0.0, allow_hyphen_values = true, value_parser = signed_unit)]
     pub density: f32,
     /// The register to keep to, LOW-HIGH in MIDI pitches (e.g. 60-76), in the seed's key.
     #[arg(long, value_parser = parse_register)]
@@ -50,15 +50,48 @@ pub struct SamplingArgs {
     #[arg(long, requires = "register")]
     pub register_hard: bool,
     /// -1..1: prefer steps (-) or leaps (+) from the last pitch.
-    #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
+    #[arg(long, default_value_t = 0.0, allow_hyphen_values = true, value_parser = signed_unit)]
     pub leap: f32,
     /// -1..1: avoid (-) or favour (+) the pitches of the last onsets.
-    #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
+    #[arg(long, default_value_t = 0.0, allow_hyphen_values = true, value_parser = signed_unit)]
     pub repetition: f32,
     /// Only the pitches of a scale, in the model's key frame: key (the followed key: C major
     /// / A minor in a key-normalised model), pentatonic, blues or harmonic-minor.
     #[arg(long)]
     pub scale: Option<Scale>,
+}
+
+/// A number that is not NaN or infinite.
+fn finite(s: &str) -> Result<f32, String> {
+    let x: f32 = s.trim().parse().map_err(|_| format!("`{s}` is not a number"))?;
+    x.is_finite().then_some(x).ok_or_else(|| format!("`{s}` is not a finite number"))
+}
+
+/// A finite number within `lo..=hi`.
+fn within(s: &str, lo: f32, hi: f32) -> Result<f32, String> {
+    let x = finite(s)?;
+    (lo..=hi).contains(&x).then_some(x).ok_or_else(|| format!("{x} is outside {lo}..{hi}"))
+}
+
+/// A finite number at or above 0 (a temperature).
+fn non_negative(s: &str) -> Result<f32, String> {
+    within(s, 0.0, f32::MAX)
+}
+
+/// A finite number in 0..=1.
+fn unit(s: &str) -> Result<f32, String> {
+    within(s, 0.0, 1.0)
+}
+
+/// A finite number in -1..=1.
+fn signed_unit(s: &str) -> Result<f32, String> {
+    within(s, -1.0, 1.0)
+}
+
+/// A probability mass: above 0, at most 1.
+fn probability_mass(s: &str) -> Result<f32, String> {
+    let x = unit(s)?;
+    (x > 0.0).then_some(x).ok_or_else(|| "0 keeps no token: expected a mass above 0, at most 1".into())
 }
 
 /// `LOW-HIGH`, two MIDI pitches, low first.
@@ -80,15 +113,34 @@ impl SamplingArgs {
             rest_bias: self.rest_bias,
             top_p: self.top_p,
             allow_song_end: false,
-            memory: self.memory.clamp(0.0, 1.0),
+            memory: self.memory,
             steering: Steering {
-                density: self.density.clamp(-1.0, 1.0),
+                density: self.density,
                 register: self.register,
                 register_hard: self.register_hard,
-                leap: self.leap.clamp(-1.0, 1.0),
-                repetition: self.repetition.clamp(-1.0, 1.0),
+                leap: self.leap,
+                repetition: self.repetition,
                 scale: self.scale,
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_numbers_are_refused_with_a_reason() {
+        assert!(non_negative("-0.5").unwrap_err().contains("outside"));
+        assert!(non_negative("NaN").unwrap_err().contains("finite"));
+        assert!(probability_mass("2").is_err());
+        assert!(probability_mass("0").is_err());
+        assert_eq!(probability_mass("0.9"), Ok(0.9));
+        assert!(unit("5").is_err());
+        assert!(signed_unit("-1.5").is_err());
+        assert_eq!(signed_unit("-1"), Ok(-1.0));
+        assert!(finite("inf").is_err());
+        assert!(finite("abc").unwrap_err().contains("not a number"));
     }
 }

@@ -5,7 +5,7 @@ use clap::builder::{PossibleValue, PossibleValuesParser};
 use clap::Args;
 use continuo_core::card::EncodingSpec;
 use continuo_core::corpus::Corpus;
-use continuo_trainer::checkpoint::Checkpoint;
+use continuo_trainer::checkpoint::{Checkpoint, Schedule, WindowOrder};
 use continuo_trainer::presets::{preset, PRESETS};
 use continuo_trainer::train::{throughput, train, Progress, Songs};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -43,6 +43,18 @@ pub struct TrainArgs {
     window: Option<usize>,
     #[arg(long)]
     lr: Option<f32>,
+    /// Global gradient-norm clipping.
+    #[arg(long)]
+    clip: Option<f32>,
+    /// The learning-rate schedule.
+    #[arg(long, value_enum)]
+    schedule: Option<Schedule>,
+    /// How each epoch cuts the training songs into windows.
+    #[arg(long, value_enum)]
+    windows: Option<WindowOrder>,
+    /// Decoupled weight decay (AdamW).
+    #[arg(long)]
+    weight_decay: Option<f32>,
     #[arg(long)]
     max_epochs: Option<usize>,
     #[arg(long)]
@@ -94,6 +106,10 @@ pub fn run(args: &TrainArgs) -> Result<(), String> {
         config.batch = args.batch.unwrap_or(config.batch);
         config.window = args.window.unwrap_or(config.window);
         config.lr = args.lr.unwrap_or(config.lr);
+        config.clip = args.clip.unwrap_or(config.clip);
+        config.schedule = args.schedule.unwrap_or(config.schedule);
+        config.windows = args.windows.unwrap_or(config.windows);
+        config.weight_decay = args.weight_decay.unwrap_or(config.weight_decay);
         config.max_epochs = args.max_epochs.unwrap_or(config.max_epochs);
         config.patience = args.patience.unwrap_or(config.patience).max(1);
         config.seed = args.seed.unwrap_or(config.seed);
