@@ -7,10 +7,11 @@
 
 use crate::encoding::Token;
 use crate::inference::{ContinuationModel, ModelError};
+use crate::key::{estimate_key, key_fit, Key};
 use crate::memory::{blend_logits, Memory, MAX_ORDER};
 use crate::sampler::{Sampler, SamplerSettings, SpecialIds};
-use crate::score::{Score, TimeSignature};
-use crate::song::{decode_tokens, encode_score, shift_for, song_key};
+use crate::score::{Note, Score};
+use crate::song::{decode_tokens, encode_score, shift_for, KeyNormalisation, ESTIMATION_PROFILE};
 use crate::steering::Steerer;
 
 /// A model, a sampler and the key frame of the piece being continued.
@@ -29,6 +30,10 @@ pub struct Continuer {
     steerer: Steerer,
     /// Which ids are onsets (the memory blends only the choice among them).
     onset: Vec<bool>,
+    /// The hold's id, and whether a note sounds after the last token (a hold then continues
+    /// it; with nothing sounding a hold is not sampled).
+    hold: Option<u32>,
+    sounding: bool,
     /// Scratch for the blend, the memory's probabilities, and the blend as logits.
     probs: Vec<f32>,
     remembered: Vec<f32>,
@@ -48,6 +53,7 @@ impl Continuer {
         let steerer = Steerer::new(vocab);
         let onset = vocab.tokens().iter().map(|t| !t.pitches().is_empty()).collect();
         let (probs, remembered, blended) = (vec![0.0; v], vec![0.0; v], vec![0.0; v]);
+        let hold = vocab.id(&Token::Hold);
         Continuer {
             model,
             sampler,
@@ -57,6 +63,8 @@ impl Continuer {
             memory,
             steerer,
             onset,
+            hold,
+            sounding: false,
             probs,
             remembered,
             blended,
@@ -101,9 +109,20 @@ impl Continuer {
         );
         let ids = vocab.encode(&framed);
         self.steerer.clear();
-        ids.iter().for_each(|&id| self.steerer.heard(id));
+        self.sounding = false;
+        for &id in &ids {
+            self.steerer.heard(id);
+            self.track_sounding(id);
+        }
         self.model.feed(&ids)?;
         Ok(())
+    }
+
+    /// After `id`: an onset sounds, a rest or `/` silences, a hold keeps what was.
+    fn track_sounding(&mut self, id: u32) {
+        if Some(id) != self.hold {
+            self.sounding = self.onset.get(id as usize).copied().unwrap_or(false);
+        }
     }
 
     /// Sample the next token (in the piece's key, or the model's frame without
@@ -121,9 +140,15 @@ impl Continuer {
         // The register is asked for in the key the answer is played in.
         let played_shift = if self.follow_key { self.shift } else { 0 };
         self.steerer.steer(&mut self.blended, &settings.steering, played_shift);
+        if let (Some(hold), false) = (self.hold, self.sounding) {
+            // Nothing sounds: a hold would hold nothing (and, first in an answer, would
+            // lengthen a note that has already ended).
+            self.blended[hold as usize] = f32::NEG_INFINITY;
+        }
         let id = self.sampler.sample(&self.blended, &settings, self.special);
         self.memory.observe(id);
         self.steerer.heard(id);
+        self.track_sounding(id);
         self.model.feed(&[id])?;
         let token = self.model.vocab().token(id).cloned().unwrap_or(Token::Rest);
         let back = if self.follow_key { -self.shift } else { 0 };
@@ -131,39 +156,149 @@ impl Continuer {
     }
 }
 
-/// Continue a whole score by `steps` grid steps, in the seed's key. Returns the sampled
-/// tokens and a score holding the seed's own notes (voice 0) followed by the continuation
-/// (voice 1), at the seed's tempo and metre.
+/// A declared key this much less fitting for the seed's notes than the estimated key
+/// (in Pearson correlation with the key profiles) is not trusted: the notes are followed.
+pub const KEY_DISTRUST: f64 = 0.25;
+
+/// The key a seed is continued in, and where it came from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SeedKey {
+    pub key: Option<Key>,
+    /// What the file declares, if anything.
+    pub declared: Option<Key>,
+    /// The declared key was overruled by the notes.
+    pub followed_notes: bool,
+}
+
+/// The seed's key: the declared one, unless the notes fit another key (one that puts them
+/// into another transposition) far better; else the estimated one.
+pub fn seed_key(seed: &Score, normalisation: KeyNormalisation) -> SeedKey {
+    let estimate = estimate_key(&seed.notes, ESTIMATION_PROFILE);
+    let Some(declared) = seed.declared_key else {
+        return SeedKey { key: estimate.map(|e| e.key), declared: None, followed_notes: false };
+    };
+    let trusted = SeedKey { key: Some(declared), declared: Some(declared), followed_notes: false };
+    let Some(estimate) = estimate else { return trusted };
+    let declared_fit = key_fit(&seed.notes, declared, ESTIMATION_PROFILE);
+    let other_frame = shift_for(normalisation, Some(estimate.key)) != shift_for(normalisation, Some(declared));
+    if other_frame && estimate.correlation - declared_fit > KEY_DISTRUST {
+        return SeedKey { key: Some(estimate.key), followed_notes: true, ..trusted };
+    }
+    trusted
+}
+
+/// Where the seed ends, in beats: its stated end (end of track, last bar line) with the rests
+/// before it, unless that lies more than a bar after the last note; then the bar line after
+/// the last note.
+pub fn seed_end(seed: &Score) -> f64 {
+    let notes_end = seed.end_beat();
+    let ts = seed.time_signature_at(notes_end);
+    let stated = seed.end().max(seed.bar_lines.last().copied().unwrap_or(0.0));
+    if stated <= notes_end + ts.bar_beats() + 1e-9 {
+        return stated;
+    }
+    let into_bar = (notes_end - ts.beat()).rem_euclid(ts.bar_beats());
+    if into_bar < 1e-6 {
+        notes_end
+    } else {
+        notes_end + ts.bar_beats() - into_bar
+    }
+}
+
+/// The first `bars` bars of a piece (bars of its metre, counted after a pickup where its bar
+/// lines show one), notes cut at the bar line; `None` if it is not that long.
+pub fn first_bars(score: &Score, bars: usize) -> Option<Score> {
+    let cut = bar_line_after(score, bars)?;
+    if cut >= score.end_beat() - 1e-9 {
+        return None;
+    }
+    let mut out = score.clone();
+    out.notes.retain(|n| n.onset < cut - 1e-9);
+    out.notes.iter_mut().for_each(|n| n.duration = n.duration.min(cut - n.onset));
+    out.tempi.retain(|t| t.beat < cut);
+    out.time_signatures.retain(|t| t.beat() < cut);
+    out.bar_lines.retain(|&b| b <= cut + 1e-9);
+    out.phrases.retain(|p| p.0 < cut);
+    out.length = Some(cut);
+    Some(out)
+}
+
+/// The beat of the bar line that ends bar `bars` (from 1; a pickup before the first bar line
+/// is not counted).
+fn bar_line_after(score: &Score, bars: usize) -> Option<f64> {
+    let first = score.time_signature_at(0.0);
+    let pickup = score.bar_lines.first().copied().filter(|&b| b > 1e-9 && b < first.bar_beats() - 1e-9);
+    let mut beat = pickup.unwrap_or(0.0);
+    for _ in 0..bars {
+        beat += score.time_signature_at(beat).bar_beats();
+        if beat > score.end() + 1e-9 {
+            return None;
+        }
+    }
+    Some(beat)
+}
+
+/// A continued score: the seed and what was added.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Continued {
+    /// The sampled tokens, in the seed's key.
+    pub tokens: Vec<Token>,
+    /// The seed's notes (voice 0, a note held on by the continuation lengthened) and the
+    /// continuation's (voice 1), with the seed's tempo map, time signatures and key.
+    pub score: Score,
+    pub key: SeedKey,
+    /// Where the continuation starts, beats.
+    pub start: f64,
+}
+
+/// Continue a whole score from its end ([`seed_end`], rests included) to the bar line
+/// `bars` bars later, in the metre and at the tempo in force at the seed's end.
 pub fn continue_score(
     continuer: &mut Continuer,
     seed: &Score,
-    steps: usize,
+    bars: usize,
     settings: &SamplerSettings,
     velocity: u8,
-) -> Result<(Vec<Token>, Score), ModelError> {
+) -> Result<Continued, ModelError> {
     let card = continuer.model.card().clone();
     let grid = card.grid();
-    let shift = shift_for(card.encoding.key_normalisation, song_key(seed).map(|k| k.0));
+    let key = seed_key(seed, card.encoding.key_normalisation);
+    let shift = shift_for(card.encoding.key_normalisation, key.key);
     let mut tokens = encode_score(seed, grid, card.encoding.kind, 0);
     tokens.pop(); // the `/`
+    let end = seed_end(seed);
+    let end_steps = (end / grid.step_beats()).round() as usize;
+    tokens.resize(end_steps.max(tokens.len()), Token::Rest);
+    let start = tokens.len() as f64 * grid.step_beats();
+    let ts = seed.time_signature_at(start);
+    // Bars count from the metre's start, or from the seed's last bar line in it (a pickup).
+    let origin = seed.bar_lines.iter().copied().rfind(|&b| b >= ts.beat() - 1e-9 && b <= start + 1e-9);
+    let into_bar = (start - origin.unwrap_or(ts.beat())).rem_euclid(ts.bar_beats());
+    let to_bar_line = (ts.bar_beats() - into_bar) % ts.bar_beats();
+    let steps = ((to_bar_line + bars as f64 * ts.bar_beats()) / grid.step_beats()).round() as usize;
     continuer.prime(&tokens, shift)?;
     continuer.remember(&tokens);
     let mut generated = Vec::with_capacity(steps);
     for _ in 0..steps {
         generated.push(continuer.next(settings)?);
     }
-    // Decoded together, a HOLD at the start of the continuation lengthens the seed's last note.
+    // Decoded together, holds at the start of the continuation lengthen the seed's last note.
     let all: Vec<Token> = tokens.iter().chain(&generated).cloned().collect();
-    let ts: Option<TimeSignature> = seed.time_signatures.first().copied();
-    let decoded = decode_tokens(&all, grid, 0, velocity, seed.initial_bpm(), ts);
-    let start = tokens.len() as f64 * grid.step_beats();
-    let mut out =
-        Score { notes: seed.notes.iter().map(|n| crate::score::Note { voice: 0, ..*n }).collect(), ..decoded.clone() };
-    out.title = seed.title.clone();
-    out.declared_key = seed.declared_key;
-    out.notes.extend(
-        decoded.notes.iter().filter(|n| n.onset >= start - 1e-9).map(|n| crate::score::Note { voice: 1, ..*n }),
-    );
-    out.sort();
-    Ok((generated, out))
+    let decoded = decode_tokens(&all, grid, 0, velocity, seed.initial_bpm(), None);
+    let mut notes: Vec<Note> = seed.notes.iter().map(|n| Note { voice: 0, ..*n }).collect();
+    for held in decoded.notes.iter().filter(|n| n.onset < start - 1e-9 && n.end() > start + 1e-9) {
+        let near = grid.step_beats();
+        for n in notes.iter_mut().filter(|n| n.pitch == held.pitch && (n.end() - start).abs() < near) {
+            n.duration = held.end() - n.onset;
+        }
+    }
+    notes.extend(decoded.notes.iter().filter(|n| n.onset >= start - 1e-9).map(|n| Note { voice: 1, ..*n }));
+    let mut score = Score { notes, length: Some(start + steps as f64 * grid.step_beats()), ..seed.clone() };
+    score.bar_lines.clear();
+    score.phrases.clear();
+    if key.followed_notes {
+        score.declared_key = key.key;
+    }
+    score.sort();
+    Ok(Continued { tokens: generated, score, key, start })
 }

@@ -253,6 +253,8 @@ pub fn parse_kern(text: &str) -> Result<Score, ReadProblem> {
     let mut next_voice = 0u8;
     let mut t = 0.0f64;
     let mut started = false;
+    // The latest time any event (note or rest) reaches: the piece's length.
+    let mut reached = 0.0f64;
 
     for (index, raw) in text.lines().enumerate() {
         let line = index + 1;
@@ -313,6 +315,7 @@ pub fn parse_kern(text: &str) -> Result<Score, ReadProblem> {
             continue;
         }
         read_data_line(&mut score, &mut spines, &fields, t, line)?;
+        reached = spines.iter().map(|s| s.busy_until).fold(reached, f64::max);
         // The next line starts when the earliest still-sounding event ends.
         if let Some(next) = spines.iter().map(|s| s.busy_until).filter(|&b| b > t + 1e-9).reduce(f64::min) {
             t = next;
@@ -329,6 +332,7 @@ pub fn parse_kern(text: &str) -> Result<Score, ReadProblem> {
     score.phrases.dedup();
     score.time_signatures.dedup();
     score.tempi.dedup_by(|a, b| a.beat == b.beat);
+    score.length = Some(reached);
     score.check_length()?;
     Ok(score)
 }

@@ -170,6 +170,12 @@ pub enum Profile {
 }
 
 impl Profile {
+    /// The profile rotated to `key`'s tonic, by pitch class.
+    fn of(self, key: Key) -> [f64; 12] {
+        let w = self.weights(key.mode);
+        std::array::from_fn(|pc| w[(pc + 12 - key.tonic as usize) % 12])
+    }
+
     fn weights(self, mode: Mode) -> [f64; 12] {
         match (self, mode) {
             (Profile::KrumhanslKessler, Mode::Major) => {
@@ -223,6 +229,12 @@ fn pearson(x: &[f64; 12], y: &[f64; 12]) -> f64 {
     }
 }
 
+/// How well some notes fit `key`: the Pearson correlation of their duration-weighted
+/// pitch-class histogram with the key's profile (-1..=1; 0 without notes).
+pub fn key_fit(notes: &[Note], key: Key, profile: Profile) -> f64 {
+    pearson(&pitch_class_histogram(notes), &profile.of(key))
+}
+
 /// How much a key whose tonic is the final note is preferred, added to its correlation:
 /// tonal melodies overwhelmingly end on their tonic (and a piece's final bass note is its
 /// tonic), which separates a key from its relative and its dominant.
@@ -247,13 +259,8 @@ pub fn estimate_key_with_bonus(notes: &[Note], profile: Profile, final_note_bonu
     let final_pc = notes.iter().filter(|n| n.end() >= last_end - 1e-9).map(|n| n.pitch).min().map(|p| p % 12);
     let mut best: Option<(f64, KeyEstimate)> = None;
     for mode in [Mode::Major, Mode::Minor] {
-        let w = profile.weights(mode);
         for tonic in 0..12u8 {
-            let mut rotated = [0.0; 12];
-            for (pc, r) in rotated.iter_mut().enumerate() {
-                *r = w[(pc + 12 - tonic as usize) % 12];
-            }
-            let r = pearson(&h, &rotated);
+            let r = pearson(&h, &profile.of(Key::new(tonic, mode)));
             let score = r + if final_pc == Some(tonic) { final_note_bonus } else { 0.0 };
             if best.is_none_or(|(b, _)| score > b) {
                 best = Some((score, KeyEstimate { key: Key::new(tonic, mode), correlation: r }));

@@ -130,6 +130,8 @@ pub fn parse_midi(bytes: &[u8], options: &MidiOptions) -> Result<Score, ReadProb
         if header.format == Format::Sequential {
             track_offset = tick;
         }
+        let end = clock.beats(tick);
+        score.length = Some(score.length.map_or(end, |l: f64| l.max(end)));
     }
     if score.notes.is_empty() {
         return Err(ReadProblem::NoNotes);

@@ -67,6 +67,10 @@ pub struct Score {
     pub bar_lines: Vec<f64>,
     /// (start, end) of each marked phrase, in beats.
     pub phrases: Vec<(f64, f64)>,
+    /// Where the piece ends, in beats, when the file says, rests included (MIDI: its last
+    /// End of Track; **kern: the end of its last data line). At least the last note's end.
+    #[serde(default)]
+    pub length: Option<f64>,
 }
 
 pub const DEFAULT_BPM: f64 = 120.0;
@@ -84,6 +88,22 @@ impl Score {
     /// The beat at which the last note ends.
     pub fn end_beat(&self) -> f64 {
         self.notes.iter().map(Note::end).fold(0.0, f64::max)
+    }
+
+    /// Where the piece ends: its stated length, else where the last note ends.
+    pub fn end(&self) -> f64 {
+        self.length.unwrap_or(0.0).max(self.end_beat())
+    }
+
+    /// The time signature in force at `beat` (4/4 from 0 when none is).
+    pub fn time_signature_at(&self, beat: f64) -> TimeSignature {
+        let four_four = TimeSignature { beat_milli: 0, numerator: 4, denominator: 4 };
+        self.time_signatures.iter().take_while(|t| t.beat() <= beat + 1e-9).last().copied().unwrap_or(four_four)
+    }
+
+    /// The tempo in force at `beat`, BPM.
+    pub fn bpm_at(&self, beat: f64) -> f64 {
+        self.tempi.iter().take_while(|t| t.beat <= beat + 1e-9).last().map_or(DEFAULT_BPM, |t| t.bpm)
     }
 
     /// A reader's last check: no longer than [`MAX_BEATS`].

@@ -85,7 +85,7 @@ fn scheduled_lr(h: &Header, epoch: usize) -> f32 {
             base * (0.1 + 0.45 * (1.0 + (std::f32::consts::PI * progress).cos()))
         }
         Schedule::Halve if plateau > 0 => last * 0.5,
-        Schedule::HalveAfter2 if plateau > 0 && plateau % 2 == 0 => last * 0.5,
+        Schedule::HalveAfter2 if plateau > 0 && plateau.is_multiple_of(2) => last * 0.5,
         Schedule::Halve | Schedule::HalveAfter2 => last,
     }
 }

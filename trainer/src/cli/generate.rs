@@ -2,7 +2,7 @@
 //! holding the seed (track 1) and the continuation (track 2).
 
 use clap::Args;
-use continuo_core::continuation::{continue_score, Continuer};
+use continuo_core::continuation::{continue_score, first_bars, Continuer};
 use continuo_core::inference::ContinuationModel;
 use continuo_core::midi::{write_midi_file, MidiOptions};
 use continuo_core::read_music_file;
@@ -16,9 +16,14 @@ pub struct GenerateArgs {
     /// The piece to continue (.mid or .krn).
     #[arg(long)]
     seed: PathBuf,
-    /// How many bars to add (bars of the seed's metre, 4/4 if it has none).
+    /// How many bars to add after the seed's end (and the rest of its last bar), in the
+    /// metre in force there (4/4 if it has none).
     #[arg(long, default_value_t = 8)]
     bars: usize,
+    /// Continue after the seed's first N bars instead of its end, to compare with what the
+    /// composer wrote next.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    seed_bars: Option<u64>,
     #[arg(long)]
     out: PathBuf,
     #[command(flatten)]
@@ -30,21 +35,28 @@ pub struct GenerateArgs {
 
 pub fn run(args: &GenerateArgs) -> Result<(), String> {
     let model = ContinuationModel::load(&args.model).map_err(|e| e.to_string())?;
-    let seed = read_music_file(&args.seed, &MidiOptions::default()).map_err(|e| e.to_string())?;
-    let grid = model.card().grid();
-    let bar_beats = seed.time_signatures.first().map_or(4.0, |t| t.bar_beats());
-    let steps = (args.bars as f64 * bar_beats * grid.steps_per_beat as f64).round() as usize;
+    let mut seed = read_music_file(&args.seed, &MidiOptions::default()).map_err(|e| e.to_string())?;
+    if let Some(n) = args.seed_bars {
+        seed = first_bars(&seed, n as usize)
+            .ok_or_else(|| format!("{}: the piece is not longer than {n} bars", args.seed.display()))?;
+    }
     let settings = args.sampling.settings();
     let mut continuer = Continuer::new(model, args.sampling.random_seed);
-    let (tokens, score) =
-        continue_score(&mut continuer, &seed, steps, &settings, args.velocity).map_err(|e| e.to_string())?;
-    write_midi_file(&args.out, &score).map_err(|e| format!("{}: {e}", args.out.display()))?;
-    let added = score.notes.iter().filter(|n| n.voice == 1).count();
-    let text: Vec<String> = tokens.iter().take(64).map(|t| t.to_string()).collect();
+    let continued =
+        continue_score(&mut continuer, &seed, args.bars, &settings, args.velocity).map_err(|e| e.to_string())?;
+    write_midi_file(&args.out, &continued.score).map_err(|e| format!("{}: {e}", args.out.display()))?;
+    let key = &continued.key;
+    if let (true, Some(declared), Some(followed)) = (key.followed_notes, key.declared, key.key) {
+        println!("the seed declares {declared}, but its notes are in {followed}: following the notes");
+    }
+    let added = continued.score.notes.iter().filter(|n| n.voice == 1).count();
+    let text: Vec<String> = continued.tokens.iter().take(64).map(|t| t.to_string()).collect();
     println!(
-        "continued {} by {} bars ({steps} steps, {added} notes) with {}; wrote {}\nfirst tokens: {}",
+        "continued {} from beat {} by {} bars ({} steps, {added} notes) with {}; wrote {}\nfirst tokens: {}",
         args.seed.display(),
+        continued.start,
         args.bars,
+        continued.tokens.len(),
         continuer.model.card().name,
         args.out.display(),
         text.join(" ")
