@@ -9,10 +9,16 @@ use crate::encoding::Token;
 use crate::inference::{ContinuationModel, ModelError};
 use crate::key::{estimate_key, key_fit, Key};
 use crate::memory::{blend_logits, Memory, MAX_ORDER};
-use crate::sampler::{Sampler, SamplerSettings, SpecialIds};
+use crate::sampler::{normalised_entropy, Sampler, SamplerSettings, SpecialIds};
 use crate::score::{Note, Score};
 use crate::song::{decode_tokens, encode_score, shift_for, KeyNormalisation, ESTIMATION_PROFILE};
-use crate::steering::Steerer;
+use crate::steering::{Scale, Steerer};
+
+/// A step whose model distribution has a normalised entropy (H / ln V) above this is near
+/// uniform: the model has not met anything like the music (a seed much faster than what it
+/// learnt, say) and would play noise. The guard then keeps that step in the followed key
+/// (in a key-normalised model) and halves its temperature.
+pub const GUARD_ENTROPY: f32 = 0.8;
 
 /// A model, a sampler and the key frame of the piece being continued.
 pub struct Continuer {
@@ -34,6 +40,10 @@ pub struct Continuer {
     /// it; with nothing sounding a hold is not sampled).
     hold: Option<u32>,
     sounding: bool,
+    /// Whether the followed key is the model frame's C major / A minor (the guard's scale).
+    key_frame: bool,
+    /// Steps the guard took over since the continuer was made.
+    guarded: u64,
     /// Scratch for the blend, the memory's probabilities, and the blend as logits.
     probs: Vec<f32>,
     remembered: Vec<f32>,
@@ -54,6 +64,7 @@ impl Continuer {
         let onset = vocab.tokens().iter().map(|t| !t.pitches().is_empty()).collect();
         let (probs, remembered, blended) = (vec![0.0; v], vec![0.0; v], vec![0.0; v]);
         let hold = vocab.id(&Token::Hold);
+        let key_frame = model.card().encoding.key_normalisation == KeyNormalisation::CMajorAMinor;
         Continuer {
             model,
             sampler,
@@ -65,6 +76,8 @@ impl Continuer {
             onset,
             hold,
             sounding: false,
+            key_frame,
+            guarded: 0,
             probs,
             remembered,
             blended,
@@ -90,6 +103,11 @@ impl Continuer {
     /// Tokens the session memory has heard since it last forgot.
     pub fn remembered(&self) -> u64 {
         self.memory.observed()
+    }
+
+    /// Steps the guard took over (the model near-uniform) since the continuer was made.
+    pub fn guarded(&self) -> u64 {
+        self.guarded
     }
 
     /// Start sampling afresh from a random seed.
@@ -128,8 +146,15 @@ impl Continuer {
     /// Sample the next token (in the piece's key, or the model's frame without
     /// `follow_key`) and feed it back to the model.
     pub fn next(&mut self, settings: &SamplerSettings) -> Result<Token, ModelError> {
-        let settings = SamplerSettings { allow_song_end: false, ..*settings };
+        let mut settings = SamplerSettings { allow_song_end: false, ..*settings };
         let logits = self.model.feed(&[])?;
+        if settings.guard && normalised_entropy(logits) > GUARD_ENTROPY {
+            self.guarded += 1;
+            settings.temperature *= 0.5;
+            if self.key_frame {
+                settings.steering.scale = settings.steering.scale.or(Some(Scale::Key));
+            }
+        }
         if settings.memory > 0.0 && self.memory.observed() > 0 {
             // The blend, as logits for the sampler (temperature and biases apply to it).
             self.memory.predict(&mut self.remembered);

@@ -29,6 +29,9 @@ pub struct SamplerSettings {
     /// Density, register, step / leap, repetition and scale lock ([`crate::steering`]),
     /// applied by the continuer before sampling.
     pub steering: Steering,
+    /// Whether the continuer guards against near-uniform steps (see
+    /// [`crate::continuation::GUARD_ENTROPY`]).
+    pub guard: bool,
 }
 
 impl Default for SamplerSettings {
@@ -41,6 +44,7 @@ impl Default for SamplerSettings {
             allow_song_end: true,
             memory: 0.0,
             steering: Steering::default(),
+            guard: true,
         }
     }
 }

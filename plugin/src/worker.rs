@@ -395,6 +395,7 @@ fn sampler_settings(link: &Link) -> SamplerSettings {
         allow_song_end: false,
         memory: link.sampling.memory.load(Ordering::Relaxed),
         steering: steering(&link.sampling),
+        guard: true,
     }
 }
 

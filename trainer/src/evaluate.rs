@@ -7,11 +7,15 @@
 use crate::network::Model;
 use crate::train::{evaluate, special_id, Songs};
 use crate::weights::LstmState;
+use continuo_core::continuation::Continuer;
+use continuo_core::encoding::decode;
+use continuo_core::grid::unquantise;
 use continuo_core::inference::{ContinuationModel, ModelError};
 use continuo_core::memory::{blend_logits, Memory, MAX_ORDER};
 use continuo_core::sampler::{softmax, Sampler, SamplerSettings, SpecialIds};
+use continuo_core::song::encode_score;
 use continuo_core::vocab::Vocabulary;
-use continuo_core::{Key, Token};
+use continuo_core::{EncodingKind, Grid, Key, Score, Token};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -273,6 +277,77 @@ pub fn model_figures(
         nll_per_onset: nll / onsets as f64,
         pitch_bits_per_note: pitch_nats / onsets as f64 / std::f64::consts::LN_2,
     })
+}
+
+/// A continuation whose onsets are less than this share in key is noise.
+pub const NOISE_IN_SCALE: f64 = 0.6;
+
+/// How continuations hold up when the seed is played faster or slower than written.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SpeedFigures {
+    /// 2: every duration of the seed halved (double speed); 0.5: doubled.
+    pub speed: f64,
+    pub continuations: usize,
+    /// Mean share of the continuations' onset pitches in the song's key.
+    pub in_scale: f64,
+    /// Share of continuations with fewer than [`NOISE_IN_SCALE`] of their onsets in key.
+    pub noise_share: f64,
+    /// Share of steps the sampling guard took over (the model near-uniform).
+    pub guarded_share: f64,
+}
+
+/// `tokens` (no `/`) played `speed` times as fast: every onset and duration divided by
+/// `speed`, quantised again to `grid` (notes that fall on one step keep the top one).
+pub fn at_speed(tokens: &[Token], speed: f64, grid: Grid, kind: EncodingKind) -> Vec<Token> {
+    let mut notes = unquantise(&decode(tokens, 80), grid);
+    for n in &mut notes {
+        n.onset /= speed;
+        n.duration /= speed;
+    }
+    let mut out = encode_score(&Score { notes, ..Score::default() }, grid, kind, 0);
+    out.pop(); // the `/`
+    out
+}
+
+/// Continue the start (`seed_steps`) of each song (tokens in the model's key frame, with the
+/// song's key in that frame) at each speed, `steps` steps each, and measure how much of
+/// what the model plays is in key.
+pub fn speed_robustness(
+    continuer: &mut Continuer,
+    songs: &[(Vec<Token>, Key)],
+    speeds: &[f64],
+    continuations: &Continuations,
+) -> Result<Vec<SpeedFigures>, ModelError> {
+    let card = continuer.model.card().clone();
+    let (grid, kind) = (card.grid(), card.encoding.kind);
+    let chosen: Vec<&(Vec<Token>, Key)> =
+        songs.iter().filter(|(t, _)| t.len() > continuations.seed_steps).take(continuations.max_songs).collect();
+    let mut out = Vec::new();
+    for &speed in speeds {
+        let (mut in_scale, mut noise, mut guarded, mut n) = (0.0, 0, 0, 0);
+        for (i, (tokens, key)) in chosen.iter().enumerate() {
+            let seed = at_speed(&tokens[..continuations.seed_steps], speed, grid, kind);
+            continuer.reseed(continuations.random_seed.wrapping_add(i as u64));
+            continuer.prime(&seed, 0)?;
+            let before = continuer.guarded();
+            let played: Vec<Token> =
+                (0..continuations.steps).map(|_| continuer.next(&continuations.settings)).collect::<Result<_, _>>()?;
+            guarded += continuer.guarded() - before;
+            let stats = music_stats(&played, *key);
+            in_scale += stats.in_scale;
+            noise += (stats.in_scale < NOISE_IN_SCALE) as usize;
+            n += 1;
+        }
+        let d = n.max(1) as f64;
+        out.push(SpeedFigures {
+            speed,
+            continuations: n,
+            in_scale: in_scale / d,
+            noise_share: noise as f64 / d,
+            guarded_share: guarded as f64 / (d * continuations.steps.max(1) as f64),
+        });
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -5,12 +5,15 @@
 
 use clap::Args;
 use continuo_core::card::ModelCard;
+use continuo_core::continuation::Continuer;
 use continuo_core::corpus::{Corpus, Split};
 use continuo_core::encoding::decode;
 use continuo_core::inference::ContinuationModel;
 use continuo_core::{Key, Token};
 use continuo_trainer::checkpoint::Checkpoint;
-use continuo_trainer::evaluate::{evaluate_model, model_figures, Continuations};
+use continuo_trainer::evaluate::{
+    evaluate_model, model_figures, speed_robustness, Continuations, SpeedFigures, NOISE_IN_SCALE,
+};
 use continuo_trainer::plots::{loss_curves, piano_roll, RollNote};
 use continuo_trainer::train::Songs;
 use std::path::{Path, PathBuf};
@@ -35,6 +38,10 @@ pub struct EvalArgs {
     /// With --model: print the figures as one JSON object.
     #[arg(long)]
     json: bool,
+    /// With --model: also continue the start (--seed-bars) of each song (up to --songs) by
+    /// --bars at normal, double and half speed, and report how much is in key.
+    #[arg(long)]
+    speeds: bool,
     /// With --model: the songs to evaluate.
     #[arg(long, value_enum, default_value = "test")]
     split: SplitChoice,
@@ -127,8 +134,12 @@ fn run_model(args: &EvalArgs, path: &Path) -> Result<(), String> {
     if !figures.nll_nats.is_finite() {
         return Err(format!("{}: the NLL is {} (a NaN or zero probability)", path.display(), figures.nll_nats));
     }
+    let speeds = if args.speeds { Some(speed_table(args, &corpus, model)?) } else { None };
     if args.json {
         let mut report = serde_json::to_value(&figures).map_err(|e| e.to_string())?;
+        if let Some(speeds) = &speeds {
+            report["speeds"] = serde_json::to_value(speeds).map_err(|e| e.to_string())?;
+        }
         report["model"] = path.display().to_string().into();
         report["corpus"] = args.corpus.display().to_string().into();
         report["split"] = format!("{:?}", args.split).to_lowercase().into();
@@ -150,8 +161,46 @@ fn run_model(args: &EvalArgs, path: &Path) -> Result<(), String> {
             figures.nll_per_onset,
             figures.pitch_bits_per_note
         );
+        for s in speeds.iter().flatten() {
+            println!(
+                "  seeds at {:>3}x speed: {} continuations, {:.3} in key, {:.1} % noise (under {} in key), {:.2} % of \
+                 steps guarded",
+                s.speed,
+                s.continuations,
+                s.in_scale,
+                s.noise_share * 100.0,
+                NOISE_IN_SCALE,
+                s.guarded_share * 100.0
+            );
+        }
     }
     Ok(())
+}
+
+/// Continuations of the chosen split's songs with their seeds at normal, double and half speed.
+fn speed_table(args: &EvalArgs, corpus: &Corpus, model: ContinuationModel) -> Result<Vec<SpeedFigures>, String> {
+    let split = |s: Split| match args.split {
+        SplitChoice::Test => s == Split::Test,
+        SplitChoice::Validation => s == Split::Validation,
+        SplitChoice::Train => s == Split::Train,
+        SplitChoice::All => true,
+    };
+    let songs: Vec<(Vec<Token>, Key)> = corpus
+        .songs
+        .iter()
+        .filter(|s| split(s.split))
+        .map(|s| (s.tokens.clone(), s.key.map_or(Key::C_MAJOR, |k| k.transposed(s.shift))))
+        .collect();
+    let steps_per_bar = 4 * model.card().encoding.steps_per_beat.steps_per_beat as usize;
+    let continuations = Continuations {
+        seed_steps: args.seed_bars * steps_per_bar,
+        steps: args.bars * steps_per_bar,
+        max_songs: args.songs,
+        settings: args.sampling.settings(),
+        random_seed: args.sampling.random_seed,
+    };
+    let mut continuer = Continuer::new(model, args.sampling.random_seed);
+    speed_robustness(&mut continuer, &songs, &[1.0, 2.0, 0.5], &continuations).map_err(|e| e.to_string())
 }
 
 fn run_checkpoint(args: &EvalArgs, checkpoint: &Path, out: &Path) -> Result<(), String> {

@@ -59,6 +59,10 @@ pub struct SamplingArgs {
     /// / A minor in a key-normalised model), pentatonic, blues or harmonic-minor.
     #[arg(long)]
     pub scale: Option<Scale>,
+    /// Sample near-uniform steps as they come (by default such a step, where the model does
+    /// not know the music, is kept in key at half the temperature).
+    #[arg(long)]
+    pub no_guard: bool,
 }
 
 /// A number that is not NaN or infinite.
@@ -122,6 +126,7 @@ impl SamplingArgs {
                 repetition: self.repetition,
                 scale: self.scale,
             },
+            guard: !self.no_guard,
         }
     }
 }
