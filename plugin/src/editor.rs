@@ -71,14 +71,17 @@ pub fn history_score(h: &History) -> Score {
     score
 }
 
-/// The health line: steps the worker was late for (held instead) and events dropped because
-/// a block held more than the plugin keeps, since the plugin was loaded.
-fn health(late_steps: u64, dropped_events: u64) -> String {
+/// The health line: steps the worker was late for (held instead), events dropped because a
+/// block held more than the plugin keeps, and steps where the model did not know the music
+/// and the guard kept it in key, since the plugin was loaded.
+fn health(late_steps: u64, dropped_events: u64, guarded_steps: u64) -> String {
     let count = |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
     format!(
-        "Health: {} late (held while the model caught up), {} dropped (too many in one block)",
+        "Health: {} late (held while the model caught up), {} dropped (too many in one block), {} unsure \
+         (unlike anything the model learnt: kept in key)",
         count(late_steps, "step", "steps"),
-        count(dropped_events, "event", "events")
+        count(dropped_events, "event", "events"),
+        count(guarded_steps, "step", "steps")
     )
 }
 
@@ -148,6 +151,7 @@ impl NiceEguiApp for App {
         ui.label(health(
             self.link.late_steps.load(Ordering::Relaxed),
             self.link.dropped_events.load(Ordering::Relaxed),
+            self.link.guarded_steps.load(Ordering::Relaxed),
         ));
         ui.horizontal(|ui| {
             ui.label(format!(

@@ -97,6 +97,9 @@ pub struct Link {
     pub forget: AtomicBool,
     /// Tokens the session memory holds (for the editor).
     pub remembered: AtomicU64,
+    /// Steps the sampling guard took over because the model was near-uniform (the music was
+    /// unlike anything it learnt), since the model was loaded (for the editor).
+    pub guarded_steps: AtomicU64,
     /// Ask the worker to stop.
     pub shutdown: AtomicBool,
     /// The audio thread is playing an answer (for the editor).
@@ -132,6 +135,7 @@ impl Link {
             },
             forget: AtomicBool::new(false),
             remembered: AtomicU64::new(0),
+            guarded_steps: AtomicU64::new(0),
             shutdown: AtomicBool::new(false),
             answering: AtomicBool::new(false),
         })

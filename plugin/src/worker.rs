@@ -362,6 +362,7 @@ fn answer(slot: &mut Slot, link: &Link, request: &Request, shared: &Shared) -> R
         let continuer = slot.continuer.as_mut().expect("a model once loaded stays");
         follow_memory(continuer, link);
         let token = continuer.next(&sampler_settings(link))?;
+        link.guarded_steps.store(continuer.guarded(), Ordering::Relaxed);
         match &token {
             Token::Onset(pitches) => {
                 own.extend(pitches.iter().map(|&pitch| HeardNote { step, steps: 1, pitch, velocity: 90 }))

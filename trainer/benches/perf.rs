@@ -4,14 +4,18 @@
 //! - the stateful ONNX step (the plugin's path) against re-running the model over the last
 //!   100 and 64 tokens for every next token (the seed studies' way), and against a
 //!   plain-Rust LSTM step on weights of the same shape (the floor);
-//! - the step's cost as the hidden size and the number of layers grow.
+//! - the step's cost as the hidden size and the number of layers grow;
+//! - a whole continuation step (model, sampling, steering) with the session memory blended
+//!   in at the plugin's default, against the same step without it.
 //!
 //! Run: `cargo bench -p continuo-trainer --bench perf -- [--quick] [--json FILE]`.
 
 mod common;
 
 use common::{random_model, shipped};
+use continuo_core::continuation::Continuer;
 use continuo_core::inference::ContinuationModel;
+use continuo_core::sampler::SamplerSettings;
 use continuo_trainer::weights::{LstmState, LstmWeights};
 use serde_json::{json, Value};
 use std::hint::black_box;
@@ -101,6 +105,35 @@ fn per_token(name: &str, path: PathBuf, weights: LstmWeights, scale: usize) -> V
     })
 }
 
+/// A continuation step with and without the session memory, after a session of 2,000
+/// tokens (the memory keeps learning from every step it plays), alternating in rounds.
+fn memory_step(name: &str, scale: usize) -> Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../models/{name}.onnx"));
+    let model = ContinuationModel::load(&path).expect("run `cargo xtask ort` first");
+    let session: Vec<_> = model.vocab().tokens().iter().cycle().skip(3).step_by(7).take(2000).cloned().collect();
+    let mut continuer = Continuer::new(model, 1);
+    continuer.prime(&session[..64], 0).unwrap();
+    continuer.remember(&session);
+    let (plain, blended) =
+        (SamplerSettings::default(), SamplerSettings { memory: MEMORY, ..SamplerSettings::default() });
+    let (mut without, mut with) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        without.extend(timings((2000 / scale / ROUNDS).max(2), || drop(black_box(continuer.next(&plain).unwrap()))));
+        with.extend(timings((2000 / scale / ROUNDS).max(2), || drop(black_box(continuer.next(&blended).unwrap()))));
+    }
+    without.sort_by(f64::total_cmp);
+    with.sort_by(f64::total_cmp);
+    eprintln!(
+        "{name} continuation step: {:.1} µs, with memory {MEMORY} {:.1} µs",
+        without[without.len() / 2],
+        with[with.len() / 2]
+    );
+    json!({ "model": name, "memory": MEMORY, "without": summary(&without), "with": summary(&with) })
+}
+
+/// The Memory control's default in the plugin.
+const MEMORY: f32 = 0.4;
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let quick = args.iter().any(|a| a == "--quick");
@@ -128,7 +161,8 @@ fn main() {
             scale.push(json!({ "layers": layers, "hidden": hidden, "onnx_step": summary(&step), "plain_step": summary(&plain) }));
         }
     }
-    let report = json!({ "inference": inference, "scale_inference": scale });
+    let memory: Vec<Value> = ["essen-melody", "bach-chords"].iter().map(|m| memory_step(m, q)).collect();
+    let report = json!({ "inference": inference, "scale_inference": scale, "memory_step": memory });
     let text = serde_json::to_string_pretty(&report).unwrap();
     match json_out {
         Some(p) => std::fs::write(&p, text).unwrap_or_else(|e| panic!("{}: {e}", p.display())),

@@ -470,6 +470,26 @@ impl Report {
             f(&mem["rss_with_model_mib"]), f(&mem["rss_before_mib"]), f(&mem["rss_with_model_mib"]) - f(&mem["rss_before_mib"])
         );
 
+        let _ = writeln!(w, "## Session memory\n");
+        let _ = writeln!(w, "A whole continuation step (model, sampling, steering; `Continuer::next`) after a session of 2,000 tokens, with the session memory blended in at the plugin's default against the same step without it, alternating in rounds (`trainer/benches/perf.rs`). Goal: within 20 %.\n");
+        let _ = writeln!(w, "| model | step, median / p99 | with memory, median / p99 | cost of the memory |");
+        let _ = writeln!(w, "|---|---|---|---|");
+        for r in self.inference["memory_step"].as_array().into_iter().flatten() {
+            let (without, with) = (f(&r["without"]["median_us"]), f(&r["with"]["median_us"]));
+            let _ = writeln!(
+                w,
+                "| `{}` (memory {}) | {} / {} | {} / {} | {:+.1} % |",
+                r["model"].as_str().unwrap_or(""),
+                r["memory"],
+                us(without),
+                us(f(&r["without"]["p99_us"])),
+                us(with),
+                us(f(&r["with"]["p99_us"])),
+                (with / without - 1.0) * 100.0
+            );
+        }
+        let _ = writeln!(w);
+
         let _ = writeln!(w, "## Scale\n");
         let _ = writeln!(w, "Per-token inference (median, random weights, vocabulary 64) and training speed (Essen, batch 64 × 64) by layers × hidden size; relative to 1 × 128.\n");
         let _ = writeln!(w, "| layers × hidden | ONNX step | plain-Rust step | relative step cost | training tokens/s | relative training time |");

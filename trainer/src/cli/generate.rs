@@ -49,6 +49,14 @@ pub fn run(args: &GenerateArgs) -> Result<(), String> {
     if let (true, Some(declared), Some(followed)) = (key.followed_notes, key.declared, key.key) {
         println!("the seed declares {declared}, but its notes are in {followed}: following the notes");
     }
+    if continuer.guarded() > 0 {
+        println!(
+            "the model did not know the music at {} of {} steps (near-uniform): the guard kept those in key at half \
+             the temperature",
+            continuer.guarded(),
+            continued.tokens.len()
+        );
+    }
     let added = continued.score.notes.iter().filter(|n| n.voice == 1).count();
     let text: Vec<String> = continued.tokens.iter().take(64).map(|t| t.to_string()).collect();
     println!(
