@@ -25,6 +25,8 @@ enum Command {
     Eval(cli::eval::EvalArgs),
     /// Export a checkpoint as a stateful ONNX model with its model card.
     Export(cli::export::ExportArgs),
+    /// Adapt an exported model to a prepared corpus of your own music; writes a new model.
+    Finetune(cli::finetune::FinetuneArgs),
     /// Continue a MIDI or **kern file with a model and write a MIDI file.
     Generate(cli::generate::GenerateArgs),
 }
@@ -36,6 +38,7 @@ fn main() -> ExitCode {
         Command::Train(args) => cli::train::run(&args),
         Command::Eval(args) => cli::eval::run(&args),
         Command::Export(args) => cli::export::run(&args),
+        Command::Finetune(args) => cli::finetune::run(&args),
         Command::Generate(args) => cli::generate::run(&args),
     };
     match result {

@@ -176,18 +176,35 @@ pub fn train(
     out: &Path,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<(), TrainerError> {
-    if songs.train.is_empty() || songs.validation.is_empty() {
+    if songs.validation.is_empty() {
         return Err(TrainerError::Invalid(
             "the corpus needs songs in both the training and the validation split".into(),
         ));
     }
+    train_until(ckpt, songs, out, None, progress)
+}
+
+/// [`train`], stopping also when `deadline` passes (in the middle of an epoch: that epoch is
+/// validated and saved as it stands). Without validation songs every epoch counts as the
+/// best and the epoch limit or the deadline stops it (fine-tuning on a few phrases).
+pub fn train_until(
+    ckpt: &mut Checkpoint,
+    songs: &Songs,
+    out: &Path,
+    deadline: Option<Instant>,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<(), TrainerError> {
+    if songs.train.is_empty() {
+        return Err(TrainerError::Invalid("the corpus has no training songs".into()));
+    }
+    let mut stopped = false;
     std::fs::create_dir_all(out).map_err(TrainerError::io(out))?;
     let vocab = Vocabulary::from_tokens(ckpt.header.encoding.vocabulary.clone())?;
     let (hold, song_end) = (special_id(&vocab, Token::Hold), special_id(&vocab, Token::SongEnd));
     let config = ckpt.header.config.clone();
     let mut grads = Grads::zeros_like(&ckpt.model);
     let mut ws = Workspace::default();
-    while ckpt.header.epoch < config.max_epochs && ckpt.header.epochs_since_best < config.patience {
+    while !stopped && ckpt.header.epoch < config.max_epochs && ckpt.header.epochs_since_best < config.patience {
         let epoch = ckpt.header.epoch + 1;
         let started = Instant::now();
         let mut order: Vec<usize> = (0..songs.train.len()).collect();
@@ -206,9 +223,13 @@ pub fn train(
         let mut dropout_rng = epoch_rng(config.seed, epoch, 2);
         let mut total = Stats::default();
         let mut k = 0;
-        for data in &batches {
+        'batches: for data in &batches {
             let mut state = State::zeros(config.layers, data.streams, config.hidden);
             for (t, steps) in data.windows(config.window) {
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    stopped = true;
+                    break 'batches;
+                }
                 let (inputs, targets) = data.window(t, steps);
                 let batch = Batch { inputs, targets, steps, streams: data.streams };
                 let stats = train_window(ckpt, &batch, &mut state, &mut ws, &mut grads, &mut dropout_rng, hold)
@@ -224,8 +245,16 @@ pub fn train(
             }
         }
         let train_seconds = started.elapsed().as_secs_f64();
+        if total.count == 0 {
+            break; // the deadline passed before this epoch trained anything
+        }
         progress(Progress::Validating);
-        let val = evaluate(&mut ckpt.model, &songs.validation, config.batch, config.window, hold, song_end);
+        // Without validation songs, the training figures stand in.
+        let val = if songs.validation.is_empty() {
+            total
+        } else {
+            evaluate(&mut ckpt.model, &songs.validation, config.batch, config.window, hold, song_end)
+        };
         if let Some(cause) = divergence("validation", val.mean_nll(), vocab.len()) {
             return Err(TrainerError::Diverged { epoch, during: "validation".into(), cause });
         }
@@ -243,7 +272,8 @@ pub fn train(
         h.epoch = epoch;
         h.train_seconds += record.seconds;
         h.history.push(record.clone());
-        let improved = h.best_validation_nll.is_none_or(|best| record.validation_nll < best - 1e-4);
+        let improved =
+            songs.validation.is_empty() || h.best_validation_nll.is_none_or(|best| record.validation_nll < best - 1e-4);
         if improved {
             h.best_validation_nll = Some(record.validation_nll);
             h.best_epoch = epoch;

@@ -26,7 +26,8 @@ fn temp(name: &str) -> tempfile::TempDir {
     tempfile::Builder::new().prefix(&format!("continuo-cli-{name}-")).tempdir().unwrap()
 }
 
-/// Forty little kern tunes in G major: scales and arpeggios in quarters and eighths.
+/// Forty little kern tunes in G major: scales and arpeggios in quarters and eighths, each
+/// ending in its own number of sixteenths and a rest.
 fn write_corpus(dir: &Path) {
     let phrases = ["4g 4a 4b 4cc", "8d 8g 8b 8dd 4g 4r", "4b 4a 4g 4d", "8g 8a 8b 8a 4g 4g"];
     for i in 0..40 {
@@ -38,7 +39,8 @@ fn write_corpus(dir: &Path) {
                 text.push('\n');
             }
         }
-        text.push_str("==\n*-\n");
+        // A last bar of its own, so that no two tunes are the same (duplicates are kept once).
+        text.push_str(&format!("=7\n{}4r\n==\n*-\n", "16g\n".repeat(1 + i / 4)));
         std::fs::write(dir.join(format!("tune{i:02}.krn")), text).unwrap();
     }
 }
@@ -104,6 +106,18 @@ fn prepare_train_eval_export_generate() {
     card_again.onnx.file = card.onnx.file.clone();
     assert_eq!(card_again, card);
 
+    // Fine-tuned on the same corpus for an epoch: a new model that eval loads, whose card
+    // names its parent.
+    let tuned = root.join("tuned.onnx");
+    let (ok, text) =
+        trainer(&["finetune", "--model", &s(&model), "--corpus", &s(&corpus), "--out", &s(&tuned), "--epochs", "1"]);
+    assert!(ok && text.contains("after 1 epochs"), "{text}");
+    let tuned_card = continuo_core::card::ModelCard::load(&root.join("tuned.json")).unwrap();
+    assert_eq!(tuned_card.training.details["parent_name"], "tiny");
+    assert!(tuned_card.training.command.contains("finetune") && root.join("tuned.golden.json").is_file());
+    let (ok, text) = trainer(&["eval", "--model", &s(&tuned), "--corpus", &s(&corpus), "--json"]);
+    assert!(ok && text.contains("\"nll_nats\""), "{text}");
+
     let out = root.join("continued.mid");
     let seed = songs.join("tune00.krn");
     // Four bars after the seed tune, with random seed 9.
@@ -122,10 +136,12 @@ fn prepare_train_eval_export_generate() {
         "the re-exported model continues differently"
     );
     let score = read_midi_file(&out, &MidiOptions::default()).unwrap();
-    let seed_end = 6.0 * 4.0;
+    // Six bars, a sixteenth and a quarter rest: the continuation starts after the rest and
+    // ends four bars after the bar line that ends the seed's last bar.
+    let seed_end = 6.0 * 4.0 + 0.25 + 1.0;
     assert!(score.notes.iter().filter(|n| n.voice == 0).all(|n| n.onset < seed_end));
     assert!(score.notes.iter().any(|n| n.voice == 1 && n.onset >= seed_end), "no continuation notes");
-    assert!(score.end_beat() <= seed_end + 16.0 + 1e-9);
+    assert!(score.end_beat() <= 7.0 * 4.0 + 16.0 + 1e-9);
     // The same random seed gives the same file.
     let again = root.join("again.mid");
     assert!(generate(&model, &again).0);
@@ -150,9 +166,8 @@ fn bad_input_gives_clear_errors() {
     let empty = root.join("empty");
     std::fs::create_dir_all(&empty).unwrap();
     let (ok, text) = trainer(&["prepare", "-i", &s(&empty), "-o", &s(&root.join("c"))]);
-    assert!(ok, "{text}");
-    let (ok, text) = trainer(&["train", "--corpus", &s(&root.join("c")), "--out", &s(&root.join("r"))]);
-    assert!(!ok && text.contains("error:") && text.contains("training"), "{text}");
+    assert!(!ok && text.contains("no music could be read: 0 music files found"), "{text}");
+    assert!(!root.join("c").exists(), "an empty corpus was written");
 
     std::fs::write(root.join("broken.ckpt"), b"CONTINUO-CKPT-1\nxx").unwrap();
     let (ok, text) =
@@ -175,4 +190,13 @@ fn bad_input_gives_clear_errors() {
 
     let (ok, text) = trainer(&["prepare", "-i", &s(&root.join("missing")), "-o", &s(&root.join("c2"))]);
     assert!(!ok && text.contains("not a folder"), "{text}");
+
+    // Sampling options out of range are refused, naming the option.
+    for (option, value) in
+        [("--temperature", "-1"), ("--temperature", "NaN"), ("--top-p", "2"), ("--entropy", "5"), ("--velocity", "200")]
+    {
+        let (ok, text) =
+            trainer(&["generate", "--model", "m.onnx", "--seed", "x.mid", "--out", "o.mid", option, value]);
+        assert!(!ok && text.contains(option) && text.contains(value), "{option} {value}: {text}");
+    }
 }

@@ -3,10 +3,11 @@
 //! evaluation equals the reference forward pass, and bad checkpoints are clear errors.
 
 use continuo_core::card::EncodingSpec;
-use continuo_trainer::checkpoint::{Checkpoint, TrainConfig};
+use continuo_trainer::checkpoint::{Checkpoint, Schedule, TrainConfig, WindowOrder};
 use continuo_trainer::error::TrainerError;
-use continuo_trainer::train::{evaluate, train, Songs};
+use continuo_trainer::train::{evaluate, train, train_until, Songs};
 use continuo_trainer::weights::LstmState;
+use std::time::{Duration, Instant};
 
 /// `/ r _ 60..=67`: ids 0, 1, 2, then pitches from 3.
 fn encoding() -> EncodingSpec {
@@ -60,6 +61,33 @@ fn data() -> Songs {
 
 fn out_dir(name: &str) -> tempfile::TempDir {
     tempfile::Builder::new().prefix(&format!("continuo-train-{name}-")).tempdir().unwrap()
+}
+
+#[test]
+fn random_windows_with_each_schedule_learn_too() {
+    for schedule in [Schedule::Constant, Schedule::Cosine, Schedule::HalveAfter2] {
+        let config = TrainConfig { windows: WindowOrder::Random, schedule, weight_decay: 0.01, ..config(25) };
+        let mut ckpt = fresh(config);
+        train(&mut ckpt, &data(), out_dir("random").path(), &mut |_| {}).unwrap();
+        let first = ckpt.header.history[0].validation_nll;
+        let best = ckpt.header.best_validation_nll.expect("a validated epoch");
+        println!("{schedule:?}: validation NLL epoch 1 {first:.3}, best {best:.3}");
+        assert!(best < 0.5 * first, "{schedule:?}: first {first}, best {best}");
+    }
+}
+
+#[test]
+fn a_deadline_stops_training_and_no_validation_songs_is_fine() {
+    let songs = Songs { validation: vec![], ..data() };
+    let mut ckpt = fresh(config(1000));
+    let dir = out_dir("deadline");
+    let deadline = Instant::now() + Duration::from_millis(300);
+    train_until(&mut ckpt, &songs, dir.path(), Some(deadline), &mut |_| {}).unwrap();
+    assert!(Instant::now() < deadline + Duration::from_secs(2), "training ran past its deadline");
+    assert!(ckpt.header.epoch > 0 && ckpt.header.epoch < 1000, "{} epochs", ckpt.header.epoch);
+    // Every epoch counts as the best: the last one is saved as best.
+    assert_eq!(ckpt.header.best_epoch, ckpt.header.epoch);
+    assert!(dir.path().join("best.ckpt").is_file());
 }
 
 #[test]

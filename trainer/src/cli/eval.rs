@@ -4,7 +4,6 @@
 //! optionally with the session memory blended in (`--memory`), printed (`--json`: as JSON).
 
 use clap::Args;
-use continuo_core::card::ModelCard;
 use continuo_core::continuation::Continuer;
 use continuo_core::corpus::{Corpus, Split};
 use continuo_core::encoding::decode;
@@ -89,43 +88,13 @@ fn songs_of(songs: Songs, split: SplitChoice) -> Vec<Vec<u32>> {
     }
 }
 
-/// Whether a corpus can be read in a model's vocabulary: the same encoding and grid (pitches
-/// outside the model's range then fold by octaves, rare chords fall back, as `prepare` does).
-fn check_compatible(corpus: &Corpus, corpus_path: &Path, card: &ModelCard, model_path: &Path) -> Result<(), String> {
-    let (m, e) = (&corpus.manifest, &card.encoding);
-    if m.encoding != e.kind || m.steps_per_beat != e.steps_per_beat {
-        return Err(format!(
-            "{} is prepared as {} on a {} grid, but the model {} reads {} on a {} grid: prepare the corpus with \
-             `--encoding {} --grid {}`",
-            corpus_path.display(),
-            m.encoding,
-            m.steps_per_beat,
-            model_path.display(),
-            e.kind,
-            e.steps_per_beat,
-            e.kind,
-            e.steps_per_beat
-        ));
-    }
-    if m.key_normalisation != e.key_normalisation {
-        eprintln!(
-            "note: {} has keys {}, the model {} was trained with keys {}",
-            corpus_path.display(),
-            m.key_normalisation,
-            model_path.display(),
-            e.key_normalisation
-        );
-    }
-    Ok(())
-}
-
 /// `--model`: NLL, accuracy and per-note figures on a split, with the session memory blended
 /// in at `--memory` as the plugin's Memory control does (it hears each song from its start).
 fn run_model(args: &EvalArgs, path: &Path) -> Result<(), String> {
     let mut model =
         ContinuationModel::load(path).map_err(|e| format!("{e} (run `cargo xtask ort` for the runtime)"))?;
     let corpus = Corpus::read(&args.corpus)?;
-    check_compatible(&corpus, &args.corpus, model.card(), path)?;
+    super::shared::check_compatible(&corpus, &args.corpus, model.card(), path)?;
     let songs = songs_of(Songs::from_corpus(&corpus, model.vocab()), args.split);
     if songs.is_empty() {
         return Err(format!("{}: no songs in the {:?} split", args.corpus.display(), args.split));

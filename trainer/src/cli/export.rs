@@ -7,7 +7,7 @@ use clap::Args;
 use continuo_core::card::{card_path_for, ModelCard, Training};
 use continuo_core::corpus::SPLIT_RULE;
 use continuo_trainer::checkpoint::Checkpoint;
-use continuo_trainer::export::{model_card, onnx_spec, read_weights, write_model};
+use continuo_trainer::export::{model_card, onnx_spec, read_weights, write_golden, write_model};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -37,9 +37,6 @@ pub struct ExportArgs {
     #[arg(long)]
     corpus: Option<PathBuf>,
 }
-
-/// Tokens in a golden file.
-const GOLDEN_STEPS: usize = 48;
 
 pub fn run(args: &ExportArgs) -> Result<(), String> {
     let Some(checkpoint) = &args.checkpoint else {
@@ -106,21 +103,10 @@ pub fn run(args: &ExportArgs) -> Result<(), String> {
         if vocab.tokens() != card.encoding.vocabulary.as_slice() {
             return Err(format!("{}: the corpus's vocabulary is not the model's", dir.display()));
         }
-        let song = corpus.split(continuo_core::corpus::Split::Test).next().ok_or("the corpus has no test songs")?;
-        let mut tokens = vec![continuo_core::Token::SongEnd];
-        tokens.extend(song.tokens.iter().take(GOLDEN_STEPS - 1).cloned());
-        let ids = vocab.encode(&tokens);
-        let mut state = continuo_trainer::weights::LstmState::zeros(weights.num_layers(), weights.hidden);
-        let logits = weights.forward(&ids, &mut state);
-        let golden = serde_json::json!({
-            "about": "the trainer's logits for these token ids, fed from a zero state; the ONNX model must agree to within 1e-4",
-            "file": song.file,
-            "tokens": tokens.iter().map(|t| t.to_string()).collect::<Vec<_>>(),
-            "ids": ids,
-            "logits": logits.chunks(weights.vocab).collect::<Vec<_>>(),
-        });
-        let path = args.out.with_extension("golden.json");
-        std::fs::write(&path, golden.to_string()).map_err(|e| format!("{}: {e}", path.display()))?;
+        if corpus.split(continuo_core::corpus::Split::Test).next().is_none() {
+            return Err(format!("{}: the corpus has no test songs", dir.display()));
+        }
+        write_golden(&weights, &vocab, &corpus, &args.out)?;
     }
     report_written(&args.out);
     Ok(())

@@ -2,6 +2,7 @@
 
 pub mod eval;
 pub mod export;
+pub mod finetune;
 pub mod generate;
 pub mod inspect;
 pub mod prepare;

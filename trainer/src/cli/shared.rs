@@ -1,10 +1,14 @@
-//! Options several subcommands share: how songs are encoded, and how tokens are sampled.
+//! Options several subcommands share: how songs are encoded, and how tokens are sampled;
+//! and whether a corpus can be read in a model's vocabulary.
 
 use clap::Args;
+use continuo_core::card::ModelCard;
+use continuo_core::corpus::Corpus;
 use continuo_core::sampler::SamplerSettings;
 use continuo_core::song::KeyNormalisation;
 use continuo_core::steering::{Scale, Steering};
 use continuo_core::{EncodingKind, Grid};
+use std::path::Path;
 
 #[derive(Args, Debug, Clone)]
 pub struct EncodingArgs {
@@ -22,23 +26,23 @@ pub struct EncodingArgs {
 #[derive(Args, Debug, Clone)]
 pub struct SamplingArgs {
     /// 0 takes the most likely token; 1 samples the model's distribution.
-    #[arg(long, default_value_t = 1.0, value_parser = non_negative)]
+    #[arg(long, default_value_t = 1.0, allow_hyphen_values = true, value_parser = non_negative)]
     pub temperature: f32,
     /// 0..1: how much the temperature follows each step's entropy.
-    #[arg(long, default_value_t = 0.0, value_parser = unit)]
+    #[arg(long, default_value_t = 0.0, allow_hyphen_values = true, value_parser = unit)]
     pub entropy: f32,
     /// Added to the REST logit (negative: fewer rests).
     #[arg(long, default_value_t = 0.0, allow_hyphen_values = true, value_parser = finite)]
     pub rest_bias: f32,
     /// Nucleus sampling: keep the likeliest tokens up to this probability mass.
-    #[arg(long, default_value_t = 1.0, value_parser = probability_mass)]
+    #[arg(long, default_value_t = 1.0, allow_hyphen_values = true, value_parser = probability_mass)]
     pub top_p: f32,
     /// Random seed; the same seed gives the same result.
     #[arg(long, default_value_t = 1)]
     pub random_seed: u64,
     /// 0..1: how much the session memory (what the seed and the continuation played so
     /// far) is blended into each step.
-    #[arg(long, default_value_t = 0.0, value_parser = unit)]
+    #[arg(long, default_value_t = 0.0, allow_hyphen_values = true, value_parser = unit)]
     pub memory: f32,
     /// -1..1: fewer (-) or more (+) onsets.
     #[arg(long, default_value_t = 0.0, allow_hyphen_values = true, value_parser = signed_unit)]
@@ -63,6 +67,41 @@ pub struct SamplingArgs {
     /// not know the music, is kept in key at half the temperature).
     #[arg(long)]
     pub no_guard: bool,
+}
+
+/// Whether a corpus can be read in a model's vocabulary: the same encoding and grid (pitches
+/// outside the model's range then fold by octaves, rare chords fall back, as `prepare` does).
+pub fn check_compatible(
+    corpus: &Corpus,
+    corpus_path: &Path,
+    card: &ModelCard,
+    model_path: &Path,
+) -> Result<(), String> {
+    let (m, e) = (&corpus.manifest, &card.encoding);
+    if m.encoding != e.kind || m.steps_per_beat != e.steps_per_beat {
+        return Err(format!(
+            "{} is prepared as {} on a {} grid, but the model {} reads {} on a {} grid: prepare the corpus with \
+             `--encoding {} --grid {}`",
+            corpus_path.display(),
+            m.encoding,
+            m.steps_per_beat,
+            model_path.display(),
+            e.kind,
+            e.steps_per_beat,
+            e.kind,
+            e.steps_per_beat
+        ));
+    }
+    if m.key_normalisation != e.key_normalisation {
+        eprintln!(
+            "note: {} has keys {}, the model {} was trained with keys {}",
+            corpus_path.display(),
+            m.key_normalisation,
+            model_path.display(),
+            e.key_normalisation
+        );
+    }
+    Ok(())
 }
 
 /// A number that is not NaN or infinite.
