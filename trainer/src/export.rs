@@ -319,6 +319,39 @@ pub fn write_model(weights: &LstmWeights, onnx_path: &Path, card: &ModelCard) ->
     card.save(&card_path).map_err(TrainerError::io(card_path))
 }
 
+/// Tokens in a golden file.
+const GOLDEN_STEPS: usize = 48;
+
+/// `NAME.golden.json` beside `onnx_path`: the start of the corpus's first test song (else its
+/// first validation or training song) as token ids in `vocab`, and the trainer's logits for
+/// them from a zero state, which the ONNX model must reproduce
+/// (`core/tests/shipped_models.rs`).
+pub fn write_golden(
+    weights: &LstmWeights,
+    vocab: &Vocabulary,
+    corpus: &Corpus,
+    onnx_path: &Path,
+) -> Result<(), TrainerError> {
+    let song = [Split::Test, Split::Validation, Split::Train]
+        .into_iter()
+        .find_map(|split| corpus.split(split).next())
+        .ok_or_else(|| TrainerError::Invalid("the corpus has no songs for a golden file".into()))?;
+    let mut tokens = vec![Token::SongEnd];
+    tokens.extend(song.tokens.iter().take(GOLDEN_STEPS - 1).cloned());
+    let ids = vocab.encode(&tokens);
+    let mut state = LstmState::zeros(weights.num_layers(), weights.hidden);
+    let logits = weights.forward(&ids, &mut state);
+    let golden = serde_json::json!({
+        "about": "the trainer's logits for these token ids, fed from a zero state; the ONNX model must agree to within 1e-4",
+        "file": song.file,
+        "tokens": tokens.iter().map(|t| t.to_string()).collect::<Vec<_>>(),
+        "ids": ids,
+        "logits": logits.chunks(weights.vocab).collect::<Vec<_>>(),
+    });
+    let path = onnx_path.with_extension("golden.json");
+    std::fs::write(&path, golden.to_string()).map_err(TrainerError::io(&path))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -368,37 +401,4 @@ mod tests {
         }
         std::fs::remove_dir_all(&dir).unwrap();
     }
-}
-
-/// Tokens in a golden file.
-const GOLDEN_STEPS: usize = 48;
-
-/// `NAME.golden.json` beside `onnx_path`: the start of the corpus's first test song (else its
-/// first validation or training song) as token ids in `vocab`, and the trainer's logits for
-/// them from a zero state, which the ONNX model must reproduce
-/// (`core/tests/shipped_models.rs`).
-pub fn write_golden(
-    weights: &LstmWeights,
-    vocab: &Vocabulary,
-    corpus: &Corpus,
-    onnx_path: &Path,
-) -> Result<(), TrainerError> {
-    let song = [Split::Test, Split::Validation, Split::Train]
-        .into_iter()
-        .find_map(|split| corpus.split(split).next())
-        .ok_or_else(|| TrainerError::Invalid("the corpus has no songs for a golden file".into()))?;
-    let mut tokens = vec![Token::SongEnd];
-    tokens.extend(song.tokens.iter().take(GOLDEN_STEPS - 1).cloned());
-    let ids = vocab.encode(&tokens);
-    let mut state = LstmState::zeros(weights.num_layers(), weights.hidden);
-    let logits = weights.forward(&ids, &mut state);
-    let golden = serde_json::json!({
-        "about": "the trainer's logits for these token ids, fed from a zero state; the ONNX model must agree to within 1e-4",
-        "file": song.file,
-        "tokens": tokens.iter().map(|t| t.to_string()).collect::<Vec<_>>(),
-        "ids": ids,
-        "logits": logits.chunks(weights.vocab).collect::<Vec<_>>(),
-    });
-    let path = onnx_path.with_extension("golden.json");
-    std::fs::write(&path, golden.to_string()).map_err(TrainerError::io(&path))
 }
