@@ -6,7 +6,7 @@
 //!   and prints its path.
 //! - `cargo xtask install` puts the bundles, the ONNX Runtime library and the models where
 //!   hosts and the plugin find them (see `install.rs`).
-//! - `cargo xtask perf [--quick] [--time-to-model PRESET]` runs the benchmarks and writes
+//! - `cargo xtask perf [--quick] [--time-to-model PRESET]... [--corpus DIR]` runs the benchmarks and writes
 //!   `docs/PERFORMANCE.md` (see `perf.rs`).
 //! - `cargo xtask bundle continuo --release` (and nice-plug-xtask's other commands) builds
 //!   `target/bundled/Continuo.clap`, `Continuo.vst3` and the standalone binary.
@@ -24,7 +24,7 @@ fn main() -> ExitCode {
         Some("install") => install::run(&ort::workspace_root()),
         Some("perf") => perf::run(&ort::workspace_root(), &args[1..]),
         Some(_) => nice_plug_xtask::main_with_args("cargo xtask", args).map_err(|e| format!("{e:#}")),
-        None => Err("usage: cargo xtask ort [--dest DIR] | install | perf [--quick] [--time-to-model PRESET] | bundle continuo --release".to_string()),
+        None => Err("usage: cargo xtask ort [--dest DIR] | install | perf [--quick] [--time-to-model PRESET]... [--corpus DIR] | bundle continuo --release".to_string()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

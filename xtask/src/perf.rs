@@ -1,4 +1,4 @@
-//! `cargo xtask perf [--quick] [--time-to-model PRESET]...`: runs every performance measurement of
+//! `cargo xtask perf [--quick] [--time-to-model PRESET]... [--corpus DIR]`: runs every performance measurement of
 //! issue #4 in one invocation and writes the report, `docs/PERFORMANCE.md`. Every figure
 //! stands beside its baseline from the same run:
 //! - per-token inference (`cargo bench -p continuo-trainer --bench perf`): the stateful ONNX
@@ -9,8 +9,8 @@
 //!   reference `trainer/reference/torch_lstm.py` with the same shapes when PyTorch is
 //!   installed (`$CONTINUO_PYTHON`, else `python3`), with the trainer's peak memory;
 //! - how training speed grows with hidden size and layers, and epoch time with corpus size;
-//! - with `--time-to-model PRESET` (repeatable): training that preset on Essen to early
-//!   stopping (`esac` is the shipped default model's recipe; tens of minutes each), kept in
+//! - with `--time-to-model PRESET` (repeatable): training that preset to early stopping on
+//!   Essen, or on the prepared corpus of `--corpus DIR` (tens of minutes each), kept in
 //!   `docs/perf/time-to-model.json` for later reports.
 
 use continuo_core::inference::ORT_VERSION;
@@ -166,7 +166,10 @@ fn time_to_model(root: &Path, corpus: &Path, preset: &str) -> Result<Value, Stri
     let done = log.lines().rev().find(|l| l.starts_with("done after")).unwrap_or("");
     let done = done.split("; checkpoints in").next().unwrap_or("").to_string();
     Ok(json!({
-        "command": format!("trainer train --corpus data-out/essen --out runs/time-to-model/{preset} --preset {preset}"),
+        "command": format!(
+            "trainer train --corpus {} --out runs/time-to-model/{preset} --preset {preset}",
+            corpus.strip_prefix(root).unwrap_or(corpus).display()
+        ),
         "wall_seconds": wall, "peak_rss_mib": peak, "summary": done, "eval": eval,
         "date": shell("date -u +%Y-%m-%d"), "machine": machine(),
     }))
@@ -246,8 +249,10 @@ pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
 
     let ttm_path = root.join("docs/perf/time-to-model.json");
     let mut ttm = read_json(&ttm_path).unwrap_or_else(|_| json!({}));
+    // `--corpus DIR`: where `--time-to-model` trains (default: the Essen corpus).
+    let ttm_corpus = args.windows(2).find(|w| w[0] == "--corpus").map_or(corpus.clone(), |w| root.join(&w[1]));
     for preset in args.windows(2).filter(|w| w[0] == "--time-to-model").map(|w| w[1].as_str()) {
-        ttm[preset] = time_to_model(root, &corpus, preset)?;
+        ttm[preset] = time_to_model(root, &ttm_corpus, preset)?;
         std::fs::create_dir_all(ttm_path.parent().unwrap()).map_err(|e| e.to_string())?;
         std::fs::write(&ttm_path, serde_json::to_string_pretty(&ttm).unwrap()).map_err(|e| e.to_string())?;
     }
@@ -445,8 +450,8 @@ impl Report {
         for (preset, t) in measured.into_iter().flatten() {
             let _ = writeln!(
                 w,
-                "- `{preset}`{}: `{}` (with `cargo xtask perf --time-to-model {preset}`, on {}): {:.1} min of wall time, peak memory {:.0} MiB; {}. Test NLL {:.3} nats/token (perplexity {:.2}), accuracy {:.1} %.",
-                if preset == "esac" { " (the shipped default model's recipe)" } else { "" },
+                "- `{preset}`{}: `{}` (with `cargo xtask perf --time-to-model {preset}`, on {}): {:.1} min of wall time, peak memory {:.0} MiB; {}. Test NLL on its corpus (`trainer eval --checkpoint`) {:.3} nats/token (perplexity {:.2}), accuracy {:.1} %.",
+                PRESETS.iter().find(|p| p.name == preset).map_or(String::new(), |p| format!(" ({})", p.description)),
                 t["command"].as_str().unwrap_or(""),
                 t["date"].as_str().unwrap_or(""),
                 f(&t["wall_seconds"]) / 60.0,
