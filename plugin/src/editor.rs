@@ -5,11 +5,10 @@
 
 use crate::link::Link;
 use crate::params::ContinuoParams;
+use crate::takes::{history_score, TakesStatus};
 use crate::worker::{History, Shared};
 use continuo_core::midi::write_midi_file;
-use continuo_core::score::DEFAULT_BPM;
-use continuo_core::song::decode_tokens;
-use continuo_core::{Grid, Note, Score};
+use continuo_core::Note;
 use egui_file::FileDialog;
 use nice_plug::context::gui::GuiContext;
 use nice_plug::editor::dpi::LogicalSize;
@@ -46,29 +45,6 @@ pub fn editor(params: Arc<ContinuoParams>, link: Arc<Link>, shared: Arc<Shared>)
         EguiNiceSettings::new().with_tile("Continuo"),
         app,
     )
-}
-
-/// The last phrase and answer as a score: phrase on voice 0, answer on voice 1, at 120 BPM.
-pub fn history_score(h: &History) -> Score {
-    let grid = Grid { steps_per_beat: h.steps_per_beat.max(1) };
-    let beats = |step: i64| step as f64 / grid.steps_per_beat as f64;
-    let mut notes: Vec<Note> = h
-        .phrase
-        .iter()
-        .map(|&(step, steps, pitch)| Note {
-            onset: beats(step),
-            duration: beats(steps as i64),
-            pitch,
-            velocity: 90,
-            voice: 0,
-        })
-        .collect();
-    let answer = decode_tokens(&h.answer, grid, 0, 90, DEFAULT_BPM, None);
-    notes.extend(answer.notes.iter().map(|n| Note { onset: n.onset + beats(h.answer_start), voice: 1, ..*n }));
-    let mut score =
-        Score { title: Some("Continuo: phrase and answer".into()), notes, tempi: answer.tempi, ..Score::default() };
-    score.sort();
-    score
 }
 
 /// The health line: steps the worker was late for (held instead), events dropped because a
@@ -120,6 +96,46 @@ fn piano_roll(ui: &mut egui::Ui, h: &History) {
     }
 }
 
+/// The takes line: how many are kept, where, and why the last write failed.
+fn takes_line(status: Option<&TakesStatus>) -> String {
+    let count = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    match status {
+        None => "Takes: none kept yet".into(),
+        Some(s) => format!(
+            "Takes: {} and {} written to {}{}",
+            count(s.kept, "take kept", "takes kept"),
+            count(s.phrases, "phrase", "phrases"),
+            s.folder.display(),
+            if s.pending > 0 { format!(", {} waiting to be written", s.pending) } else { String::new() }
+        ),
+    }
+}
+
+impl App {
+    /// Keep the last take; the takes' count and folder; a write error.
+    fn takes(&mut self, ui: &mut egui::Ui) {
+        let status = self.shared.takes_status();
+        ui.horizontal(|ui| {
+            if ui.button("Keep").on_hover_text("Keep the last phrase and its answer in the takes folder").clicked() {
+                self.link.keep.store(true, Ordering::Release);
+                self.link.wake();
+            }
+            ui.label(takes_line(status.as_ref()));
+            let folder = status.as_ref().map(|s| s.folder.clone()).or_else(crate::takes::takes_folder);
+            if let Some(folder) = folder.filter(|f| f.is_dir()) {
+                if ui.button("Open folder").clicked() {
+                    if let Err(e) = std::process::Command::new("xdg-open").arg(&folder).spawn() {
+                        self.message = format!("cannot open {}: {e}", folder.display());
+                    }
+                }
+            }
+        });
+        if let Some(e) = status.and_then(|s| s.error) {
+            ui.colored_label(egui::Color32::from_rgb(255, 110, 110), format!("Takes not written: {e}"));
+        }
+    }
+}
+
 impl NiceEguiApp for App {
     fn build(
         &mut self,
@@ -164,6 +180,7 @@ impl NiceEguiApp for App {
                 self.link.wake();
             }
         });
+        self.takes(ui);
         ui.separator();
         ui.label("Heard (blue) and answered (orange):");
         let history = self.shared.history.lock().unwrap_or_else(|e| e.into_inner()).clone();
@@ -224,20 +241,11 @@ impl NiceEguiApp for App {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use continuo_core::Token;
 
     #[test]
-    fn the_last_continuation_exports_after_its_phrase() {
-        let h = History {
-            phrase: vec![(0, 4, 60), (4, 4, 62)],
-            answer: "64 _ _ _ r 65 _ _".split(' ').map(|t| t.parse::<Token>().unwrap()).collect(),
-            answer_start: 10,
-            steps_per_beat: 4,
-        };
-        let s = history_score(&h);
-        let got: Vec<(f64, f64, u8, u8)> = s.notes.iter().map(|n| (n.onset, n.duration, n.pitch, n.voice)).collect();
-        assert_eq!(got, vec![(0.0, 1.0, 60, 0), (1.0, 1.0, 62, 0), (2.5, 1.0, 64, 1), (3.75, 0.75, 65, 1)]);
-        let bytes = continuo_core::midi::write_midi(&s);
-        assert_eq!(continuo_core::midi::parse_midi(&bytes, &Default::default()).unwrap().notes.len(), 4);
+    fn the_takes_line_counts_with_plurals_and_says_what_waits() {
+        assert_eq!(takes_line(None), "Takes: none kept yet");
+        let s = TakesStatus { folder: "/t".into(), kept: 1, phrases: 3, pending: 2, error: None };
+        assert_eq!(takes_line(Some(&s)), "Takes: 1 take kept and 3 phrases written to /t, 2 waiting to be written");
     }
 }

@@ -10,6 +10,7 @@ pub mod events;
 pub mod link;
 pub mod params;
 pub mod plugin;
+pub mod takes;
 pub mod voices;
 pub mod worker;
 

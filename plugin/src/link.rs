@@ -97,6 +97,15 @@ pub struct Link {
     pub forget: AtomicBool,
     /// Tokens the session memory holds (for the editor).
     pub remembered: AtomicU64,
+    /// Keep the last phrase and its answer (the Keep parameter's rising edge, or the editor).
+    pub keep: AtomicBool,
+    /// Write every phrase played into the takes folder too.
+    pub save_phrases: AtomicBool,
+    /// The host's tempo, the answer's fixed velocity (0: the player's) and octave shift, as
+    /// the audio thread last saw them (for the takes).
+    pub bpm: AtomicF32,
+    pub answer_velocity: AtomicU32,
+    pub octave: AtomicI32,
     /// Steps the sampling guard took over because the model was near-uniform (the music was
     /// unlike anything it learnt), since the model was loaded (for the editor).
     pub guarded_steps: AtomicU64,
@@ -136,6 +145,11 @@ impl Link {
             forget: AtomicBool::new(false),
             remembered: AtomicU64::new(0),
             guarded_steps: AtomicU64::new(0),
+            keep: AtomicBool::new(false),
+            save_phrases: AtomicBool::new(false),
+            bpm: AtomicF32::new(120.0),
+            answer_velocity: AtomicU32::new(0),
+            octave: AtomicI32::new(0),
             shutdown: AtomicBool::new(false),
             answering: AtomicBool::new(false),
         })

@@ -64,6 +64,13 @@ pub struct ContinuoParams {
     pub velocity: IntParam,
     #[id = "seed"]
     pub seed: IntParam,
+    /// Keep the last phrase and its answer in the takes folder: its rising edge (a button, a
+    /// MIDI controller, automation) keeps one take.
+    #[id = "keep"]
+    pub keep: BoolParam,
+    /// Also write every phrase played into the takes folder.
+    #[id = "savph"]
+    pub save_phrases: BoolParam,
 }
 
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -236,6 +243,8 @@ impl Default for ContinuoParams {
             output_channel: int("Output channel", 1, 1, 16, None, None),
             velocity: int("Velocity", 0, 0, 127, Some("Follow"), None),
             seed: int("Random seed", 0, 0, 9999, Some("New"), None),
+            keep: switch("Keep", false),
+            save_phrases: switch("Save every phrase", true),
         }
     }
 }

@@ -39,6 +39,8 @@ pub struct Continuo {
     flush: bool,
     /// The previous block was bypassed.
     bypassed: bool,
+    /// The Keep parameter was on in the previous block (a take is kept on its rising edge).
+    keeping: bool,
 }
 
 /// Where the default model is looked for: `$CONTINUO_MODEL`; Continuo's per-user
@@ -74,6 +76,7 @@ impl Default for Continuo {
             sample_rate: 48_000.0,
             flush: false,
             bypassed: false,
+            keeping: false,
         }
     }
 }
@@ -87,6 +90,24 @@ impl Continuo {
                 let _ = context.try_send_event(event);
             }
         }
+    }
+
+    /// What the takes need from this block: the tempo, the answer's velocity and octave,
+    /// whether every phrase is saved, and a take to keep on the Keep parameter's rising edge.
+    fn follow_takes(&mut self, host: &HostTransport) {
+        let p = &self.params;
+        if let Some(bpm) = host.tempo.filter(|t| t.is_finite() && *t > 0.0) {
+            self.link.bpm.store(bpm as f32, Ordering::Relaxed);
+        }
+        self.link.answer_velocity.store(p.velocity.value() as u32, Ordering::Relaxed);
+        self.link.octave.store(p.octave.value(), Ordering::Relaxed);
+        self.link.save_phrases.store(p.save_phrases.value(), Ordering::Relaxed);
+        let keep = p.keep.value();
+        if keep && !self.keeping {
+            self.link.keep.store(true, Ordering::Release);
+            self.link.wake();
+        }
+        self.keeping = keep;
     }
 
     fn settings(&self, transport: &Transport) -> Settings {
@@ -203,6 +224,7 @@ impl Plugin for Continuo {
         s.register_high.store(if width == 0 { i32::MIN } else { centre + (width + 1) / 2 }, Ordering::Relaxed);
         s.register_hard.store(self.params.register_hard.value(), Ordering::Relaxed);
         s.scale.store(self.params.scale.value() as u32, Ordering::Relaxed);
+        self.follow_takes(&host);
 
         self.input.clear();
         while let Some(event) = context.next_event() {

@@ -12,6 +12,7 @@
 use crate::capture::{HeardNote, Phrase};
 use crate::events::StepToken;
 use crate::link::{Answered, Link, Request, SamplingShared, AHEAD};
+use crate::takes::{take_of, takes_folder, TakeKind, TakeWriter, TakesStatus};
 use continuo_core::continuation::Continuer;
 use continuo_core::encoding::encode;
 use continuo_core::grid::StepNote;
@@ -26,7 +27,7 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 /// How often a parked worker looks for a new model path (set by the editor or a restored
 /// project) without being woken.
@@ -46,16 +47,24 @@ pub struct ModelStatus {
     pub error: Option<String>,
 }
 
-/// The last phrase heard and the last answer, for the editor's piano roll and export.
+/// The last phrase heard and the last answer, for the editor's piano roll, export and the
+/// takes.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct History {
-    /// (step, steps, pitch) of the phrase's notes, steps from the phrase's first onset.
-    pub phrase: Vec<(i64, u32, u8)>,
-    /// The answer's tokens (in the key it was played in) and the step it started on,
-    /// counted like the phrase's.
+    /// The phrase's notes, steps counted from its first onset.
+    pub phrase: Vec<HeardNote>,
+    /// The answer's tokens (in the key it was played in, before the octave shift) and the
+    /// step it started on, counted like the phrase's.
     pub answer: Vec<Token>,
     pub answer_start: i64,
     pub steps_per_beat: u32,
+    /// The host's tempo, the answer's velocity and octave shift as played.
+    pub bpm: f64,
+    pub velocity: u8,
+    pub octave: i32,
+    /// The model's name and the sampling settings, for the takes' meta events.
+    pub model: String,
+    pub settings: String,
 }
 
 /// How many answered tokens the history keeps (a continuous answer never ends).
@@ -71,6 +80,8 @@ pub struct Shared {
     /// The model file to play; empty: `default_model`. Saved with the plugin's state.
     pub model_path: Arc<RwLock<String>>,
     pub default_model: PathBuf,
+    /// The takes' writer thread, started with the first take.
+    takes: Mutex<Option<TakeWriter>>,
 }
 
 impl Shared {
@@ -80,7 +91,33 @@ impl Shared {
             history: Mutex::new(History::default()),
             model_path,
             default_model,
+            takes: Mutex::new(None),
         })
+    }
+
+    /// Write the take of the history (on the takes' own thread); a take with no notes is
+    /// not written.
+    pub fn keep(&self, kind: TakeKind) {
+        let history = self.history.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let Some(take) = take_of(&history, kind, SystemTime::now()) else { return };
+        let mut takes = self.takes.lock().unwrap_or_else(|e| e.into_inner());
+        if takes.is_none() {
+            let Some(folder) = takes_folder() else {
+                return self.fail("no folder for the takes: set CONTINUO_HOME or HOME".into());
+            };
+            match TakeWriter::start(folder) {
+                Ok(writer) => *takes = Some(writer),
+                Err(e) => return self.fail(format!("the takes' thread could not start ({e})")),
+            }
+        }
+        if let Some(writer) = takes.as_ref() {
+            writer.send(take);
+        }
+    }
+
+    /// What the takes' writer has done, if it started.
+    pub fn takes_status(&self) -> Option<TakesStatus> {
+        self.takes.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map(TakeWriter::status)
     }
 
     /// Play the model in `path` (loaded on the worker thread, now or when it starts). If it
@@ -213,7 +250,7 @@ fn run(link: Arc<Link>, shared: Arc<Shared>) {
         }
         let Some(request) = newest.filter(|r| r.generation == link.current_generation()) else {
             if let Some(continuer) = slot.continuer.as_mut() {
-                follow_memory(continuer, &link);
+                follow_memory(continuer, &link, &shared);
             }
             std::thread::park_timeout(IDLE_CHECK);
             continue;
@@ -272,12 +309,24 @@ fn prime(continuer: &mut Continuer, notes: &Phrase, start_step: i64) -> Result<V
     Ok(tokens)
 }
 
-/// Forget the session if the editor asked to; tell the editor how much is remembered.
-fn follow_memory(continuer: &mut Continuer, link: &Link) {
+/// Forget the session if the editor asked to; tell the editor how much is remembered; keep
+/// the last phrase and answer if the player asked to.
+fn follow_memory(continuer: &mut Continuer, link: &Link, shared: &Shared) {
     if link.forget.swap(false, Ordering::AcqRel) {
         continuer.forget();
     }
     link.remembered.store(continuer.remembered(), Ordering::Relaxed);
+    if link.keep.swap(false, Ordering::AcqRel) {
+        shared.keep(TakeKind::Kept);
+    }
+}
+
+/// The sampling settings in words, for a take's meta events.
+fn describe(s: &SamplerSettings) -> String {
+    format!(
+        "temperature {:.2}, entropy {:.2}, rest bias {:.2}, memory {:.2}, {:?}",
+        s.temperature, s.entropy_adaptive, s.rest_bias, s.memory, s.steering
+    )
 }
 
 /// The notes of the last `window` steps before `step` of both voices, in order of onset.
@@ -304,7 +353,7 @@ fn answer(slot: &mut Slot, link: &Link, request: &Request, shared: &Shared) -> R
     continuer.reseed(request.seed);
     continuer.follow_key = request.follow_key;
     // The session memory hears the player's phrase, then everything answered.
-    follow_memory(continuer, link);
+    follow_memory(continuer, link, shared);
     let phrase = prime(continuer, &request.phrase, request.start_step)?;
     // The gap before the answer is waiting, not music: the memory hears the phrase up to
     // its last sound (else it learns that rests follow rests, and answers with silence).
@@ -313,10 +362,21 @@ fn answer(slot: &mut Slot, link: &Link, request: &Request, shared: &Shared) -> R
     let first = request.phrase.notes().iter().map(|n| n.step).min().unwrap_or(request.start_step);
     {
         let mut h = shared.history.lock().unwrap_or_else(|e| e.into_inner());
-        h.phrase = request.phrase.notes().iter().map(|n| (n.step - first, n.steps, n.pitch)).collect();
+        h.phrase = request.phrase.notes().iter().map(|n| HeardNote { step: n.step - first, ..*n }).collect();
         h.answer.clear();
         h.answer_start = request.start_step - first;
         h.steps_per_beat = steps_per_beat;
+        h.bpm = link.bpm.load(Ordering::Relaxed) as f64;
+        h.velocity = match link.answer_velocity.load(Ordering::Relaxed) {
+            0 => (h.phrase.iter().map(|n| n.velocity as u32).sum::<u32>() / h.phrase.len().max(1) as u32).max(1) as u8,
+            v => v.min(127) as u8,
+        };
+        h.octave = link.octave.load(Ordering::Relaxed);
+        h.model = continuer.model.card().name.clone();
+        h.settings = describe(&sampler_settings(link));
+    }
+    if link.save_phrases.load(Ordering::Relaxed) {
+        shared.keep(TakeKind::Phrase);
     }
     // Continuous mode: both voices' notes, and whether the player has played since the
     // model was last primed.
@@ -360,7 +420,7 @@ fn answer(slot: &mut Slot, link: &Link, request: &Request, shared: &Shared) -> R
             }
         }
         let continuer = slot.continuer.as_mut().expect("a model once loaded stays");
-        follow_memory(continuer, link);
+        follow_memory(continuer, link, shared);
         let token = continuer.next(&sampler_settings(link))?;
         link.guarded_steps.store(continuer.guarded(), Ordering::Relaxed);
         match &token {

@@ -77,6 +77,9 @@ fn transport(playing: bool, beat: f64) -> TransportEvent {
 
 #[test]
 fn the_clap_build_answers_a_phrase_on_the_grid_in_a_host() {
+    // The phrases it saves (the default) go into a folder of the test's own.
+    let home = tempfile::Builder::new().prefix("continuo-home-").tempdir().unwrap();
+    std::env::set_var("CONTINUO_HOME", home.path());
     let library = plugin_library();
     let scan = Instant::now();
     let entry = unsafe { PluginEntry::load(&library) }.unwrap_or_else(|e| panic!("{}: {e:?}", library.display()));

@@ -202,3 +202,62 @@ fn the_session_memory_hears_phrase_and_answer_and_forgets() {
     link.wake();
     wait_until("forgetting", || link.remembered.load(Ordering::Relaxed) == 0);
 }
+
+/// The takes: with "save every phrase" on, a phrase is written when it is answered; Keep
+/// writes the phrase and its answer. Both into `$CONTINUO_HOME/takes`, by the takes' own
+/// thread, as MIDI files that read back.
+#[test]
+fn kept_takes_and_phrases_are_written_to_the_takes_folder() {
+    let home = tempfile::Builder::new().prefix("continuo-home-").tempdir().unwrap();
+    std::env::set_var("CONTINUO_HOME", home.path());
+    let link = Link::new();
+    link.save_phrases.store(true, Ordering::Release);
+    let worker = Worker::spawn(link.clone(), models().join("essen-melody.onnx")).unwrap();
+    wait_until("the model", || link.model_ready.load(Ordering::Acquire));
+    let mut phrase = Phrase::default();
+    for (i, pitch) in [60u8, 64, 67, 72].iter().enumerate() {
+        phrase.notes[i] = HeardNote { step: 4 * i as i64, steps: 4, pitch: *pitch, velocity: 70 + i as u8 };
+    }
+    phrase.len = 4;
+    link.now_step.store(i64::MAX / 2, Ordering::Release);
+    let steps = 32;
+    let request = Request {
+        generation: link.current_generation(),
+        phrase,
+        start_step: 18,
+        steps,
+        continuous: false,
+        bar_steps: 16,
+        seed: 1,
+        follow_key: true,
+    };
+    assert!(link.request(request));
+    let mut got = 0;
+    wait_until("the answer", || {
+        while link.tokens.pop().is_some() {
+            got += 1;
+        }
+        got == steps as usize
+    });
+    link.keep.store(true, Ordering::Release);
+    link.wake();
+    let folder = home.path().join("takes");
+    let files = || -> Vec<PathBuf> {
+        let mut f: Vec<PathBuf> = std::fs::read_dir(&folder).map_or(vec![], |d| d.map(|e| e.unwrap().path()).collect());
+        f.sort();
+        f
+    };
+    wait_until("two takes", || worker.shared.takes_status().is_some_and(|s| s.kept + s.phrases == 2));
+    let written = files();
+    assert_eq!(written.len(), 2, "{written:?}");
+    let name = |p: &PathBuf| p.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(name(&written[0]).ends_with("-phrase.mid") && name(&written[1]).ends_with("-kept.mid"), "{written:?}");
+    let options = continuo_core::midi::MidiOptions::default();
+    let kept = continuo_core::midi::read_midi_file(&written[1], &options).unwrap();
+    let phrase_notes: Vec<(u8, u8)> =
+        kept.notes.iter().filter(|n| n.voice == 0).map(|n| (n.pitch, n.velocity)).collect();
+    assert_eq!(phrase_notes, vec![(60, 70), (64, 71), (67, 72), (72, 73)]);
+    assert!(kept.notes.iter().any(|n| n.voice == 1), "the answer is in the take");
+    assert!(kept.title.unwrap().contains("model essen-melody"));
+    drop(worker);
+}
