@@ -13,7 +13,7 @@ use egui_file::FileDialog;
 use nice_plug::context::gui::GuiContext;
 use nice_plug::editor::dpi::LogicalSize;
 use nice_plug_egui::widgets::generic_ui::{self, GenericSlider};
-use nice_plug_egui::{create_egui_editor, EguiEditor, EguiEditorState, EguiNiceSettings, NiceEguiApp, RepaintNotifier};
+use nice_plug_egui::{create_egui_editor, EguiEditor, EguiEditorState, EguiNiceSettings, NiceEguiApp};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -38,10 +38,11 @@ enum Picking {
 pub const ROLL_BEATS: f64 = 32.0;
 
 pub fn editor(params: Arc<ContinuoParams>, link: Arc<Link>, shared: Arc<Shared>) -> Option<EguiEditor<App>> {
+    let repaint = link.repaint.clone();
     let app = App { params, link, shared, gui: None, dialog: None, message: String::new() };
     create_egui_editor(
         EguiEditorState::from_size(LogicalSize::new(760.0, 600.0), 1.0),
-        RepaintNotifier::new(),
+        repaint,
         EguiNiceSettings::new().with_tile("Continuo"),
         app,
     )
@@ -93,6 +94,18 @@ fn piano_roll(ui: &mut egui::Ui, h: &History) {
             1.0,
             colour,
         );
+    }
+}
+
+/// Write the last phrase and its answer to `path`; what happened, in words.
+fn export(path: &std::path::Path, history: &History) -> String {
+    let score = history_score(history);
+    if score.notes.is_empty() {
+        return "nothing to export yet: play a phrase first".into();
+    }
+    match write_midi_file(path, &score) {
+        Ok(()) => format!("wrote {}", path.display()),
+        Err(e) => format!("{}: {e}", path.display()),
     }
 }
 
@@ -192,7 +205,8 @@ impl NiceEguiApp for App {
             ));
             if ui.button("Choose model…").clicked() {
                 let mut dialog = FileDialog::open_file()
-                    .initial_path(status.path.clone().unwrap_or_default())
+                    // The model's folder (a file there as the initial path shows an error).
+                    .initial_path(status.path.as_ref().and_then(|p| p.parent()).map(PathBuf::from).unwrap_or_default())
                     .title("Choose a Continuo model (.onnx with its .json card)")
                     .show_files_filter(Box::new(|p: &std::path::Path| p.extension().is_some_and(|e| e == "onnx")));
                 dialog.open();
@@ -216,10 +230,7 @@ impl NiceEguiApp for App {
                             self.shared.load(path.clone());
                             format!("loading {}", path.display())
                         }
-                        Picking::Export => match write_midi_file(&path, &history_score(&history)) {
-                            Ok(()) => format!("wrote {}", path.display()),
-                            Err(e) => format!("{}: {e}", path.display()),
-                        },
+                        Picking::Export => export(&path, &history),
                     };
                 }
                 self.dialog = None;
@@ -241,6 +252,14 @@ impl NiceEguiApp for App {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn export_before_anything_was_played_says_so_and_writes_nothing() {
+        let temp = tempfile::tempdir().unwrap();
+        let path = temp.path().join("answer.mid");
+        assert_eq!(export(&path, &History::default()), "nothing to export yet: play a phrase first");
+        assert!(!path.exists());
+    }
 
     #[test]
     fn the_takes_line_counts_with_plurals_and_says_what_waits() {

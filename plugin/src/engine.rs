@@ -252,7 +252,7 @@ impl Engine {
         for &event in &input[next_input..] {
             self.hear(&timing, event, settings, out);
         }
-        self.link.answering.store(self.status != Status::Listening, Ordering::Relaxed);
+        self.link.set_answering(self.status != Status::Listening);
         // The worker may sample up to AHEAD steps past the end of the next block (assumed as
         // long as this one), so every step of that block is ready when it is played.
         let step_samples = timing.samples_per_beat() / spb as f64;

@@ -7,6 +7,7 @@ use crate::capture::{HeardNote, Phrase};
 use crate::events::StepToken;
 use atomic_float::AtomicF32;
 use crossbeam_queue::ArrayQueue;
+use nice_plug_egui::RepaintNotifier;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::thread::Thread;
@@ -113,6 +114,10 @@ pub struct Link {
     pub shutdown: AtomicBool,
     /// The audio thread is playing an answer (for the editor).
     pub answering: AtomicBool,
+    /// Asks the editor to draw again (an atomic flag it polls): set when what it shows
+    /// changes — the status, a phrase heard, a step answered — and by nothing else, so an
+    /// idle editor stays idle.
+    pub repaint: RepaintNotifier,
 }
 
 impl Link {
@@ -152,7 +157,15 @@ impl Link {
             octave: AtomicI32::new(0),
             shutdown: AtomicBool::new(false),
             answering: AtomicBool::new(false),
+            repaint: RepaintNotifier::new(),
         })
+    }
+
+    /// Whether an answer plays; the editor redraws when that changes.
+    pub fn set_answering(&self, answering: bool) {
+        if self.answering.swap(answering, Ordering::Relaxed) != answering {
+            self.repaint.request_repaint();
+        }
     }
 
     pub fn current_generation(&self) -> u32 {

@@ -246,6 +246,8 @@ impl Plugin for Continuo {
             self.engine.reset(&mut self.sink);
         } else if bypass && !self.bypassed {
             self.engine.stop_all(0, &mut self.sink);
+            // Bypassed, nothing is answered: the editor says so.
+            self.link.set_answering(false);
         }
         self.bypassed = bypass;
         if bypass {

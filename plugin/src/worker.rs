@@ -217,6 +217,7 @@ impl Slot {
 /// default model is tried) and the status says why. True when a model was loaded.
 fn load(path: PathBuf, continuer: &mut Option<Continuer>, link: &Link, shared: &Shared) -> bool {
     let loaded = ContinuationModel::load(&path);
+    link.repaint.request_repaint();
     let mut st = shared.status.lock().unwrap_or_else(|e| e.into_inner());
     match loaded {
         Ok(model) => {
@@ -257,6 +258,7 @@ fn run(link: Arc<Link>, shared: Arc<Shared>) {
         };
         if let Err(e) = answer(&mut slot, &link, &request, &shared) {
             shared.fail(e.to_string());
+            link.repaint.request_repaint();
         }
     }
 }
@@ -433,6 +435,7 @@ fn answer(slot: &mut Slot, link: &Link, request: &Request, shared: &Shared) -> R
             _ => {}
         }
         remember(shared, &token);
+        link.repaint.request_repaint();
         let mut answered = Answered { generation: request.generation, step, token: StepToken::from_token(&token) };
         while let Err(back) = link.tokens.push(answered) {
             if !wanted(link, request) {

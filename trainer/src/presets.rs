@@ -4,7 +4,8 @@
 
 use crate::checkpoint::{Schedule, TrainConfig, WindowOrder};
 
-/// A named network shape and its learning rate; every other setting is shared.
+/// A named network shape, its learning rate, schedule and windows, and its epoch limit;
+/// every other setting is shared.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Preset {
     pub name: &'static str,
@@ -15,9 +16,27 @@ pub struct Preset {
     pub dropout: f32,
     pub batch_norm: bool,
     pub lr: f32,
+    pub schedule: Schedule,
+    pub windows: WindowOrder,
+    pub max_epochs: usize,
 }
 
 pub const PRESETS: &[Preset] = &[
+    Preset {
+        name: "melody",
+        description:
+            "2 x 256, dropout 0.2, shuffled zero-state windows, cosine learning rate over 20 epochs: the shipped \
+                      melody models' recipe (issue #12's ablations)",
+        embed: 64,
+        hidden: 256,
+        layers: 2,
+        dropout: 0.2,
+        batch_norm: false,
+        lr: 2e-3,
+        schedule: Schedule::Cosine,
+        windows: WindowOrder::Random,
+        max_epochs: 20,
+    },
     Preset {
         name: "esac",
         description: "1 x 256, dropout 0.2: the Essen melody study (the shipped melody model's recipe)",
@@ -27,6 +46,9 @@ pub const PRESETS: &[Preset] = &[
         dropout: 0.2,
         batch_norm: false,
         lr: 2e-3,
+        schedule: Schedule::Halve,
+        windows: WindowOrder::Carried,
+        max_epochs: 40,
     },
     Preset {
         name: "default",
@@ -37,6 +59,9 @@ pub const PRESETS: &[Preset] = &[
         dropout: 0.2,
         batch_norm: false,
         lr: 2e-3,
+        schedule: Schedule::Halve,
+        windows: WindowOrder::Carried,
+        max_epochs: 40,
     },
     Preset {
         name: "jazz",
@@ -47,6 +72,9 @@ pub const PRESETS: &[Preset] = &[
         dropout: 0.3,
         batch_norm: true,
         lr: 1e-3,
+        schedule: Schedule::Halve,
+        windows: WindowOrder::Carried,
+        max_epochs: 40,
     },
     Preset {
         name: "sona",
@@ -57,6 +85,9 @@ pub const PRESETS: &[Preset] = &[
         dropout: 0.3,
         batch_norm: false,
         lr: 1e-3,
+        schedule: Schedule::Halve,
+        windows: WindowOrder::Carried,
+        max_epochs: 40,
     },
 ];
 
@@ -66,9 +97,9 @@ pub fn preset(name: &str) -> Option<&'static Preset> {
 }
 
 impl Preset {
-    /// The full training settings: this preset's network and learning rate, and the settings
-    /// every preset shares (64 streams of 64-step windows, clipping at 1, at most 40 epochs,
-    /// patience 3, seed 1).
+    /// The full training settings: this preset's network, learning rate, schedule, windows and
+    /// epoch limit, and the settings every preset shares (batches of 64 streams or windows of
+    /// 64 steps, clipping at 1, patience 3, seed 1, no weight decay).
     pub fn config(&self) -> TrainConfig {
         TrainConfig {
             preset: self.name.to_string(),
@@ -81,11 +112,11 @@ impl Preset {
             window: 64,
             lr: self.lr,
             clip: 1.0,
-            max_epochs: 40,
+            max_epochs: self.max_epochs,
             patience: 3,
             seed: 1,
-            schedule: Schedule::Halve,
-            windows: WindowOrder::Carried,
+            schedule: self.schedule,
+            windows: self.windows,
             weight_decay: 0.0,
         }
     }
