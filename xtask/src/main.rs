@@ -8,9 +8,12 @@
 //!   hosts and the plugin find them (see `install.rs`).
 //! - `cargo xtask perf [--quick] [--time-to-model PRESET]... [--corpus DIR]` runs the benchmarks and writes
 //!   `docs/PERFORMANCE.md` (see `perf.rs`).
+//! - `cargo xtask finetune [--model FILE] [--corpus DIR]` measures how fast a shipped model
+//!   adapts to an unseen style and writes `docs/perf/finetune.md` (see `finetune.rs`).
 //! - `cargo xtask bundle continuo --release` (and nice-plug-xtask's other commands) builds
 //!   `target/bundled/Continuo.clap`, `Continuo.vst3` and the standalone binary.
 
+mod finetune;
 mod install;
 mod ort;
 mod perf;
@@ -23,8 +26,9 @@ fn main() -> ExitCode {
         Some("ort") => ort::run(&args[1..]),
         Some("install") => install::run(&ort::workspace_root()),
         Some("perf") => perf::run(&ort::workspace_root(), &args[1..]),
+        Some("finetune") => finetune::run(&ort::workspace_root(), &args[1..]),
         Some(_) => nice_plug_xtask::main_with_args("cargo xtask", args).map_err(|e| format!("{e:#}")),
-        None => Err("usage: cargo xtask ort [--dest DIR] | install | perf [--quick] [--time-to-model PRESET]... [--corpus DIR] | bundle continuo --release".to_string()),
+        None => Err("usage: cargo xtask ort [--dest DIR] | install | perf [--quick] [--time-to-model PRESET]... [--corpus DIR] | finetune [--model FILE] [--corpus DIR] | bundle continuo --release".to_string()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

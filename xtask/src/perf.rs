@@ -29,7 +29,7 @@ fn cargo() -> Command {
 }
 
 /// Run a command to completion; its stdout, and its peak resident memory in MiB.
-fn run_measured(cmd: &mut Command) -> Result<(String, f64), String> {
+pub(crate) fn run_measured(cmd: &mut Command) -> Result<(String, f64), String> {
     let shown = format!("{cmd:?}");
     eprintln!("$ {shown}");
     let child = cmd.stdout(std::process::Stdio::piped()).spawn().map_err(|e| format!("{shown}: {e}"))?;
@@ -53,7 +53,7 @@ fn run_measured(cmd: &mut Command) -> Result<(String, f64), String> {
     Ok((out, usage.ru_maxrss as f64 / 1024.0))
 }
 
-fn last_json_line(out: &str) -> Result<Value, String> {
+pub(crate) fn last_json_line(out: &str) -> Result<Value, String> {
     out.lines().rev().find_map(|l| serde_json::from_str(l).ok()).ok_or_else(|| format!("no JSON in: {out}"))
 }
 
@@ -62,7 +62,7 @@ fn read_json(path: &Path) -> Result<Value, String> {
     serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-fn shell(cmd: &str) -> String {
+pub(crate) fn shell(cmd: &str) -> String {
     Command::new("sh")
         .args(["-c", cmd])
         .output()
@@ -70,7 +70,7 @@ fn shell(cmd: &str) -> String {
         .unwrap_or_default()
 }
 
-fn machine() -> String {
+pub(crate) fn machine() -> String {
     let cpu = shell("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2");
     let mem = shell("free -g | awk '/Mem:/ {print $2}'");
     format!(
