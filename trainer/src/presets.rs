@@ -25,7 +25,7 @@ pub const PRESETS: &[Preset] = &[
     Preset {
         name: "melody",
         description:
-            "2 x 256, dropout 0.2, shuffled zero-state windows, cosine learning rate over 20 epochs: the shipped \
+            "2 x 256, dropout 0.2, shuffled zero-state windows, cosine learning rate over 16 epochs: the shipped \
                       melody models' recipe (issue #12's ablations)",
         embed: 64,
         hidden: 256,
@@ -35,7 +35,7 @@ pub const PRESETS: &[Preset] = &[
         lr: 2e-3,
         schedule: Schedule::Cosine,
         windows: WindowOrder::Random,
-        max_epochs: 20,
+        max_epochs: 16,
     },
     Preset {
         name: "esac",
