@@ -11,7 +11,7 @@ cargo xtask install
 cargo build --release --locked -p continuo-trainer
 mkdir -p data-out
 # The example phrase: the first bars of an Essen folk song, shipped with the tests.
-./target/release/trainer generate --model models/essen-melody.onnx \
+./target/release/trainer generate --model models/folk-melody.onnx \
   --seed core/tests/fixtures/example-phrase.krn --bars 8 --out data-out/continued.mid \
   --temperature 0.9 --random-seed 1
 ./target/release/trainer inspect data-out/continued.mid --notes 0

@@ -49,7 +49,7 @@ pub fn default_model() -> PathBuf {
     if let Some(p) = std::env::var_os("CONTINUO_MODEL") {
         return PathBuf::from(p);
     }
-    let name = "essen-melody.onnx";
+    let name = "folk-melody.onnx";
     if let Some(installed) = continuo_core::inference::data_dir().map(|d| d.join("models").join(name)) {
         if installed.is_file() {
             return installed;
