@@ -141,7 +141,7 @@ fn main() {
     let q = if quick { 10 } else { 1 };
 
     let (path, weights) = shipped();
-    let mut inference = vec![per_token("essen-melody (shipped default, 1 x 256)", path, weights, q)];
+    let mut inference = vec![per_token("essen-melody (shipped, 1 x 256)", path, weights, q)];
     let (path, weights) = random_model("lstm-3x512", 130, 128, 512, 3);
     inference.push(per_token("3 x 512, random weights", path, weights, 4 * q));
 

@@ -484,9 +484,9 @@ impl Report {
             let (without, with) = (f(&r["without"]["median_us"]), f(&r["with"]["median_us"]));
             let _ = writeln!(
                 w,
-                "| `{}` (memory {}) | {} / {} | {} / {} | {:+.1} % |",
+                "| `{}` (memory {:.1}) | {} / {} | {} / {} | {:+.1} % |",
                 r["model"].as_str().unwrap_or(""),
-                r["memory"],
+                f(&r["memory"]),
                 us(without),
                 us(f(&r["without"]["p99_us"])),
                 us(with),
