@@ -57,6 +57,21 @@ pub struct EvalArgs {
     sampling: super::shared::SamplingArgs,
 }
 
+impl EvalArgs {
+    /// The continuations asked for: seeds of `--seed-bars` and answers of `--bars` bars of 4
+    /// beats on a grid of `steps_per_beat`, for up to `--songs` songs.
+    fn continuations(&self, steps_per_beat: u32) -> Continuations {
+        let steps_per_bar = 4 * steps_per_beat as usize;
+        Continuations {
+            seed_steps: self.seed_bars * steps_per_bar,
+            steps: self.bars * steps_per_bar,
+            max_songs: self.songs,
+            settings: self.sampling.settings(),
+            random_seed: self.sampling.random_seed,
+        }
+    }
+}
+
 fn roll(tokens: &[Token], offset: u32) -> Vec<RollNote> {
     decode(tokens, 80).iter().filter(|n| n.steps > 0).map(|n| (n.step + offset, n.steps, n.pitch)).collect()
 }
@@ -160,14 +175,7 @@ fn speed_table(args: &EvalArgs, corpus: &Corpus, model: ContinuationModel) -> Re
         .filter(|s| split(s.split))
         .map(|s| (s.tokens.clone(), s.key.map_or(Key::C_MAJOR, |k| k.transposed(s.shift))))
         .collect();
-    let steps_per_bar = 4 * model.card().encoding.steps_per_beat.steps_per_beat as usize;
-    let continuations = Continuations {
-        seed_steps: args.seed_bars * steps_per_bar,
-        steps: args.bars * steps_per_bar,
-        max_songs: args.songs,
-        settings: args.sampling.settings(),
-        random_seed: args.sampling.random_seed,
-    };
+    let continuations = args.continuations(model.card().encoding.steps_per_beat.steps_per_beat);
     let mut continuer = Continuer::new(model, args.sampling.random_seed);
     speed_robustness(&mut continuer, &songs, &[1.0, 2.0, 0.5], &continuations).map_err(|e| e.to_string())
 }
@@ -185,14 +193,7 @@ fn run_checkpoint(args: &EvalArgs, checkpoint: &Path, out: &Path) -> Result<(), 
     }
     let keys: Vec<Key> =
         corpus.split(Split::Test).map(|s| s.key.map_or(Key::C_MAJOR, |k| k.transposed(s.shift))).collect();
-    let steps_per_bar = 4 * ckpt.header.encoding.steps_per_beat.steps_per_beat as usize;
-    let continuations = Continuations {
-        seed_steps: args.seed_bars * steps_per_bar,
-        steps: args.bars * steps_per_bar,
-        max_songs: args.songs,
-        settings: args.sampling.settings(),
-        random_seed: args.sampling.random_seed,
-    };
+    let continuations = args.continuations(ckpt.header.encoding.steps_per_beat.steps_per_beat);
     let report = evaluate_model(&mut ckpt.model, &vocab, &songs, &keys, &continuations);
     std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
     let json = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;

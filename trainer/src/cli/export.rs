@@ -88,11 +88,7 @@ pub fn run(args: &ExportArgs) -> Result<(), String> {
         seed: Some(c.seed),
         details,
     };
-    let file = args.out.file_name().map(|f| f.to_string_lossy().into_owned()).ok_or("--out needs a file name")?;
-    let name = args
-        .name
-        .clone()
-        .unwrap_or_else(|| args.out.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default());
+    let (file, name) = super::shared::file_and_name(&args.out, args.name.as_deref())?;
     let weights = ckpt.model.inference_weights();
     let mut card = model_card(&weights, &name, &file, h.encoding.clone(), training, evaluation);
     card.description = args.description.clone();

@@ -16,9 +16,10 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-/// Validation songs needed to stop early on them; with fewer, every training song is used and
-/// the time or epoch budget stops training.
-const MIN_VALIDATION_SONGS: usize = 5;
+/// Validation songs needed to stop early on them. A corpus with fewer has every fifth song
+/// held out for that instead; with fewer than this many held out, every song is trained on
+/// and the time or epoch budget stops training.
+const MIN_VALIDATION_SONGS: usize = 3;
 
 #[derive(Args, Debug)]
 pub struct FinetuneArgs {
@@ -72,7 +73,17 @@ pub fn run(args: &FinetuneArgs) -> Result<(), String> {
     let vocab = Vocabulary::from_tokens(parent.encoding.vocabulary.clone()).map_err(|e| e.to_string())?;
     let mut songs = Songs::from_corpus(&corpus, &vocab);
     if songs.validation.len() < MIN_VALIDATION_SONGS {
+        // Too few to stop on: every fifth song is held out instead, when that gives enough
+        // (a few phrases fine-tuned for minutes learn them by heart and forget the rest).
         songs.train.append(&mut songs.validation);
+        let (kept, held): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut songs.train).into_iter().enumerate().partition(|(i, _)| i % 5 != 4);
+        if held.len() >= MIN_VALIDATION_SONGS {
+            songs.train = kept.into_iter().map(|(_, s)| s).collect();
+            songs.validation = held.into_iter().map(|(_, s)| s).collect();
+        } else {
+            songs.train = kept.into_iter().chain(held).map(|(_, s)| s).collect();
+        }
     }
     let dropout = parent.training.details.get("dropout").and_then(|d| d.as_f64()).unwrap_or(0.2) as f32;
     let config = TrainConfig {
@@ -140,11 +151,7 @@ pub fn run(args: &FinetuneArgs) -> Result<(), String> {
         seed: Some(1),
         details,
     };
-    let file = args.out.file_name().map(|f| f.to_string_lossy().into_owned()).ok_or("--out needs a file name")?;
-    let name = args
-        .name
-        .clone()
-        .unwrap_or_else(|| args.out.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default());
+    let (file, name) = super::shared::file_and_name(&args.out, args.name.as_deref())?;
     let weights = best.model.inference_weights();
     let mut card = model_card(&weights, &name, &file, parent.encoding.clone(), training, evaluation);
     card.description = format!("{}, fine-tuned on {}", parent.name, args.corpus.display());

@@ -104,6 +104,13 @@ pub fn check_compatible(
     Ok(())
 }
 
+/// The ONNX file name of `out` and the model's name: `name`, else the file's stem.
+pub fn file_and_name(out: &Path, name: Option<&str>) -> Result<(String, String), String> {
+    let file = out.file_name().map(|f| f.to_string_lossy().into_owned()).ok_or("--out needs a file name")?;
+    let stem = || out.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    Ok((file, name.map_or_else(stem, String::from)))
+}
+
 /// A number that is not NaN or infinite.
 fn finite(s: &str) -> Result<f32, String> {
     let x: f32 = s.trim().parse().map_err(|_| format!("`{s}` is not a number"))?;
