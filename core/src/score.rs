@@ -101,11 +101,6 @@ impl Score {
         self.time_signatures.iter().take_while(|t| t.beat() <= beat + 1e-9).last().copied().unwrap_or(four_four)
     }
 
-    /// The tempo in force at `beat`, BPM.
-    pub fn bpm_at(&self, beat: f64) -> f64 {
-        self.tempi.iter().take_while(|t| t.beat <= beat + 1e-9).last().map_or(DEFAULT_BPM, |t| t.bpm)
-    }
-
     /// A reader's last check: no longer than [`MAX_BEATS`].
     pub fn check_length(&self) -> Result<(), crate::error::ReadProblem> {
         let beats = self.end_beat();
