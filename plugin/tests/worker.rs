@@ -22,6 +22,29 @@ fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
+/// Ask for a 32-step answer to `phrase` from step 18, in the player's key, and wait for all
+/// of it.
+fn answer_32_steps(link: &Link, phrase: Phrase, seed: u64) {
+    let request = Request {
+        generation: link.current_generation(),
+        phrase,
+        start_step: 18,
+        steps: 32,
+        continuous: false,
+        bar_steps: 16,
+        seed,
+        follow_key: true,
+    };
+    assert!(link.request(request));
+    let mut got = 0;
+    wait_until("the answer", || {
+        while link.tokens.pop().is_some() {
+            got += 1;
+        }
+        got == 32
+    });
+}
+
 #[test]
 fn a_bad_model_file_keeps_the_old_model_playing() {
     let link = Link::new();
@@ -177,24 +200,7 @@ fn the_session_memory_hears_phrase_and_answer_and_forgets() {
     }
     phrase.len = 4;
     link.now_step.store(i64::MAX / 2, Ordering::Release);
-    let request = Request {
-        generation: link.current_generation(),
-        phrase,
-        start_step: 18,
-        steps: 32,
-        continuous: false,
-        bar_steps: 16,
-        seed: 2,
-        follow_key: true,
-    };
-    assert!(link.request(request));
-    let mut got = 0;
-    wait_until("the answer", || {
-        while link.tokens.pop().is_some() {
-            got += 1;
-        }
-        got == 32
-    });
+    answer_32_steps(&link, phrase, 2);
     // The phrase's 16 sounding steps (not the gap of rests before the answer) and 31
     // answered ones at least (the count is published before each step).
     wait_until("the count", || link.remembered.load(Ordering::Relaxed) >= 16 + 31);
@@ -220,25 +226,7 @@ fn kept_takes_and_phrases_are_written_to_the_takes_folder() {
     }
     phrase.len = 4;
     link.now_step.store(i64::MAX / 2, Ordering::Release);
-    let steps = 32;
-    let request = Request {
-        generation: link.current_generation(),
-        phrase,
-        start_step: 18,
-        steps,
-        continuous: false,
-        bar_steps: 16,
-        seed: 1,
-        follow_key: true,
-    };
-    assert!(link.request(request));
-    let mut got = 0;
-    wait_until("the answer", || {
-        while link.tokens.pop().is_some() {
-            got += 1;
-        }
-        got == steps as usize
-    });
+    answer_32_steps(&link, phrase, 1);
     link.keep.store(true, Ordering::Release);
     link.wake();
     let folder = home.path().join("takes");
