@@ -3,6 +3,7 @@
 //! answer, and export of the last continuation as a `.mid` file. It reads the worker's
 //! shared state and a few atomics; it never touches the audio thread's data.
 
+use crate::learn::LearnState;
 use crate::link::Link;
 use crate::params::ContinuoParams;
 use crate::takes::{history_score, TakesStatus};
@@ -124,7 +125,53 @@ fn takes_line(status: Option<&TakesStatus>) -> String {
     }
 }
 
+/// The Learn line: what the learning does or did, in words.
+fn learn_line(state: &LearnState) -> String {
+    let model = |p: &std::path::Path| p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    match state {
+        LearnState::Idle => "Learn: adapt the model to your takes (up to 2 minutes, in the background)".into(),
+        LearnState::Reading => "Learning: reading the takes…".into(),
+        LearnState::Training { takes, epoch, epochs, seconds } => format!(
+            "Learning from {takes} {}: pass {epoch} of at most {epochs}, {seconds:.0} s",
+            if *takes == 1 { "take" } else { "takes" }
+        ),
+        LearnState::Done { model: m, epochs, seconds } => format!(
+            "Learnt {} in {seconds:.0} s ({epochs} {}): it plays now",
+            model(m),
+            if *epochs == 1 { "pass" } else { "passes" }
+        ),
+        LearnState::Failed(why) => format!("Learning failed: {why}; the model playing stays"),
+        LearnState::Cancelled => "Learning stopped; the model playing stays".into(),
+    }
+}
+
 impl App {
+    /// Learn from the takes, stop a learning, go back to the original model.
+    fn learning(&mut self, ui: &mut egui::Ui) {
+        let state = self.shared.learning();
+        ui.horizontal(|ui| {
+            if state.running() {
+                if ui.button("Stop learning").clicked() {
+                    self.shared.cancel_learning();
+                }
+            } else if ui.button("Learn").on_hover_text("Fine-tune the model playing on the takes folder").clicked() {
+                self.shared.learn(self.link.repaint.clone());
+            }
+            ui.label(learn_line(&state));
+            let original = self.shared.original_model.read().unwrap_or_else(|e| e.into_inner()).clone();
+            if !original.is_empty() {
+                let name = std::path::Path::new(&original).file_stem().map(|s| s.to_string_lossy().into_owned());
+                if ui
+                    .button("Original model")
+                    .on_hover_text(format!("Play {} again", name.unwrap_or_default()))
+                    .clicked()
+                {
+                    self.shared.revert_learning();
+                }
+            }
+        });
+    }
+
     /// Keep the last take; the takes' count and folder; a write error.
     fn takes(&mut self, ui: &mut egui::Ui) {
         let status = self.shared.takes_status();
@@ -194,6 +241,7 @@ impl NiceEguiApp for App {
             }
         });
         self.takes(ui);
+        self.learning(ui);
         ui.separator();
         ui.label("Heard (blue) and answered (orange):");
         let history = self.shared.history.lock().unwrap_or_else(|e| e.into_inner()).clone();
@@ -259,6 +307,15 @@ mod tests {
         let path = temp.path().join("answer.mid");
         assert_eq!(export(&path, &History::default()), "nothing to export yet: play a phrase first");
         assert!(!path.exists());
+    }
+
+    #[test]
+    fn the_learn_line_says_what_the_learning_does_with_plurals() {
+        let training = LearnState::Training { takes: 1, epoch: 2, epochs: 20, seconds: 3.4 };
+        assert_eq!(learn_line(&training), "Learning from 1 take: pass 2 of at most 20, 3 s");
+        let done = LearnState::Done { model: PathBuf::from("/m/folk-learnt-7.onnx"), epochs: 1, seconds: 61.0 };
+        assert_eq!(learn_line(&done), "Learnt folk-learnt-7 in 61 s (1 pass): it plays now");
+        assert!(learn_line(&LearnState::Failed("x".into())).contains("failed: x; the model playing stays"));
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod clock;
 pub mod editor;
 pub mod engine;
 pub mod events;
+pub mod learn;
 pub mod link;
 pub mod params;
 pub mod plugin;

@@ -100,6 +100,8 @@ pub struct Link {
     pub remembered: AtomicU64,
     /// Keep the last phrase and its answer (the Keep parameter's rising edge, or the editor).
     pub keep: AtomicBool,
+    /// Learn from the takes (the Learn parameter's rising edge).
+    pub learn: AtomicBool,
     /// Write every phrase played into the takes folder too.
     pub save_phrases: AtomicBool,
     /// The host's tempo, the answer's fixed velocity (0: the player's) and octave shift, as
@@ -151,6 +153,7 @@ impl Link {
             remembered: AtomicU64::new(0),
             guarded_steps: AtomicU64::new(0),
             keep: AtomicBool::new(false),
+            learn: AtomicBool::new(false),
             save_phrases: AtomicBool::new(false),
             bpm: AtomicF32::new(120.0),
             answer_velocity: AtomicU32::new(0),

@@ -71,6 +71,14 @@ pub struct ContinuoParams {
     /// Also write every phrase played into the takes folder.
     #[id = "savph"]
     pub save_phrases: BoolParam,
+    /// Fine-tune the model playing on the takes, in the background, and play the result:
+    /// its rising edge starts one learning.
+    #[id = "learn"]
+    pub learn: BoolParam,
+    /// The model a learnt model came from (empty: none), kept with the host's project so
+    /// that "Original model" still goes back to it.
+    #[persist = "learnt_from"]
+    pub learnt_from: Arc<RwLock<String>>,
 }
 
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -245,6 +253,8 @@ impl Default for ContinuoParams {
             seed: int("Random seed", 0, 0, 9999, Some("New"), None),
             keep: switch("Keep", false),
             save_phrases: switch("Save every phrase", true),
+            learn: switch("Learn", false),
+            learnt_from: Arc::default(),
         }
     }
 }

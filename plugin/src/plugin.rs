@@ -39,8 +39,10 @@ pub struct Continuo {
     flush: bool,
     /// The previous block was bypassed.
     bypassed: bool,
-    /// The Keep parameter was on in the previous block (a take is kept on its rising edge).
+    /// The Keep and Learn parameters were on in the previous block (each acts on its rising
+    /// edge).
     keeping: bool,
+    learning: bool,
 }
 
 /// Where the default model is looked for: `$CONTINUO_MODEL`; Continuo's per-user
@@ -64,7 +66,7 @@ impl Default for Continuo {
         let params = Arc::new(ContinuoParams::default());
         // The model is loaded by the worker, which starts on activation: the saved model
         // path, or the default model.
-        let shared = Shared::new(params.model_path.clone(), default_model());
+        let shared = Shared::new(params.model_path.clone(), params.learnt_from.clone(), default_model());
         Continuo {
             params,
             engine: Engine::new(link.clone()),
@@ -77,6 +79,7 @@ impl Default for Continuo {
             flush: false,
             bypassed: false,
             keeping: false,
+            learning: false,
         }
     }
 }
@@ -93,7 +96,8 @@ impl Continuo {
     }
 
     /// What the takes need from this block: the tempo, the answer's velocity and octave,
-    /// whether every phrase is saved, and a take to keep on the Keep parameter's rising edge.
+    /// whether every phrase is saved, a take to keep on the Keep parameter's rising edge, and
+    /// a learning to start on the Learn parameter's.
     fn follow_takes(&mut self, host: &HostTransport) {
         let p = &self.params;
         if let Some(bpm) = host.tempo.filter(|t| t.is_finite() && *t > 0.0) {
@@ -108,6 +112,12 @@ impl Continuo {
             self.link.wake();
         }
         self.keeping = keep;
+        let learn = p.learn.value();
+        if learn && !self.learning {
+            self.link.learn.store(true, Ordering::Release);
+            self.link.wake();
+        }
+        self.learning = learn;
     }
 
     fn settings(&self, transport: &Transport) -> Settings {
@@ -172,6 +182,10 @@ impl Plugin for Continuo {
         _context: &mut impl ActivateContext<Self>,
     ) -> bool {
         self.sample_rate = buffer_config.sample_rate;
+        // Keep and Learn act on a rising edge: a project saved with one on does not act
+        // when it is opened.
+        self.keeping = self.params.keep.value();
+        self.learning = self.params.learn.value();
         if self.worker.is_none() {
             // Without a worker there is no answer, but the player's notes still pass through,
             // and the editor says why.
@@ -189,6 +203,8 @@ impl Plugin for Continuo {
 
     fn deactivate(&mut self) {
         self.flush = true;
+        // A learning stops with the plugin; the model playing stays.
+        self.shared.cancel_learning();
     }
 
     fn process(

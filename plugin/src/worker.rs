@@ -11,6 +11,7 @@
 
 use crate::capture::{HeardNote, Phrase};
 use crate::events::StepToken;
+use crate::learn::{LearnJob, LearnState, Learner};
 use crate::link::{Answered, Link, Request, SamplingShared, AHEAD};
 use crate::takes::{take_of, takes_folder, TakeKind, TakeWriter, TakesStatus};
 use continuo_core::continuation::Continuer;
@@ -23,6 +24,7 @@ use continuo_core::song::shift_for;
 use continuo_core::song::ESTIMATION_PROFILE;
 use continuo_core::steering::{Scale, Steering};
 use continuo_core::{Note, Token};
+use nice_plug_egui::RepaintNotifier;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, RwLock};
@@ -80,19 +82,75 @@ pub struct Shared {
     /// The model file to play; empty: `default_model`. Saved with the plugin's state.
     pub model_path: Arc<RwLock<String>>,
     pub default_model: PathBuf,
+    /// The model a learnt model came from, to go back to (empty: none). Saved with the
+    /// plugin's state.
+    pub original_model: Arc<RwLock<String>>,
     /// The takes' writer thread, started with the first take.
     takes: Mutex<Option<TakeWriter>>,
+    /// The Learn action's thread.
+    learner: Learner,
 }
 
 impl Shared {
-    pub fn new(model_path: Arc<RwLock<String>>, default_model: PathBuf) -> Arc<Shared> {
+    pub fn new(
+        model_path: Arc<RwLock<String>>,
+        original_model: Arc<RwLock<String>>,
+        default_model: PathBuf,
+    ) -> Arc<Shared> {
         Arc::new(Shared {
             status: Mutex::new(ModelStatus::default()),
             history: Mutex::new(History::default()),
             model_path,
             default_model,
+            original_model,
             takes: Mutex::new(None),
+            learner: Learner::default(),
         })
+    }
+
+    /// Fine-tune the model playing on the takes folder in the background, then play the
+    /// new model (the one before it stays the original to go back to). Nothing happens
+    /// while a learning runs; why it could not start or failed is in [`Shared::learning`].
+    pub fn learn(&self, repaint: RepaintNotifier) {
+        let Some(parent) = self.status().path else {
+            return self.fail("no model plays yet: nothing to learn from".into());
+        };
+        let Some(home) = continuo_core::inference::data_dir() else {
+            return self.fail("no folder for the takes: set CONTINUO_HOME or HOME".into());
+        };
+        let job = LearnJob { parent: parent.clone(), takes: home.join("takes"), models: home.join("models/learnt") };
+        let (model_path, original) = (self.model_path.clone(), self.original_model.clone());
+        let changed = repaint.clone();
+        self.learner.start(
+            job,
+            move || changed.request_repaint(),
+            move |learnt| {
+                let mut original = original.write().unwrap_or_else(|e| e.into_inner());
+                if original.is_empty() {
+                    *original = parent.to_string_lossy().into_owned();
+                }
+                *model_path.write().unwrap_or_else(|e| e.into_inner()) = learnt.to_string_lossy().into_owned();
+                repaint.request_repaint();
+            },
+        );
+    }
+
+    /// What the Learn action is doing.
+    pub fn learning(&self) -> LearnState {
+        self.learner.state()
+    }
+
+    /// Stop a learning under way (deactivation); returns at once.
+    pub fn cancel_learning(&self) {
+        self.learner.cancel();
+    }
+
+    /// Play the model that the learnt one came from again (nothing if none was learnt).
+    pub fn revert_learning(&self) {
+        let original = std::mem::take(&mut *self.original_model.write().unwrap_or_else(|e| e.into_inner()));
+        if !original.is_empty() {
+            *self.model_path.write().unwrap_or_else(|e| e.into_inner()) = original;
+        }
     }
 
     /// Write the take of the history (on the takes' own thread); a take with no notes is
@@ -155,7 +213,7 @@ pub struct Worker {
 impl Worker {
     /// Start the worker thread with `model` as the model to play.
     pub fn spawn(link: Arc<Link>, model: PathBuf) -> std::io::Result<Worker> {
-        Worker::start(link, Shared::new(Arc::default(), model))
+        Worker::start(link, Shared::new(Arc::default(), Arc::default(), model))
     }
 
     /// Start the worker thread for `shared`, whose model it loads and plays. Fails when the
@@ -312,7 +370,7 @@ fn prime(continuer: &mut Continuer, notes: &Phrase, start_step: i64) -> Result<V
 }
 
 /// Forget the session if the editor asked to; tell the editor how much is remembered; keep
-/// the last phrase and answer if the player asked to.
+/// the last phrase and answer, and learn from the takes, if the player asked to.
 fn follow_memory(continuer: &mut Continuer, link: &Link, shared: &Shared) {
     if link.forget.swap(false, Ordering::AcqRel) {
         continuer.forget();
@@ -320,6 +378,9 @@ fn follow_memory(continuer: &mut Continuer, link: &Link, shared: &Shared) {
     link.remembered.store(continuer.remembered(), Ordering::Relaxed);
     if link.keep.swap(false, Ordering::AcqRel) {
         shared.keep(TakeKind::Kept);
+    }
+    if link.learn.swap(false, Ordering::AcqRel) {
+        shared.learn(link.repaint.clone());
     }
 }
 

@@ -3,12 +3,16 @@
 //! factory, activates it, and plays an 8-bar phrase into it through CLAP note events with a
 //! running transport. The answer comes back as CLAP note events, each on the exact sample
 //! of a 16th-note step, in blocks of an odd size; stopping the transport ends every note.
+//! Then the host presses Keep and Learn through parameter events: the take is written, a
+//! model learnt from the takes appears in `$CONTINUO_HOME/models/learnt`, and the plugin,
+//! now playing it, answers the phrase again. `scripts/test.sh` runs this test once more with
+//! nice-plug's check that aborts on any allocation in `process`.
 //!
 //! Set `CONTINUO_CLAP` to test another build (for example `target/bundled/Continuo.clap`).
 
 mod common;
 
-use clack_host::events::event_types::{NoteOffEvent, NoteOnEvent, TransportEvent, TransportFlags};
+use clack_host::events::event_types::{NoteOffEvent, NoteOnEvent, ParamValueEvent, TransportEvent, TransportFlags};
 use clack_host::events::spaces::CoreEventSpace;
 use clack_host::events::{EventFlags, Match};
 use clack_host::prelude::*;
@@ -75,6 +79,45 @@ fn transport(playing: bool, beat: f64) -> TransportEvent {
     }
 }
 
+/// The CLAP id of the parameter with string id `id`, as nice-plug derives it
+/// (`nice_plug::wrapper::util::hash_param_id`, which is not public).
+fn param_id(id: &str) -> ClapId {
+    let hash = id.bytes().fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32));
+    ClapId::new(hash & !(1 << 31))
+}
+
+/// Call `block` until `until` holds or `seconds` pass.
+fn wait(seconds: f64, until: &dyn Fn() -> bool, mut block: impl FnMut()) {
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs_f64(seconds) && !until() {
+        block();
+    }
+}
+
+/// The ONNX files learnt into `home`.
+fn learnt_models(home: &std::path::Path) -> Vec<PathBuf> {
+    let dir = home.join("models/learnt");
+    let files = std::fs::read_dir(dir).map_or(vec![], |d| d.map(|e| e.unwrap().path()).collect::<Vec<_>>());
+    files.into_iter().filter(|p| p.extension().is_some_and(|e| e == "onnx")).collect()
+}
+
+/// Where the answer starts: notes sent before the phrase ended are the player's, passed
+/// through; after it, the answer's. Each answer note is on a 16th-note step.
+fn answer_on_the_grid(out: &[(u64, bool, u8)], samples_per_beat: f64) -> usize {
+    let phrase_end = (32.0 * samples_per_beat) as u64;
+    let answer: Vec<_> = out.iter().filter(|(t, _, _)| *t >= phrase_end).collect();
+    let step = samples_per_beat / 4.0;
+    for (t, on, pitch) in &answer {
+        let k = (*t as f64 / step).round();
+        assert_eq!(
+            *t,
+            (k * step - SAMPLE_TOLERANCE).ceil() as u64,
+            "note {pitch} (on: {on}) at sample {t} is off the 16th grid"
+        );
+    }
+    answer.iter().filter(|(_, on, _)| *on).count()
+}
+
 #[test]
 fn the_clap_build_answers_a_phrase_on_the_grid_in_a_host() {
     // The phrases it saves (the default) go into a folder of the test's own.
@@ -115,12 +158,18 @@ fn the_clap_build_answers_a_phrase_on_the_grid_in_a_host() {
                            to: u64,
                            playing: bool,
                            notes: &[(f64, bool, u8)],
+                           params: &[(&str, f64)],
                            out: &mut Vec<(u64, bool, u8)>| {
                 let mut at = from;
                 while at < to {
                     let len = BLOCK.min((to - at) as u32);
                     input.clear();
                     output.clear();
+                    if at == from {
+                        for &(id, value) in params {
+                            input.push(&ParamValueEvent::new(0, param_id(id), Pckn::match_all(), value));
+                        }
+                    }
                     for &(beat, on, pitch) in notes {
                         let sample = (beat * samples_per_beat).round() as u64;
                         if (at..at + len as u64).contains(&sample) {
@@ -169,39 +218,45 @@ fn the_clap_build_answers_a_phrase_on_the_grid_in_a_host() {
                     std::thread::sleep(Duration::from_micros(500));
                 }
             };
-            // Idle a second with the transport stopped while the worker loads the model.
-            let started = Instant::now();
-            while started.elapsed() < Duration::from_secs(1) {
-                run(&mut processor, 0, BLOCK as u64, false, &[], &mut out);
-            }
-            out.clear();
-            // The phrase, its answer (2 bars from beat 32.25) and a little more, then stop.
             let end = (44.0 * samples_per_beat) as u64;
-            run(&mut processor, 0, end, true, &phrase, &mut out);
-            run(&mut processor, end, end + 4 * BLOCK as u64, false, &[], &mut out);
-            (processor.stop_processing(), out)
+            // The phrase, its answer (2 bars from beat 32.25) and a little more, then stop;
+            // or a stopped block after it, with parameter changes.
+            let mut act = |p: &mut StartedPluginAudioProcessor<TestHost>,
+                           phrase_too: bool,
+                           params: &[(&str, f64)],
+                           out: &mut Vec<(u64, bool, u8)>| {
+                if phrase_too {
+                    run(p, 0, end, true, &phrase, &[], out);
+                }
+                run(p, end, end + BLOCK as u64 * if phrase_too { 4 } else { 1 }, false, &[], params, out);
+            };
+            // Idle a second with the transport stopped while the worker loads the model.
+            let mut ignored = Vec::new();
+            wait(1.0, &|| false, || act(&mut processor, false, &[], &mut ignored));
+            act(&mut processor, true, &[], &mut out);
+            // Keep it (the rising edge of the Keep parameter), then Learn, and wait for the
+            // learnt model, playing blocks meanwhile.
+            act(&mut processor, false, &[("keep", 1.0)], &mut ignored);
+            act(&mut processor, false, &[("keep", 0.0)], &mut ignored);
+            wait(1.0, &|| false, || act(&mut processor, false, &[], &mut ignored));
+            act(&mut processor, false, &[("learn", 1.0)], &mut ignored);
+            let learnt = || !learnt_models(home.path()).is_empty();
+            wait(120.0, &learnt, || act(&mut processor, false, &[], &mut ignored));
+            // The worker looks for a new model every 100 ms while idle.
+            wait(1.0, &|| false, || act(&mut processor, false, &[], &mut ignored));
+            let mut again = Vec::new();
+            act(&mut processor, true, &[], &mut again);
+            (processor.stop_processing(), (out, again))
         })
         .join()
         .unwrap()
     });
+    let (out, again) = out;
     instance.deactivate(processor);
 
-    // Notes sent before the phrase ended are the player's, passed through; after it, the
-    // answer's.
-    let phrase_end = (32.0 * samples_per_beat) as u64;
-    let answer: Vec<_> = out.iter().filter(|(t, _, _)| *t >= phrase_end).collect();
-    let ons = answer.iter().filter(|(_, on, _)| *on).count();
+    let ons = answer_on_the_grid(&out, samples_per_beat);
     println!("{} events out, {ons} answer notes", out.len());
     assert!(ons > 0, "no answer came back: {out:?}");
-    let step = samples_per_beat / 4.0;
-    for (t, on, pitch) in &answer {
-        let k = (*t as f64 / step).round();
-        assert_eq!(
-            *t,
-            (k * step - SAMPLE_TOLERANCE).ceil() as u64,
-            "note {pitch} (on: {on}) at sample {t} is off the 16th grid"
-        );
-    }
     let mut sounding = [0i32; 128];
     for (t, on, pitch) in &out {
         let s = &mut sounding[*pitch as usize];
@@ -209,4 +264,14 @@ fn the_clap_build_answers_a_phrase_on_the_grid_in_a_host() {
         assert!(*s <= 1, "note {pitch} on twice at {t}");
     }
     assert!(sounding.iter().all(|&s| s <= 0), "stuck notes after the transport stopped: {sounding:?}");
+
+    let takes: Vec<_> = std::fs::read_dir(home.path().join("takes")).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(takes.iter().any(|t| t.to_string_lossy().ends_with("-kept.mid")), "no kept take: {takes:?}");
+    let learnt = learnt_models(home.path());
+    assert_eq!(learnt.len(), 1, "one model learnt from the takes: {learnt:?}");
+    let card = std::fs::read_to_string(learnt[0].with_extension("json")).unwrap();
+    assert!(card.contains("\"parent_name\": \"folk-melody\""), "{card}");
+    let ons = answer_on_the_grid(&again, samples_per_beat);
+    println!("after learning: {ons} answer notes from {}", learnt[0].display());
+    assert!(ons > 0, "no answer after learning: {again:?}");
 }

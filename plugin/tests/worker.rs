@@ -3,6 +3,7 @@
 //! the player's key (or, off, in the model's C major / A minor frame).
 
 use continuo::capture::{HeardNote, Phrase};
+use continuo::learn::LearnState;
 use continuo::link::{Link, Request};
 use continuo::worker::{Shared, Worker};
 use std::path::PathBuf;
@@ -75,7 +76,9 @@ fn the_saved_model_path_is_played_and_a_missing_one_falls_back_to_the_default() 
     // The plugin's saved state names a model: the worker plays it when it starts.
     let saved = Arc::new(RwLock::new(models().join("bach-chords.onnx").display().to_string()));
     let link = Link::new();
-    let worker = Worker::start(link.clone(), Shared::new(saved.clone(), models().join("essen-melody.onnx"))).unwrap();
+    let worker =
+        Worker::start(link.clone(), Shared::new(saved.clone(), Arc::default(), models().join("essen-melody.onnx")))
+            .unwrap();
     wait_until("the saved model", || worker.shared.status.lock().unwrap().name.as_deref() == Some("bach-chords"));
     // A project saved with a model that has since gone: the default model plays, and the
     // editor says why the saved one did not.
@@ -83,7 +86,11 @@ fn the_saved_model_path_is_played_and_a_missing_one_falls_back_to_the_default() 
     let link = Link::new();
     let worker = Worker::start(
         link.clone(),
-        Shared::new(Arc::new(RwLock::new(gone.display().to_string())), models().join("essen-melody.onnx")),
+        Shared::new(
+            Arc::new(RwLock::new(gone.display().to_string())),
+            Arc::default(),
+            models().join("essen-melody.onnx"),
+        ),
     )
     .unwrap();
     wait_until("the default model", || worker.shared.status.lock().unwrap().name.is_some());
@@ -211,9 +218,11 @@ fn the_session_memory_hears_phrase_and_answer_and_forgets() {
 
 /// The takes: with "save every phrase" on, a phrase is written when it is answered; Keep
 /// writes the phrase and its answer. Both into `$CONTINUO_HOME/takes`, by the takes' own
-/// thread, as MIDI files that read back.
+/// thread, as MIDI files that read back. Then Learn fine-tunes the model on them in the
+/// background and the worker plays the learnt model; a learning cancelled at once writes
+/// nothing; "original model" plays the model it came from again.
 #[test]
-fn kept_takes_and_phrases_are_written_to_the_takes_folder() {
+fn kept_takes_are_written_learnt_from_and_the_learnt_model_plays() {
     let home = tempfile::Builder::new().prefix("continuo-home-").tempdir().unwrap();
     std::env::set_var("CONTINUO_HOME", home.path());
     let link = Link::new();
@@ -247,5 +256,40 @@ fn kept_takes_and_phrases_are_written_to_the_takes_folder() {
     assert_eq!(phrase_notes, vec![(60, 70), (64, 71), (67, 72), (72, 73)]);
     assert!(kept.notes.iter().any(|n| n.voice == 1), "the answer is in the take");
     assert!(kept.title.unwrap().contains("model essen-melody"));
+    learn_from_the_takes(&link, &worker, home.path());
     drop(worker);
+}
+
+fn learn_from_the_takes(link: &Link, worker: &Worker, home: &std::path::Path) {
+    let shared = &worker.shared;
+    link.learn.store(true, Ordering::Release);
+    link.wake();
+    wait_until("the learning", || matches!(shared.learning(), LearnState::Done { .. } | LearnState::Failed(_)));
+    let LearnState::Done { model, epochs, .. } = shared.learning() else { panic!("{:?}", shared.learning()) };
+    assert!(model.starts_with(home.join("models/learnt")), "{}", model.display());
+    assert!(epochs >= 1);
+    let card = continuo_core::card::ModelCard::load(&continuo_core::card::card_path_for(&model)).unwrap();
+    assert_eq!(card.training.details["parent_name"], "essen-melody");
+    assert!(card.training.corpus[0].ends_with("takes"), "{:?}", card.training.corpus);
+    wait_until("the learnt model", || shared.status().name.is_some_and(|n| n.starts_with("essen-melody-learnt-")));
+    let original = models().join("essen-melody.onnx");
+    assert_eq!(*shared.original_model.read().unwrap(), original.to_string_lossy());
+    let mut phrase = Phrase::default();
+    phrase.notes[0] = HeardNote { step: 0, steps: 8, pitch: 62, velocity: 80 };
+    phrase.len = 1;
+    answer_32_steps(link, phrase, 2);
+
+    // Learning again, cancelled at once: no model is written, the learnt one keeps playing.
+    let learnt = || std::fs::read_dir(home.join("models/learnt")).unwrap().count();
+    let before = learnt();
+    shared.learn(link.repaint.clone());
+    shared.cancel_learning();
+    wait_until("the cancel", || !shared.learning().running());
+    assert_eq!(shared.learning(), LearnState::Cancelled);
+    assert_eq!(learnt(), before, "a cancelled learning wrote a file");
+    assert!(shared.status().name.is_some_and(|n| n.starts_with("essen-melody-learnt-")));
+
+    shared.revert_learning();
+    wait_until("the original model", || shared.status().name.as_deref() == Some("essen-melody"));
+    assert!(shared.original_model.read().unwrap().is_empty());
 }

@@ -47,7 +47,8 @@ pub struct TrainConfig {
 }
 
 /// The learning-rate schedule.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "kebab-case")]
 pub enum Schedule {
     /// Halve the rate after every epoch without a better validation loss.
@@ -62,7 +63,8 @@ pub enum Schedule {
 }
 
 /// How an epoch's training windows are cut.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "kebab-case")]
 pub enum WindowOrder {
     /// Songs (shuffled) laid into parallel streams, windows in time order with the state

@@ -28,6 +28,9 @@ pub enum TrainerError {
     /// A corpus, vocabulary or setting that cannot be trained on.
     #[error("{0}")]
     Invalid(String),
+    /// The caller asked a fine-tuning to stop; nothing was written.
+    #[error("cancelled")]
+    Cancelled,
     /// A plot could not be drawn.
     #[error("{path}: cannot draw the plot: {why}")]
     Plot { path: PathBuf, why: String },

@@ -7,9 +7,11 @@ pub mod data;
 pub mod error;
 pub mod evaluate;
 pub mod export;
+pub mod finetune;
 pub mod gemm;
 pub mod network;
 pub mod optim;
+#[cfg(feature = "cli")]
 pub mod plots;
 pub mod presets;
 pub mod train;

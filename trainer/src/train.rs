@@ -181,17 +181,18 @@ pub fn train(
             "the corpus needs songs in both the training and the validation split".into(),
         ));
     }
-    train_until(ckpt, songs, out, None, progress)
+    train_until(ckpt, songs, out, &|| false, progress)
 }
 
-/// [`train`], stopping also when `deadline` passes (in the middle of an epoch: that epoch is
-/// validated and saved as it stands). Without validation songs every epoch counts as the
-/// best and the epoch limit or the deadline stops it (fine-tuning on a few phrases).
+/// [`train`], stopping also when `stop` says so, asked before every window (a deadline, a
+/// cancel: the epoch under way is validated and saved as it stands). Without validation
+/// songs every epoch counts as the best and the epoch limit or `stop` ends it (fine-tuning
+/// on a few phrases).
 pub fn train_until(
     ckpt: &mut Checkpoint,
     songs: &Songs,
     out: &Path,
-    deadline: Option<Instant>,
+    stop: &dyn Fn() -> bool,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<(), TrainerError> {
     if songs.train.is_empty() {
@@ -226,7 +227,7 @@ pub fn train_until(
         'batches: for data in &batches {
             let mut state = State::zeros(config.layers, data.streams, config.hidden);
             for (t, steps) in data.windows(config.window) {
-                if deadline.is_some_and(|d| Instant::now() >= d) {
+                if stop() {
                     stopped = true;
                     break 'batches;
                 }
