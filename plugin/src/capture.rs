@@ -2,7 +2,8 @@
 //! rounded to the nearest step), kept as the current phrase, the recent mean velocity, and
 //! the end of a phrase (no onset for a gap, nothing held). The sustain pedal holds notes as a
 //! pianist means it: a key released while the pedal is down sounds on until the pedal
-//! rises. Fixed-size storage only.
+//! rises. The player can also end a phrase at once (the "answer now" trigger). Fixed-size
+//! storage only.
 
 /// Notes one phrase may hold; older notes of a longer phrase are forgotten.
 pub const PHRASE_CAPACITY: usize = 256;
@@ -55,6 +56,8 @@ pub struct Capture {
     phrase: Phrase,
     last_onset: Option<i64>,
     mean_velocity: f32,
+    /// The player ended the phrase at once: no gap is waited for.
+    ended_now: bool,
 }
 
 impl Default for Capture {
@@ -66,6 +69,7 @@ impl Default for Capture {
             phrase: Phrase::default(),
             last_onset: None,
             mean_velocity: 90.0,
+            ended_now: false,
         }
     }
 }
@@ -108,6 +112,18 @@ impl Capture {
         }
     }
 
+    /// End the phrase at `step`, now: every note held (by a key or the pedal) ends there
+    /// (`ended` gets each) and the phrase counts as ended without waiting for the gap.
+    pub fn end_phrase_now(&mut self, step: i64, mut ended: impl FnMut(HeardNote)) {
+        for pitch in 0..128u8 {
+            self.sustained[pitch as usize] = false;
+            if let Some(note) = self.end_note(step, pitch) {
+                ended(note);
+            }
+        }
+        self.ended_now = true;
+    }
+
     fn end_note(&mut self, step: i64, pitch: u8) -> Option<HeardNote> {
         let (start, velocity) = self.held.get_mut(pitch.min(127) as usize).and_then(Option::take)?;
         if self.phrase.len == PHRASE_CAPACITY {
@@ -131,9 +147,10 @@ impl Capture {
     }
 
     /// The phrase has ended at `step`: it has notes, nothing is held, and no onset came for
-    /// `gap` steps.
+    /// `gap` steps (or the player ended it at once).
     pub fn phrase_ended(&self, step: i64, gap: u32) -> bool {
-        self.phrase.len > 0 && !self.holding() && self.last_onset.is_some_and(|o| step - o >= gap as i64)
+        let waited = self.ended_now || self.last_onset.is_some_and(|o| step - o >= gap as i64);
+        self.phrase.len > 0 && !self.holding() && waited
     }
 
     /// Copy the phrase into `out`.
@@ -145,6 +162,7 @@ impl Capture {
     pub fn start_new_phrase(&mut self) {
         self.phrase.len = 0;
         self.last_onset = None;
+        self.ended_now = false;
     }
 
     /// Forget everything (transport jumps, mode changes).
@@ -182,6 +200,26 @@ mod tests {
         );
         assert!(!c.phrase_ended(40, 8));
         assert!(c.velocity() < 90);
+    }
+
+    #[test]
+    fn a_phrase_ended_now_ends_its_held_notes_and_waits_for_no_gap() {
+        let mut c = Capture::default();
+        assert!(!c.phrase_ended(0, 8));
+        c.pedal(0, true, |_| {});
+        c.note_on(0, 60, 100);
+        assert_eq!(c.note_off(1, 60), None);
+        c.note_on(2, 64, 100);
+        let mut ended = Vec::new();
+        c.end_phrase_now(3, |n| ended.push(n.pitch));
+        assert_eq!(ended, vec![60, 64]);
+        assert!(!c.holding() && c.phrase_ended(3, 8));
+        // The key released later is no note of the phrase.
+        assert_eq!(c.note_off(5, 64), None);
+        c.start_new_phrase();
+        c.note_on(10, 62, 90);
+        let _ = c.note_off(11, 62);
+        assert!(!c.phrase_ended(12, 8), "a new phrase waits for its gap again");
     }
 
     #[test]

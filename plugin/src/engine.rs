@@ -16,7 +16,7 @@
 
 use crate::capture::{Capture, Phrase};
 use crate::clock::{BlockTiming, Clock, HostTransport};
-use crate::events::{EventSink, NoteEvent, StepToken};
+use crate::events::{EventSink, NoteEvent, StepToken, Trigger};
 use crate::link::{Answered, Heard, Link, Request};
 use crate::voices::Voices;
 use std::sync::atomic::Ordering;
@@ -63,6 +63,10 @@ pub struct Settings {
     /// Answer in the player's key (the phrase goes into the model's key frame and the
     /// answer comes back); off: the answer stays in the model's frame.
     pub follow_key: bool,
+    /// The player's controls for "answer now" (end the phrase at once) and "keep" (the
+    /// last phrase and its answer); their events are not music (not heard, not passed on).
+    pub answer_now: Option<Trigger>,
+    pub keep: Option<Trigger>,
 }
 
 impl Default for Settings {
@@ -80,6 +84,8 @@ impl Default for Settings {
             octave: 0,
             seed: 0,
             follow_key: true,
+            answer_now: None,
+            keep: None,
         }
     }
 }
@@ -128,6 +134,8 @@ pub struct Engine {
     previous: Option<(Mode, u32)>,
     /// Drawn from the OS at start: answers with a random seed of 0 differ between launches.
     session_seed: u64,
+    /// Whether the "answer now" and "keep" controls are held (each acts when pressed).
+    pressed: [bool; 2],
 }
 
 impl Drop for Engine {
@@ -174,6 +182,7 @@ impl Engine {
                 use std::hash::{BuildHasher, Hasher};
                 std::collections::hash_map::RandomState::new().build_hasher().finish()
             },
+            pressed: [false; 2],
         }
     }
 
@@ -268,6 +277,10 @@ impl Engine {
 
     fn hear(&mut self, timing: &BlockTiming, event: NoteEvent, settings: &Settings, out: &mut EventSink) {
         let listened = settings.input_channel.is_none_or(|c| c == event.channel());
+        let step = (timing.beat_of(event.sample()) * settings.steps_per_beat as f64).round() as i64;
+        if listened && self.control(event, step, settings) {
+            return;
+        }
         if listened && matches!(event, NoteEvent::On { .. }) && matches!(self.status, Status::Answering { .. }) {
             // The player starts a new phrase: the answer stops here, before their note sounds.
             self.end_answer(event.sample(), out);
@@ -279,7 +292,6 @@ impl Engine {
         if !listened {
             return;
         }
-        let step = (timing.beat_of(event.sample()) * settings.steps_per_beat as f64).round() as i64;
         let mut ended = None;
         match event {
             NoteEvent::On { pitch, velocity, .. } => self.capture.note_on(step, pitch, velocity),
@@ -294,6 +306,26 @@ impl Engine {
         if let Some(note) = ended {
             tell_worker(&self.link, self.status, note);
         }
+    }
+
+    /// Whether `event` is one of the player's controls (it is then used up here): "answer
+    /// now" ends the phrase at `step` when the engine listens; "keep" asks the worker to
+    /// keep the last phrase and its answer. Each acts when its control is pressed.
+    fn control(&mut self, event: NoteEvent, step: i64, settings: &Settings) -> bool {
+        for (i, trigger) in [settings.answer_now, settings.keep].into_iter().enumerate() {
+            let Some(pressed) = trigger.and_then(|t| t.pressed_by(event)) else { continue };
+            if pressed && !std::mem::replace(&mut self.pressed[i], true) {
+                if i == 1 {
+                    self.link.keep.store(true, Ordering::Release);
+                    self.link.wake();
+                } else if matches!(self.status, Status::Listening | Status::Looping { .. }) {
+                    self.capture.end_phrase_now(step, |_| {});
+                }
+            }
+            self.pressed[i] &= pressed;
+            return true;
+        }
+        false
     }
 
     /// The take in progress becomes the last take, if it has anything.
@@ -417,5 +449,84 @@ impl Engine {
                 Status::Answering { start, end: start + steps as i64 }
             };
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SR: f64 = 48_000.0;
+    const BLOCK: usize = 1500; // a quarter of a 16th note at 120 BPM
+
+    /// Run blocks from `from` to `to` beats at 120 BPM; `events` are (beat, event) with the
+    /// event's sample replaced. Returns every event sent.
+    fn run(
+        engine: &mut Engine,
+        from: f64,
+        to: f64,
+        events: &[(f64, NoteEvent)],
+        settings: &Settings,
+    ) -> Vec<NoteEvent> {
+        let samples_per_beat = SR / 2.0;
+        let (mut sent, mut sink) = (Vec::new(), EventSink::with_capacity(64));
+        let mut at = (from * samples_per_beat) as usize;
+        while (at as f64) < to * samples_per_beat {
+            let input: Vec<NoteEvent> = events
+                .iter()
+                .filter_map(|&(beat, e)| {
+                    let sample = (beat * samples_per_beat) as usize;
+                    (at..at + BLOCK).contains(&sample).then(|| with_sample(e, sample - at))
+                })
+                .collect();
+            let host = HostTransport {
+                playing: true,
+                tempo: Some(120.0),
+                beat: Some(at as f64 / samples_per_beat),
+                sample: Some(at as i64),
+                loop_beats: None,
+            };
+            sink.clear();
+            engine.process(host, SR, BLOCK, &input, settings, &mut sink);
+            sent.extend_from_slice(sink.events());
+            at += BLOCK;
+        }
+        sent
+    }
+
+    fn with_sample(e: NoteEvent, sample: usize) -> NoteEvent {
+        match e {
+            NoteEvent::On { channel, pitch, velocity, .. } => NoteEvent::On { sample, channel, pitch, velocity },
+            NoteEvent::Off { channel, pitch, .. } => NoteEvent::Off { sample, channel, pitch },
+            NoteEvent::Midi { bytes, .. } => NoteEvent::Midi { sample, bytes },
+        }
+    }
+
+    #[test]
+    fn the_answer_now_and_keep_controls_act_when_pressed_and_are_not_music() {
+        let link = Link::new();
+        let mut engine = Engine::new(link.clone());
+        let settings = Settings {
+            gap_steps: 64,
+            answer_now: Some(Trigger::Controller(20)),
+            keep: Some(Trigger::Key(36)),
+            ..Settings::default()
+        };
+        let on = |pitch| NoteEvent::On { sample: 0, channel: 0, pitch, velocity: 100 };
+        let off = |pitch| NoteEvent::Off { sample: 0, channel: 0, pitch };
+        let cc = |value| NoteEvent::Midi { sample: 0, bytes: [0xb0, 20, value] };
+        let sent = run(&mut engine, 0.0, 2.0, &[(0.0, on(60)), (1.0, off(60))], &settings);
+        assert_eq!(sent.len(), 2, "the player's notes pass through: {sent:?}");
+        assert!(link.requests.is_empty(), "the gap of 4 bars has not passed");
+        let sent = run(&mut engine, 2.0, 3.0, &[(2.0, cc(127)), (2.1, cc(0))], &settings);
+        assert!(sent.is_empty(), "the control is not passed on: {sent:?}");
+        assert_eq!(link.requests.len(), 1, "answer now: the phrase is answered at once");
+        let request = link.requests.pop().unwrap();
+        assert_eq!(request.phrase.notes().iter().map(|n| n.pitch).collect::<Vec<_>>(), vec![60]);
+        assert_eq!(request.start_step, 8 + ANSWER_LEAD);
+
+        let sent = run(&mut engine, 3.0, 4.0, &[(3.0, on(36)), (3.5, off(36))], &settings);
+        assert!(sent.is_empty(), "the keep key is not passed on: {sent:?}");
+        assert!(link.keep.load(Ordering::Acquire), "keep was asked for");
     }
 }

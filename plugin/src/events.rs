@@ -72,6 +72,30 @@ impl NoteEvent {
     }
 }
 
+/// A control the player presses for an action ("answer now", "keep"): a controller,
+/// pressed while its value is 64 or more, or a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    Controller(u8),
+    Key(u8),
+}
+
+impl Trigger {
+    /// Whether `event` is this control: `Some(pressed)`, else `None`.
+    pub fn pressed_by(self, event: NoteEvent) -> Option<bool> {
+        match (self, event) {
+            (Trigger::Key(k), NoteEvent::On { pitch, .. }) if pitch == k => Some(true),
+            (Trigger::Key(k), NoteEvent::Off { pitch, .. }) if pitch == k => Some(false),
+            (Trigger::Controller(c), NoteEvent::Midi { bytes: [status, cc, value], .. })
+                if status & 0xf0 == 0xb0 && cc == c =>
+            {
+                Some(value >= 64)
+            }
+            _ => None,
+        }
+    }
+}
+
 /// Output events of one block, in a buffer allocated once. Events past its capacity are
 /// dropped and counted (never a note-off: room is kept for those).
 pub struct EventSink {

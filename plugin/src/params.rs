@@ -3,6 +3,7 @@
 //! check that text typed in gives the value shown).
 
 use crate::engine::Mode;
+use crate::events::Trigger;
 use nice_plug::prelude::*;
 use std::sync::{Arc, RwLock};
 
@@ -71,6 +72,12 @@ pub struct ContinuoParams {
     /// Also write every phrase played into the takes folder.
     #[id = "savph"]
     pub save_phrases: BoolParam,
+    /// The player's controls for "answer now" and "keep": off, a controller or a key (see
+    /// [`trigger_of`]).
+    #[id = "trnow"]
+    pub answer_trigger: IntParam,
+    #[id = "trkeep"]
+    pub keep_trigger: IntParam,
     /// Fine-tune the model playing on the takes, in the background, and play the result:
     /// its rising edge starts one learning.
     #[id = "learn"]
@@ -209,6 +216,44 @@ fn float(name: &str, default: f32, range: FloatRange, digits: usize, step: f32) 
         .with_string_to_value(s2v)
 }
 
+/// A trigger parameter's value as the control it names: 0 off, 1–127 controller (CC) 1–127,
+/// 128–255 key (MIDI note) 0–127.
+pub fn trigger_of(value: i32) -> Option<Trigger> {
+    match value {
+        1..=127 => Some(Trigger::Controller(value as u8)),
+        128..=255 => Some(Trigger::Key((value - 128) as u8)),
+        _ => None,
+    }
+}
+
+/// "Off", "CC 64", "Note 60 (C4)"; text typed in as "cc 20", "note 60" or "off".
+fn trigger_text() -> TextConversions<i32> {
+    const NAMES: [&str; 12] = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"];
+    (
+        Arc::new(|v| match trigger_of(v) {
+            None => "Off".into(),
+            Some(Trigger::Controller(c)) => format!("CC {c}"),
+            Some(Trigger::Key(k)) => format!("Note {k} ({}{})", NAMES[k as usize % 12], k as i32 / 12 - 1),
+        }),
+        Arc::new(|s| {
+            let s = s.trim().to_ascii_lowercase();
+            let number = |rest: &str| rest.split_whitespace().next()?.parse::<i32>().ok();
+            if s == "off" {
+                Some(0)
+            } else if let Some(rest) = s.strip_prefix("cc") {
+                number(rest).filter(|c| (1..=127).contains(c))
+            } else {
+                number(s.strip_prefix("note")?).filter(|k| (0..=127).contains(k)).map(|k| k + 128)
+            }
+        }),
+    )
+}
+
+fn trigger(name: &str) -> IntParam {
+    let (v2s, s2v) = trigger_text();
+    IntParam::new(name, 0, IntRange::Linear { min: 0, max: 255 }).with_value_to_string(v2s).with_string_to_value(s2v)
+}
+
 fn int(name: &str, default: i32, min: i32, max: i32, zero: Option<&'static str>, unit: Unit) -> IntParam {
     let (v2s, s2v) = int_text(zero, unit);
     IntParam::new(name, default, IntRange::Linear { min, max }).with_value_to_string(v2s).with_string_to_value(s2v)
@@ -253,6 +298,8 @@ impl Default for ContinuoParams {
             seed: int("Random seed", 0, 0, 9999, Some("New"), None),
             keep: switch("Keep", false),
             save_phrases: switch("Save every phrase", true),
+            answer_trigger: trigger("Answer now control"),
+            keep_trigger: trigger("Keep control"),
             learn: switch("Learn", false),
             learnt_from: Arc::default(),
         }
@@ -262,6 +309,19 @@ impl Default for ContinuoParams {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trigger_values_show_as_controls_and_read_back() {
+        let (show, read) = trigger_text();
+        for (value, text) in [(0, "Off"), (64, "CC 64"), (188, "Note 60 (C4)"), (128, "Note 0 (C-1)")] {
+            assert_eq!(show(value), text);
+            assert_eq!(read(text), Some(value), "{text}");
+        }
+        assert_eq!(read("cc 0"), None);
+        assert_eq!(read("note 128"), None);
+        assert_eq!(trigger_of(20), Some(Trigger::Controller(20)));
+        assert_eq!(trigger_of(255), Some(Trigger::Key(127)));
+    }
 
     #[test]
     fn grids_are_whole_steps_per_beat() {

@@ -6,7 +6,7 @@ use crate::clock::HostTransport;
 use crate::engine::{Engine, Mode, Settings};
 use crate::events::{EventSink, NoteEvent};
 use crate::link::Link;
-use crate::params::ContinuoParams;
+use crate::params::{trigger_of, ContinuoParams};
 use crate::worker::{Shared, Worker};
 use nice_plug::midi::{Channel, Key, MidiResult, VoiceID};
 use nice_plug::prelude::NoteEvent as PlugNote;
@@ -146,6 +146,8 @@ impl Continuo {
             octave: p.octave.value(),
             seed: p.seed.value() as u64,
             follow_key: p.follow_key.value(),
+            answer_now: trigger_of(p.answer_trigger.value()),
+            keep: trigger_of(p.keep_trigger.value()),
         }
     }
 }
