@@ -5,6 +5,7 @@ has its note-off, and no note-off comes for a note that is not sounding (MIDI se
 exits 1 with the reason otherwise.
 
     check_answer.py RESULT.json NAME [--period=N] [--cut-answer] [--controllers] [--exit]
+                    [--listen PORT]
 
 The grid's phase is not known to a JACK client (the host's transport started it), so it is
 fitted: the latest phase at which every answered event is at or after its exact step time.
@@ -12,7 +13,9 @@ Each event must then lie within one sample of its step's sample. The player's ow
 when passed through, are told apart from the answer by matching what was sent.
 `--cut-answer`: the player's note that started a new phrase on the answer's sounding pitch came
 out after the answer's note-off, and no note-off cut it short. `--controllers`: the sustain
-pedal and pitch bend sent came out. `--exit`: the app quit during the answer; the note-offs of
+pedal and pitch bend sent came out. `--listen` (the player recorded the app's audio): the
+built-in voice was silent before the phrase, sounded at every answered onset, never past
+0 dBFS. `--exit`: the app quit during the answer; the note-offs of
 its last frame are not on the grid.
 """
 
@@ -115,8 +118,31 @@ def main():
         kinds = {(e["bytes"][0] & 0xF0, e["bytes"][1] if e["bytes"][0] & 0xF0 == 0xB0 else None) for e in passed}
         if (0xB0, 64) not in kinds or (0xE0, None) not in kinds:
             fail(name, f"the sustain pedal or pitch bend did not pass through: {sorted(kinds, key=str)}")
+    if "--listen" in flags:
+        check_voice(name, r, notes, period)
     host_late = f" (the host's output delay changed {changes} times by whole periods)" if period else ""
     print(f"{name}: {len(ons)} answered notes, worst grid error {worst} samples{host_late}")
+
+
+def check_voice(name, r, answer, period):
+    """The app's built-in voice: silent before the phrase, sounding while the answer's notes
+    play (a period after each onset, allowing the output's period of delay), never past
+    0 dBFS."""
+    audio = r["audio"]
+    if not audio:
+        fail(name, "the voice's audio port was never recorded")
+    first_sent = min(e["frame"] for e in r["sent"])
+    before = [a["peak"] for a in audio if a["frame"] + period <= first_sent]
+    if not before or max(before) > 1e-4:
+        fail(name, f"the voice is not silent before the phrase ({len(before)} periods, peak {max(before, default=0):.2e})")
+    loudest = max(a["peak"] for a in audio)
+    if not 0.0 < loudest <= 1.0:
+        fail(name, f"the voice's peak is {loudest}")
+    onsets = [e["frame"] for e in answer if is_on(e["bytes"])]
+    heard = [o for o in onsets if any(o <= a["frame"] <= o + 3 * period and a["peak"] > 1e-2 for a in audio)]
+    if len(heard) < len(onsets):
+        fail(name, f"the voice is silent at {len(onsets) - len(heard)} of {len(onsets)} answered onsets")
+    print(f"{name}: the voice sounded every answered onset ({len(onsets)}), peak {loudest:.2f}, silent before the phrase")
 
 
 def check_cut(name, r, passed):

@@ -152,7 +152,7 @@ if [ -z "${CONTINUO_STANDALONE_ONLY:-}" ]; then
 fi
 
 start_jack 512
-standalone_case "standalone on JACK" 14 -
+standalone_case "standalone on JACK, with its voice" 14 - --listen continuo:output_1
 standalone_case "standalone: a new phrase on the answer's sounding pitch" 20 - --cut-answer
 standalone_case "standalone: pedal and pitch bend pass through" 14 - --controllers
 # The phrase ends about 7 s after the app starts; the answer plays from about 8 s.

@@ -3,13 +3,15 @@
 frame of every event: the host test's player and ear (scripts/host-test.sh).
 
     jack_player.py [--to PORT] [--from PORT] --tempo 120 --seconds 12 --out result.json
-                   [--start 1.0] [--cut-answer] [--controllers]
+                   [--start 1.0] [--cut-answer] [--controllers] [--listen AUDIO_PORT]
 
 The phrase is two bars of quarter notes (C major), starting `--start` seconds after the
 client runs. `--cut-answer` plays a second phrase whose first note is the pitch the answer
 sounds at that moment (to check that the player's note is not cut). `--controllers` sends a
-sustain pedal and a pitch bend inside the phrase. The JSON written has the frame rate and
-every event sent and received: {"frame": F, "bytes": [..]}.
+sustain pedal and a pitch bend inside the phrase. `--listen` records an audio port (connected
+as soon as it appears): the peak of each period. The JSON written has the frame rate, every
+event sent and received ({"frame": F, "bytes": [..]}) and the audio periods ({"frame": F,
+"peak": P}, every period from the connection on).
 """
 
 import argparse
@@ -32,11 +34,14 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--cut-answer", action="store_true")
     ap.add_argument("--controllers", action="store_true")
+    ap.add_argument("--listen", help="an audio output port to record")
     args = ap.parse_args()
 
     client = jack.Client("continuo-player", no_start_server=True)
     out_port = client.midi_outports.register("phrase")
     in_port = client.midi_inports.register("answer")
+    ear = client.inports.register("voice") if args.listen else None
+    audio = []
     rate = client.samplerate
     beat = rate * 60.0 / args.tempo
     start = None
@@ -63,6 +68,9 @@ def main():
             start = now + round(args.start * rate)
             schedule(start)
         out_port.clear_buffer()
+        if ear is not None and ear.connections:
+            samples = memoryview(ear.get_buffer()).cast("f")
+            audio.append({"frame": now, "peak": max((abs(x) for x in samples), default=0.0)})
         for offset, data in in_port.incoming_midi_events():
             data = bytes(data)
             received.append({"frame": now + offset, "bytes": list(data)})
@@ -86,9 +94,15 @@ def main():
             out_port.connect(args.to)
         if args.source:
             client.connect(args.source, in_port.name)
-        time.sleep(args.seconds)
+        until = time.monotonic() + args.seconds
+        while args.listen and not ear.connections and time.monotonic() < until:
+            try:
+                client.connect(args.listen, ear.name)
+            except jack.JackError:
+                time.sleep(0.05)
+        time.sleep(max(0.0, until - time.monotonic()))
     with open(args.out, "w") as f:
-        json.dump({"rate": rate, "tempo": args.tempo, "sent": sent, "received": received}, f)
+        json.dump({"rate": rate, "tempo": args.tempo, "sent": sent, "received": received, "audio": audio}, f)
     print(f"jack_player: sent {len(sent)}, received {len(received)} events", file=sys.stderr)
 
 

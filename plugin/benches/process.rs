@@ -10,9 +10,9 @@
 //! audio thread waits for its next period (a real-time thread that never sleeps is
 //! throttled by the kernel). The timing thread asks for
 //! real-time scheduling (SCHED_FIFO), as hosts give their audio threads; the report says
-//! whether it got it; its memory is locked and it is pinned to one CPU. Also the process's
-//! resident memory before and after the model is
-//! loaded.
+//! whether it got it; its memory is locked and it is pinned to one CPU. Also the built-in
+//! voice's cost per 512-sample block with 16 notes sounding (each patch, against the same
+//! budget), and the process's resident memory before and after the model is loaded.
 //!
 //! Run: `cargo bench -p continuo --bench process -- [--blocks N] [--json FILE]`.
 
@@ -20,6 +20,7 @@ use continuo::clock::HostTransport;
 use continuo::engine::{Engine, Mode, Settings, Status};
 use continuo::events::{EventSink, NoteEvent};
 use continuo::link::Link;
+use continuo::synth::{Patch, Synth, VOICES};
 use continuo::worker::Worker;
 use serde_json::json;
 use std::path::PathBuf;
@@ -80,6 +81,45 @@ fn wait_for_worker(link: &Link, status: Status) {
     // The wait for the next period: a real-time thread busy for more than 95 % of a second
     // is throttled by the kernel for the rest of it (sched_rt_runtime_us).
     std::thread::sleep(Duration::from_micros(50));
+}
+
+/// The voice's cost: `blocks` blocks of 512 samples, each timed, with `VOICES` notes
+/// sounding throughout (struck again every second, before they fade).
+fn voice_cost(patch: Patch, blocks: usize) -> serde_json::Value {
+    const LEN: usize = 512;
+    let mut synth = Synth::new(SR as f32);
+    synth.patch = patch;
+    let (mut left, mut right) = (vec![0.0f32; LEN], vec![0.0f32; LEN]);
+    let mut times = Vec::with_capacity(blocks);
+    let per_second = (SR as usize / LEN).max(1);
+    for b in 0..blocks {
+        if b % per_second == 0 {
+            for i in 0..VOICES as u8 {
+                synth.queue(NoteEvent::Off { sample: 0, channel: 0, pitch: 40 + 3 * i });
+                synth.queue(NoteEvent::On { sample: 1, channel: 0, pitch: 40 + 3 * i, velocity: 100 });
+            }
+        }
+        left.fill(0.0);
+        right.fill(0.0);
+        let t = Instant::now();
+        synth.render(&mut left, &mut right);
+        times.push(t.elapsed().as_secs_f64());
+        assert!(synth.sounding() == VOICES, "{patch:?}: {} notes sound", synth.sounding());
+    }
+    times.sort_by(f64::total_cmp);
+    let budget = LEN as f64 / SR;
+    let (median, p99) = (times[times.len() / 2], times[(times.len() - 1) * 99 / 100]);
+    eprintln!(
+        "voice {patch:?}, {VOICES} notes, block {LEN}: median {:.1} µs ({:.2} % of {:.0} µs), p99 {:.1} µs",
+        median * 1e6,
+        median / budget * 100.0,
+        budget * 1e6,
+        p99 * 1e6
+    );
+    json!({
+        "patch": format!("{patch:?}"), "notes": VOICES, "block": LEN, "blocks": blocks, "budget_us": budget * 1e6,
+        "median_us": median * 1e6, "p99_us": p99 * 1e6, "median_percent": median / budget * 100.0,
+    })
 }
 
 fn main() {
@@ -194,7 +234,9 @@ fn main() {
             "late_steps": link.late_steps.load(Ordering::Relaxed),
         }));
     }
+    let voice = [Patch::EPiano, Patch::Pluck].map(|patch| voice_cost(patch, blocks.min(20_000)));
     let report = json!({
+        "voice": voice,
         "real_time_priority": real_time,
         "memory_locked": locked,
         "pinned_cpu": cpu,

@@ -287,7 +287,7 @@ impl Engine {
         }
         if settings.pass_through {
             self.voices.pass_through(event, out);
-            out.push(event);
+            out.push_passed(event);
         }
         if !listened {
             return;

@@ -97,9 +97,11 @@ impl Trigger {
 }
 
 /// Output events of one block, in a buffer allocated once. Events past its capacity are
-/// dropped and counted (never a note-off: room is kept for those).
+/// dropped and counted (never a note-off: room is kept for those). Each event is marked as
+/// the player's, passed on, or the plugin's own (the answer), for the built-in voice.
 pub struct EventSink {
     events: Vec<NoteEvent>,
+    passed: Vec<bool>,
     capacity: usize,
     dropped: usize,
 }
@@ -109,18 +111,32 @@ impl EventSink {
         // Filled and emptied, so its pages are touched before the audio thread uses them.
         let mut events = vec![NoteEvent::Off { sample: 0, channel: 0, pitch: 0 }; capacity + 128 * 16];
         events.clear();
-        EventSink { events, capacity, dropped: 0 }
+        let mut passed = vec![false; events.capacity()];
+        passed.clear();
+        EventSink { events, passed, capacity, dropped: 0 }
     }
 
     pub fn clear(&mut self) {
         self.events.clear();
+        self.passed.clear();
     }
 
+    /// An event of the plugin's own (the answer).
     pub fn push(&mut self, event: NoteEvent) {
+        self.push_marked(event, false);
+    }
+
+    /// An event of the player's, passed on.
+    pub fn push_passed(&mut self, event: NoteEvent) {
+        self.push_marked(event, true);
+    }
+
+    fn push_marked(&mut self, event: NoteEvent, passed: bool) {
         let is_off = matches!(event, NoteEvent::Off { .. });
         // Note-offs may use the reserve (one per pitch and channel), note-ons may not.
         if self.events.len() < self.capacity || (is_off && self.events.len() < self.events.capacity()) {
             self.events.push(event);
+            self.passed.push(passed);
         } else {
             self.dropped += 1;
         }
@@ -128,6 +144,11 @@ impl EventSink {
 
     pub fn events(&self) -> &[NoteEvent] {
         &self.events
+    }
+
+    /// The plugin's own events (not the player's passed on).
+    pub fn own_events(&self) -> impl Iterator<Item = NoteEvent> + '_ {
+        self.events.iter().zip(&self.passed).filter(|(_, passed)| !**passed).map(|(e, _)| *e)
     }
 
     /// Events dropped since the last call.

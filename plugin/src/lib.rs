@@ -11,6 +11,7 @@ pub mod learn;
 pub mod link;
 pub mod params;
 pub mod plugin;
+pub mod synth;
 pub mod takes;
 pub mod voices;
 pub mod worker;

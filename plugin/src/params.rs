@@ -4,6 +4,7 @@
 
 use crate::engine::Mode;
 use crate::events::Trigger;
+use crate::synth::Patch;
 use nice_plug::prelude::*;
 use std::sync::{Arc, RwLock};
 
@@ -72,6 +73,15 @@ pub struct ContinuoParams {
     /// Also write every phrase played into the takes folder.
     #[id = "savph"]
     pub save_phrases: BoolParam,
+    /// The built-in voice (heard where the plugin has an audio output: the standalone, and
+    /// hosts that choose the layout "With the built-in voice"), its level, and whether the
+    /// player's own notes sound too.
+    #[id = "voice"]
+    pub voice: EnumParam<VoiceChoice>,
+    #[id = "level"]
+    pub level: FloatParam,
+    #[id = "mine"]
+    pub own_notes: BoolParam,
     /// The player's controls for "answer now" and "keep": off, a controller or a key (see
     /// [`trigger_of`]).
     #[id = "trnow"]
@@ -107,6 +117,30 @@ impl From<ModeChoice> for Mode {
             ModeChoice::CallResponse => Mode::CallResponse,
             ModeChoice::Continuous => Mode::Continuous,
             ModeChoice::Loop => Mode::Loop,
+        }
+    }
+}
+
+/// The built-in voice: off, or one of its patches.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VoiceChoice {
+    #[id = "off"]
+    #[name = "Off"]
+    Off,
+    #[id = "epiano"]
+    #[name = "Electric piano"]
+    EPiano,
+    #[id = "pluck"]
+    #[name = "Plucked string"]
+    Pluck,
+}
+
+impl VoiceChoice {
+    pub fn patch(self) -> Option<Patch> {
+        match self {
+            VoiceChoice::Off => None,
+            VoiceChoice::EPiano => Some(Patch::EPiano),
+            VoiceChoice::Pluck => Some(Patch::Pluck),
         }
     }
 }
@@ -298,6 +332,21 @@ impl Default for ContinuoParams {
             seed: int("Random seed", 0, 0, 9999, Some("New"), None),
             keep: switch("Keep", false),
             save_phrases: switch("Save every phrase", true),
+            voice: EnumParam::new("Voice", VoiceChoice::EPiano),
+            level: FloatParam::new(
+                "Voice level",
+                util::db_to_gain(-6.0),
+                FloatRange::Skewed {
+                    min: util::db_to_gain(-48.0),
+                    max: util::db_to_gain(6.0),
+                    factor: FloatRange::gain_skew_factor(-48.0, 6.0),
+                },
+            )
+            .with_smoother(SmoothingStyle::Logarithmic(20.0))
+            .with_unit(" dB")
+            .with_value_to_string(formatters::v2s_f32_gain_to_db(1))
+            .with_string_to_value(formatters::s2v_f32_gain_to_db()),
+            own_notes: switch("Voice plays my notes", true),
             answer_trigger: trigger("Answer now control"),
             keep_trigger: trigger("Keep control"),
             learn: switch("Learn", false),

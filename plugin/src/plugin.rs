@@ -1,16 +1,19 @@
-//! The nice-plug shell: host transport and note events in, the engine's note events out.
-//! No model is touched while the host only scans: the worker (and the model) start on
-//! activation. `process` reads parameters and atomics and exchanges fixed-size messages.
+//! The nice-plug shell: host transport and note events in, the engine's note events out,
+//! and, in the audio layout that has an output, the built-in voice's sound. No model is
+//! touched while the host only scans: the worker (and the model) start on activation.
+//! `process` reads parameters and atomics and exchanges fixed-size messages.
 
 use crate::clock::HostTransport;
 use crate::engine::{Engine, Mode, Settings};
 use crate::events::{EventSink, NoteEvent};
 use crate::link::Link;
 use crate::params::{trigger_of, ContinuoParams};
+use crate::synth::Synth;
 use crate::worker::{Shared, Worker};
 use nice_plug::midi::{Channel, Key, MidiResult, VoiceID};
 use nice_plug::prelude::NoteEvent as PlugNote;
 use nice_plug::prelude::*;
+use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -30,6 +33,8 @@ pub struct Continuo {
     engine: Engine,
     sink: EventSink,
     input: EventSink,
+    /// The built-in voice (sounds only where the layout has an audio output).
+    synth: Synth,
     worker: Option<Worker>,
     /// What the worker shares with the editor; created before the worker so the editor can
     /// open (and a model can be chosen) before the plugin is activated.
@@ -73,6 +78,7 @@ impl Default for Continuo {
             link,
             sink: EventSink::with_capacity(2048),
             input: EventSink::with_capacity(INPUT_CAPACITY),
+            synth: Synth::new(48_000.0),
             worker: None,
             shared,
             sample_rate: 48_000.0,
@@ -120,6 +126,30 @@ impl Continuo {
         self.learning = learn;
     }
 
+    /// The built-in voice: the answer's notes, and the player's own if asked, rendered into
+    /// the block's first two channels (if the layout has them).
+    fn sound(&mut self, buffer: &mut Buffer, settings: &Settings) {
+        let [left, right, ..] = buffer.as_slice() else { return };
+        let Some(patch) = self.params.voice.value().patch() else {
+            self.synth.release_all();
+            self.synth.render(left, right);
+            return;
+        };
+        self.synth.patch = patch;
+        self.synth.gain = self.params.level.smoothed.next_step(left.len() as u32);
+        for e in self.sink.own_events() {
+            self.synth.queue(e);
+        }
+        if self.params.own_notes.value() {
+            let control =
+                |e: NoteEvent| [settings.answer_now, settings.keep].iter().flatten().any(|t| t.pressed_by(e).is_some());
+            for &e in self.input.events().iter().filter(|&&e| !control(e)) {
+                self.synth.queue(e);
+            }
+        }
+        self.synth.render(left, right);
+    }
+
     fn settings(&self, transport: &Transport) -> Settings {
         let p = &self.params;
         let model_grid = self.link.model_steps_per_beat.load(Ordering::Relaxed);
@@ -160,8 +190,22 @@ impl Plugin for Continuo {
     const EMAIL: &'static str = "";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
 
-    // A note effect: MIDI in, MIDI out, no audio (VST3 and CLAP say the same).
-    const AUDIO_IO_LAYOUTS: &'static [AudioIOLayout] = &[AudioIOLayout::const_default()];
+    // A note effect: MIDI in, MIDI out, and no audio in the first (default) layout, so hosts
+    // route the MIDI to their own instruments; the second adds a stereo output with the
+    // built-in voice (the standalone chooses it). CLAP and VST3 say the same.
+    const AUDIO_IO_LAYOUTS: &'static [AudioIOLayout] = &[
+        AudioIOLayout {
+            names: PortNames { layout: Some("MIDI only"), ..PortNames::const_default() },
+            ..AudioIOLayout::const_default()
+        },
+        AudioIOLayout {
+            main_output_channels: NonZeroU32::new(2),
+            // No name of its own for the output: nice-plug 0.4.2 names a main output after
+            // the main input's name (`main_output_name`), so it is "Output" everywhere.
+            names: PortNames { layout: Some("With the built-in voice"), ..PortNames::const_default() },
+            ..AudioIOLayout::const_default()
+        },
+    ];
     const MIDI_INPUT: MidiConfig = MidiConfig::MidiCCs;
     const MIDI_OUTPUT: MidiConfig = MidiConfig::MidiCCs;
 
@@ -184,6 +228,7 @@ impl Plugin for Continuo {
         _context: &mut impl ActivateContext<Self>,
     ) -> bool {
         self.sample_rate = buffer_config.sample_rate;
+        self.synth.set_sample_rate(buffer_config.sample_rate);
         // Keep and Learn act on a rising edge: a project saved with one on does not act
         // when it is opened.
         self.keeping = self.params.keep.value();
@@ -201,6 +246,7 @@ impl Plugin for Continuo {
 
     fn reset(&mut self) {
         self.flush = true;
+        self.synth.release_all();
     }
 
     fn deactivate(&mut self) {
@@ -271,7 +317,7 @@ impl Plugin for Continuo {
         if bypass {
             // Bypassed: the player's notes pass unchanged, nothing is answered.
             for &e in self.input.events() {
-                self.sink.push(e);
+                self.sink.push_passed(e);
             }
         } else {
             self.engine.process(host, self.sample_rate as f64, len, self.input.events(), &settings, &mut self.sink);
@@ -281,6 +327,7 @@ impl Plugin for Continuo {
             self.link.dropped_events.fetch_add(dropped as u64, Ordering::Relaxed);
         }
         self.send(context);
+        self.sound(buffer, &settings);
         ProcessStatus::Normal
     }
 }
@@ -332,10 +379,12 @@ impl ClapPlugin for Continuo {
     const CLAP_DESCRIPTION: Option<&'static str> = Some("Continues what you play, in time, with an LSTM");
     const CLAP_MANUAL_URL: Option<&'static str> = None;
     const CLAP_SUPPORT_URL: Option<&'static str> = None;
-    const CLAP_FEATURES: &'static [ClapFeature] = &[ClapFeature::NoteEffect, ClapFeature::Utility];
+    const CLAP_FEATURES: &'static [ClapFeature] =
+        &[ClapFeature::NoteEffect, ClapFeature::Synthesizer, ClapFeature::Utility];
 }
 
 impl Vst3Plugin for Continuo {
     const VST3_CLASS_ID: [u8; 16] = *b"ContinuoLSTMv001";
-    const VST3_SUBCATEGORIES: &'static [Vst3SubCategory] = &[Vst3SubCategory::Fx, Vst3SubCategory::Tools];
+    const VST3_SUBCATEGORIES: &'static [Vst3SubCategory] =
+        &[Vst3SubCategory::Fx, Vst3SubCategory::Tools, Vst3SubCategory::Synth];
 }

@@ -44,7 +44,7 @@ impl Voices {
         for pitch in 0..128u8 {
             let channels = std::mem::take(&mut self.player[pitch as usize]);
             for channel in (0..16u8).filter(|c| channels & (1 << c) != 0) {
-                out.push(NoteEvent::Off { sample, channel, pitch });
+                out.push_passed(NoteEvent::Off { sample, channel, pitch });
             }
         }
     }

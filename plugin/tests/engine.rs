@@ -13,6 +13,7 @@ use continuo::clock::HostTransport;
 use continuo::engine::{Engine, Mode, Settings, Status};
 use continuo::events::{EventSink, NoteEvent};
 use continuo::link::Link;
+use continuo::synth::{Patch, Synth, RELEASE_SECONDS};
 use continuo::worker::Worker;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -746,5 +747,87 @@ fn half_and_double_time_grids_and_grid_changes() {
         assert_eq!(host.engine.status(), Status::Listening);
         assert_no_stuck_notes(&host.out);
         assert_eq!(host.allocations, 0);
+    }
+}
+
+/// The phrase and its answer rendered offline through the built-in voice, as the standalone
+/// plays them: sound in the first half second of every note, silence once every note has
+/// had its release,
+/// never a NaN or a sample past 0 dBFS, and no allocation while rendering.
+#[test]
+fn a_phrase_and_its_answer_sound_through_the_voice_and_only_while_notes_play() {
+    for patch in [Patch::EPiano, Patch::Pluck] {
+        let mut host = Host::new(512, 120.0);
+        host.settings.pass_through = true;
+        let spb = host.samples_per_beat();
+        host.run((46.0 * spb) as u64, &eight_bars());
+        let total = host.sample as usize;
+        // Every note that sounds: the player's (passed on) and the answer's, with its sample.
+        let mut events: Vec<(usize, NoteEvent)> = host.out.iter().map(|o| (o.sample as usize, o.event)).collect();
+        events.sort_by_key(|(s, _)| *s);
+        assert!(events.iter().any(|(_, e)| e.channel() == OUT_CHANNEL), "{patch:?}: no answer");
+        let mut synth = Synth::new(SR as f32);
+        synth.patch = patch;
+        let (mut left, mut right) = (vec![0.0f32; total], vec![0.0f32; total]);
+        let mut next = 0;
+        let mut allocations = 0;
+        for start in (0..total).step_by(512) {
+            let end = (start + 512).min(total);
+            AUDIO.with(|a| a.set(true));
+            let before = ALLOCATIONS.with(Cell::get);
+            while next < events.len() && events[next].0 < end {
+                synth.queue(at_sample(events[next].1, events[next].0 - start));
+                next += 1;
+            }
+            synth.render(&mut left[start..end], &mut right[start..end]);
+            allocations += ALLOCATIONS.with(Cell::get) - before;
+            AUDIO.with(|a| a.set(false));
+        }
+        assert_eq!(allocations, 0, "{patch:?}: rendering allocated");
+        assert_eq!(left, right, "{patch:?}: the voice is centred");
+        let peak = left.iter().fold(0.0f32, |m, x| if x.is_nan() { f32::NAN } else { m.max(x.abs()) });
+        assert!(peak.is_finite() && peak <= 1.0, "{patch:?}: peak {peak}");
+        // Per pitch, when it sounds: from each note-on to its note-off (plus the release).
+        let mut spans: Vec<(usize, usize)> = Vec::new();
+        let mut on_at = [None; 128];
+        for &(sample, e) in &events {
+            match e {
+                NoteEvent::On { pitch, .. } => on_at[pitch as usize] = Some(sample),
+                NoteEvent::Off { pitch, .. } => {
+                    if let Some(on) = on_at[pitch as usize].take() {
+                        spans.push((on, sample));
+                    }
+                }
+                NoteEvent::Midi { .. } => {}
+            }
+        }
+        assert!(on_at.iter().all(Option::is_none), "{patch:?}: a note never ended");
+        let release = (RELEASE_SECONDS as f64 * SR) as usize + 512;
+        let window = 480;
+        let (mut heard, mut silent) = (0, 0);
+        for w in (0..total - window).step_by(window) {
+            let level = left[w..w + window].iter().fold(0.0f32, |m, x| m.max(x.abs()));
+            // From 10 ms to half a second into a note (a string dies away as it is held),
+            // within the note: it must be heard.
+            if spans.iter().any(|&(on, off)| on + 480 <= w && w + window <= off.min(on + 24_000)) {
+                assert!(level > 1e-3, "{patch:?}: silence at {:.3} s while a note plays", w as f64 / SR);
+                heard += 1;
+            }
+            // No note within the window nor a release before it: silence.
+            if !spans.iter().any(|&(on, off)| on < w + window && w < off + release) {
+                assert!(level < 1e-4, "{patch:?}: sound ({level}) at {:.3} s, where no note plays", w as f64 / SR);
+                silent += 1;
+            }
+        }
+        assert!(heard > 100 && silent > 10, "{patch:?}: {heard} windows heard, {silent} silent");
+        println!("{patch:?}: peak {peak:.3}, {heard} windows with notes heard, {silent} without silent");
+    }
+}
+
+fn at_sample(e: NoteEvent, sample: usize) -> NoteEvent {
+    match e {
+        NoteEvent::On { channel, pitch, velocity, .. } => NoteEvent::On { sample, channel, pitch, velocity },
+        NoteEvent::Off { channel, pitch, .. } => NoteEvent::Off { sample, channel, pitch },
+        NoteEvent::Midi { bytes, .. } => NoteEvent::Midi { sample, bytes },
     }
 }

@@ -415,6 +415,23 @@ impl Report {
             "\nGoals: median under 0.1 %, worst under 1 %. The baseline loop is timed right after every block on the same thread: a fixed piece of arithmetic about as long as a block's median, touching no memory. Its worst case is as bad as `process`'s: on this shared 2-vCPU virtual machine, about one microsecond of any work in 10^5 is stalled for tens of microseconds (interrupts, the hypervisor). A worst case under 1 % of a 64-sample block (13 µs) cannot be measured here.\n"
         );
 
+        let _ = writeln!(w, "The built-in voice (`plugin/src/synth.rs`) rendering a 512-sample block with 16 notes sounding, in the same run, on the same thread:\n");
+        let _ = writeln!(w, "| patch | blocks timed | budget | median | share of budget | p99 |");
+        let _ = writeln!(w, "|---|---|---|---|---|---|");
+        for r in self.process["voice"].as_array().into_iter().flatten() {
+            let _ = writeln!(
+                w,
+                "| {} | {} | {} | {} | {:.2} % | {} |",
+                r["patch"].as_str().unwrap_or("?"),
+                r["blocks"],
+                us(f(&r["budget_us"])),
+                us(f(&r["median_us"])),
+                f(&r["median_percent"]),
+                us(f(&r["p99_us"]))
+            );
+        }
+        let _ = writeln!(w);
+
         let _ = writeln!(w, "## Training throughput\n");
         let _ = writeln!(w, "`trainer train --benchmark N` on the Essen corpus (the training loop's own windows: forward, backward, clipping, Adam) beside `trainer/reference/torch_lstm.py` with the same shapes, batch, window and threads (PyTorch {}).\n", self.torch.as_deref().unwrap_or("not installed: no reference run"));
         let _ = writeln!(
