@@ -125,6 +125,14 @@ fn takes_line(status: Option<&TakesStatus>) -> String {
     }
 }
 
+/// The chosen take: its number, and its place among the recent ones.
+fn take_line(position: Option<(usize, usize)>, number: Option<u32>) -> String {
+    match (position, number) {
+        (Some((i, n)), Some(number)) => format!("Take {number} ({i} of {n})"),
+        _ => "No take yet: play a phrase".into(),
+    }
+}
+
 /// The Learn line: what the learning does or did, in words.
 fn learn_line(state: &LearnState) -> String {
     let model = |p: &std::path::Path| p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
@@ -168,6 +176,32 @@ impl App {
                 {
                     self.shared.revert_learning();
                 }
+            }
+        });
+    }
+
+    /// The recent takes: answer the chosen one again, choose another (what loop mode plays and
+    /// Export writes).
+    fn recent(&mut self, ui: &mut egui::Ui) {
+        let (position, number) = {
+            let recent = self.shared.recent.lock().unwrap_or_else(|e| e.into_inner());
+            (recent.position(), recent.chosen().map(|t| t.number))
+        };
+        ui.horizontal(|ui| {
+            let regenerate = egui::Button::new("Regenerate");
+            let hint = "Answer the same phrase again with a new random seed";
+            if ui.add_enabled(position.is_some(), regenerate).on_hover_text(hint).clicked() {
+                self.link.regenerate.store(true, Ordering::Release);
+                self.link.wake();
+            }
+            if ui.add_enabled(position.is_some_and(|(i, _)| i > 1), egui::Button::new("< Previous")).clicked() {
+                self.link.choose.fetch_sub(1, Ordering::AcqRel);
+                self.link.wake();
+            }
+            ui.label(take_line(position, number));
+            if ui.add_enabled(position.is_some_and(|(i, n)| i < n), egui::Button::new("Next >")).clicked() {
+                self.link.choose.fetch_add(1, Ordering::AcqRel);
+                self.link.wake();
             }
         });
     }
@@ -240,6 +274,7 @@ impl NiceEguiApp for App {
                 self.link.wake();
             }
         });
+        self.recent(ui);
         self.takes(ui);
         self.learning(ui);
         ui.separator();
@@ -260,7 +295,7 @@ impl NiceEguiApp for App {
                 dialog.open();
                 self.dialog = Some((dialog, Picking::Model));
             }
-            if ui.button("Export last continuation (.mid)…").clicked() {
+            if ui.button("Export take (.mid)…").clicked() {
                 let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
                 let mut dialog = FileDialog::save_file()
                     .initial_path(home)

@@ -17,7 +17,7 @@
 use crate::capture::{Capture, Phrase};
 use crate::clock::{BlockTiming, Clock, HostTransport};
 use crate::events::{EventSink, NoteEvent, StepToken, Trigger};
-use crate::link::{Answered, Heard, Link, Request};
+use crate::link::{Answered, Heard, Link, LoopStep, Request};
 use crate::voices::Voices;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -130,6 +130,8 @@ pub struct Engine {
     take: Vec<StepToken>,
     last_take: Vec<StepToken>,
     take_steps: usize,
+    /// A take the worker sends for loop mode, as it arrives (`TAKE_CAPACITY` reserved).
+    incoming: Vec<StepToken>,
     /// The mode and grid of the previous block: a change ends every note.
     previous: Option<(Mode, u32)>,
     /// Drawn from the OS at start: answers with a random seed of 0 differ between launches.
@@ -177,6 +179,7 @@ impl Engine {
             take: prefaulted(TAKE_CAPACITY, StepToken::Rest),
             last_take: prefaulted(TAKE_CAPACITY, StepToken::Rest),
             take_steps: 0,
+            incoming: prefaulted(TAKE_CAPACITY, StepToken::Rest),
             previous: None,
             session_seed: {
                 use std::hash::{BuildHasher, Hasher};
@@ -241,6 +244,7 @@ impl Engine {
         out: &mut EventSink,
     ) -> BlockTiming {
         let spb = settings.steps_per_beat.max(1);
+        self.follow_loop_take();
         let timing = self.clock.block(host, sample_rate, len, spb);
         let changed = self.previous.is_some_and(|p| p != (settings.mode, spb));
         self.previous = Some((settings.mode, spb));
@@ -326,6 +330,23 @@ impl Engine {
             return true;
         }
         false
+    }
+
+    /// A take sent by the worker (chosen or answered again in the editor) becomes what loop
+    /// mode plays, once all of it has come.
+    fn follow_loop_take(&mut self) {
+        while let Some(LoopStep { index, len, token }) = self.link.loop_take.pop() {
+            if index == 0 {
+                self.incoming.clear();
+            }
+            if self.incoming.len() < TAKE_CAPACITY && self.incoming.len() == index as usize {
+                self.incoming.push(token);
+            }
+            if index + 1 == len && self.incoming.len() == len as usize {
+                std::mem::swap(&mut self.incoming, &mut self.last_take);
+                self.incoming.clear();
+            }
+        }
     }
 
     /// The take in progress becomes the last take, if it has anything.
@@ -500,6 +521,31 @@ mod tests {
             NoteEvent::Off { channel, pitch, .. } => NoteEvent::Off { sample, channel, pitch },
             NoteEvent::Midi { bytes, .. } => NoteEvent::Midi { sample, bytes },
         }
+    }
+
+    #[test]
+    fn a_take_sent_for_loop_mode_is_what_loops() {
+        let link = Link::new();
+        let mut engine = Engine::new(link.clone());
+        let settings = Settings { mode: Mode::Loop, ..Settings::default() };
+        let take: Vec<StepToken> = (0..16u8)
+            .map(|i| match i % 4 {
+                0 => StepToken::Onset { pitches: [60 + i, 0, 0, 0, 0, 0, 0, 0], len: 1 },
+                _ => StepToken::Hold,
+            })
+            .collect();
+        for (i, &token) in take.iter().enumerate() {
+            link.loop_take.push(LoopStep { index: i as u16, len: 16, token }).unwrap();
+        }
+        let sent = run(&mut engine, 0.0, 8.0, &[], &settings);
+        let ons: Vec<u8> = sent
+            .iter()
+            .filter_map(|e| match e {
+                NoteEvent::On { pitch, .. } => Some(*pitch),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(ons, vec![60, 64, 68, 72, 60, 64, 68, 72], "two bars of the take");
     }
 
     #[test]

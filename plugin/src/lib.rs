@@ -11,6 +11,7 @@ pub mod learn;
 pub mod link;
 pub mod params;
 pub mod plugin;
+pub mod recent;
 pub mod synth;
 pub mod takes;
 pub mod voices;

@@ -20,6 +20,15 @@ pub const AHEAD: i64 = 2;
 /// Player's notes the worker has not read yet (continuous mode); more are dropped.
 pub const HEARD_QUEUE: usize = 256;
 
+/// One step of a take for loop mode to play instead of its last answer (a take chosen or
+/// answered again in the editor): step `index` of `len`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoopStep {
+    pub index: u16,
+    pub len: u16,
+    pub token: StepToken,
+}
+
 /// Continue a phrase: answer steps `start_step .. start_step + steps`, or from `start_step`
 /// on until the generation changes if `continuous`.
 #[derive(Debug, Clone, Copy)]
@@ -100,6 +109,12 @@ pub struct Link {
     pub remembered: AtomicU64,
     /// Keep the last phrase and its answer (the Keep parameter's rising edge, or the editor).
     pub keep: AtomicBool,
+    /// Steps of a take for loop mode, from the worker (see [`LoopStep`]).
+    pub loop_take: ArrayQueue<LoopStep>,
+    /// Answer the chosen take's phrase again with a new random seed (the editor).
+    pub regenerate: AtomicBool,
+    /// Choose the take this many places later (earlier if negative), added up by the editor.
+    pub choose: AtomicI32,
     /// Learn from the takes (the Learn parameter's rising edge).
     pub learn: AtomicBool,
     /// Write every phrase played into the takes folder too.
@@ -128,6 +143,7 @@ impl Link {
             requests: ArrayQueue::new(4),
             tokens: ArrayQueue::new(TOKEN_QUEUE),
             heard: ArrayQueue::new(HEARD_QUEUE),
+            loop_take: ArrayQueue::new(crate::engine::TAKE_CAPACITY),
             now_step: AtomicI64::new(i64::MIN),
             generation: AtomicU32::new(0),
             ready_until: AtomicI64::new(i64::MIN),
@@ -153,6 +169,8 @@ impl Link {
             remembered: AtomicU64::new(0),
             guarded_steps: AtomicU64::new(0),
             keep: AtomicBool::new(false),
+            regenerate: AtomicBool::new(false),
+            choose: AtomicI32::new(0),
             learn: AtomicBool::new(false),
             save_phrases: AtomicBool::new(false),
             bpm: AtomicF32::new(120.0),

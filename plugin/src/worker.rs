@@ -12,7 +12,8 @@
 use crate::capture::{HeardNote, Phrase};
 use crate::events::StepToken;
 use crate::learn::{LearnJob, LearnState, Learner};
-use crate::link::{Answered, Link, Request, SamplingShared, AHEAD};
+use crate::link::{Answered, Link, LoopStep, Request, SamplingShared, AHEAD};
+use crate::recent::RecentTakes;
 use crate::takes::{take_of, takes_folder, TakeKind, TakeWriter, TakesStatus};
 use continuo_core::continuation::Continuer;
 use continuo_core::encoding::encode;
@@ -29,7 +30,7 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 /// How often a parked worker looks for a new model path (set by the editor or a restored
 /// project) without being woken.
@@ -79,6 +80,8 @@ pub const CONTINUOUS_WINDOW_BARS: i64 = 4;
 pub struct Shared {
     pub status: Mutex<ModelStatus>,
     pub history: Mutex<History>,
+    /// The last answers and the chosen one (whose history `history` then shows).
+    pub recent: Mutex<RecentTakes>,
     /// The model file to play; empty: `default_model`. Saved with the plugin's state.
     pub model_path: Arc<RwLock<String>>,
     pub default_model: PathBuf,
@@ -100,6 +103,7 @@ impl Shared {
         Arc::new(Shared {
             status: Mutex::new(ModelStatus::default()),
             history: Mutex::new(History::default()),
+            recent: Mutex::new(RecentTakes::default()),
             model_path,
             default_model,
             original_model,
@@ -311,12 +315,89 @@ fn run(link: Arc<Link>, shared: Arc<Shared>) {
             if let Some(continuer) = slot.continuer.as_mut() {
                 follow_memory(continuer, &link, &shared);
             }
+            follow_recent(&mut slot, &link, &shared);
             std::thread::park_timeout(IDLE_CHECK);
             continue;
         };
-        if let Err(e) = answer(&mut slot, &link, &request, &shared) {
-            shared.fail(e.to_string());
+        let started = slot.continuer.is_some();
+        match answer(&mut slot, &link, &request, &shared) {
+            Ok(()) if started && !request.continuous => record(&link, &request, &shared),
+            Ok(()) => {}
+            Err(e) => {
+                shared.fail(e.to_string());
+                link.repaint.request_repaint();
+            }
+        }
+    }
+}
+
+/// Keep the answer just played (or cut short) among the recent takes.
+fn record(link: &Link, request: &Request, shared: &Shared) {
+    let history = shared.history.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    if !history.answer.is_empty() {
+        shared.recent.lock().unwrap_or_else(|e| e.into_inner()).add(*request, sampler_settings(link), history);
+    }
+}
+
+/// Choose another recent take, or answer the chosen one's phrase again, if the editor asked.
+fn follow_recent(slot: &mut Slot, link: &Link, shared: &Shared) {
+    let by = link.choose.swap(0, Ordering::AcqRel);
+    if by != 0 {
+        let chosen = shared.recent.lock().unwrap_or_else(|e| e.into_inner()).choose(by).map(|t| t.history.clone());
+        if let Some(history) = chosen {
+            show_and_loop(link, shared, history);
+        }
+    }
+    if link.regenerate.swap(false, Ordering::AcqRel) {
+        if let Err(why) = regenerate(slot, link, shared) {
+            shared.fail(why);
             link.repaint.request_repaint();
+        }
+    }
+}
+
+/// The chosen take is what the editor shows and exports, and what loop mode plays.
+fn show_and_loop(link: &Link, shared: &Shared, history: History) {
+    send_loop_take(link, &history.answer);
+    *shared.history.lock().unwrap_or_else(|e| e.into_inner()) = history;
+    link.repaint.request_repaint();
+}
+
+/// Answer the chosen take's phrase again, all at once (nothing waits for it to play), with
+/// a new random seed and the sampling settings of now; the new take is chosen.
+fn regenerate(slot: &mut Slot, link: &Link, shared: &Shared) -> Result<(), String> {
+    let take = shared.recent.lock().unwrap_or_else(|e| e.into_inner()).chosen().cloned();
+    let Some(take) = take else { return Err("nothing to answer again yet: play a phrase first".into()) };
+    let Some(continuer) = slot.continuer.as_mut() else { return Err("no model plays yet".into()) };
+    let mut request = take.request;
+    request.seed = take.request.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(take.number as u64);
+    continuer.reseed(request.seed);
+    continuer.follow_key = request.follow_key;
+    prime(continuer, &request.phrase, request.start_step).map_err(|e| e.to_string())?;
+    let settings = sampler_settings(link);
+    let answer: Vec<Token> =
+        (0..request.steps).map(|_| continuer.next(&settings)).collect::<Result<_, _>>().map_err(|e| e.to_string())?;
+    let history =
+        History { answer, model: continuer.model.card().name.clone(), settings: describe(&settings), ..take.history };
+    let history =
+        shared.recent.lock().unwrap_or_else(|e| e.into_inner()).add(request, settings, history).history.clone();
+    show_and_loop(link, shared, history);
+    Ok(())
+}
+
+/// Send a take's tokens to the audio thread for loop mode (waiting, a second at most, while
+/// its queue is full).
+fn send_loop_take(link: &Link, tokens: &[Token]) {
+    let len = tokens.len().min(crate::engine::TAKE_CAPACITY).min(u16::MAX as usize);
+    for (index, token) in tokens[..len].iter().enumerate() {
+        let mut step = LoopStep { index: index as u16, len: len as u16, token: StepToken::from_token(token) };
+        let waited = Instant::now();
+        while let Err(back) = link.loop_take.push(step) {
+            if link.shutdown.load(Ordering::Acquire) || waited.elapsed() > Duration::from_secs(1) {
+                return;
+            }
+            step = back;
+            std::thread::park_timeout(JUST_IN_TIME_CHECK);
         }
     }
 }

@@ -3,6 +3,7 @@
 //! the player's key (or, off, in the model's C major / A minor frame).
 
 use continuo::capture::{HeardNote, Phrase};
+use continuo::events::StepToken;
 use continuo::learn::LearnState;
 use continuo::link::{Link, Request};
 use continuo::worker::{Shared, Worker};
@@ -214,6 +215,52 @@ fn the_session_memory_hears_phrase_and_answer_and_forgets() {
     link.forget.store(true, Ordering::Release);
     link.wake();
     wait_until("forgetting", || link.remembered.load(Ordering::Relaxed) == 0);
+}
+
+/// Loop mode's steps of a take of `len` steps, as the worker sent them.
+fn loop_take(link: &Link, len: usize) -> Vec<StepToken> {
+    wait_until("the loop take", || link.loop_take.len() >= len);
+    std::iter::from_fn(|| link.loop_take.pop()).map(|s| s.token).collect()
+}
+
+/// The recent takes: each answer is kept; Regenerate answers the chosen take's phrase again,
+/// all at once, with a new random seed, and the editor, Export and loop mode get it;
+/// Previous goes back to the first take.
+#[test]
+fn answers_are_kept_as_takes_answered_again_and_chosen() {
+    let link = Link::new();
+    let worker = Worker::spawn(link.clone(), models().join("essen-melody.onnx")).unwrap();
+    wait_until("the model", || link.model_ready.load(Ordering::Acquire));
+    let mut phrase = Phrase::default();
+    for (i, pitch) in [60u8, 62, 64, 67].iter().enumerate() {
+        phrase.notes[i] = HeardNote { step: 4 * i as i64, steps: 4, pitch: *pitch, velocity: 90 };
+    }
+    phrase.len = 4;
+    link.now_step.store(i64::MAX / 2, Ordering::Release);
+    answer_32_steps(&link, phrase, 1);
+    let shared = &worker.shared;
+    wait_until("the first take", || shared.recent.lock().unwrap().position() == Some((1, 1)));
+    let first = shared.recent.lock().unwrap().chosen().unwrap().history.clone();
+    assert_eq!(first.answer.len(), 32);
+
+    link.regenerate.store(true, Ordering::Release);
+    link.wake();
+    wait_until("the second take", || shared.recent.lock().unwrap().position() == Some((2, 2)));
+    let second = shared.recent.lock().unwrap().chosen().unwrap().clone();
+    assert_eq!(second.number, 2);
+    assert_eq!(second.history.phrase, first.phrase, "the same phrase");
+    assert_ne!(second.request.seed, 1, "a new random seed");
+    assert_ne!(second.history.answer, first.answer, "answered differently");
+    assert_eq!(second.history.answer.len(), 32);
+    assert_eq!(*shared.history.lock().unwrap(), second.history, "the editor shows and exports the new take");
+    let tokens = |h: &continuo::worker::History| h.answer.iter().map(StepToken::from_token).collect::<Vec<_>>();
+    assert_eq!(loop_take(&link, 32), tokens(&second.history), "loop mode plays the new take");
+
+    link.choose.fetch_sub(1, Ordering::AcqRel);
+    link.wake();
+    wait_until("the first take again", || shared.history.lock().unwrap().answer == first.answer);
+    assert_eq!(shared.recent.lock().unwrap().position(), Some((1, 2)));
+    assert_eq!(loop_take(&link, 32), tokens(&first));
 }
 
 /// The takes: with "save every phrase" on, a phrase is written when it is answered; Keep
