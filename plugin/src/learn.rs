@@ -10,6 +10,7 @@
 use continuo_core::card::{card_path_for, ModelCard};
 use continuo_core::corpus::{import, ImportOptions};
 use continuo_core::midi::MidiOptions;
+use continuo_trainer::error::TrainerError;
 use continuo_trainer::finetune::{Finetune, FinetuneOptions, FINETUNE_LR};
 use continuo_trainer::train::Progress;
 use std::path::{Path, PathBuf};
@@ -206,7 +207,12 @@ fn learn(
     });
     // The checkpoints are only a means: the model file holds what was learnt.
     let _ = std::fs::remove_dir_all(&work);
-    let report = result.map_err(|e| e.to_string())?;
+    let report = result.map_err(|e| match e {
+        TrainerError::NotImproved { .. } => {
+            "the takes held out were answered no better after learning, so nothing was learnt".to_string()
+        }
+        e => e.to_string(),
+    })?;
     Ok((out, report.epochs, report.seconds))
 }
 

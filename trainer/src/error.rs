@@ -28,6 +28,12 @@ pub enum TrainerError {
     /// A corpus, vocabulary or setting that cannot be trained on.
     #[error("{0}")]
     Invalid(String),
+    /// No epoch of a fine-tuning beat the parent model on the held-out songs; nothing was
+    /// written.
+    #[error(
+        "fine-tuning did not beat the parent on the held-out songs (parent {parent:.4} nats/token, best epoch {best:.4}): nothing written"
+    )]
+    NotImproved { parent: f64, best: f64 },
     /// The caller asked a fine-tuning to stop; nothing was written.
     #[error("cancelled")]
     Cancelled,

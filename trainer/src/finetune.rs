@@ -2,17 +2,20 @@
 //! their files) and write a new model beside it: ONNX file, card (naming the parent model,
 //! the corpus and the command) and golden file. The weights come back from the ONNX file;
 //! the corpus is read in the model's own vocabulary (pitches outside its range fold by
-//! octaves, rare chords fall back, as `prepare` does). `trainer finetune` and the plugin's
+//! octaves, rare chords fall back, as `prepare` does). With songs held out, the parent's own
+//! loss on them is the score to beat: a fine-tuning that never beats it writes nothing (a
+//! few phrases learnt by heart make the model worse). `trainer finetune` and the plugin's
 //! Learn action both run it, on the thread that calls it.
 
 use crate::checkpoint::{Checkpoint, Schedule, TrainConfig, WindowOrder};
 use crate::error::TrainerError;
 use crate::export::{model_card, read_weights, write_golden, write_model};
 use crate::network::Model;
-use crate::train::{train_until, Progress, Songs};
+use crate::train::{evaluate, special_id, train_until, Progress, Songs};
 use continuo_core::card::{card_path_for, ModelCard, Training};
 use continuo_core::corpus::{Corpus, SPLIT_RULE};
 use continuo_core::vocab::Vocabulary;
+use continuo_core::Token;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -56,8 +59,9 @@ pub struct FinetuneReport {
     pub validation_songs: usize,
     pub epochs: usize,
     pub seconds: f64,
-    /// The best validation loss, when songs were held out for it.
+    /// The best validation loss and the parent's, when songs were held out for it.
     pub validation_nll: Option<f64>,
+    pub parent_validation_nll: Option<f64>,
 }
 
 /// The corpus's training and validation songs in `vocab`: its own split when it has enough
@@ -136,17 +140,29 @@ impl<'a> Finetune<'a> {
         progress: &mut dyn FnMut(Progress),
     ) -> Result<FinetuneReport, TrainerError> {
         let (options, started) = (self.options, Instant::now());
+        // A best checkpoint of an earlier run in the same folder is not this run's.
+        let best_path = options.work.join("best.ckpt");
+        let _ = std::fs::remove_file(&best_path);
+        let parent_validation_nll = self.parent_validation_nll();
+        self.ckpt.header.best_validation_nll = parent_validation_nll;
         let stop = || cancel.load(Ordering::Relaxed) || options.deadline.is_some_and(|d| Instant::now() >= d);
         train_until(&mut self.ckpt, &self.songs, &options.work, &stop, progress)?;
         if cancel.load(Ordering::Relaxed) {
             return Err(TrainerError::Cancelled);
         }
-        let best = Checkpoint::load(&options.work.join("best.ckpt"))?;
+        if let (Some(parent), false) = (parent_validation_nll, best_path.is_file()) {
+            let best = self.ckpt.header.history.iter().map(|r| r.validation_nll).fold(f64::INFINITY, f64::min);
+            return Err(TrainerError::NotImproved { parent, best });
+        }
+        let best = Checkpoint::load(&best_path)?;
         let h = &best.header;
         let validation_nll = h.best_validation_nll.filter(|_| !self.songs.validation.is_empty());
         let mut evaluation = BTreeMap::new();
         if let Some(nll) = validation_nll {
             evaluation.insert("validation_nll".into(), nll);
+        }
+        if let Some(nll) = parent_validation_nll {
+            evaluation.insert("parent_validation_nll".into(), nll);
         }
         let weights = best.model.inference_weights();
         let file = file_name(&options.out)?;
@@ -165,7 +181,19 @@ impl<'a> Finetune<'a> {
             epochs: h.epoch,
             seconds: started.elapsed().as_secs_f64(),
             validation_nll,
+            parent_validation_nll,
         })
+    }
+
+    /// The parent's loss on the held-out songs, if there are any: the score to beat.
+    fn parent_validation_nll(&mut self) -> Option<f64> {
+        if self.songs.validation.is_empty() {
+            return None;
+        }
+        let (hold, song_end) = (special_id(&self.vocab, Token::Hold), special_id(&self.vocab, Token::SongEnd));
+        let c = &self.ckpt.header.config;
+        let (batch, window) = (c.batch, c.window);
+        Some(evaluate(&mut self.ckpt.model, &self.songs.validation, batch, window, hold, song_end).mean_nll())
     }
 
     /// How the new model was made, for its card.

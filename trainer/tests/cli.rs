@@ -106,17 +106,23 @@ fn prepare_train_eval_export_generate() {
     card_again.onnx.file = card.onnx.file.clone();
     assert_eq!(card_again, card);
 
-    // Fine-tuned on the same corpus for an epoch: a new model that eval loads, whose card
-    // names its parent.
+    // Fine-tuned on the same corpus for a few epochs (at a training run's rate: the tiny
+    // model is far from trained): a new model that eval loads, whose card names its parent,
+    // and that beats its parent on the held-out songs.
     let tuned = root.join("tuned.onnx");
-    let (ok, text) =
-        trainer(&["finetune", "--model", &s(&model), "--corpus", &s(&corpus), "--out", &s(&tuned), "--epochs", "1"]);
-    assert!(ok && text.contains("after 1 epochs"), "{text}");
+    let args = ["finetune", "--model", &s(&model), "--corpus", &s(&corpus), "--out", &s(&tuned)];
+    let (ok, text) = trainer(&[&args[..], &["--epochs", "3", "--lr", "3e-3"]].concat());
+    assert!(ok && text.contains("held-out loss") && text.contains("against the parent's"), "{text}");
     let tuned_card = continuo_core::card::ModelCard::load(&root.join("tuned.json")).unwrap();
     assert_eq!(tuned_card.training.details["parent_name"], "tiny");
     assert!(tuned_card.training.command.contains("finetune") && root.join("tuned.golden.json").is_file());
     let (ok, text) = trainer(&["eval", "--model", &s(&tuned), "--corpus", &s(&corpus), "--json"]);
     assert!(ok && text.contains("\"nll_nats\""), "{text}");
+    // A fine-tuning that cannot beat its parent on the held-out songs writes nothing.
+    let stale = root.join("stale.onnx");
+    let args = ["finetune", "--model", &s(&model), "--corpus", &s(&corpus), "--out", &s(&stale), "--epochs", "1"];
+    let (ok, text) = trainer(&[&args[..], &["--lr", "1e-12"]].concat());
+    assert!(!ok && text.contains("did not beat the parent") && !stale.exists(), "{text}");
 
     let out = root.join("continued.mid");
     let seed = songs.join("tune00.krn");

@@ -93,8 +93,12 @@ pub fn run(args: &FinetuneArgs) -> Result<(), String> {
             );
         }
     })?;
+    let beaten = match (report.parent_validation_nll, report.validation_nll) {
+        (Some(parent), Some(best)) => format!("; held-out loss {best:.4} against the parent's {parent:.4}"),
+        _ => String::new(),
+    };
     println!(
-        "wrote {} (from {} after {} epochs, {:.0} s)",
+        "wrote {} (from {} after {} epochs, {:.0} s{beaten})",
         args.out.display(),
         report.parent_name,
         report.epochs,
