@@ -8,6 +8,10 @@
 //! worker loads it whenever it changes, and during a continuous answer at the next bar line.
 //! With nothing to do the worker parks; the audio thread wakes it (`Link::wake`), and it
 //! looks at the model path again at least every `IDLE_CHECK`.
+//! Each answer it finishes becomes a recent take (`recent`); between answers it answers the
+//! chosen take's phrase again or chooses another when the editor asks, and sends the chosen
+//! take to the audio thread for loop mode. Keeping takes (written by the takes' thread) and
+//! learning from them (the Learn thread) are started from here or the editor, never run here.
 
 use crate::capture::{HeardNote, Phrase};
 use crate::events::StepToken;
