@@ -85,9 +85,22 @@ fn piano_roll(ui: &mut egui::Ui, h: &History) {
     let lo = visible.iter().map(|n| n.pitch).min().unwrap_or(60).saturating_sub(2) as f32;
     let hi = visible.iter().map(|n| n.pitch).max().unwrap_or(72).saturating_add(2) as f32;
     let x = |beat: f64| rect.left() + rect.width() * ((beat - start) / (end - start)).max(0.0) as f32;
+    let y = |pitch: f32| rect.bottom() - rect.height() * (pitch - lo) / (hi - lo);
+    // Bar lines (4/4: the history keeps no metre) and the Cs, named.
+    let line = egui::Stroke::new(1.0, egui::Color32::from_gray(48));
+    let first_bar = (start / 4.0).ceil() as i64;
+    for bar in first_bar..=(end / 4.0).floor() as i64 {
+        painter.vline(x(bar as f64 * 4.0), rect.y_range(), line);
+    }
+    for c in (0..=127u8).filter(|p| p % 12 == 0 && (lo..=hi).contains(&(*p as f32))) {
+        painter.hline(rect.x_range(), y(c as f32), line);
+        let name = format!("C{}", c as i32 / 12 - 1);
+        let at = egui::pos2(rect.left() + 3.0, y(c as f32) - 1.0);
+        painter.text(at, egui::Align2::LEFT_BOTTOM, name, egui::FontId::proportional(10.0), egui::Color32::GRAY);
+    }
     for n in visible {
         let (x0, x1) = (x(n.onset), x(n.end()));
-        let y = rect.bottom() - rect.height() * (n.pitch as f32 - lo) / (hi - lo);
+        let y = y(n.pitch as f32);
         let colour =
             if n.voice == 0 { egui::Color32::from_rgb(90, 160, 255) } else { egui::Color32::from_rgb(255, 150, 60) };
         painter.rect_filled(
@@ -245,15 +258,19 @@ impl NiceEguiApp for App {
         let status = self.shared.status();
         ui.heading("Continuo");
         let state = match (&status.name, &status.error, self.link.answering.load(Ordering::Relaxed)) {
-            (None, None, _) => "no model (loading)",
-            (None, Some(_), _) => "error: no model, notes pass through",
-            (Some(_), _, true) => "answering",
-            (Some(_), _, false) => "listening",
+            (None, None, _) => "Loading the model…",
+            (None, Some(_), _) => "No model: your notes pass through",
+            (Some(_), _, true) => "Answering",
+            (Some(_), _, false) => "Listening",
         };
         let grid = self.params.grid.value().steps_per_beat(self.link.model_steps_per_beat.load(Ordering::Relaxed));
-        ui.label(format!("Status: {state}    Mode: {}    Grid: {} steps per beat", self.params.mode, grid));
+        ui.label(format!(
+            "{state}    Mode: {}    Grid: {grid} {} a beat",
+            self.params.mode,
+            if grid == 1 { "step" } else { "steps" }
+        ));
         if !status.summary.is_empty() {
-            ui.label(format!("Model: {}", status.summary));
+            ui.label(&status.summary);
         }
         if let Some(e) = &status.error {
             ui.colored_label(egui::Color32::from_rgb(255, 110, 110), format!("Error: {e}"));

@@ -250,17 +250,24 @@ impl Drop for Worker {
     }
 }
 
-fn summary(card: &continuo_core::card::ModelCard) -> String {
-    let nll = card.evaluation.get("test_nll_nats").map(|v| format!(", test NLL {v:.3}")).unwrap_or_default();
-    format!(
-        "{}: {} encoding, {} grid, {} x {} LSTM, {} tokens{nll}",
-        card.name,
-        card.encoding.kind,
-        card.grid(),
-        card.onnx.layers,
-        card.onnx.hidden_size,
-        card.encoding.vocabulary.len()
-    )
+/// The model in a musician's words: what it plays, on which notes, and its card's
+/// description.
+pub fn summary(card: &continuo_core::card::ModelCard) -> String {
+    let plays = match card.encoding.kind {
+        continuo_core::EncodingKind::Melody => "melodies",
+        continuo_core::EncodingKind::Chords => "chords",
+    };
+    let notes = match card.grid().steps_per_beat {
+        1 => "quarter notes".to_string(),
+        2 => "eighth notes".to_string(),
+        3 => "eighth-note triplets".to_string(),
+        4 => "sixteenth notes".to_string(),
+        6 => "sixteenth-note triplets".to_string(),
+        8 => "thirty-second notes".to_string(),
+        n => format!("{n} steps a beat"),
+    };
+    let about = if card.description.is_empty() { String::new() } else { format!(". {}", card.description) };
+    format!("{} plays {plays} in {notes}{about}", card.name)
 }
 
 /// The model playing, and the saved path it was loaded for ("" is the default model).

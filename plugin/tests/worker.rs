@@ -48,6 +48,18 @@ fn answer_32_steps(link: &Link, phrase: Phrase, seed: u64) {
 }
 
 #[test]
+fn the_model_is_described_in_a_musicians_words() {
+    let card = |name: &str| continuo_core::card::ModelCard::load(&models().join(format!("{name}.json"))).unwrap();
+    let folk = continuo::worker::summary(&card("folk-melody"));
+    assert!(folk.starts_with("folk-melody plays melodies in sixteenth notes. Folk melodies: Essen"), "{folk}");
+    let chords = continuo::worker::summary(&card("bach-chords"));
+    assert!(chords.starts_with("bach-chords plays chords in eighth notes. "), "{chords}");
+    for jargon in ["NLL", "tokens", "encoding", "LSTM"] {
+        assert!(!folk.contains(jargon), "{folk}");
+    }
+}
+
+#[test]
 fn a_bad_model_file_keeps_the_old_model_playing() {
     let link = Link::new();
     let worker = Worker::spawn(link.clone(), models().join("essen-melody.onnx")).unwrap();
