@@ -5,6 +5,7 @@
 
 use crate::learn::LearnState;
 use crate::link::Link;
+use crate::midi_learn::LEARNABLE;
 use crate::params::ContinuoParams;
 use crate::takes::{history_score, TakesStatus};
 use crate::worker::{History, Shared};
@@ -13,7 +14,9 @@ use continuo_core::Note;
 use egui_file::FileDialog;
 use nice_plug::context::gui::GuiContext;
 use nice_plug::editor::dpi::LogicalSize;
-use nice_plug_egui::widgets::generic_ui::{self, GenericSlider};
+use nice_plug::prelude::Param;
+use nice_plug_egui::widgets::generic_ui::{self, ParamWidget};
+use nice_plug_egui::widgets::ParamSlider;
 use nice_plug_egui::{create_egui_editor, EguiEditor, EguiEditorState, EguiNiceSettings, NiceEguiApp};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -136,6 +139,47 @@ fn takes_line(status: Option<&TakesStatus>) -> String {
             if s.pending > 0 { format!(", {} waiting to be written", s.pending) } else { String::new() }
         ),
     }
+}
+
+/// The parameter list's slider, with MIDI learn: right-click a parameter that a controller
+/// can drive to learn one ("Learn MIDI controller", then move it) or forget it; the
+/// controller that drives it is shown beside it.
+struct LearnableSlider {
+    params: Arc<ContinuoParams>,
+    /// The learnable parameters' names, by slot.
+    names: Vec<Option<String>>,
+}
+
+impl ParamWidget for LearnableSlider {
+    fn add_widget<P: Param>(&self, ui: &mut egui::Ui, param: &P, setter: &nice_plug::prelude::ParamSetter) {
+        let slot = self.names.iter().position(|n| n.as_deref() == Some(param.name()));
+        ui.horizontal(|ui| {
+            let slider = ui.add(ParamSlider::for_param(param, setter).with_width(100.0));
+            let Some(slot) = slot else { return };
+            let map = &self.params.midi_map;
+            let controller = map.controller_of(slot);
+            if map.armed() == Some(slot) {
+                ui.label("move a controller…");
+            } else if let Some(c) = controller {
+                ui.label(controller_text(c));
+            }
+            slider.context_menu(|ui| {
+                if ui.button("Learn MIDI controller").clicked() {
+                    map.arm(slot);
+                    ui.close();
+                }
+                if controller.is_some() && ui.button("Forget the controller").clicked() {
+                    map.forget(slot);
+                    ui.close();
+                }
+            });
+        });
+    }
+}
+
+/// A controller as a musician names it: "CC 20, channel 1".
+fn controller_text((channel, cc): (u8, u8)) -> String {
+    format!("CC {cc}, channel {}", channel + 1)
 }
 
 /// The chosen take: its number, and its place among the recent ones.
@@ -344,7 +388,9 @@ impl NiceEguiApp for App {
         ui.separator();
         if let Some(gui) = &self.gui {
             let setter = gui.param_setter();
-            generic_ui::create(ui, self.params.clone(), &setter, GenericSlider);
+            let names = (0..LEARNABLE.len()).map(|slot| self.params.learnable_name(slot)).collect();
+            let widget = LearnableSlider { params: self.params.clone(), names };
+            generic_ui::create(ui, self.params.clone(), &setter, widget);
         }
     }
 }

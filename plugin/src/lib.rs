@@ -9,6 +9,7 @@ pub mod engine;
 pub mod events;
 pub mod learn;
 pub mod link;
+pub mod midi_learn;
 pub mod params;
 pub mod plugin;
 pub mod recent;

@@ -4,6 +4,7 @@
 
 use crate::engine::Mode;
 use crate::events::Trigger;
+use crate::midi_learn::{MidiMap, LEARNABLE};
 use crate::synth::Patch;
 use nice_plug::prelude::*;
 use std::sync::{Arc, RwLock};
@@ -96,6 +97,51 @@ pub struct ContinuoParams {
     /// that "Original model" still goes back to it.
     #[persist = "learnt_from"]
     pub learnt_from: Arc<RwLock<String>>,
+    /// Which controller drives which parameter (MIDI learn), kept with the project.
+    #[persist = "midimap"]
+    pub midi_map: MidiMap,
+}
+
+impl ContinuoParams {
+    /// The name of the parameter in MIDI learn slot `slot` (as the editor shows it).
+    pub fn learnable_name(&self, slot: usize) -> Option<String> {
+        let name = match LEARNABLE.get(slot).copied()? {
+            "temp" => self.temperature.name(),
+            "rest" => self.rest_bias.name(),
+            "entr" => self.entropy.name(),
+            "mem" => self.memory.name(),
+            "dens" => self.density.name(),
+            "leap" => self.leap.name(),
+            "rep" => self.repetition.name(),
+            "regc" => self.register_centre.name(),
+            "regw" => self.register_width.name(),
+            "bars" => self.answer_bars.name(),
+            "gap" => self.gap_steps.name(),
+            "level" => self.level.name(),
+            _ => return None,
+        };
+        Some(name.to_string())
+    }
+
+    /// The host's value (normalised) of the parameter in MIDI learn slot `slot`.
+    pub fn learnable(&self, slot: usize) -> f32 {
+        let ints = |p: &IntParam| p.modulated_normalized_value();
+        match LEARNABLE.get(slot).copied() {
+            Some("temp") => self.temperature.modulated_normalized_value(),
+            Some("rest") => self.rest_bias.modulated_normalized_value(),
+            Some("entr") => self.entropy.modulated_normalized_value(),
+            Some("mem") => self.memory.modulated_normalized_value(),
+            Some("dens") => self.density.modulated_normalized_value(),
+            Some("leap") => self.leap.modulated_normalized_value(),
+            Some("rep") => self.repetition.modulated_normalized_value(),
+            Some("regc") => ints(&self.register_centre),
+            Some("regw") => ints(&self.register_width),
+            Some("bars") => ints(&self.answer_bars),
+            Some("gap") => ints(&self.gap_steps),
+            Some("level") => self.level.modulated_normalized_value(),
+            _ => 0.0,
+        }
+    }
 }
 
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -351,6 +397,7 @@ impl Default for ContinuoParams {
             keep_trigger: trigger("Keep control"),
             learn: switch("Learn", false),
             learnt_from: Arc::default(),
+            midi_map: MidiMap::default(),
         }
     }
 }
@@ -358,6 +405,18 @@ impl Default for ContinuoParams {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_learnable_slot_is_a_parameter() {
+        let p = ContinuoParams::default();
+        let ids: Vec<String> = p.param_map().into_iter().map(|(id, _, _)| id).collect();
+        for (slot, id) in LEARNABLE.iter().enumerate() {
+            assert!(ids.iter().any(|i| i == id), "{id} is no parameter");
+            assert!(p.learnable_name(slot).is_some(), "{id} has no name");
+            assert!((0.0..=1.0).contains(&p.learnable(slot)), "{id}");
+        }
+        assert_eq!(p.learnable_name(LEARNABLE.len()), None);
+    }
 
     #[test]
     fn trigger_values_show_as_controls_and_read_back() {

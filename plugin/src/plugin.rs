@@ -7,6 +7,7 @@ use crate::clock::HostTransport;
 use crate::engine::{Engine, Mode, Settings};
 use crate::events::{EventSink, NoteEvent};
 use crate::link::Link;
+use crate::midi_learn::{Controlled, LEARNABLE};
 use crate::params::{trigger_of, ContinuoParams};
 use crate::synth::Synth;
 use crate::worker::{Shared, Worker};
@@ -35,6 +36,8 @@ pub struct Continuo {
     input: EventSink,
     /// The built-in voice (sounds only where the layout has an audio output).
     synth: Synth,
+    /// What the player's mapped controllers set (MIDI learn).
+    controlled: Controlled,
     worker: Option<Worker>,
     /// What the worker shares with the editor; created before the worker so the editor can
     /// open (and a model can be chosen) before the plugin is activated.
@@ -79,6 +82,7 @@ impl Default for Continuo {
             sink: EventSink::with_capacity(2048),
             input: EventSink::with_capacity(INPUT_CAPACITY),
             synth: Synth::new(48_000.0),
+            controlled: Controlled::default(),
             worker: None,
             shared,
             sample_rate: 48_000.0,
@@ -126,6 +130,79 @@ impl Continuo {
         self.learning = learn;
     }
 
+    /// The player's controllers this block: a controller being learnt is mapped, a mapped one
+    /// sets its parameter's value (until the host moves the parameter).
+    fn follow_controllers(&mut self) {
+        let p = self.params.clone();
+        let channel = p.input_channel.value();
+        let learning = p.midi_map.armed().is_some();
+        for e in self.input.events() {
+            let NoteEvent::Midi { bytes: [status, cc, value], .. } = *e else { continue };
+            let ch = status & 0x0f;
+            if status & 0xf0 != 0xb0 || (channel != 0 && channel as u8 - 1 != ch) {
+                continue;
+            }
+            if let Some(slot) = p.midi_map.hear(ch, cc) {
+                self.controlled.set(slot, value, p.learnable(slot));
+            }
+        }
+        if learning && p.midi_map.armed().is_none() {
+            // The editor shows the controller just learnt.
+            self.link.repaint.request_repaint();
+        }
+    }
+
+    /// The parameters a controller may drive (MIDI learn), this block: the answer's length
+    /// and gap into `settings`, the sampling and steering for the worker.
+    fn follow_parameters(&mut self, steps: u32, settings: &mut Settings) {
+        let p = self.params.clone();
+        settings.answer_bars = self.int("bars", &p.answer_bars).max(1) as u32;
+        settings.gap_steps = self.int("gap", &p.gap_steps).max(1) as u32;
+        let link = self.link.clone();
+        let s = &link.sampling;
+        let sampling = [
+            ("temp", &p.temperature, &s.temperature),
+            ("rest", &p.rest_bias, &s.rest_bias),
+            ("entr", &p.entropy, &s.entropy_adaptive),
+            ("mem", &p.memory, &s.memory),
+            ("dens", &p.density, &s.density),
+            ("leap", &p.leap, &s.leap),
+            ("rep", &p.repetition, &s.repetition),
+        ];
+        for (id, param, shared) in sampling {
+            shared.store(self.float(id, param, steps), Ordering::Relaxed);
+        }
+        let (centre, width) = (self.int("regc", &p.register_centre), self.int("regw", &p.register_width));
+        s.register_low.store(centre - width / 2, Ordering::Relaxed);
+        s.register_high.store(if width == 0 { i32::MIN } else { centre + (width + 1) / 2 }, Ordering::Relaxed);
+        s.register_hard.store(p.register_hard.value(), Ordering::Relaxed);
+        s.scale.store(p.scale.value() as u32, Ordering::Relaxed);
+    }
+
+    /// A float parameter's value this block: its controller's (MIDI learn), else the host's,
+    /// smoothed.
+    fn float(&mut self, id: &str, p: &FloatParam, steps: u32) -> f32 {
+        let smoothed = p.smoothed.next_step(steps);
+        let host = p.modulated_normalized_value();
+        let value = self.controlled.value(slot(id), host);
+        if value == host {
+            smoothed
+        } else {
+            p.preview_plain(value)
+        }
+    }
+
+    /// An integer parameter's value: its controller's (MIDI learn), else the host's.
+    fn int(&mut self, id: &str, p: &IntParam) -> i32 {
+        let host = p.modulated_normalized_value();
+        let value = self.controlled.value(slot(id), host);
+        if value == host {
+            p.value()
+        } else {
+            p.preview_plain(value)
+        }
+    }
+
     /// The built-in voice: the answer's notes, and the player's own if asked, rendered into
     /// the block's first two channels (if the layout has them).
     fn sound(&mut self, buffer: &mut Buffer, settings: &Settings) {
@@ -136,7 +213,8 @@ impl Continuo {
             return;
         };
         self.synth.patch = patch;
-        self.synth.gain = self.params.level.smoothed.next_step(left.len() as u32);
+        let p = self.params.clone();
+        self.synth.gain = self.float("level", &p.level, left.len() as u32);
         for e in self.sink.own_events() {
             self.synth.queue(e);
         }
@@ -265,6 +343,13 @@ impl Plugin for Continuo {
             channel.fill(0.0);
         }
         let len = buffer.samples();
+        self.input.clear();
+        while let Some(event) = context.next_event() {
+            if let Some(e) = from_host(event) {
+                self.input.push(e);
+            }
+        }
+        self.follow_controllers();
         let t = context.transport();
         let host = HostTransport {
             playing: t.playing,
@@ -273,29 +358,9 @@ impl Plugin for Continuo {
             sample: t.pos_samples,
             loop_beats: t.loop_range_beats(),
         };
-        let settings = self.settings(t);
-        let s = &self.link.sampling;
-        let steps = len as u32;
-        s.temperature.store(self.params.temperature.smoothed.next_step(steps), Ordering::Relaxed);
-        s.rest_bias.store(self.params.rest_bias.smoothed.next_step(steps), Ordering::Relaxed);
-        s.entropy_adaptive.store(self.params.entropy.smoothed.next_step(steps), Ordering::Relaxed);
-        s.memory.store(self.params.memory.smoothed.next_step(steps), Ordering::Relaxed);
-        s.density.store(self.params.density.smoothed.next_step(steps), Ordering::Relaxed);
-        s.leap.store(self.params.leap.smoothed.next_step(steps), Ordering::Relaxed);
-        s.repetition.store(self.params.repetition.smoothed.next_step(steps), Ordering::Relaxed);
-        let (centre, width) = (self.params.register_centre.value(), self.params.register_width.value());
-        s.register_low.store(centre - width / 2, Ordering::Relaxed);
-        s.register_high.store(if width == 0 { i32::MIN } else { centre + (width + 1) / 2 }, Ordering::Relaxed);
-        s.register_hard.store(self.params.register_hard.value(), Ordering::Relaxed);
-        s.scale.store(self.params.scale.value() as u32, Ordering::Relaxed);
+        let mut settings = self.settings(t);
+        self.follow_parameters(len as u32, &mut settings);
         self.follow_takes(&host);
-
-        self.input.clear();
-        while let Some(event) = context.next_event() {
-            if let Some(e) = from_host(event) {
-                self.input.push(e);
-            }
-        }
         self.sink.clear();
         if EXIT_REQUESTED.load(Ordering::Acquire) {
             if !EXIT_FLUSHED.load(Ordering::Acquire) {
@@ -330,6 +395,11 @@ impl Plugin for Continuo {
         self.sound(buffer, &settings);
         ProcessStatus::Normal
     }
+}
+
+/// The MIDI learn slot of the parameter `id` (one of `LEARNABLE`).
+fn slot(id: &str) -> usize {
+    LEARNABLE.iter().position(|l| *l == id).expect("a learnable parameter")
 }
 
 /// A host's event as the engine takes it: notes, and every other channel message as MIDI
