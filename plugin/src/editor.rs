@@ -15,7 +15,8 @@ use egui_file::FileDialog;
 use nice_plug::context::gui::GuiContext;
 use nice_plug::editor::dpi::LogicalSize;
 use nice_plug::prelude::Param;
-use nice_plug_egui::widgets::generic_ui::{self, ParamWidget};
+use nice_plug::prelude::{ParamFlags, Params};
+use nice_plug_egui::widgets::generic_ui::ParamWidget;
 use nice_plug_egui::widgets::ParamSlider;
 use nice_plug_egui::{create_egui_editor, EguiEditor, EguiEditorState, EguiNiceSettings, NiceEguiApp};
 use std::path::PathBuf;
@@ -175,6 +176,45 @@ impl ParamWidget for LearnableSlider {
             });
         });
     }
+}
+
+/// The parameter list's sections: the heading shown before the parameter with each id.
+const SECTIONS: [(&str, &str); 8] = [
+    ("mode", "Form"),
+    ("temp", "Sampling"),
+    ("dens", "Shape"),
+    ("bars", "Phrase and answer"),
+    ("oct", "Notes and channels"),
+    ("keep", "Takes"),
+    ("voice", "Voice"),
+    ("trnow", "Controls and learning"),
+];
+
+/// Every parameter, in sections with headings, in a scrolling list.
+fn grouped_parameters(
+    ui: &mut egui::Ui,
+    params: &ContinuoParams,
+    setter: &nice_plug::prelude::ParamSetter,
+    widget: &LearnableSlider,
+) {
+    egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
+        for (id, param, _) in params.param_map() {
+            // SAFETY: as below.
+            if unsafe { param.flags() }.contains(ParamFlags::HIDE_IN_GENERIC_UI) {
+                continue;
+            }
+            if let Some((_, heading)) = SECTIONS.iter().find(|(first, _)| *first == id) {
+                ui.add_space(6.0);
+                ui.strong(*heading);
+            }
+            // SAFETY: `param` comes from `params`' own map and lives as long as `params` (what
+            // nice-plug-egui's generic list relies on too).
+            unsafe {
+                ui.label(param.name());
+                widget.add_widget_raw(ui, &param, setter);
+            }
+        }
+    });
 }
 
 /// A controller as a musician names it: "CC 20, channel 1".
@@ -390,7 +430,7 @@ impl NiceEguiApp for App {
             let setter = gui.param_setter();
             let names = (0..LEARNABLE.len()).map(|slot| self.params.learnable_name(slot)).collect();
             let widget = LearnableSlider { params: self.params.clone(), names };
-            generic_ui::create(ui, self.params.clone(), &setter, widget);
+            grouped_parameters(ui, &self.params, &setter, &widget);
         }
     }
 }
@@ -405,6 +445,19 @@ mod tests {
         let path = temp.path().join("answer.mid");
         assert_eq!(export(&path, &History::default()), "nothing to export yet: play a phrase first");
         assert!(!path.exists());
+    }
+
+    #[test]
+    fn every_section_starts_at_a_parameter() {
+        let params = ContinuoParams::default();
+        let ids: Vec<String> = params.param_map().into_iter().map(|(id, _, _)| id).collect();
+        let mut at = 0;
+        for (first, heading) in SECTIONS {
+            let i = ids.iter().position(|id| id == first).unwrap_or_else(|| panic!("{heading}: no `{first}`"));
+            assert!(i >= at, "{heading} is out of order");
+            at = i;
+        }
+        assert_eq!(ids.first().map(String::as_str), Some(SECTIONS[0].0), "the first parameter has a heading");
     }
 
     #[test]
