@@ -497,7 +497,7 @@ mod tests {
                 .iter()
                 .filter_map(|&(beat, e)| {
                     let sample = (beat * samples_per_beat) as usize;
-                    (at..at + BLOCK).contains(&sample).then(|| with_sample(e, sample - at))
+                    (at..at + BLOCK).contains(&sample).then(|| e.at(sample - at))
                 })
                 .collect();
             let host = HostTransport {
@@ -513,14 +513,6 @@ mod tests {
             at += BLOCK;
         }
         sent
-    }
-
-    fn with_sample(e: NoteEvent, sample: usize) -> NoteEvent {
-        match e {
-            NoteEvent::On { channel, pitch, velocity, .. } => NoteEvent::On { sample, channel, pitch, velocity },
-            NoteEvent::Off { channel, pitch, .. } => NoteEvent::Off { sample, channel, pitch },
-            NoteEvent::Midi { bytes, .. } => NoteEvent::Midi { sample, bytes },
-        }
     }
 
     #[test]

@@ -56,6 +56,15 @@ impl NoteEvent {
         }
     }
 
+    /// The same event at another sample.
+    pub fn at(self, sample: usize) -> NoteEvent {
+        match self {
+            NoteEvent::On { channel, pitch, velocity, .. } => NoteEvent::On { sample, channel, pitch, velocity },
+            NoteEvent::Off { channel, pitch, .. } => NoteEvent::Off { sample, channel, pitch },
+            NoteEvent::Midi { bytes, .. } => NoteEvent::Midi { sample, bytes },
+        }
+    }
+
     pub fn channel(&self) -> u8 {
         match *self {
             NoteEvent::On { channel, .. } | NoteEvent::Off { channel, .. } => channel,

@@ -360,15 +360,7 @@ mod tests {
         for start in (0..total).step_by(256) {
             let end = (start + 256).min(total);
             for e in events.iter().filter(|e| (start..end).contains(&e.sample())) {
-                synth.queue(match *e {
-                    NoteEvent::On { sample, channel, pitch, velocity } => {
-                        NoteEvent::On { sample: sample - start, channel, pitch, velocity }
-                    }
-                    NoteEvent::Off { sample, channel, pitch } => {
-                        NoteEvent::Off { sample: sample - start, channel, pitch }
-                    }
-                    other => other,
-                });
+                synth.queue(e.at(e.sample() - start));
             }
             right[..end - start].fill(0.0);
             synth.render(&mut out[start..end], &mut right[..end - start]);

@@ -776,7 +776,7 @@ fn a_phrase_and_its_answer_sound_through_the_voice_and_only_while_notes_play() {
             AUDIO.with(|a| a.set(true));
             let before = ALLOCATIONS.with(Cell::get);
             while next < events.len() && events[next].0 < end {
-                synth.queue(at_sample(events[next].1, events[next].0 - start));
+                synth.queue(events[next].1.at(events[next].0 - start));
                 next += 1;
             }
             synth.render(&mut left[start..end], &mut right[start..end]);
@@ -821,13 +821,5 @@ fn a_phrase_and_its_answer_sound_through_the_voice_and_only_while_notes_play() {
         }
         assert!(heard > 100 && silent > 10, "{patch:?}: {heard} windows heard, {silent} silent");
         println!("{patch:?}: peak {peak:.3}, {heard} windows with notes heard, {silent} without silent");
-    }
-}
-
-fn at_sample(e: NoteEvent, sample: usize) -> NoteEvent {
-    match e {
-        NoteEvent::On { channel, pitch, velocity, .. } => NoteEvent::On { sample, channel, pitch, velocity },
-        NoteEvent::Off { channel, pitch, .. } => NoteEvent::Off { sample, channel, pitch },
-        NoteEvent::Midi { bytes, .. } => NoteEvent::Midi { sample, bytes },
     }
 }
