@@ -24,6 +24,16 @@ fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
+/// A phrase of quarter notes (4 steps each) from step 0, at velocity 90.
+fn quarter_notes(pitches: &[u8]) -> Phrase {
+    let notes: Vec<HeardNote> = pitches
+        .iter()
+        .enumerate()
+        .map(|(i, &pitch)| HeardNote { step: 4 * i as i64, steps: 4, pitch, velocity: 90 })
+        .collect();
+    Phrase::from_notes(&notes)
+}
+
 /// Ask for a 32-step answer to `phrase` from step 18, in the player's key, and wait for all
 /// of it.
 fn answer_32_steps(link: &Link, phrase: Phrase, seed: u64) {
@@ -168,11 +178,7 @@ fn a_model_chosen_during_a_continuous_answer_plays_from_the_next_bar() {
     let link = Link::new();
     let worker = Worker::spawn(link.clone(), models().join("essen-melody.onnx")).unwrap();
     wait_until("the model", || link.model_ready.load(Ordering::Acquire));
-    let mut phrase = Phrase::default();
-    for (i, pitch) in [60u8, 62, 64, 65].iter().enumerate() {
-        phrase.notes[i] = HeardNote { step: 4 * i as i64, steps: 4, pitch: *pitch, velocity: 90 };
-    }
-    phrase.len = 4;
+    let phrase = quarter_notes(&[60, 62, 64, 65]);
     let request = Request {
         generation: link.current_generation(),
         phrase,
@@ -243,11 +249,7 @@ fn answers_are_kept_as_takes_answered_again_and_chosen() {
     let link = Link::new();
     let worker = Worker::spawn(link.clone(), models().join("essen-melody.onnx")).unwrap();
     wait_until("the model", || link.model_ready.load(Ordering::Acquire));
-    let mut phrase = Phrase::default();
-    for (i, pitch) in [60u8, 62, 64, 67].iter().enumerate() {
-        phrase.notes[i] = HeardNote { step: 4 * i as i64, steps: 4, pitch: *pitch, velocity: 90 };
-    }
-    phrase.len = 4;
+    let phrase = quarter_notes(&[60, 62, 64, 67]);
     link.now_step.store(i64::MAX / 2, Ordering::Release);
     answer_32_steps(&link, phrase, 1);
     let shared = &worker.shared;
