@@ -14,7 +14,9 @@ cargo build --workspace --all-targets --locked
 cargo xtask ort
 cargo test --workspace --locked
 # The built CLAP plugin again, with nice-plug's check that aborts on any allocation in `process`.
-cargo test -p continuo --locked --features assert_process_allocs --test clap_host
+# `--workspace` keeps the dependencies' features those of the run above, so only nice-plug and
+# the plugin are built again.
+cargo test --workspace --locked --features continuo/assert_process_allocs --test clap_host
 # Real hosts: Ardour (VST3) and the standalone on a JACK dummy server (installs ardour and
 # jackd2 when missing, builds the release bundle).
 bash scripts/host-test.sh
