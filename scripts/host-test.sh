@@ -62,8 +62,8 @@ wait_for_port() { # port [seconds, default 30]
   echo "host test: no JACK port '$1' after ${2:-30} s" >&2; return 1
 }
 
-ardour_case() { # bpm period seconds [retried]
-  local bpm=$1 period=$2 seconds=$3 retried=${4:-} name="Ardour ($lua_tool, VST3) at $1 BPM, $2-sample periods"
+ardour_case() { # bpm period seconds [attempt]
+  local bpm=$1 period=$2 seconds=$3 attempt=${4:-1} name="Ardour ($lua_tool, VST3) at $1 BPM, $2-sample periods"
   start_jack "$period"
   rm -f "$work/done"
   cat >"$work/session.lua" <<LUA
@@ -94,6 +94,7 @@ end
 assert(found, "no Pass-through parameter")
 Session:request_roll(ARDOUR.TransportRequestSource.TRS_UI)
 print("rolling")
+io.stdout:flush()
 for _ = 1, 1200 do
   local f = io.open("$work/done", "r")
   if f then f:close() break end
@@ -107,22 +108,28 @@ LUA
   local ardour_pid=$!
   pids+=("$ardour_pid")
   # Ardour scans plugins and builds the session first: on a loaded 2-core machine this once
-  # took longer than 30 s.
-  if ! wait_for_port "ardour:Cont/midi_in 1" 120; then
+  # took longer than 30 s. Its log says when the track is made ("rolling"); JACK is asked only
+  # then, because JACK clients polling the server while Ardour connected to it were seen to
+  # get Ardour's own connection closed ("CheckRes error", then "JACK HALTED").
+  local made=""
+  for _ in $(seq 240); do
+    grep -q "JACK HALTED" "$work/ardour.log" && break
+    grep -q rolling "$work/ardour.log" && { made=1; break; }
+    kill -0 "$ardour_pid" 2>/dev/null || break
+    sleep 0.5
+  done
+  if [ -z "$made" ] || grep -q "JACK HALTED" "$work/ardour.log" || ! wait_for_port "ardour:Cont/midi_in 1" 10; then
     cat "$work/ardour.log"
     grep -v XRun "$work/jackd.log" | tail -n 20
-    [ -z "$retried" ] || exit 1
-    # Seen on a loaded 2-core machine: the JACK server gets malformed requests while Ardour
-    # starts ("CheckSize error", "Unknown request") and Ardour never makes its track. Once
-    # more, from a fresh server and session, saying so.
-    echo "$name: Ardour did not make its track; once more" >&2
+    [ "$attempt" -lt 3 ] || exit 1
+    # Once more (at most three times in all), from a fresh server and session, saying so.
+    echo "$name: Ardour did not make its track or lost JACK (attempt $attempt); once more" >&2
     stop "$ardour_pid"
     stop "$jack_pid"
     rm -rf "$work/session-$bpm"
-    ardour_case "$bpm" "$period" "$seconds" retried
+    ardour_case "$bpm" "$period" "$seconds" $((attempt + 1))
     return
   fi
-  for _ in $(seq 100); do grep -q rolling "$work/ardour.log" && break; sleep 0.1; done
   /usr/bin/python3 scripts/jack_player.py --to "ardour:Cont/midi_in 1" --from "ardour:Cont/midi_out 1" \
     --tempo "$bpm" --seconds "$seconds" --out "$work/ardour-$bpm.json"
   touch "$work/done"
