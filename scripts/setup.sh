@@ -4,8 +4,10 @@
 # arguments are installed too (scripts/host-test.sh asks for its real hosts this way).
 set -euo pipefail
 # pkg-config and the libraries nice-plug's plugin wrappers and standalone (ALSA, JACK, X11,
-# OpenGL) build against.
-packages=(pkg-config libasound2-dev libjack-jackd2-dev libx11-dev libxcursor-dev libx11-xcb-dev libgl-dev "$@")
+# OpenGL) build against; a small General MIDI SoundFont (6 MB) that the SoundFont voice's
+# tests play.
+packages=(pkg-config libasound2-dev libjack-jackd2-dev libx11-dev libxcursor-dev libx11-xcb-dev libgl-dev
+  timgm6mb-soundfont "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

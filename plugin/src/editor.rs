@@ -1,27 +1,32 @@
-//! The editor (nice-plug-egui), on the GUI thread: status, the model card's summary, the
-//! parameters, a model file picker, a scrolling piano roll of the last phrase heard and its
-//! answer, and export of the last continuation as a `.mid` file. It reads the worker's
-//! shared state and a few atomics; it never touches the audio thread's data.
+//! The editor (nice-plug-egui), on the GUI thread, laid out for a performer: a header with
+//! the model and what Continuo is doing; a large piano roll of the phrase heard and its
+//! answer, with the take's number and a playhead; the take buttons; the parameters in named
+//! groups, each with a widget that fits it (a switch, a list of choices, a slider that a
+//! MIDI controller can learn); then the details (health, memory, takes, learning, files).
+//! It reads the worker's shared state and a few atomics and never touches the audio
+//! thread's data. The window is resizable; it redraws while an answer plays and otherwise
+//! only when something changes.
 
 use crate::learn::LearnState;
 use crate::link::Link;
 use crate::midi_learn::LEARNABLE;
 use crate::params::ContinuoParams;
+use crate::roll;
+use crate::soundfont::{FontState, SF2_FOLDER};
 use crate::takes::{history_score, TakesStatus};
 use crate::worker::{History, Shared};
 use continuo_core::midi::write_midi_file;
-use continuo_core::Note;
+use egui::{Color32, RichText};
 use egui_file::FileDialog;
 use nice_plug::context::gui::GuiContext;
 use nice_plug::editor::dpi::LogicalSize;
-use nice_plug::prelude::Param;
-use nice_plug::prelude::{ParamFlags, Params};
-use nice_plug_egui::widgets::generic_ui::ParamWidget;
+use nice_plug::prelude::{Param, ParamPtr, ParamSetter, Params, ResizeHint};
 use nice_plug_egui::widgets::ParamSlider;
 use nice_plug_egui::{create_egui_editor, EguiEditor, EguiEditorState, EguiNiceSettings, NiceEguiApp};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
 pub struct App {
     params: Arc<ContinuoParams>,
@@ -37,20 +42,53 @@ pub struct App {
 enum Picking {
     Model,
     Export,
+    SoundFont,
 }
 
-/// Beats of music the piano roll shows; older notes scroll out to the left.
-pub const ROLL_BEATS: f64 = 32.0;
+/// The window's size when it opens, and the smallest it can be made.
+const SIZE: (f32, f32) = (960.0, 720.0);
+const MIN_SIZE: (f32, f32) = (640.0, 480.0);
+/// How often the editor redraws while an answer plays (the playhead moves).
+const PLAYING_REDRAW: Duration = Duration::from_millis(40);
+/// The width of one group of controls; as many groups sit side by side as fit.
+const GROUP_WIDTH: f32 = 300.0;
 
+/// The parameter groups, each a heading and its parameters' ids, in the order shown.
+const GROUPS: [(&str, &[&str]); 6] = [
+    ("Form", &["mode", "grid", "bars", "gap", "bypass"]),
+    ("Sampling", &["temp", "rest", "entr", "mem", "seed"]),
+    ("Shape", &["dens", "leap", "rep", "regc", "regw", "regh", "scale"]),
+    ("Key, velocity, octave", &["keyf", "vel", "oct", "thru", "inch", "outch"]),
+    ("Voice", &["voice", "sfprog", "level", "mine"]),
+    ("Takes and controls", &["keep", "savph", "learn", "trnow", "trkeep"]),
+];
+
+/// The editor, resizable (which is also what the CLAP GUI's resize hints report).
 pub fn editor(params: Arc<ContinuoParams>, link: Arc<Link>, shared: Arc<Shared>) -> Option<EguiEditor<App>> {
     let repaint = link.repaint.clone();
     let app = App { params, link, shared, gui: None, dialog: None, message: String::new() };
     create_egui_editor(
-        EguiEditorState::from_size(LogicalSize::new(760.0, 600.0), 1.0),
+        EguiEditorState::from_size(LogicalSize::new(SIZE.0, SIZE.1), 1.0),
         repaint,
-        EguiNiceSettings::new().with_tile("Continuo"),
+        EguiNiceSettings::new().with_tile("Continuo").with_resize_hint(resize_hint()),
         app,
     )
+}
+
+/// Freely resizable, down to `MIN_SIZE`.
+fn resize_hint() -> ResizeHint {
+    ResizeHint::resizable().with_min_logical_size(LogicalSize::new(MIN_SIZE.0, MIN_SIZE.1))
+}
+
+/// What Continuo is doing, in a word or two, and its colour.
+fn state_word(model: bool, error: bool, answering: bool, bypassed: bool) -> (&'static str, Color32) {
+    match (model, error, answering) {
+        _ if bypassed => ("Bypassed: your notes pass through", Color32::from_gray(170)),
+        (false, false, _) => ("Loading the model…", Color32::from_gray(170)),
+        (false, true, _) => ("No model: your notes pass through", Color32::from_rgb(255, 110, 110)),
+        (true, _, true) => ("Answering", roll::ANSWERED),
+        (true, _, false) => ("Listening", Color32::from_rgb(120, 210, 140)),
+    }
 }
 
 /// The health line: steps the worker was late for (held instead), events dropped because a
@@ -65,54 +103,6 @@ fn health(late_steps: u64, dropped_events: u64, guarded_steps: u64) -> String {
         count(dropped_events, "event", "events"),
         count(guarded_steps, "step", "steps")
     )
-}
-
-fn piano_roll(ui: &mut egui::Ui, h: &History) {
-    let (response, painter) = ui.allocate_painter(egui::vec2(ui.available_width(), 180.0), egui::Sense::hover());
-    let rect = response.rect;
-    painter.rect_filled(rect, 2.0, egui::Color32::from_gray(24));
-    let score = history_score(h);
-    if score.notes.is_empty() {
-        painter.text(
-            rect.center(),
-            egui::Align2::CENTER_CENTER,
-            "play a phrase: it is answered when you pause",
-            egui::FontId::proportional(14.0),
-            egui::Color32::GRAY,
-        );
-        return;
-    }
-    // The last ROLL_BEATS beats: a long (continuous) answer scrolls.
-    let end = score.end_beat().max(1.0);
-    let start = (end - ROLL_BEATS).max(0.0);
-    let visible: Vec<&Note> = score.notes.iter().filter(|n| n.end() > start).collect();
-    let lo = visible.iter().map(|n| n.pitch).min().unwrap_or(60).saturating_sub(2) as f32;
-    let hi = visible.iter().map(|n| n.pitch).max().unwrap_or(72).saturating_add(2) as f32;
-    let x = |beat: f64| rect.left() + rect.width() * ((beat - start) / (end - start)).max(0.0) as f32;
-    let y = |pitch: f32| rect.bottom() - rect.height() * (pitch - lo) / (hi - lo);
-    // Bar lines (4/4: the history keeps no metre) and the Cs, named.
-    let line = egui::Stroke::new(1.0, egui::Color32::from_gray(48));
-    let first_bar = (start / 4.0).ceil() as i64;
-    for bar in first_bar..=(end / 4.0).floor() as i64 {
-        painter.vline(x(bar as f64 * 4.0), rect.y_range(), line);
-    }
-    for c in (0..=127u8).filter(|p| p % 12 == 0 && (lo..=hi).contains(&(*p as f32))) {
-        painter.hline(rect.x_range(), y(c as f32), line);
-        let name = format!("C{}", c as i32 / 12 - 1);
-        let at = egui::pos2(rect.left() + 3.0, y(c as f32) - 1.0);
-        painter.text(at, egui::Align2::LEFT_BOTTOM, name, egui::FontId::proportional(10.0), egui::Color32::GRAY);
-    }
-    for n in visible {
-        let (x0, x1) = (x(n.onset), x(n.end()));
-        let y = y(n.pitch as f32);
-        let colour =
-            if n.voice == 0 { egui::Color32::from_rgb(90, 160, 255) } else { egui::Color32::from_rgb(255, 150, 60) };
-        painter.rect_filled(
-            egui::Rect::from_min_max(egui::pos2(x0, y - 3.0), egui::pos2(x1.max(x0 + 2.0), y + 3.0)),
-            1.0,
-            colour,
-        );
-    }
 }
 
 /// Write the last phrase and its answer to `path`; what happened, in words.
@@ -142,77 +132,98 @@ fn takes_line(status: Option<&TakesStatus>) -> String {
     }
 }
 
-/// The parameter list's slider, with MIDI learn: right-click a parameter that a controller
-/// can drive to learn one ("Learn MIDI controller", then move it) or forget it; the
-/// controller that drives it is shown beside it.
-struct LearnableSlider {
-    params: Arc<ContinuoParams>,
-    /// The learnable parameters' names, by slot.
-    names: Vec<Option<String>>,
+/// The parameter's slider, with MIDI learn where a controller can drive it: right-click to
+/// learn one ("Learn MIDI controller", then move it) or forget it; the controller that
+/// drives it is shown beside it.
+fn learnable_slider<P: Param>(ui: &mut egui::Ui, params: &ContinuoParams, param: &P, setter: &ParamSetter, width: f32) {
+    let slot = (0..LEARNABLE.len()).find(|&s| params.learnable_name(s).as_deref() == Some(param.name()));
+    ui.horizontal(|ui| {
+        let slider = ui.add(ParamSlider::for_param(param, setter).with_width(width));
+        let Some(slot) = slot else { return };
+        let map = &params.midi_map;
+        let controller = map.controller_of(slot);
+        if map.armed() == Some(slot) {
+            ui.label("move a controller…");
+        } else if let Some(c) = controller {
+            ui.small(controller_text(c));
+        }
+        slider.context_menu(|ui| {
+            if ui.button("Learn MIDI controller").clicked() {
+                map.arm(slot);
+                ui.close();
+            }
+            if controller.is_some() && ui.button("Forget the controller").clicked() {
+                map.forget(slot);
+                ui.close();
+            }
+        });
+    });
 }
 
-impl ParamWidget for LearnableSlider {
-    fn add_widget<P: Param>(&self, ui: &mut egui::Ui, param: &P, setter: &nice_plug::prelude::ParamSetter) {
-        let slot = self.names.iter().position(|n| n.as_deref() == Some(param.name()));
-        ui.horizontal(|ui| {
-            let slider = ui.add(ParamSlider::for_param(param, setter).with_width(100.0));
-            let Some(slot) = slot else { return };
-            let map = &self.params.midi_map;
-            let controller = map.controller_of(slot);
-            if map.armed() == Some(slot) {
-                ui.label("move a controller…");
-            } else if let Some(c) = controller {
-                ui.label(controller_text(c));
-            }
-            slider.context_menu(|ui| {
-                if ui.button("Learn MIDI controller").clicked() {
-                    map.arm(slot);
-                    ui.close();
-                }
-                if controller.is_some() && ui.button("Forget the controller").clicked() {
-                    map.forget(slot);
-                    ui.close();
-                }
-            });
-        });
+/// A switch: one click turns it on or off.
+fn switch<P: Param<Plain = bool>>(ui: &mut egui::Ui, param: &P, setter: &ParamSetter) {
+    let mut on = param.unmodulated_plain_value();
+    let text = if on { "On" } else { "Off" };
+    if ui.toggle_value(&mut on, text).changed() {
+        setter.begin_set_parameter(param);
+        setter.set_parameter(param, on);
+        setter.end_set_parameter(param);
     }
 }
 
-/// The parameter list's sections: the heading shown before the parameter with each id.
-const SECTIONS: [(&str, &str); 8] = [
-    ("mode", "Form"),
-    ("temp", "Sampling"),
-    ("dens", "Shape"),
-    ("bars", "Phrase and answer"),
-    ("oct", "Notes and channels"),
-    ("keep", "Takes"),
-    ("voice", "Voice"),
-    ("trnow", "Controls and learning"),
-];
+/// A list of choices, each named, labelled by `label` (the parameter's name).
+fn choice<P: Param<Plain = i32>>(ui: &mut egui::Ui, label: egui::Id, param: &P, count: usize, setter: &ParamSetter) {
+    let now = param.unmodulated_plain_value();
+    let text = |i: i32| param.normalized_value_to_string(param.preview_normalized(i), true);
+    let combo = egui::ComboBox::from_id_salt(label).selected_text(text(now)).width(160.0);
+    let shown = combo.show_ui(ui, |ui| {
+        for i in 0..count as i32 {
+            if ui.selectable_label(i == now, text(i)).clicked() && i != now {
+                setter.begin_set_parameter(param);
+                setter.set_parameter(param, i);
+                setter.end_set_parameter(param);
+            }
+        }
+    });
+    shown.response.labelled_by(label);
+}
 
-/// Every parameter, in sections with headings, in a scrolling list.
-fn grouped_parameters(
-    ui: &mut egui::Ui,
-    params: &ContinuoParams,
-    setter: &nice_plug::prelude::ParamSetter,
-    widget: &LearnableSlider,
-) {
-    egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
-        for (id, param, _) in params.param_map() {
-            // SAFETY: as below.
-            if unsafe { param.flags() }.contains(ParamFlags::HIDE_IN_GENERIC_UI) {
-                continue;
-            }
-            if let Some((_, heading)) = SECTIONS.iter().find(|(first, _)| *first == id) {
-                ui.add_space(6.0);
-                ui.strong(*heading);
-            }
-            // SAFETY: `param` comes from `params`' own map and lives as long as `params` (what
-            // nice-plug-egui's generic list relies on too).
-            unsafe {
-                ui.label(param.name());
-                widget.add_widget_raw(ui, &param, setter);
-            }
+/// A parameter's name and widget, in a two-column grid row.
+fn control(ui: &mut egui::Ui, params: &ContinuoParams, ptr: ParamPtr, setter: &ParamSetter, width: f32) {
+    // SAFETY: `ptr` comes from `params`' own map and lives as long as `params` (what
+    // nice-plug-egui's generic widgets rely on too).
+    unsafe {
+        let label = ui.label(ptr.name()).id;
+        match ptr {
+            ParamPtr::BoolParam(p) => switch(ui, &*p, setter),
+            ParamPtr::EnumParam(p) => choice(ui, label, &*p, (*p).len(), setter),
+            ParamPtr::FloatParam(p) => learnable_slider(ui, params, &*p, setter, width),
+            ParamPtr::IntParam(p) => learnable_slider(ui, params, &*p, setter, width),
+        }
+    }
+    ui.end_row();
+}
+
+/// The parameter groups, side by side as the width allows.
+fn groups(ui: &mut egui::Ui, params: &ContinuoParams, setter: &ParamSetter) {
+    let map = params.param_map();
+    let columns = ((ui.available_width() / GROUP_WIDTH).floor() as usize).clamp(1, 3);
+    ui.columns(columns, |cols| {
+        for (i, (heading, ids)) in GROUPS.iter().enumerate() {
+            let ui = &mut cols[i % columns];
+            egui::Frame::group(ui.style()).inner_margin(10.0).show(ui, |ui| {
+                ui.set_width(ui.available_width());
+                ui.label(RichText::new(*heading).strong().size(16.0));
+                let width = (ui.available_width() - 170.0).max(90.0);
+                egui::Grid::new(heading).num_columns(2).spacing([10.0, 6.0]).show(ui, |ui| {
+                    for id in *ids {
+                        if let Some((_, ptr, _)) = map.iter().find(|(i, _, _)| i.as_str() == *id) {
+                            control(ui, params, *ptr, setter, width);
+                        }
+                    }
+                });
+            });
+            ui.add_space(8.0);
         }
     });
 }
@@ -220,6 +231,26 @@ fn grouped_parameters(
 /// A controller as a musician names it: "CC 20, channel 1".
 fn controller_text((channel, cc): (u8, u8)) -> String {
     format!("CC {cc}, channel {}", channel + 1)
+}
+
+/// The SoundFont line: which file plays, or why none does.
+fn soundfont_line(state: &FontState) -> String {
+    let name = |p: &std::path::Path| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    match state {
+        FontState::Idle => "SoundFont: loaded when the voice is SoundFont".into(),
+        FontState::Loading(p) => format!("SoundFont: loading {}… (the electric piano plays meanwhile)", name(p)),
+        FontState::Ready { path, instruments } => {
+            format!(
+                "SoundFont: {} ({instruments} {})",
+                name(path),
+                if *instruments == 1 { "instrument" } else { "instruments" }
+            )
+        }
+        FontState::Missing => format!(
+            "SoundFont: none in {SF2_FOLDER} (install fluid-soundfont-gm, or choose a file): the electric piano plays"
+        ),
+        FontState::Failed(why) => format!("SoundFont not loaded: {why}"),
+    }
 }
 
 /// The chosen take: its number, and its place among the recent ones.
@@ -251,10 +282,149 @@ fn learn_line(state: &LearnState) -> String {
 }
 
 impl App {
+    /// The header: the name, what Continuo is doing, the mode and grid, the model in words.
+    fn header(&self, ui: &mut egui::Ui) {
+        let status = self.shared.status();
+        let answering = self.link.answering.load(Ordering::Relaxed);
+        let (word, colour) =
+            state_word(status.name.is_some(), status.error.is_some(), answering, self.params.bypass.value());
+        let grid = self.params.grid.value().steps_per_beat(self.link.model_steps_per_beat.load(Ordering::Relaxed));
+        ui.horizontal(|ui| {
+            ui.label(RichText::new("Continuo").size(24.0).strong());
+            ui.add_space(12.0);
+            ui.label(RichText::new(word).size(18.0).color(colour));
+            ui.add_space(12.0);
+            ui.label(format!("{} · {grid} {} a beat", self.params.mode, if grid == 1 { "step" } else { "steps" }));
+        });
+        if !status.summary.is_empty() {
+            ui.label(RichText::new(&status.summary).color(Color32::from_gray(190)));
+        }
+        if let Some(e) = &status.error {
+            ui.colored_label(Color32::from_rgb(255, 110, 110), format!("Error: {e}"));
+        }
+    }
+
+    /// The roll of the chosen take, with its number and, while it plays, a playhead.
+    fn roll(&self, ui: &mut egui::Ui) {
+        let history = self.shared.history.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let take = self.shared.recent.lock().unwrap_or_else(|e| e.into_inner()).chosen().map(|t| t.number);
+        let answering = self.link.answering.load(Ordering::Relaxed);
+        let playhead = roll::playhead_beat(&history, self.link.play_step.load(Ordering::Relaxed), answering);
+        let height = (ui.available_height() * 0.4).clamp(160.0, 420.0);
+        roll::paint(ui, &history, take, playhead, height);
+        ui.horizontal(|ui| {
+            ui.colored_label(roll::HEARD, "heard");
+            ui.colored_label(roll::ANSWERED, "answered");
+        });
+    }
+
+    /// The take buttons: answer again, choose another take (what loop mode plays and Export
+    /// writes), keep it, export it; and the files.
+    fn take_buttons(&mut self, ui: &mut egui::Ui) {
+        let (position, number) = {
+            let recent = self.shared.recent.lock().unwrap_or_else(|e| e.into_inner());
+            (recent.position(), recent.chosen().map(|t| t.number))
+        };
+        ui.horizontal_wrapped(|ui| {
+            let big = |text: &str| egui::Button::new(RichText::new(text).size(16.0)).min_size(egui::vec2(0.0, 30.0));
+            let hint = "Answer the same phrase again with a new random seed";
+            if ui.add_enabled(position.is_some(), big("Regenerate")).on_hover_text(hint).clicked() {
+                self.link.regenerate.store(true, Ordering::Release);
+                self.link.wake();
+            }
+            if ui.add_enabled(position.is_some_and(|(i, _)| i > 1), big("< Previous")).clicked() {
+                self.link.choose.fetch_sub(1, Ordering::AcqRel);
+                self.link.wake();
+            }
+            ui.label(RichText::new(take_line(position, number)).size(16.0));
+            if ui.add_enabled(position.is_some_and(|(i, n)| i < n), big("Next >")).clicked() {
+                self.link.choose.fetch_add(1, Ordering::AcqRel);
+                self.link.wake();
+            }
+            ui.separator();
+            let keep = "Keep the last phrase and its answer in the takes folder";
+            if ui.add(big("Keep")).on_hover_text(keep).clicked() {
+                self.link.keep.store(true, Ordering::Release);
+                self.link.wake();
+            }
+            if ui.add(big("Export take (.mid)…")).clicked() {
+                let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+                let dialog = FileDialog::save_file()
+                    .initial_path(home)
+                    .default_filename("continuo-answer.mid")
+                    .title("Export the chosen take: the phrase and its answer");
+                self.open(dialog, Picking::Export);
+            }
+        });
+    }
+
+    fn open(&mut self, mut dialog: FileDialog, picking: Picking) {
+        dialog.open();
+        self.dialog = Some((dialog, picking));
+    }
+
+    /// The model and SoundFont files, and the buttons that choose them.
+    fn files(&mut self, ui: &mut egui::Ui) {
+        let path = self.shared.status().path;
+        ui.horizontal_wrapped(|ui| {
+            let shown = path.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "none".into());
+            ui.label(format!("Model file: {shown}"));
+            if ui.button("Choose model…").clicked() {
+                let dialog = FileDialog::open_file()
+                    // The model's folder (a file there as the initial path shows an error).
+                    .initial_path(path.as_ref().and_then(|p| p.parent()).map(PathBuf::from).unwrap_or_default())
+                    .title("Choose a Continuo model (.onnx with its .json card)")
+                    .show_files_filter(Box::new(|p: &std::path::Path| p.extension().is_some_and(|e| e == "onnx")));
+                self.open(dialog, Picking::Model);
+            }
+        });
+        ui.horizontal_wrapped(|ui| {
+            ui.label(soundfont_line(&self.shared.fonts.state()));
+            if ui.button("Choose SoundFont…").clicked() {
+                let chosen = self.params.soundfont_path.read().unwrap_or_else(|e| e.into_inner()).clone();
+                let folder = std::path::Path::new(&chosen).parent().filter(|p| p.is_dir()).map(PathBuf::from);
+                let dialog = FileDialog::open_file()
+                    .initial_path(folder.unwrap_or_else(|| PathBuf::from(SF2_FOLDER)))
+                    .title("Choose a SoundFont (.sf2) for the voice")
+                    .show_files_filter(Box::new(|p: &std::path::Path| {
+                        p.extension().is_some_and(|e| e.eq_ignore_ascii_case("sf2"))
+                    }));
+                self.open(dialog, Picking::SoundFont);
+            }
+        });
+    }
+
+    /// The open file picker, and what its choice does.
+    fn follow_dialog(&mut self, ctx: &egui::Context) {
+        let Some((dialog, picking)) = &mut self.dialog else { return };
+        if dialog.show(ctx).selected() {
+            if let Some(path) = dialog.path().map(PathBuf::from) {
+                self.message = match picking {
+                    Picking::Model => {
+                        self.shared.load(path.clone());
+                        format!("loading {}", path.display())
+                    }
+                    Picking::Export => {
+                        let history = self.shared.history.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                        export(&path, &history)
+                    }
+                    Picking::SoundFont => {
+                        let repaint = self.link.repaint.clone();
+                        self.shared.fonts.choose(&path, &self.link.fonts, move || repaint.request_repaint());
+                        format!("SoundFont: {}", path.display())
+                    }
+                };
+            }
+            self.dialog = None;
+        } else if !dialog.visible() {
+            self.dialog = None;
+        }
+    }
+
     /// Learn from the takes, stop a learning, go back to the original model.
     fn learning(&mut self, ui: &mut egui::Ui) {
         let state = self.shared.learning();
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             if state.running() {
                 if ui.button("Stop learning").clicked() {
                     self.shared.cancel_learning();
@@ -277,40 +447,10 @@ impl App {
         });
     }
 
-    /// The recent takes: answer the chosen one again, choose another (what loop mode plays and
-    /// Export writes).
-    fn recent(&mut self, ui: &mut egui::Ui) {
-        let (position, number) = {
-            let recent = self.shared.recent.lock().unwrap_or_else(|e| e.into_inner());
-            (recent.position(), recent.chosen().map(|t| t.number))
-        };
-        ui.horizontal(|ui| {
-            let regenerate = egui::Button::new("Regenerate");
-            let hint = "Answer the same phrase again with a new random seed";
-            if ui.add_enabled(position.is_some(), regenerate).on_hover_text(hint).clicked() {
-                self.link.regenerate.store(true, Ordering::Release);
-                self.link.wake();
-            }
-            if ui.add_enabled(position.is_some_and(|(i, _)| i > 1), egui::Button::new("< Previous")).clicked() {
-                self.link.choose.fetch_sub(1, Ordering::AcqRel);
-                self.link.wake();
-            }
-            ui.label(take_line(position, number));
-            if ui.add_enabled(position.is_some_and(|(i, n)| i < n), egui::Button::new("Next >")).clicked() {
-                self.link.choose.fetch_add(1, Ordering::AcqRel);
-                self.link.wake();
-            }
-        });
-    }
-
-    /// Keep the last take; the takes' count and folder; a write error.
+    /// The takes' count and folder; a write error.
     fn takes(&mut self, ui: &mut egui::Ui) {
         let status = self.shared.takes_status();
-        ui.horizontal(|ui| {
-            if ui.button("Keep").on_hover_text("Keep the last phrase and its answer in the takes folder").clicked() {
-                self.link.keep.store(true, Ordering::Release);
-                self.link.wake();
-            }
+        ui.horizontal_wrapped(|ui| {
             ui.label(takes_line(status.as_ref()));
             let folder = status.as_ref().map(|s| s.folder.clone()).or_else(crate::takes::takes_folder);
             if let Some(folder) = folder.filter(|f| f.is_dir()) {
@@ -322,49 +462,18 @@ impl App {
             }
         });
         if let Some(e) = status.and_then(|s| s.error) {
-            ui.colored_label(egui::Color32::from_rgb(255, 110, 110), format!("Takes not written: {e}"));
+            ui.colored_label(Color32::from_rgb(255, 110, 110), format!("Takes not written: {e}"));
         }
     }
-}
 
-impl NiceEguiApp for App {
-    fn build(
-        &mut self,
-        _ctx: egui::Context,
-        gui: GuiContext,
-        _frame: &mut nice_plug_egui::Frame,
-    ) -> Result<(), nice_plug_egui::baseview::HandlerError> {
-        self.gui = Some(gui);
-        Ok(())
-    }
-
-    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut nice_plug_egui::Frame) {
-        let status = self.shared.status();
-        ui.heading("Continuo");
-        let state = match (&status.name, &status.error, self.link.answering.load(Ordering::Relaxed)) {
-            (None, None, _) => "Loading the model…",
-            (None, Some(_), _) => "No model: your notes pass through",
-            (Some(_), _, true) => "Answering",
-            (Some(_), _, false) => "Listening",
-        };
-        let grid = self.params.grid.value().steps_per_beat(self.link.model_steps_per_beat.load(Ordering::Relaxed));
-        ui.label(format!(
-            "{state}    Mode: {}    Grid: {grid} {} a beat",
-            self.params.mode,
-            if grid == 1 { "step" } else { "steps" }
-        ));
-        if !status.summary.is_empty() {
-            ui.label(&status.summary);
-        }
-        if let Some(e) = &status.error {
-            ui.colored_label(egui::Color32::from_rgb(255, 110, 110), format!("Error: {e}"));
-        }
+    /// Below the controls: health, the session memory, the takes, learning, the files.
+    fn details(&mut self, ui: &mut egui::Ui) {
         ui.label(health(
             self.link.late_steps.load(Ordering::Relaxed),
             self.link.dropped_events.load(Ordering::Relaxed),
             self.link.guarded_steps.load(Ordering::Relaxed),
         ));
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             ui.label(format!(
                 "Session memory: {} tokens heard and played, blended at {:.2}",
                 self.link.remembered.load(Ordering::Relaxed),
@@ -375,69 +484,158 @@ impl NiceEguiApp for App {
                 self.link.wake();
             }
         });
-        self.recent(ui);
         self.takes(ui);
         self.learning(ui);
-        ui.separator();
-        ui.label("Heard (blue) and answered (orange):");
-        let history = self.shared.history.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        piano_roll(ui, &history);
-        ui.horizontal(|ui| {
-            ui.label(format!(
-                "Model file: {}",
-                status.path.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "none".into())
-            ));
-            if ui.button("Choose model…").clicked() {
-                let mut dialog = FileDialog::open_file()
-                    // The model's folder (a file there as the initial path shows an error).
-                    .initial_path(status.path.as_ref().and_then(|p| p.parent()).map(PathBuf::from).unwrap_or_default())
-                    .title("Choose a Continuo model (.onnx with its .json card)")
-                    .show_files_filter(Box::new(|p: &std::path::Path| p.extension().is_some_and(|e| e == "onnx")));
-                dialog.open();
-                self.dialog = Some((dialog, Picking::Model));
-            }
-            if ui.button("Export take (.mid)…").clicked() {
-                let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
-                let mut dialog = FileDialog::save_file()
-                    .initial_path(home)
-                    .default_filename("continuo-answer.mid")
-                    .title("Export the last phrase and its answer");
-                dialog.open();
-                self.dialog = Some((dialog, Picking::Export));
-            }
-        });
-        if let Some((dialog, picking)) = &mut self.dialog {
-            if dialog.show(ui.ctx()).selected() {
-                if let Some(path) = dialog.path().map(PathBuf::from) {
-                    self.message = match picking {
-                        Picking::Model => {
-                            self.shared.load(path.clone());
-                            format!("loading {}", path.display())
-                        }
-                        Picking::Export => export(&path, &history),
-                    };
+        self.files(ui);
+    }
+}
+
+/// The look: dark, with the answer's colour as the accent.
+fn style(ctx: &egui::Context) {
+    let mut visuals = egui::Visuals::dark();
+    visuals.panel_fill = Color32::from_gray(26);
+    visuals.window_fill = Color32::from_gray(30);
+    visuals.selection.bg_fill = Color32::from_rgb(170, 95, 30);
+    visuals.hyperlink_color = roll::ANSWERED;
+    ctx.set_theme(egui::Theme::Dark);
+    ctx.all_styles_mut(|s| {
+        s.visuals = visuals.clone();
+        s.spacing.item_spacing = egui::vec2(8.0, 6.0);
+    });
+}
+
+impl NiceEguiApp for App {
+    fn build(
+        &mut self,
+        ctx: egui::Context,
+        gui: GuiContext,
+        _frame: &mut nice_plug_egui::Frame,
+    ) -> Result<(), nice_plug_egui::baseview::HandlerError> {
+        style(&ctx);
+        self.gui = Some(gui);
+        Ok(())
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut nice_plug_egui::Frame) {
+        let gui = self.gui.clone();
+        self.draw(ui, gui.as_ref().map(GuiContext::param_setter).as_ref());
+    }
+}
+
+impl App {
+    /// The whole editor; the parameters only with a `setter` (once the host gave a context).
+    fn draw(&mut self, ui: &mut egui::Ui, setter: Option<&ParamSetter>) {
+        if self.link.answering.load(Ordering::Relaxed) {
+            ui.ctx().request_repaint_after(PLAYING_REDRAW);
+        }
+        egui::Frame::new().inner_margin(14.0).show(ui, |ui| {
+            egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
+                self.header(ui);
+                ui.add_space(6.0);
+                self.roll(ui);
+                ui.add_space(4.0);
+                self.take_buttons(ui);
+                if !self.message.is_empty() {
+                    ui.label(&self.message);
                 }
-                self.dialog = None;
-            } else if !dialog.visible() {
-                self.dialog = None;
-            }
-        }
-        if !self.message.is_empty() {
-            ui.label(&self.message);
-        }
-        ui.separator();
-        if let Some(gui) = &self.gui {
-            let setter = gui.param_setter();
-            let names = (0..LEARNABLE.len()).map(|slot| self.params.learnable_name(slot)).collect();
-            let widget = LearnableSlider { params: self.params.clone(), names };
-            grouped_parameters(ui, &self.params, &setter, &widget);
-        }
+                ui.add_space(8.0);
+                if let Some(setter) = setter {
+                    groups(ui, &self.params, setter);
+                }
+                ui.separator();
+                self.details(ui);
+            });
+        });
+        self.follow_dialog(&ui.ctx().clone());
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use egui_kittest::kittest::Queryable;
+    use egui_kittest::Harness;
+    use nice_plug::prelude::{GuiContextInner, ParamFlags, PluginApi, PluginState};
+
+    /// A host's side of the editor's parameter changes: each is applied to the parameter.
+    struct Host;
+
+    impl GuiContextInner for Host {
+        fn plugin_api(&self) -> PluginApi {
+            PluginApi::Clap
+        }
+        unsafe fn raw_begin_set_parameter(&self, _: ParamPtr) {}
+        unsafe fn raw_set_parameter_normalized(&self, param: ParamPtr, normalized: f32) {
+            // SAFETY: the pointer comes from the test's parameters, alive while it runs.
+            unsafe { param._internal_set_normalized_value(normalized) };
+        }
+        unsafe fn raw_end_set_parameter(&self, _: ParamPtr) {}
+        fn get_state(&self) -> PluginState {
+            unreachable!("the editor never reads the plugin's state")
+        }
+        fn set_state(&self, _: PluginState) {}
+        fn request_restart(&self) {}
+    }
+
+    /// An editor on a worker-less plugin whose history holds a phrase and its answer as take 1.
+    fn app() -> App {
+        let params = Arc::new(ContinuoParams::default());
+        let shared = Shared::new(Arc::default(), Arc::default(), Arc::default(), PathBuf::from("/absent.onnx"));
+        let phrase = [60u8, 62, 64, 65].iter().enumerate();
+        let history = History {
+            phrase: phrase
+                .map(|(i, &pitch)| crate::capture::HeardNote { step: 4 * i as i64, steps: 4, pitch, velocity: 90 })
+                .collect(),
+            answer: vec![continuo_core::Token::note(67), continuo_core::Token::Hold, continuo_core::Token::note(65)],
+            answer_start: 16,
+            steps_per_beat: 4,
+            bpm: 120.0,
+            velocity: 90,
+            ..History::default()
+        };
+        *shared.history.lock().unwrap() = history.clone();
+        let request = crate::link::Request {
+            generation: 0,
+            phrase: crate::capture::Phrase::from_notes(&history.phrase),
+            start_step: 16,
+            steps: 16,
+            continuous: false,
+            bar_steps: 16,
+            seed: 1,
+            follow_key: true,
+        };
+        shared.recent.lock().unwrap().add(request, Default::default(), history);
+        App { params, link: Link::new(), shared, gui: None, dialog: None, message: String::new() }
+    }
+
+    #[test]
+    fn the_editor_draws_at_100_and_200_percent_and_its_controls_act() {
+        for scale in [1.0, 2.0] {
+            let mut app = app();
+            let params = app.params.clone();
+            let link = app.link.clone();
+            let host = Host;
+            let mut harness = Harness::builder()
+                .with_size(egui::vec2(SIZE.0, SIZE.1))
+                .with_pixels_per_point(scale)
+                .build_ui(|ui| app.draw(ui, Some(&ParamSetter::new(&host))));
+            harness.run();
+            harness.get_by_label_contains("Take 1");
+            harness.get_by_label("Loading the model…");
+            for (heading, _) in GROUPS {
+                assert!(harness.query_all_by_label(heading).next().is_some(), "{scale}: no group {heading}");
+            }
+            // Regenerate asks the worker to answer again; a switch turns its parameter on.
+            harness.get_by_label("Regenerate").click();
+            harness.run();
+            assert!(link.regenerate.load(Ordering::Acquire), "{scale}: Regenerate did not ask");
+            assert!(!params.bypass.value());
+            let bypass = harness.get_all_by_label("Off").next().expect("a switch");
+            bypass.click();
+            harness.run();
+            assert!(params.bypass.value(), "{scale}: the Bypass switch did not turn on");
+        }
+    }
 
     #[test]
     fn export_before_anything_was_played_says_so_and_writes_nothing() {
@@ -448,16 +646,43 @@ mod tests {
     }
 
     #[test]
-    fn every_section_starts_at_a_parameter() {
+    fn every_shown_parameter_is_in_exactly_one_group() {
         let params = ContinuoParams::default();
-        let ids: Vec<String> = params.param_map().into_iter().map(|(id, _, _)| id).collect();
-        let mut at = 0;
-        for (first, heading) in SECTIONS {
-            let i = ids.iter().position(|id| id == first).unwrap_or_else(|| panic!("{heading}: no `{first}`"));
-            assert!(i >= at, "{heading} is out of order");
-            at = i;
+        let shown: Vec<String> = params
+            .param_map()
+            .into_iter()
+            // SAFETY: the pointers come from `params`, alive here.
+            .filter(|(_, p, _)| !unsafe { p.flags() }.contains(ParamFlags::HIDE_IN_GENERIC_UI))
+            .map(|(id, _, _)| id)
+            .collect();
+        let grouped: Vec<&str> = GROUPS.iter().flat_map(|(_, ids)| ids.iter().copied()).collect();
+        for id in &shown {
+            assert_eq!(grouped.iter().filter(|g| **g == id.as_str()).count(), 1, "{id}");
         }
-        assert_eq!(ids.first().map(String::as_str), Some(SECTIONS[0].0), "the first parameter has a heading");
+        assert_eq!(grouped.len(), shown.len(), "a group names a parameter that is not shown");
+    }
+
+    #[test]
+    fn the_state_word_says_what_continuo_does() {
+        assert_eq!(state_word(true, false, true, false).0, "Answering");
+        assert_eq!(state_word(true, true, false, false).0, "Listening", "an old error, a model plays");
+        assert_eq!(state_word(false, true, false, false).0, "No model: your notes pass through");
+        assert_eq!(state_word(true, false, true, true).0, "Bypassed: your notes pass through");
+    }
+
+    #[test]
+    fn the_window_is_resizable_down_to_its_smallest_size() {
+        let hint = resize_hint();
+        assert!(hint.can_resize && hint.can_resize_horizontally && hint.can_resize_vertically);
+        assert!(!hint.preserve_aspect_ratio);
+    }
+
+    #[test]
+    fn the_soundfont_line_names_the_file_or_says_why_none_plays() {
+        let ready = FontState::Ready { path: "/sf2/TimGM6mb.sf2".into(), instruments: 1 };
+        assert_eq!(soundfont_line(&ready), "SoundFont: TimGM6mb.sf2 (1 instrument)");
+        assert!(soundfont_line(&FontState::Missing).contains("the electric piano plays"));
+        assert!(soundfont_line(&FontState::Failed("/x.sf2: not a SoundFont".into())).contains("/x.sf2"));
     }
 
     #[test]

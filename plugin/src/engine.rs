@@ -272,6 +272,7 @@ impl Engine {
         let last = (timing.end_beat() * spb as f64).floor() as i64;
         let horizon = last + (len as f64 / step_samples).ceil() as i64;
         self.link.now_step.store(horizon, Ordering::Release);
+        self.link.play_step.store(last, Ordering::Relaxed);
         if self.status.answering() {
             // The worker may be waiting for the music to move on.
             self.link.wake();

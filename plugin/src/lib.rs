@@ -13,6 +13,8 @@ pub mod midi_learn;
 pub mod params;
 pub mod plugin;
 pub mod recent;
+pub mod roll;
+pub mod soundfont;
 pub mod synth;
 pub mod takes;
 pub mod voices;

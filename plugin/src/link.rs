@@ -87,6 +87,8 @@ pub struct Link {
     pub heard: ArrayQueue<Heard>,
     /// The last grid step the audio thread expects to reach in its next block.
     pub now_step: AtomicI64,
+    /// The step being played (the end of the last block), for the editor's playhead.
+    pub play_step: AtomicI64,
     /// Answers of older generations are abandoned.
     pub generation: AtomicU32,
     /// The last step the worker has answered (of the current generation).
@@ -135,6 +137,8 @@ pub struct Link {
     /// changes — the status, a phrase heard, a step answered — and by nothing else, so an
     /// idle editor stays idle.
     pub repaint: RepaintNotifier,
+    /// SoundFont synthesisers to and from the audio thread (the SoundFont voice).
+    pub fonts: Arc<crate::soundfont::Handoff>,
 }
 
 impl Link {
@@ -145,6 +149,7 @@ impl Link {
             heard: ArrayQueue::new(HEARD_QUEUE),
             loop_take: ArrayQueue::new(crate::engine::TAKE_CAPACITY),
             now_step: AtomicI64::new(i64::MIN),
+            play_step: AtomicI64::new(i64::MIN),
             generation: AtomicU32::new(0),
             ready_until: AtomicI64::new(i64::MIN),
             model_ready: AtomicBool::new(false),
@@ -179,6 +184,7 @@ impl Link {
             shutdown: AtomicBool::new(false),
             answering: AtomicBool::new(false),
             repaint: RepaintNotifier::new(),
+            fonts: Arc::default(),
         })
     }
 

@@ -79,6 +79,13 @@ pub struct ContinuoParams {
     /// player's own notes sound too.
     #[id = "voice"]
     pub voice: EnumParam<VoiceChoice>,
+    /// The SoundFont voice's General MIDI instrument (program 0..=127).
+    #[id = "sfprog"]
+    pub program: IntParam,
+    /// The SoundFont file (empty: the one found in `/usr/share/sounds/sf2`), kept with the
+    /// host's project.
+    #[persist = "soundfont"]
+    pub soundfont_path: Arc<RwLock<String>>,
     #[id = "level"]
     pub level: FloatParam,
     #[id = "mine"]
@@ -179,6 +186,9 @@ pub enum VoiceChoice {
     #[id = "pluck"]
     #[name = "Plucked string"]
     Pluck,
+    #[id = "sf2"]
+    #[name = "SoundFont"]
+    SoundFont,
 }
 
 impl VoiceChoice {
@@ -187,6 +197,7 @@ impl VoiceChoice {
             VoiceChoice::Off => None,
             VoiceChoice::EPiano => Some(Patch::EPiano),
             VoiceChoice::Pluck => Some(Patch::Pluck),
+            VoiceChoice::SoundFont => Some(Patch::SoundFont),
         }
     }
 }
@@ -379,6 +390,10 @@ impl Default for ContinuoParams {
             keep: switch("Keep", false),
             save_phrases: switch("Save every phrase", true),
             voice: EnumParam::new("Voice", VoiceChoice::EPiano),
+            program: IntParam::new("SoundFont instrument", 0, IntRange::Linear { min: 0, max: 127 })
+                .with_value_to_string(Arc::new(crate::soundfont::program_text))
+                .with_string_to_value(Arc::new(crate::soundfont::program_from_text)),
+            soundfont_path: Arc::default(),
             level: FloatParam::new(
                 "Voice level",
                 util::db_to_gain(-6.0),

@@ -71,17 +71,23 @@ pub fn default_model() -> PathBuf {
 impl Default for Continuo {
     fn default() -> Self {
         let link = Link::new();
+        let fonts = link.fonts.clone();
         let params = Arc::new(ContinuoParams::default());
         // The model is loaded by the worker, which starts on activation: the saved model
         // path, or the default model.
-        let shared = Shared::new(params.model_path.clone(), params.learnt_from.clone(), default_model());
+        let shared = Shared::new(
+            params.model_path.clone(),
+            params.learnt_from.clone(),
+            params.soundfont_path.clone(),
+            default_model(),
+        );
         Continuo {
             params,
             engine: Engine::new(link.clone()),
             link,
             sink: EventSink::with_capacity(2048),
             input: EventSink::with_capacity(INPUT_CAPACITY),
-            synth: Synth::new(48_000.0),
+            synth: Synth::new(48_000.0).with_font(fonts),
             controlled: Controlled::default(),
             worker: None,
             shared,
@@ -213,6 +219,7 @@ impl Continuo {
             return;
         };
         self.synth.patch = patch;
+        self.synth.program = self.params.program.value() as u8;
         let p = self.params.clone();
         self.synth.gain = self.float("level", &p.level, left.len() as u32);
         for e in self.sink.own_events() {

@@ -6,10 +6,13 @@
 //! tuned with a fractional all-pass). Velocity shapes loudness and brightness; a released
 //! note fades out within `RELEASE_SECONDS`. `VOICES` voices; a new note takes a free voice,
 //! else the quietest releasing one, else the oldest. All memory is allocated when the synth
-//! is made: `queue` and `render` never allocate.
+//! is made: `queue` and `render` never allocate. A third sound, a General MIDI SoundFont,
+//! is played by [`crate::soundfont`]; the electric piano stands in until it is loaded.
 
 use crate::events::NoteEvent;
+use crate::soundfont::{FontPlayer, Handoff, CHUNK};
 use std::f32::consts::TAU;
+use std::sync::Arc;
 
 /// Notes that sound at once.
 pub const VOICES: usize = 16;
@@ -30,6 +33,7 @@ const VOICE_GAIN: f32 = 0.35;
 pub enum Patch {
     EPiano,
     Pluck,
+    SoundFont,
 }
 
 #[derive(Debug, Clone)]
@@ -98,7 +102,13 @@ pub struct Synth {
     notes: u64,
     noise: u32,
     sine: Vec<f32>,
+    /// The SoundFont's player, if this synth has one.
+    font: Option<FontPlayer>,
     pub patch: Patch,
+    /// What sounds this block: `patch`, or the electric piano while the SoundFont loads.
+    now: Patch,
+    /// The SoundFont's General MIDI program (0..=127).
+    pub program: u8,
     /// Output gain (linear).
     pub gain: f32,
 }
@@ -115,16 +125,35 @@ impl Synth {
             notes: 0,
             noise: 0x9E37_79B9,
             sine: sine_table(),
+            font: None,
             patch: Patch::EPiano,
+            now: Patch::EPiano,
+            program: 0,
             gain: 0.5,
         };
         synth.set_sample_rate(sample_rate);
         synth
     }
 
+    /// The same synth, able to play the SoundFonts that `handoff` brings.
+    pub fn with_font(mut self, handoff: Arc<Handoff>) -> Synth {
+        let mut player = FontPlayer::new(handoff);
+        player.set_sample_rate(self.sample_rate);
+        self.font = Some(player);
+        self
+    }
+
     pub fn set_sample_rate(&mut self, sample_rate: f32) {
         self.sample_rate = sample_rate.max(8_000.0);
         self.release = per_sample(RELEASE_SECONDS / (1.0 / SILENT).ln(), self.sample_rate);
+        if let Some(font) = self.font.as_mut() {
+            font.set_sample_rate(self.sample_rate);
+        }
+    }
+
+    /// What sounds now: the SoundFont only once it is loaded for this sample rate.
+    pub fn now(&self) -> Patch {
+        self.now
     }
 
     /// Notes sounding (or fading out).
@@ -142,12 +171,17 @@ impl Synth {
     /// Every note fades out now (transport stop, bypass, voice off).
     pub fn release_all(&mut self) {
         self.voices.iter_mut().for_each(|v| v.gate = false);
+        if let Some(font) = self.font.as_mut() {
+            font.release_all();
+        }
     }
 
     /// Render the block into `left` and `right` (added to what they hold), playing the queued
     /// events at their samples. Then the queue is empty.
     pub fn render(&mut self, left: &mut [f32], right: &mut [f32]) {
         let len = left.len().min(right.len());
+        let font_plays = self.patch == Patch::SoundFont && self.font.as_mut().is_some_and(|f| f.follow(self.program));
+        self.now = if self.patch == Patch::SoundFont && !font_plays { Patch::EPiano } else { self.patch };
         self.queue.sort_by_key(|&(sample, _)| sample);
         let mut at = 0;
         for i in 0..self.queue.len() {
@@ -161,11 +195,14 @@ impl Synth {
         self.render_span(&mut left[at..len], &mut right[at..len]);
     }
 
+    /// A note starts on what sounds now; a note ends wherever it sounds.
     fn play(&mut self, event: NoteEvent) {
         match event {
+            NoteEvent::On { .. } if self.now == Patch::SoundFont => self.font.iter_mut().for_each(|f| f.play(event)),
             NoteEvent::On { pitch, velocity, .. } => self.note_on(pitch, velocity),
             NoteEvent::Off { pitch, .. } => {
-                self.voices.iter_mut().filter(|v| v.active && v.gate && v.pitch == pitch).for_each(|v| v.gate = false)
+                self.voices.iter_mut().filter(|v| v.active && v.gate && v.pitch == pitch).for_each(|v| v.gate = false);
+                self.font.iter_mut().for_each(|f| f.play(event));
             }
             NoteEvent::Midi { .. } => {}
         }
@@ -192,7 +229,7 @@ impl Synth {
         voice.increment = freq / sr;
         voice.index = 0.6 + 2.4 * velocity;
         voice.index_decay = per_sample(0.35, sr);
-        if self.patch == Patch::Pluck {
+        if self.now == Patch::Pluck {
             let seed = &mut self.noise;
             pluck(voice, freq, sr, || {
                 *seed ^= *seed << 13;
@@ -213,18 +250,38 @@ impl Synth {
         releasing.or_else(|| voices.min_by_key(|(_, v)| v.started)).map_or(0, |(i, _)| i)
     }
 
+    /// The voices (and the SoundFont's notes, if it sounds) from here to the next event,
+    /// through one limiter.
     fn render_span(&mut self, left: &mut [f32], right: &mut [f32]) {
-        for (l, r) in left.iter_mut().zip(right.iter_mut()) {
+        let gain = VOICE_GAIN * self.gain;
+        // Voices the electric piano sounded while the SoundFont loaded ring on as they began.
+        let pluck = self.now == Patch::Pluck;
+        let (voices, sine, release) = (&mut self.voices, &self.sine, self.release);
+        let mut voices = || {
             let mut sum = 0.0;
-            for v in self.voices.iter_mut().filter(|v| v.active) {
-                sum += match self.patch {
-                    Patch::EPiano => epiano(v, &self.sine),
-                    Patch::Pluck => string(v),
-                } * envelope(v, self.release);
+            for v in voices.iter_mut().filter(|v| v.active) {
+                sum += if pluck { string(v) } else { epiano(v, sine) } * envelope(v, release);
             }
-            let out = limit(sum * VOICE_GAIN * self.gain);
-            *l += out;
-            *r += out;
+            sum
+        };
+        match self.font.as_mut().filter(|_| self.now == Patch::SoundFont) {
+            None => {
+                for (l, r) in left.iter_mut().zip(right.iter_mut()) {
+                    let out = limit(voices() * gain);
+                    *l += out;
+                    *r += out;
+                }
+            }
+            Some(font) => {
+                for (l, r) in left.chunks_mut(CHUNK).zip(right.chunks_mut(CHUNK)) {
+                    let (font_left, font_right) = font.next(l.len());
+                    for i in 0..l.len() {
+                        let v = voices();
+                        l[i] += limit((v + font_left[i]) * gain);
+                        r[i] += limit((v + font_right[i]) * gain);
+                    }
+                }
+            }
         }
     }
 }

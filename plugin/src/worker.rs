@@ -18,6 +18,7 @@ use crate::events::StepToken;
 use crate::learn::{LearnJob, LearnState, Learner};
 use crate::link::{Answered, Link, LoopStep, Request, SamplingShared, AHEAD};
 use crate::recent::RecentTakes;
+use crate::soundfont::Loader;
 use crate::takes::{take_of, takes_folder, TakeKind, TakeWriter, TakesStatus};
 use continuo_core::continuation::Continuer;
 use continuo_core::encoding::encode;
@@ -64,6 +65,8 @@ pub struct History {
     /// step it started on, counted like the phrase's.
     pub answer: Vec<Token>,
     pub answer_start: i64,
+    /// The engine's step that the history's step 0 is (where the playhead is drawn from).
+    pub origin_step: i64,
     pub steps_per_beat: u32,
     /// The host's tempo, the answer's velocity and octave shift as played.
     pub bpm: f64,
@@ -96,12 +99,15 @@ pub struct Shared {
     takes: Mutex<Option<TakeWriter>>,
     /// The Learn action's thread.
     learner: Learner,
+    /// The SoundFont voice's file and its loader thread.
+    pub fonts: Loader,
 }
 
 impl Shared {
     pub fn new(
         model_path: Arc<RwLock<String>>,
         original_model: Arc<RwLock<String>>,
+        soundfont: Arc<RwLock<String>>,
         default_model: PathBuf,
     ) -> Arc<Shared> {
         Arc::new(Shared {
@@ -113,6 +119,7 @@ impl Shared {
             original_model,
             takes: Mutex::new(None),
             learner: Learner::default(),
+            fonts: Loader::new(soundfont),
         })
     }
 
@@ -221,7 +228,7 @@ pub struct Worker {
 impl Worker {
     /// Start the worker thread with `model` as the model to play.
     pub fn spawn(link: Arc<Link>, model: PathBuf) -> std::io::Result<Worker> {
-        Worker::start(link, Shared::new(Arc::default(), Arc::default(), model))
+        Worker::start(link, Shared::new(Arc::default(), Arc::default(), Arc::default(), model))
     }
 
     /// Start the worker thread for `shared`, whose model it loads and plays. Fails when the
@@ -317,6 +324,7 @@ fn run(link: Arc<Link>, shared: Arc<Shared>) {
     let mut slot = Slot::default();
     while !link.shutdown.load(Ordering::Acquire) {
         slot.follow(&link, &shared);
+        follow_fonts(&link, &shared);
         // Only the newest request of the current generation matters.
         let mut newest = None;
         while let Some(r) = link.requests.pop() {
@@ -340,6 +348,13 @@ fn run(link: Arc<Link>, shared: Arc<Shared>) {
             }
         }
     }
+}
+
+/// Load a SoundFont if the audio thread wants one (a loader thread does; the editor redraws
+/// when it is done).
+fn follow_fonts(link: &Link, shared: &Shared) {
+    let repaint = link.repaint.clone();
+    shared.fonts.follow(&link.fonts, move || repaint.request_repaint());
 }
 
 /// Keep the answer just played (or cut short) among the recent takes.
@@ -520,6 +535,7 @@ fn answer(slot: &mut Slot, link: &Link, request: &Request, shared: &Shared) -> R
         h.phrase = request.phrase.notes().iter().map(|n| HeardNote { step: n.step - first, ..*n }).collect();
         h.answer.clear();
         h.answer_start = request.start_step - first;
+        h.origin_step = first;
         h.steps_per_beat = steps_per_beat;
         h.bpm = link.bpm.load(Ordering::Relaxed) as f64;
         h.velocity = match link.answer_velocity.load(Ordering::Relaxed) {
@@ -547,6 +563,7 @@ fn answer(slot: &mut Slot, link: &Link, request: &Request, shared: &Shared) -> R
             if !wanted(link, request) {
                 return Ok(());
             }
+            follow_fonts(link, shared);
             std::thread::park_timeout(JUST_IN_TIME_CHECK);
         }
         if !wanted(link, request) {

@@ -99,9 +99,11 @@ fn the_saved_model_path_is_played_and_a_missing_one_falls_back_to_the_default() 
     // The plugin's saved state names a model: the worker plays it when it starts.
     let saved = Arc::new(RwLock::new(models().join("bach-chords.onnx").display().to_string()));
     let link = Link::new();
-    let worker =
-        Worker::start(link.clone(), Shared::new(saved.clone(), Arc::default(), models().join("essen-melody.onnx")))
-            .unwrap();
+    let worker = Worker::start(
+        link.clone(),
+        Shared::new(saved.clone(), Arc::default(), Arc::default(), models().join("essen-melody.onnx")),
+    )
+    .unwrap();
     wait_until("the saved model", || worker.shared.status.lock().unwrap().name.as_deref() == Some("bach-chords"));
     // A project saved with a model that has since gone: the default model plays, and the
     // editor says why the saved one did not.
@@ -111,6 +113,7 @@ fn the_saved_model_path_is_played_and_a_missing_one_falls_back_to_the_default() 
         link.clone(),
         Shared::new(
             Arc::new(RwLock::new(gone.display().to_string())),
+            Arc::default(),
             Arc::default(),
             models().join("essen-melody.onnx"),
         ),

@@ -415,7 +415,7 @@ impl Report {
             "\nGoals: median under 0.1 %, worst under 1 %. The baseline loop is timed right after every block on the same thread: a fixed piece of arithmetic about as long as a block's median, touching no memory. Its worst case is as bad as `process`'s: on this shared 2-vCPU virtual machine, about one microsecond of any work in 10^5 is stalled for tens of microseconds (interrupts, the hypervisor). A worst case under 1 % of a 64-sample block (13 µs) cannot be measured here.\n"
         );
 
-        let _ = writeln!(w, "The built-in voice (`plugin/src/synth.rs`) rendering a 512-sample block with 16 notes sounding, in the same run, on the same thread:\n");
+        let _ = writeln!(w, "The built-in voice (`plugin/src/synth.rs`; SoundFont: Debian's TimGM6mb through `plugin/src/soundfont.rs`) rendering a 512-sample block with 16 notes sounding, in the same run, on the same thread:\n");
         let _ = writeln!(w, "| patch | blocks timed | budget | median | share of budget | p99 |");
         let _ = writeln!(w, "|---|---|---|---|---|---|");
         for r in self.process["voice"].as_array().into_iter().flatten() {

@@ -1,0 +1,487 @@
+//! The SoundFont voice: a General MIDI SoundFont the user already has (found in Debian's
+//! `/usr/share/sounds/sf2/`, or chosen in the editor), played with `rustysynth`.
+//!
+//! Three threads touch it. A loader thread (started by the worker, or by the editor when a
+//! file is chosen) reads the file and builds the synthesiser. The ready synthesiser reaches
+//! the audio thread through a one-slot lock-free queue ([`Handoff`]), and the one it
+//! replaces goes back through another, to be freed by the next loader: the audio thread
+//! ([`FontPlayer`]) never allocates or frees. The editor reads what the loader did
+//! ([`Loader::state`]).
+
+use crate::events::NoteEvent;
+use crossbeam_queue::ArrayQueue;
+use rustysynth::{SoundFont, Synthesizer, SynthesizerSettings};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+/// Where Debian's SoundFont packages put their files.
+pub const SF2_FOLDER: &str = "/usr/share/sounds/sf2";
+/// The files looked for first in [`SF2_FOLDER`], best first: the system's chosen General
+/// MIDI font, then the packages `fluid-soundfont-gm` and `timgm6mb-soundfont`.
+const PREFERRED: [&str; 3] = ["default-GM.sf2", "FluidR3_GM.sf2", "TimGM6mb.sf2"];
+/// Samples rendered at once into the player's scratch buffers.
+pub const CHUNK: usize = 64;
+/// Notes the SoundFont synthesiser sounds at once (a GM note may take two voices).
+const POLYPHONY: usize = 64;
+/// Gain of the synthesiser's output, to the level of the other patches' voices: one note
+/// at velocity 100 about as loud as the electric piano's.
+const FONT_GAIN: f32 = 24.0;
+
+/// A synthesiser built for one sample rate.
+pub struct Loaded {
+    synth: Synthesizer,
+    sample_rate: u32,
+}
+
+/// The SoundFont to play when the user chose none: the first of [`PREFERRED`] in `folder`,
+/// else its first `.sf2` file by name.
+pub fn find_default(folder: &Path) -> Option<PathBuf> {
+    if let Some(p) = PREFERRED.iter().map(|name| folder.join(name)).find(|p| p.is_file()) {
+        return Some(p);
+    }
+    let mut found: Vec<PathBuf> = std::fs::read_dir(folder)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e.eq_ignore_ascii_case("sf2")))
+        .collect();
+    found.sort();
+    found.into_iter().next()
+}
+
+/// Read `path` and build its synthesiser for `sample_rate`; the error names the file.
+pub fn load(path: &Path, sample_rate: u32) -> Result<Loaded, String> {
+    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut reader = std::io::BufReader::new(file);
+    let font = SoundFont::new(&mut reader).map_err(|e| format!("{}: not a SoundFont ({e})", path.display()))?;
+    if font.get_presets().is_empty() {
+        return Err(format!("{}: the SoundFont has no instruments", path.display()));
+    }
+    let mut settings = SynthesizerSettings::new(sample_rate as i32);
+    settings.block_size = CHUNK;
+    settings.maximum_polyphony = POLYPHONY;
+    settings.enable_reverb_and_chorus = false;
+    let synth = Synthesizer::new(&Arc::new(font), &settings).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(Loaded { synth, sample_rate })
+}
+
+/// What the audio thread and the loader share: lock-free queues and one atomic.
+pub struct Handoff {
+    /// A synthesiser ready to play (loader → audio thread).
+    ready: ArrayQueue<Box<Loaded>>,
+    /// Synthesisers replaced, to be freed off the audio thread (audio thread → loader).
+    retired: ArrayQueue<Box<Loaded>>,
+    /// The sample rate the audio thread wants a synthesiser for (0: none wanted).
+    wanted: AtomicU32,
+}
+
+impl Default for Handoff {
+    fn default() -> Handoff {
+        Handoff { ready: ArrayQueue::new(1), retired: ArrayQueue::new(2), wanted: AtomicU32::new(0) }
+    }
+}
+
+impl Handoff {
+    /// Free what the audio thread gave back (loader side).
+    fn collect(&self) {
+        while self.retired.pop().is_some() {}
+    }
+
+    /// Offer `loaded` to the audio thread, in place of one it has not taken yet.
+    fn offer(&self, loaded: Loaded) {
+        let mut loaded = Box::new(loaded);
+        while let Err(back) = self.ready.push(loaded) {
+            loaded = back;
+            drop(self.ready.pop());
+        }
+    }
+}
+
+/// What the loader did last, for the editor.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FontState {
+    /// Not needed yet: the voice is not the SoundFont.
+    Idle,
+    Loading(PathBuf),
+    Ready {
+        path: PathBuf,
+        instruments: usize,
+    },
+    /// No file chosen and none in [`SF2_FOLDER`].
+    Missing,
+    Failed(String),
+}
+
+/// The loader's side (worker and editor): which file, and what happened to it.
+pub struct Loader {
+    /// The chosen file (empty: [`find_default`] in [`SF2_FOLDER`]); saved with the plugin's state.
+    pub path: Arc<RwLock<String>>,
+    state: Arc<Mutex<FontState>>,
+    /// The sample rate last loaded for (0: load again when wanted).
+    requested: AtomicU32,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl Loader {
+    pub fn new(path: Arc<RwLock<String>>) -> Loader {
+        Loader {
+            path,
+            state: Arc::new(Mutex::new(FontState::Idle)),
+            requested: AtomicU32::new(0),
+            thread: Mutex::new(None),
+        }
+    }
+
+    pub fn state(&self) -> FontState {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The file to load: the chosen one, else the standard place's.
+    fn file(&self) -> Option<PathBuf> {
+        let chosen = self.path.read().unwrap_or_else(|e| e.into_inner()).clone();
+        if chosen.is_empty() {
+            find_default(Path::new(SF2_FOLDER))
+        } else {
+            Some(PathBuf::from(chosen))
+        }
+    }
+
+    /// Play `path` from now on (the editor's choice): loaded at once if the voice wants it.
+    pub fn choose(&self, path: &Path, handoff: &Arc<Handoff>, done: impl FnOnce() + Send + 'static) {
+        *self.path.write().unwrap_or_else(|e| e.into_inner()) = path.to_string_lossy().into_owned();
+        self.requested.store(0, Ordering::Release);
+        self.follow(handoff, done);
+    }
+
+    /// Start a loader thread if the audio thread wants a synthesiser for a sample rate not
+    /// yet loaded for (the worker calls this when it wakes); `done` runs when it ends.
+    pub fn follow(&self, handoff: &Arc<Handoff>, done: impl FnOnce() + Send + 'static) {
+        let rate = handoff.wanted.load(Ordering::Acquire);
+        if rate == 0 || rate == self.requested.load(Ordering::Acquire) {
+            return;
+        }
+        let mut thread = self.thread.lock().unwrap_or_else(|e| e.into_inner());
+        if thread.as_ref().is_some_and(|t| !t.is_finished()) {
+            return;
+        }
+        self.requested.store(rate, Ordering::Release);
+        let Some(path) = self.file() else {
+            *self.state.lock().unwrap_or_else(|e| e.into_inner()) = FontState::Missing;
+            return done();
+        };
+        *self.state.lock().unwrap_or_else(|e| e.into_inner()) = FontState::Loading(path.clone());
+        let (state, handoff) = (self.state.clone(), handoff.clone());
+        let spawned = std::thread::Builder::new().name("continuo-soundfont".into()).spawn(move || {
+            handoff.collect();
+            let result = load(&path, rate);
+            let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
+            *state = match result {
+                Ok(loaded) => {
+                    let instruments = loaded.synth.get_sound_font().get_presets().len();
+                    handoff.offer(loaded);
+                    FontState::Ready { path, instruments }
+                }
+                // The synthesiser playing, if any, stays.
+                Err(why) => FontState::Failed(why),
+            };
+            drop(state);
+            done();
+        });
+        match spawned {
+            Ok(handle) => *thread = Some(handle),
+            Err(e) => *self.state.lock().unwrap_or_else(|e| e.into_inner()) = FontState::Failed(e.to_string()),
+        }
+    }
+}
+
+impl Loader {
+    /// Wait for the loader thread, if one runs.
+    pub fn wait(&self) {
+        let thread = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(thread) = thread {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Loader {
+    fn drop(&mut self) {
+        self.wait();
+    }
+}
+
+/// The audio thread's side: the synthesiser playing and its scratch buffers.
+pub struct FontPlayer {
+    handoff: Arc<Handoff>,
+    current: Option<Box<Loaded>>,
+    sample_rate: u32,
+    /// The GM program (0..=127) the synthesiser plays, as last set.
+    program: u8,
+    left: [f32; CHUNK],
+    right: [f32; CHUNK],
+}
+
+impl FontPlayer {
+    pub fn new(handoff: Arc<Handoff>) -> FontPlayer {
+        FontPlayer { handoff, current: None, sample_rate: 48_000, program: 0, left: [0.0; CHUNK], right: [0.0; CHUNK] }
+    }
+
+    pub fn set_sample_rate(&mut self, sample_rate: f32) {
+        self.sample_rate = sample_rate.round() as u32;
+    }
+
+    /// Take a synthesiser the loader made ready, and ask for one at this sample rate if
+    /// none plays: true when one plays. Called at the start of a block that wants the
+    /// SoundFont; never allocates or frees.
+    pub fn follow(&mut self, program: u8) -> bool {
+        // The one replaced goes back through `retired`: take a new one only when it has room
+        // (only this thread pushes there).
+        if !self.handoff.retired.is_full() {
+            if let Some(new) = self.handoff.ready.pop() {
+                if let Some(old) = self.current.replace(new) {
+                    let _ = self.handoff.retired.push(old);
+                }
+                self.program = u8::MAX;
+            }
+        }
+        match self.current.as_mut().filter(|l| l.sample_rate == self.sample_rate) {
+            None => {
+                self.handoff.wanted.store(self.sample_rate, Ordering::Release);
+                false
+            }
+            Some(loaded) => {
+                if program != self.program {
+                    self.program = program.min(127);
+                    loaded.synth.process_midi_message(0, 0xC0, self.program as i32, 0);
+                }
+                true
+            }
+        }
+    }
+
+    /// Play a note event now (the answer and the player's notes all on the first channel,
+    /// with the chosen program). Off events reach it whatever plays, so no note hangs.
+    pub fn play(&mut self, event: NoteEvent) {
+        let Some(loaded) = self.current.as_mut() else { return };
+        match event {
+            NoteEvent::On { pitch, velocity, .. } => loaded.synth.note_on(0, pitch as i32, velocity as i32),
+            NoteEvent::Off { pitch, .. } => loaded.synth.note_off(0, pitch as i32),
+            NoteEvent::Midi { .. } => {}
+        }
+    }
+
+    /// Every note fades out with its release.
+    pub fn release_all(&mut self) {
+        if let Some(loaded) = self.current.as_mut() {
+            loaded.synth.note_off_all(false);
+        }
+    }
+
+    /// The synthesiser's next `n` samples (at most [`CHUNK`]), left and right, at the level
+    /// of the other patches (silence if none plays).
+    pub fn next(&mut self, n: usize) -> (&[f32], &[f32]) {
+        let n = n.min(CHUNK);
+        match self.current.as_mut() {
+            Some(loaded) => {
+                loaded.synth.render(&mut self.left[..n], &mut self.right[..n]);
+                for x in self.left[..n].iter_mut().chain(self.right[..n].iter_mut()) {
+                    *x *= FONT_GAIN;
+                }
+            }
+            None => {
+                self.left[..n].fill(0.0);
+                self.right[..n].fill(0.0);
+            }
+        }
+        (&self.left[..n], &self.right[..n])
+    }
+}
+
+/// The General MIDI instruments, by program (0..=127), as the SoundFont voice's instrument
+/// parameter names them.
+pub const GM_PROGRAMS: [&str; 128] = [
+    "Acoustic Grand Piano",
+    "Bright Acoustic Piano",
+    "Electric Grand Piano",
+    "Honky-tonk Piano",
+    "Electric Piano 1",
+    "Electric Piano 2",
+    "Harpsichord",
+    "Clavinet",
+    "Celesta",
+    "Glockenspiel",
+    "Music Box",
+    "Vibraphone",
+    "Marimba",
+    "Xylophone",
+    "Tubular Bells",
+    "Dulcimer",
+    "Drawbar Organ",
+    "Percussive Organ",
+    "Rock Organ",
+    "Church Organ",
+    "Reed Organ",
+    "Accordion",
+    "Harmonica",
+    "Tango Accordion",
+    "Acoustic Guitar (nylon)",
+    "Acoustic Guitar (steel)",
+    "Electric Guitar (jazz)",
+    "Electric Guitar (clean)",
+    "Electric Guitar (muted)",
+    "Overdriven Guitar",
+    "Distortion Guitar",
+    "Guitar Harmonics",
+    "Acoustic Bass",
+    "Electric Bass (finger)",
+    "Electric Bass (pick)",
+    "Fretless Bass",
+    "Slap Bass 1",
+    "Slap Bass 2",
+    "Synth Bass 1",
+    "Synth Bass 2",
+    "Violin",
+    "Viola",
+    "Cello",
+    "Contrabass",
+    "Tremolo Strings",
+    "Pizzicato Strings",
+    "Orchestral Harp",
+    "Timpani",
+    "String Ensemble 1",
+    "String Ensemble 2",
+    "Synth Strings 1",
+    "Synth Strings 2",
+    "Choir Aahs",
+    "Voice Oohs",
+    "Synth Voice",
+    "Orchestra Hit",
+    "Trumpet",
+    "Trombone",
+    "Tuba",
+    "Muted Trumpet",
+    "French Horn",
+    "Brass Section",
+    "Synth Brass 1",
+    "Synth Brass 2",
+    "Soprano Sax",
+    "Alto Sax",
+    "Tenor Sax",
+    "Baritone Sax",
+    "Oboe",
+    "English Horn",
+    "Bassoon",
+    "Clarinet",
+    "Piccolo",
+    "Flute",
+    "Recorder",
+    "Pan Flute",
+    "Blown Bottle",
+    "Shakuhachi",
+    "Whistle",
+    "Ocarina",
+    "Lead 1 (square)",
+    "Lead 2 (sawtooth)",
+    "Lead 3 (calliope)",
+    "Lead 4 (chiff)",
+    "Lead 5 (charang)",
+    "Lead 6 (voice)",
+    "Lead 7 (fifths)",
+    "Lead 8 (bass + lead)",
+    "Pad 1 (new age)",
+    "Pad 2 (warm)",
+    "Pad 3 (polysynth)",
+    "Pad 4 (choir)",
+    "Pad 5 (bowed)",
+    "Pad 6 (metallic)",
+    "Pad 7 (halo)",
+    "Pad 8 (sweep)",
+    "FX 1 (rain)",
+    "FX 2 (soundtrack)",
+    "FX 3 (crystal)",
+    "FX 4 (atmosphere)",
+    "FX 5 (brightness)",
+    "FX 6 (goblins)",
+    "FX 7 (echoes)",
+    "FX 8 (sci-fi)",
+    "Sitar",
+    "Banjo",
+    "Shamisen",
+    "Koto",
+    "Kalimba",
+    "Bagpipe",
+    "Fiddle",
+    "Shanai",
+    "Tinkle Bell",
+    "Agogo",
+    "Steel Drums",
+    "Woodblock",
+    "Taiko Drum",
+    "Melodic Tom",
+    "Synth Drum",
+    "Reverse Cymbal",
+    "Guitar Fret Noise",
+    "Breath Noise",
+    "Seashore",
+    "Bird Tweet",
+    "Telephone Ring",
+    "Helicopter",
+    "Applause",
+    "Gunshot",
+];
+
+/// A program as a musician reads it: "1 Acoustic Grand Piano" (GM numbers count from 1).
+pub fn program_text(program: i32) -> String {
+    let i = program.clamp(0, 127) as usize;
+    format!("{} {}", i + 1, GM_PROGRAMS[i])
+}
+
+/// A program from text: its GM number (1..=128, maybe followed by its name), or its name.
+pub fn program_from_text(text: &str) -> Option<i32> {
+    let text = text.trim();
+    let number: String = text.chars().take_while(char::is_ascii_digit).collect();
+    if let Ok(n) = number.parse::<i32>() {
+        return (1..=128).contains(&n).then_some(n - 1);
+    }
+    GM_PROGRAMS.iter().position(|name| name.eq_ignore_ascii_case(text)).map(|i| i as i32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_font_is_the_preferred_one_else_the_first_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(find_default(dir.path()), None);
+        std::fs::write(dir.path().join("zither.sf2"), b"").unwrap();
+        std::fs::write(dir.path().join("Brass.SF2"), b"").unwrap();
+        std::fs::write(dir.path().join("notes.txt"), b"").unwrap();
+        assert_eq!(find_default(dir.path()), Some(dir.path().join("Brass.SF2")));
+        std::fs::write(dir.path().join("TimGM6mb.sf2"), b"").unwrap();
+        assert_eq!(find_default(dir.path()), Some(dir.path().join("TimGM6mb.sf2")));
+        assert_eq!(find_default(&dir.path().join("absent")), None);
+    }
+
+    #[test]
+    fn a_bad_file_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join("broken.sf2");
+        std::fs::write(&bad, b"RIFF\x04\0\0\0sfbk").unwrap();
+        let Err(why) = load(&bad, 48_000) else { panic!("a broken SoundFont loaded") };
+        assert!(why.starts_with(&bad.display().to_string()) && why.contains("not a SoundFont"), "{why}");
+        let Err(why) = load(&dir.path().join("absent.sf2"), 48_000) else { panic!("an absent file loaded") };
+        assert!(why.contains("absent.sf2"), "{why}");
+    }
+
+    #[test]
+    fn programs_read_back_from_their_text() {
+        for p in 0..128 {
+            assert_eq!(program_from_text(&program_text(p)), Some(p), "{}", program_text(p));
+        }
+        assert_eq!(program_text(0), "1 Acoustic Grand Piano");
+        assert_eq!(program_from_text("violin"), Some(40));
+        assert_eq!(program_from_text("129"), None);
+        assert_eq!(program_from_text("kazoo"), None);
+    }
+}
