@@ -46,12 +46,18 @@ enum Picking {
 }
 
 /// The window's size when it opens, and the smallest it can be made.
-const SIZE: (f32, f32) = (960.0, 720.0);
+const SIZE: (f32, f32) = (1120.0, 820.0);
 const MIN_SIZE: (f32, f32) = (640.0, 480.0);
 /// How often the editor redraws while an answer plays (the playhead moves).
 const PLAYING_REDRAW: Duration = Duration::from_millis(40);
 /// The width of one group of controls; as many groups sit side by side as fit.
 const GROUP_WIDTH: f32 = 300.0;
+/// Integer parameters whose every value has a name, shown as a list of choices.
+const NAMED_INTS: [&str; 1] = ["sfprog"];
+/// The space inside a group's border.
+const GROUP_MARGIN: f32 = 10.0;
+/// Room a slider leaves for its value beside it (and a learnt controller's name).
+const VALUE_WIDTH: f32 = 100.0;
 
 /// The parameter groups, each a heading and its parameters' ids, in the order shown.
 const GROUPS: [(&str, &[&str]); 6] = [
@@ -134,48 +140,54 @@ fn takes_line(status: Option<&TakesStatus>) -> String {
 
 /// The parameter's slider, with MIDI learn where a controller can drive it: right-click to
 /// learn one ("Learn MIDI controller", then move it) or forget it; the controller that
-/// drives it is shown beside it.
+/// drives it is shown below it.
 fn learnable_slider<P: Param>(ui: &mut egui::Ui, params: &ContinuoParams, param: &P, setter: &ParamSetter, width: f32) {
     let slot = (0..LEARNABLE.len()).find(|&s| params.learnable_name(s).as_deref() == Some(param.name()));
-    ui.horizontal(|ui| {
-        let slider = ui.add(ParamSlider::for_param(param, setter).with_width(width));
-        let Some(slot) = slot else { return };
-        let map = &params.midi_map;
-        let controller = map.controller_of(slot);
-        if map.armed() == Some(slot) {
-            ui.label("move a controller…");
-        } else if let Some(c) = controller {
-            ui.small(controller_text(c));
+    let slider = ui.add(ParamSlider::for_param(param, setter).with_width(width));
+    let Some(slot) = slot else { return };
+    let map = &params.midi_map;
+    let controller = map.controller_of(slot);
+    if map.armed() == Some(slot) {
+        ui.colored_label(roll::ANSWERED, "move a controller…");
+    } else if let Some(c) = controller {
+        ui.small(format!("driven by {}", controller_text(c)));
+    }
+    slider.context_menu(|ui| {
+        if ui.button("Learn MIDI controller").clicked() {
+            map.arm(slot);
+            ui.close();
         }
-        slider.context_menu(|ui| {
-            if ui.button("Learn MIDI controller").clicked() {
-                map.arm(slot);
-                ui.close();
-            }
-            if controller.is_some() && ui.button("Forget the controller").clicked() {
-                map.forget(slot);
-                ui.close();
-            }
-        });
+        if controller.is_some() && ui.button("Forget the controller").clicked() {
+            map.forget(slot);
+            ui.close();
+        }
     });
 }
 
-/// A switch: one click turns it on or off.
+/// A switch: a button that says On (lit) or Off; one click turns it over.
 fn switch<P: Param<Plain = bool>>(ui: &mut egui::Ui, param: &P, setter: &ParamSetter) {
-    let mut on = param.unmodulated_plain_value();
-    let text = if on { "On" } else { "Off" };
-    if ui.toggle_value(&mut on, text).changed() {
+    let on = param.unmodulated_plain_value();
+    let button = egui::Button::new(if on { "On" } else { "Off" }).selected(on).min_size(egui::vec2(48.0, 0.0));
+    if ui.add(button).clicked() {
         setter.begin_set_parameter(param);
-        setter.set_parameter(param, on);
+        setter.set_parameter(param, !on);
         setter.end_set_parameter(param);
     }
 }
 
-/// A list of choices, each named, labelled by `label` (the parameter's name).
-fn choice<P: Param<Plain = i32>>(ui: &mut egui::Ui, label: egui::Id, param: &P, count: usize, setter: &ParamSetter) {
+/// A list of choices, the values `0..count`, each named; labelled by `label` (the
+/// parameter's name).
+fn choice<P: Param<Plain = i32>>(
+    ui: &mut egui::Ui,
+    label: egui::Id,
+    param: &P,
+    count: usize,
+    setter: &ParamSetter,
+    width: f32,
+) {
     let now = param.unmodulated_plain_value();
     let text = |i: i32| param.normalized_value_to_string(param.preview_normalized(i), true);
-    let combo = egui::ComboBox::from_id_salt(label).selected_text(text(now)).width(160.0);
+    let combo = egui::ComboBox::from_id_salt(label).selected_text(text(now)).width(width);
     let shown = combo.show_ui(ui, |ui| {
         for i in 0..count as i32 {
             if ui.selectable_label(i == now, text(i)).clicked() && i != now {
@@ -188,20 +200,32 @@ fn choice<P: Param<Plain = i32>>(ui: &mut egui::Ui, label: egui::Id, param: &P, 
     shown.response.labelled_by(label);
 }
 
-/// A parameter's name and widget, in a two-column grid row.
-fn control(ui: &mut egui::Ui, params: &ContinuoParams, ptr: ParamPtr, setter: &ParamSetter, width: f32) {
+/// A parameter's name and its widget: a switch beside its name, anything else below it,
+/// `width` wide.
+fn control(ui: &mut egui::Ui, params: &ContinuoParams, id: &str, ptr: ParamPtr, setter: &ParamSetter, width: f32) {
     // SAFETY: `ptr` comes from `params`' own map and lives as long as `params` (what
     // nice-plug-egui's generic widgets rely on too).
     unsafe {
-        let label = ui.label(ptr.name()).id;
+        let name = RichText::new(ptr.name()).color(Color32::from_gray(185));
+        if let ParamPtr::BoolParam(p) = ptr {
+            ui.horizontal(|ui| {
+                ui.label(name);
+                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| switch(ui, &*p, setter));
+            });
+            return;
+        }
+        let label = ui.label(name).id;
         match ptr {
-            ParamPtr::BoolParam(p) => switch(ui, &*p, setter),
-            ParamPtr::EnumParam(p) => choice(ui, label, &*p, (*p).len(), setter),
-            ParamPtr::FloatParam(p) => learnable_slider(ui, params, &*p, setter, width),
-            ParamPtr::IntParam(p) => learnable_slider(ui, params, &*p, setter, width),
+            ParamPtr::EnumParam(p) => choice(ui, label, &*p, (*p).len(), setter, width),
+            ParamPtr::FloatParam(p) => learnable_slider(ui, params, &*p, setter, width - VALUE_WIDTH),
+            ParamPtr::IntParam(p) if NAMED_INTS.contains(&id) => {
+                let count = (*p).step_count().unwrap_or(0) + 1;
+                choice(ui, label, &*p, count, setter, width)
+            }
+            ParamPtr::IntParam(p) => learnable_slider(ui, params, &*p, setter, width - VALUE_WIDTH),
+            ParamPtr::BoolParam(_) => {}
         }
     }
-    ui.end_row();
 }
 
 /// The parameter groups, side by side as the width allows.
@@ -209,19 +233,19 @@ fn groups(ui: &mut egui::Ui, params: &ContinuoParams, setter: &ParamSetter) {
     let map = params.param_map();
     let columns = ((ui.available_width() / GROUP_WIDTH).floor() as usize).clamp(1, 3);
     ui.columns(columns, |cols| {
+        // Every group as wide as a column, less its margin and border.
+        let inner = cols[0].available_width() - 2.0 * (GROUP_MARGIN + 1.0);
         for (i, (heading, ids)) in GROUPS.iter().enumerate() {
             let ui = &mut cols[i % columns];
-            egui::Frame::group(ui.style()).inner_margin(10.0).show(ui, |ui| {
-                ui.set_width(ui.available_width());
-                ui.label(RichText::new(*heading).strong().size(16.0));
-                let width = (ui.available_width() - 170.0).max(90.0);
-                egui::Grid::new(heading).num_columns(2).spacing([10.0, 6.0]).show(ui, |ui| {
-                    for id in *ids {
-                        if let Some((_, ptr, _)) = map.iter().find(|(i, _, _)| i.as_str() == *id) {
-                            control(ui, params, *ptr, setter, width);
-                        }
+            egui::Frame::group(ui.style()).inner_margin(GROUP_MARGIN).show(ui, |ui| {
+                ui.set_width(inner);
+                ui.label(RichText::new(*heading).strong().size(17.0));
+                let width = ui.available_width();
+                for id in *ids {
+                    if let Some((_, ptr, _)) = map.iter().find(|(i, _, _)| i.as_str() == *id) {
+                        control(ui, params, id, *ptr, setter, width);
                     }
-                });
+                }
             });
             ui.add_space(8.0);
         }
@@ -310,7 +334,7 @@ impl App {
         let take = self.shared.recent.lock().unwrap_or_else(|e| e.into_inner()).chosen().map(|t| t.number);
         let answering = self.link.answering.load(Ordering::Relaxed);
         let playhead = roll::playhead_beat(&history, self.link.play_step.load(Ordering::Relaxed), answering);
-        let height = (ui.available_height() * 0.4).clamp(160.0, 420.0);
+        let height = (ui.available_height() * 0.34).clamp(150.0, 420.0);
         roll::paint(ui, &history, take, playhead, height);
         ui.horizontal(|ui| {
             ui.colored_label(roll::HEARD, "heard");

@@ -475,6 +475,30 @@ mod tests {
     }
 
     #[test]
+    fn a_new_synthesiser_replaces_the_old_which_goes_back_to_be_freed() {
+        let path = Path::new(SF2_FOLDER).join("TimGM6mb.sf2");
+        assert!(path.is_file(), "{} is missing: run scripts/setup.sh", path.display());
+        let handoff = Arc::new(Handoff::default());
+        let mut player = FontPlayer::new(handoff.clone());
+        assert!(!player.follow(0), "nothing plays yet");
+        assert_eq!(handoff.wanted.load(Ordering::Acquire), 48_000, "the player asks for its sample rate");
+        handoff.offer(load(&path, 48_000).unwrap());
+        assert!(player.follow(0));
+        // Two more: the second replaces the first, which the player never took.
+        handoff.offer(load(&path, 48_000).unwrap());
+        handoff.offer(load(&path, 48_000).unwrap());
+        assert_eq!(handoff.ready.len(), 1);
+        assert!(player.follow(5));
+        assert_eq!((handoff.ready.len(), handoff.retired.len()), (0, 1), "the old one goes back");
+        // Another sample rate: the one loaded does not play, and the player asks again.
+        player.set_sample_rate(44_100.0);
+        assert!(!player.follow(5));
+        assert_eq!(handoff.wanted.load(Ordering::Acquire), 44_100);
+        handoff.collect();
+        assert!(handoff.retired.is_empty(), "the loader frees what came back");
+    }
+
+    #[test]
     fn programs_read_back_from_their_text() {
         for p in 0..128 {
             assert_eq!(program_from_text(&program_text(p)), Some(p), "{}", program_text(p));
