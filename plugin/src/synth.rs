@@ -256,18 +256,11 @@ impl Synth {
         let gain = VOICE_GAIN * self.gain;
         // Voices the electric piano sounded while the SoundFont loaded ring on as they began.
         let pluck = self.now == Patch::Pluck;
-        let (voices, sine, release) = (&mut self.voices, &self.sine, self.release);
-        let mut voices = || {
-            let mut sum = 0.0;
-            for v in voices.iter_mut().filter(|v| v.active) {
-                sum += if pluck { string(v) } else { epiano(v, sine) } * envelope(v, release);
-            }
-            sum
-        };
+        let (voices, sine, release) = (&mut self.voices[..], &self.sine[..], self.release);
         match self.font.as_mut().filter(|_| self.now == Patch::SoundFont) {
             None => {
                 for (l, r) in left.iter_mut().zip(right.iter_mut()) {
-                    let out = limit(voices() * gain);
+                    let out = limit(voices_sample(voices, sine, release, pluck) * gain);
                     *l += out;
                     *r += out;
                 }
@@ -276,7 +269,7 @@ impl Synth {
                 for (l, r) in left.chunks_mut(CHUNK).zip(right.chunks_mut(CHUNK)) {
                     let (font_left, font_right) = font.next(l.len());
                     for i in 0..l.len() {
-                        let v = voices();
+                        let v = voices_sample(voices, sine, release, pluck);
                         l[i] += limit((v + font_left[i]) * gain);
                         r[i] += limit((v + font_right[i]) * gain);
                     }
@@ -284,6 +277,16 @@ impl Synth {
             }
         }
     }
+}
+
+/// One sample of every sounding voice, summed: plucked strings, or electric pianos.
+#[inline(always)]
+fn voices_sample(voices: &mut [Voice], sine: &[f32], release: f32, pluck: bool) -> f32 {
+    let mut sum = 0.0;
+    for v in voices.iter_mut().filter(|v| v.active) {
+        sum += if pluck { string(v) } else { epiano(v, sine) } * envelope(v, release);
+    }
+    sum
 }
 
 /// The factor that makes a level fall by e in `seconds`.
