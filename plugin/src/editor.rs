@@ -328,10 +328,14 @@ impl App {
         }
     }
 
-    /// The roll of the chosen take, with its number and, while it plays, a playhead.
+    /// The roll of the last answer or the chosen take, with the take's number and, while an
+    /// answer plays, a playhead.
     fn roll(&self, ui: &mut egui::Ui) {
         let history = self.shared.history.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let take = self.shared.recent.lock().unwrap_or_else(|e| e.into_inner()).chosen().map(|t| t.number);
+        // The chosen take's number, when the roll shows it (not an answer still playing).
+        let recent = self.shared.recent.lock().unwrap_or_else(|e| e.into_inner());
+        let take = recent.chosen().filter(|t| t.history == history).map(|t| t.number);
+        drop(recent);
         let answering = self.link.answering.load(Ordering::Relaxed);
         let playhead = roll::playhead_beat(&history, self.link.play_step.load(Ordering::Relaxed), answering);
         let height = (ui.available_height() * 0.34).clamp(150.0, 420.0);

@@ -457,14 +457,16 @@ mod tests {
     }
 
     #[test]
-    fn the_model_path_is_saved_with_the_state() {
+    fn the_model_and_soundfont_paths_are_saved_with_the_state() {
         let params = ContinuoParams::default();
         *params.model_path.write().unwrap() = "/models/mine.onnx".into();
+        *params.soundfont_path.write().unwrap() = "/sf2/FluidR3_GM.sf2".into();
         let fields = params.serialize_fields();
         assert_eq!(fields.get("model").map(String::as_str), Some("\"/models/mine.onnx\""));
         let restored = ContinuoParams::default();
         restored.deserialize_fields(&fields);
         assert_eq!(*restored.model_path.read().unwrap(), "/models/mine.onnx");
+        assert_eq!(*restored.soundfont_path.read().unwrap(), "/sf2/FluidR3_GM.sf2");
     }
 
     #[test]
