@@ -29,14 +29,14 @@ const POLYPHONY: usize = 64;
 const FONT_GAIN: f32 = 24.0;
 
 /// A synthesiser built for one sample rate.
-pub struct Loaded {
+struct Loaded {
     synth: Synthesizer,
     sample_rate: u32,
 }
 
 /// The SoundFont to play when the user chose none: the first of [`PREFERRED`] in `folder`,
 /// else its first `.sf2` file by name.
-pub fn find_default(folder: &Path) -> Option<PathBuf> {
+fn find_default(folder: &Path) -> Option<PathBuf> {
     if let Some(p) = PREFERRED.iter().map(|name| folder.join(name)).find(|p| p.is_file()) {
         return Some(p);
     }
@@ -50,7 +50,7 @@ pub fn find_default(folder: &Path) -> Option<PathBuf> {
 }
 
 /// Read `path` and build its synthesiser for `sample_rate`; the error names the file.
-pub fn load(path: &Path, sample_rate: u32) -> Result<Loaded, String> {
+fn load(path: &Path, sample_rate: u32) -> Result<Loaded, String> {
     let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut reader = std::io::BufReader::new(file);
     let font = SoundFont::new(&mut reader).map_err(|e| format!("{}: not a SoundFont ({e})", path.display()))?;
@@ -115,7 +115,7 @@ pub enum FontState {
 /// The loader's side (worker and editor): which file, and what happened to it.
 pub struct Loader {
     /// The chosen file (empty: [`find_default`] in [`SF2_FOLDER`]); saved with the plugin's state.
-    pub path: Arc<RwLock<String>>,
+    path: Arc<RwLock<String>>,
     state: Arc<Mutex<FontState>>,
     /// The sample rate last loaded for (0: load again when wanted).
     requested: AtomicU32,
@@ -192,9 +192,7 @@ impl Loader {
             Err(e) => *self.state.lock().unwrap_or_else(|e| e.into_inner()) = FontState::Failed(e.to_string()),
         }
     }
-}
 
-impl Loader {
     /// Wait for the loader thread, if one runs.
     pub fn wait(&self) {
         let thread = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
@@ -299,7 +297,7 @@ impl FontPlayer {
 
 /// The General MIDI instruments, by program (0..=127), as the SoundFont voice's instrument
 /// parameter names them.
-pub const GM_PROGRAMS: [&str; 128] = [
+const GM_PROGRAMS: [&str; 128] = [
     "Acoustic Grand Piano",
     "Bright Acoustic Piano",
     "Electric Grand Piano",
