@@ -108,9 +108,10 @@ LUA
   local ardour_pid=$!
   pids+=("$ardour_pid")
   # Ardour scans plugins and builds the session first: on a loaded 2-core machine this once
-  # took longer than 30 s. Its log says when the track is made ("rolling"); JACK is asked only
-  # then, because JACK clients polling the server while Ardour connected to it were seen to
-  # get Ardour's own connection closed ("CheckRes error", then "JACK HALTED").
+  # took longer than 30 s. Its log says when the track is made ("rolling"), or that it lost
+  # its JACK connection while starting ("CheckRes error", then "JACK HALTED": seen about once
+  # in six cases here, with and without other JACK clients polling; the cause is not known).
+  # JACK is asked for the port only then; a lost connection is tried again at once.
   local made=""
   for _ in $(seq 240); do
     grep -q "JACK HALTED" "$work/ardour.log" && break
