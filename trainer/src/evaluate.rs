@@ -294,6 +294,10 @@ pub struct SpeedFigures {
     pub noise_share: f64,
     /// Share of steps the sampling guard took over (the model near-uniform).
     pub guarded_share: f64,
+    /// The reference: the same figures for what the songs themselves play after the seed
+    /// (the composer's continuation, as long as the model's, at the written speed).
+    pub real_in_scale: f64,
+    pub real_noise_share: f64,
 }
 
 /// `tokens` (no `/`) played `speed` times as fast: every onset and duration divided by
@@ -311,7 +315,7 @@ pub fn at_speed(tokens: &[Token], speed: f64, grid: Grid, kind: EncodingKind) ->
 
 /// Continue the start (`seed_steps`) of each song (tokens in the model's key frame, with the
 /// song's key in that frame) at each speed, `steps` steps each, and measure how much of
-/// what the model plays is in key.
+/// what the model plays is in key, beside what the songs themselves play next.
 pub fn speed_robustness(
     continuer: &mut Continuer,
     songs: &[(Vec<Token>, Key)],
@@ -322,6 +326,17 @@ pub fn speed_robustness(
     let (grid, kind) = (card.grid(), card.encoding.kind);
     let chosen: Vec<&(Vec<Token>, Key)> =
         songs.iter().filter(|(t, _)| t.len() > continuations.seed_steps).take(continuations.max_songs).collect();
+    // The reference: each song's own next `steps` steps.
+    let real: Vec<MusicStats> = chosen
+        .iter()
+        .map(|(tokens, key)| {
+            let end = (continuations.seed_steps + continuations.steps).min(tokens.len());
+            music_stats(&tokens[continuations.seed_steps..end], *key)
+        })
+        .collect();
+    let real_n = real.len().max(1) as f64;
+    let real_in_scale = real.iter().map(|r| r.in_scale).sum::<f64>() / real_n;
+    let real_noise_share = real.iter().filter(|r| r.in_scale < NOISE_IN_SCALE).count() as f64 / real_n;
     let mut out = Vec::new();
     for &speed in speeds {
         let (mut in_scale, mut noise, mut guarded, mut n) = (0.0, 0, 0, 0);
@@ -345,6 +360,8 @@ pub fn speed_robustness(
             in_scale: in_scale / d,
             noise_share: noise as f64 / d,
             guarded_share: guarded as f64 / (d * continuations.steps.max(1) as f64),
+            real_in_scale,
+            real_noise_share,
         });
     }
     Ok(out)

@@ -118,6 +118,20 @@ fn prepare_train_eval_export_generate() {
     assert!(tuned_card.training.command.contains("finetune") && root.join("tuned.golden.json").is_file());
     let (ok, text) = trainer(&["eval", "--model", &s(&tuned), "--corpus", &s(&corpus), "--json"]);
     assert!(ok && text.contains("\"nll_nats\""), "{text}");
+    // Continuations at three speeds, beside the songs' own continuations (the reference).
+    let args = ["eval", "--model", &s(&tuned), "--corpus", &s(&corpus), "--split", "all", "--speeds", "--json"];
+    let (ok, text) = trainer(&args);
+    assert!(ok, "{text}");
+    let report: serde_json::Value = serde_json::from_str(text.lines().last().unwrap_or("")).expect("one JSON object");
+    let speeds = report["speeds"].as_array().expect("the speeds");
+    assert_eq!(speeds.iter().map(|s| s["speed"].as_f64().unwrap()).collect::<Vec<_>>(), [1.0, 2.0, 0.5]);
+    for s in speeds {
+        for field in ["in_scale", "noise_share", "real_in_scale", "real_noise_share"] {
+            let v = s[field].as_f64().unwrap_or(f64::NAN);
+            assert!((0.0..=1.0).contains(&v), "{field}: {v} in {text}");
+        }
+        assert!(s["continuations"].as_u64().unwrap() > 0, "no song was continued: {text}");
+    }
     // A fine-tuning that cannot beat its parent on the held-out songs writes nothing.
     let stale = root.join("stale.onnx");
     let args = ["finetune", "--model", &s(&model), "--corpus", &s(&corpus), "--out", &s(&stale), "--epochs", "1"];

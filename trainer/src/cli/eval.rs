@@ -157,6 +157,14 @@ fn run_model(args: &EvalArgs, path: &Path) -> Result<(), String> {
                 s.guarded_share * 100.0
             );
         }
+        if let Some(s) = speeds.iter().flatten().next() {
+            println!(
+                "  the songs' own continuations (the reference): {:.3} in key, {:.1} % under {} in key",
+                s.real_in_scale,
+                s.real_noise_share * 100.0,
+                NOISE_IN_SCALE
+            );
+        }
     }
     Ok(())
 }
