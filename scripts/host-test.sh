@@ -109,8 +109,8 @@ LUA
   pids+=("$ardour_pid")
   # Ardour scans plugins and builds the session first: on a loaded 2-core machine this once
   # took longer than 30 s. Its log says when the track is made ("rolling"), or that it lost
-  # its JACK connection while starting ("CheckRes error", then "JACK HALTED": seen about once
-  # in six cases here, with and without other JACK clients polling; the cause is not known).
+  # its JACK connection while starting ("CheckRes error", then "JACK HALTED": seen in 4 of 14
+  # starts here, with and without other JACK clients polling; the cause is not known).
   # JACK is asked for the port only then; a lost connection is tried again at once.
   local made=""
   for _ in $(seq 240); do
