@@ -95,7 +95,7 @@ fn synth(patch: Patch) -> Synth {
     if patch == Patch::SoundFont {
         synth.render(&mut [0.0; 64], &mut [0.0; 64]);
         let loader = Loader::new(std::sync::Arc::new(std::sync::RwLock::new(SOUNDFONT.into())));
-        loader.follow(&handoff, || {});
+        loader.follow(&handoff, &nice_plug_egui::RepaintNotifier::new());
         loader.wait();
         synth.render(&mut [0.0; 64], &mut [0.0; 64]);
         assert_eq!(synth.now(), Patch::SoundFont, "{SOUNDFONT}: {:?}", loader.state());

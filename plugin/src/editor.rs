@@ -437,8 +437,7 @@ impl App {
                         export(&path, &history)
                     }
                     Picking::SoundFont => {
-                        let repaint = self.link.repaint.clone();
-                        self.shared.fonts.choose(&path, &self.link.fonts, move || repaint.request_repaint());
+                        self.shared.fonts.choose(&path, &self.link.fonts, &self.link.repaint);
                         format!("SoundFont: {}", path.display())
                     }
                 };

@@ -10,6 +10,7 @@
 
 use crate::events::NoteEvent;
 use crossbeam_queue::ArrayQueue;
+use nice_plug_egui::RepaintNotifier;
 use rustysynth::{SoundFont, Synthesizer, SynthesizerSettings};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -147,15 +148,15 @@ impl Loader {
     }
 
     /// Play `path` from now on (the editor's choice): loaded at once if the voice wants it.
-    pub fn choose(&self, path: &Path, handoff: &Arc<Handoff>, done: impl FnOnce() + Send + 'static) {
+    pub fn choose(&self, path: &Path, handoff: &Arc<Handoff>, repaint: &RepaintNotifier) {
         *self.path.write().unwrap_or_else(|e| e.into_inner()) = path.to_string_lossy().into_owned();
         self.requested.store(0, Ordering::Release);
-        self.follow(handoff, done);
+        self.follow(handoff, repaint);
     }
 
     /// Start a loader thread if the audio thread wants a synthesiser for a sample rate not
-    /// yet loaded for (the worker calls this when it wakes); `done` runs when it ends.
-    pub fn follow(&self, handoff: &Arc<Handoff>, done: impl FnOnce() + Send + 'static) {
+    /// yet loaded for (the worker calls this when it wakes); the editor redraws when it ends.
+    pub fn follow(&self, handoff: &Arc<Handoff>, repaint: &RepaintNotifier) {
         let rate = handoff.wanted.load(Ordering::Acquire);
         if rate == 0 || rate == self.requested.load(Ordering::Acquire) {
             return;
@@ -167,10 +168,10 @@ impl Loader {
         self.requested.store(rate, Ordering::Release);
         let Some(path) = self.file() else {
             *self.state.lock().unwrap_or_else(|e| e.into_inner()) = FontState::Missing;
-            return done();
+            return repaint.request_repaint();
         };
         *self.state.lock().unwrap_or_else(|e| e.into_inner()) = FontState::Loading(path.clone());
-        let (state, handoff) = (self.state.clone(), handoff.clone());
+        let (state, handoff, repaint) = (self.state.clone(), handoff.clone(), repaint.clone());
         let spawned = std::thread::Builder::new().name("continuo-soundfont".into()).spawn(move || {
             handoff.collect();
             let result = load(&path, rate);
@@ -185,7 +186,7 @@ impl Loader {
                 Err(why) => FontState::Failed(why),
             };
             drop(state);
-            done();
+            repaint.request_repaint();
         });
         match spawned {
             Ok(handle) => *thread = Some(handle),

@@ -324,7 +324,8 @@ fn run(link: Arc<Link>, shared: Arc<Shared>) {
     let mut slot = Slot::default();
     while !link.shutdown.load(Ordering::Acquire) {
         slot.follow(&link, &shared);
-        follow_fonts(&link, &shared);
+        // A SoundFont, if the audio thread wants one (a loader thread reads it).
+        shared.fonts.follow(&link.fonts, &link.repaint);
         // Only the newest request of the current generation matters.
         let mut newest = None;
         while let Some(r) = link.requests.pop() {
@@ -348,13 +349,6 @@ fn run(link: Arc<Link>, shared: Arc<Shared>) {
             }
         }
     }
-}
-
-/// Load a SoundFont if the audio thread wants one (a loader thread does; the editor redraws
-/// when it is done).
-fn follow_fonts(link: &Link, shared: &Shared) {
-    let repaint = link.repaint.clone();
-    shared.fonts.follow(&link.fonts, move || repaint.request_repaint());
 }
 
 /// Keep the answer just played (or cut short) among the recent takes.
@@ -563,7 +557,7 @@ fn answer(slot: &mut Slot, link: &Link, request: &Request, shared: &Shared) -> R
             if !wanted(link, request) {
                 return Ok(());
             }
-            follow_fonts(link, shared);
+            shared.fonts.follow(&link.fonts, &link.repaint);
             std::thread::park_timeout(JUST_IN_TIME_CHECK);
         }
         if !wanted(link, request) {

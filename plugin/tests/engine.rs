@@ -768,7 +768,7 @@ fn soundfont_synth(sample_rate: f32) -> Synth {
     synth.render(&mut left, &mut right);
     assert_eq!(synth.now(), Patch::EPiano, "the electric piano stands in while the SoundFont loads");
     let loader = Loader::new(std::sync::Arc::new(std::sync::RwLock::new(SOUNDFONT.into())));
-    loader.follow(&handoff, || {});
+    loader.follow(&handoff, &nice_plug_egui::RepaintNotifier::new());
     loader.wait();
     assert!(
         matches!(loader.state(), FontState::Ready { instruments, .. } if instruments > 100),
