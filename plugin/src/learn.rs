@@ -20,7 +20,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// How long Learn trains at most: the fine-tuning benchmark's 2 minutes
-/// (`docs/perf/finetune.md`).
+/// (`docs/perf/finetune-folk-melody-on-bach-melody.md`).
 pub const LEARN_BUDGET: Duration = Duration::from_secs(120);
 /// Passes over the takes at most (a few takes are learnt in seconds).
 const LEARN_EPOCHS: usize = 20;

@@ -8,8 +8,9 @@
 //!   one evening of jamming) for 1 minute, against the shipped model on held-out phrases
 //!   (the first 8 bars of every test song).
 //!
-//! Writes `docs/perf/finetune.md` and prints it. The figure of merit: the share of the
-//! from-scratch gain that the 2-minute fine-tune reaches.
+//! Writes `docs/perf/finetune-MODEL-on-CORPUS.md` (the model's and the corpus folder's names)
+//! and prints it. The figure of merit: the share of the from-scratch gain that the 2-minute
+//! fine-tune reaches.
 
 use crate::perf::{last_json_line, run_measured};
 use continuo_core::corpus::{Corpus, Split};
@@ -29,7 +30,9 @@ pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
     let model = value("--model").unwrap_or_else(|| root.join("models/folk-melody.onnx"));
     let corpus = value("--corpus").unwrap_or_else(|| root.join("data-out/bach-melody"));
     let trainer = root.join("target/release/trainer");
-    let work = root.join("runs/finetune");
+    let name = |p: &Path| p.file_stem().map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+    let report = format!("finetune-{}-on-{}", name(&model), name(&corpus));
+    let work = root.join("runs").join(&report);
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
     if !corpus.join("corpus.json").is_file() {
@@ -105,7 +108,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
     }
     let _ = writeln!(md, "\nOn 20 phrases (the first {} steps of 20 training songs; every fifth held out to stop on), at most {PHRASE_EPOCHS} passes and 1 minute: held-out phrases (the first {} steps of every test song) went from {phrases_before:.4} to {phrases_after:.4} nats/token ({:+.1} %).", PHRASE_STEPS, PHRASE_STEPS, (phrases_after / phrases_before - 1.0) * 100.0);
     std::fs::create_dir_all(root.join("docs/perf")).map_err(|e| e.to_string())?;
-    std::fs::write(root.join("docs/perf/finetune.md"), &md).map_err(|e| e.to_string())?;
+    std::fs::write(root.join(format!("docs/perf/{report}.md")), &md).map_err(|e| e.to_string())?;
     println!("{md}");
     Ok(())
 }

@@ -9,7 +9,8 @@
 //! - `cargo xtask perf [--quick] [--time-to-model PRESET]... [--corpus DIR]` runs the benchmarks and writes
 //!   `docs/PERFORMANCE.md` (see `perf.rs`).
 //! - `cargo xtask finetune [--model FILE] [--corpus DIR]` measures how fast a shipped model
-//!   adapts to an unseen style and writes `docs/perf/finetune.md` (see `finetune.rs`).
+//!   adapts to an unseen style and writes `docs/perf/finetune-MODEL-on-CORPUS.md` (see
+//!   `finetune.rs`).
 //! - `cargo xtask bundle continuo --release` (and nice-plug-xtask's other commands) builds
 //!   `target/bundled/Continuo.clap`, `Continuo.vst3` and the standalone binary.
 
