@@ -4,7 +4,9 @@
 //! inputs of every step, and the backward pass gathers the weight gradients of all steps in
 //! two batched GEMMs — the way fast CPU and GPU LSTMs do. The recurrence in between (one
 //! small GEMM and the cells per step) is split by streams over rayon's threads: each part
-//! runs through the whole window on its own core, with no synchronisation per step.
+//! runs through the whole window on its own core, with no synchronisation per step. A
+//! workspace made with [`Workspace::one_core`] keeps all of it on the calling thread, for a
+//! training loop that runs parts of a batch side by side itself.
 //!
 //! Rows are time-major: row `t·B + b` is step `t` of stream `b`. Targets of -1 are padding
 //! and count for nothing. The state carried between windows (truncated BPTT) is detached.
@@ -133,6 +135,24 @@ pub struct Workspace {
     lstm: LstmGrads,
     /// A layer's recurrent weights, transposed [H, 4H].
     w_hh_t: Vec<f32>,
+    /// Whether the products and the recurrence stay on the calling thread.
+    one_core: bool,
+}
+
+impl Workspace {
+    /// Buffers whose passes stay on the calling thread (no rayon tasks, serial products).
+    pub fn one_core() -> Workspace {
+        Workspace { one_core: true, ..Workspace::default() }
+    }
+}
+
+/// `c = a · b` (or `+=`), on every core unless `one_core`.
+fn product(one_core: bool, c: &mut [f32], a: Mat, b: Mat, write: Write) {
+    if one_core {
+        matmul_serial(c, a, b, write);
+    } else {
+        matmul(c, a, b, write);
+    }
 }
 
 /// `out[cols × rows] = mᵀ` for the row-major `m[rows × cols]`.
@@ -150,9 +170,11 @@ fn transpose(m: &[f32], rows: usize, cols: usize, out: &mut Vec<f32>) {
     }
 }
 
-/// Stream boundaries `[0, …, streams]` that split a batch over the cores.
-fn stream_parts(streams: usize) -> Vec<usize> {
-    let parts = rayon::current_num_threads().min(streams / MIN_PART_STREAMS).max(1);
+/// Stream boundaries `[0, …, streams]` that split a batch over the cores (one part on
+/// `one_core`).
+fn stream_parts(streams: usize, one_core: bool) -> Vec<usize> {
+    let cores = if one_core { 1 } else { rayon::current_num_threads() };
+    let parts = cores.min(streams / MIN_PART_STREAMS).max(1);
     (0..=parts).map(|k| k * streams / parts).collect()
 }
 
@@ -211,6 +233,15 @@ impl Grads {
             out.push(&mut self.beta);
         }
         out
+    }
+
+    /// Adds the gradients of another part of the same batch (`other`, left as it was).
+    pub fn add(&mut self, other: &mut Grads) {
+        for (mine, theirs) in self.tensors_mut().into_iter().zip(other.tensors_mut()) {
+            for (a, b) in mine.iter_mut().zip(theirs.iter()) {
+                *a += b;
+            }
+        }
     }
 }
 
@@ -281,6 +312,31 @@ impl Model {
         train: Option<&mut Pcg64Mcg>,
         hold_id: u32,
     ) -> Stats {
+        let training = train.is_some();
+        self.hidden_forward(batch, state, ws, train);
+        if let Some(norm) = &mut self.batch_norm {
+            batch_norm_forward(norm, training, &mut ws.top, &mut ws.xhat, &mut ws.inv_std);
+        }
+        self.output_and_loss(batch, ws, hold_id)
+    }
+
+    /// [`Model::forward`] through a shared reference, so that parts of a batch can run it side
+    /// by side: for a model without batch norm (whose statistics need the whole batch).
+    pub fn forward_part(
+        &self,
+        batch: &Batch,
+        state: &mut State,
+        ws: &mut Workspace,
+        train: Option<&mut Pcg64Mcg>,
+        hold_id: u32,
+    ) -> Stats {
+        assert!(self.batch_norm.is_none(), "batch norm needs the whole batch in one forward pass");
+        self.hidden_forward(batch, state, ws, train);
+        self.output_and_loss(batch, ws, hold_id)
+    }
+
+    /// Embedding, the LSTM layers and dropout: the top output [TB, H] into `ws.top`.
+    fn hidden_forward(&self, batch: &Batch, state: &mut State, ws: &mut Workspace, train: Option<&mut Pcg64Mcg>) {
         let w = &self.weights;
         let (bn, h) = (batch.streams, w.hidden);
         let rows = batch.steps * bn;
@@ -297,18 +353,19 @@ impl Model {
                     cache.x.extend_from_slice(&below.h[bn * h..]);
                 }
             }
-            lstm_forward(layer, cache, &mut state.h[l], &mut state.c[l], batch.steps, bn, &mut ws.w_hh_t);
+            let (h0, c0) = (&mut state.h[l], &mut state.c[l]);
+            lstm_forward(layer, cache, h0, c0, &mut ws.w_hh_t, ws.one_core);
         }
         let top_h = &ws.layers.last().expect("at least one layer").h[bn * h..];
-        let training = train.is_some();
         dropout_forward(top_h, self.dropout, train, &mut ws.mask, &mut ws.dropped);
         ws.top.clear();
         ws.top.extend_from_slice(&ws.dropped);
-        if let Some(norm) = &mut self.batch_norm {
-            batch_norm_forward(norm, training, &mut ws.top, &mut ws.xhat, &mut ws.inv_std);
-        }
+    }
+
+    /// The output layer and the loss, from `ws.top`.
+    fn output_and_loss(&self, batch: &Batch, ws: &mut Workspace, hold_id: u32) -> Stats {
         let w = &self.weights;
-        output_forward(&w.out_w, &w.out_b, &ws.top, &mut ws.probs);
+        output_forward(&w.out_w, &w.out_b, &ws.top, &mut ws.probs, ws.one_core);
         softmax_loss_forward(&mut ws.probs, batch.targets, w.vocab, hold_id)
     }
 
@@ -324,6 +381,7 @@ impl Model {
             &mut grads.weights.out_w,
             &mut grads.weights.out_b,
             &mut ws.d_top,
+            ws.one_core,
         );
         if let Some(norm) = &self.batch_norm {
             batch_norm_backward(norm, &ws.xhat, &ws.inv_std, &mut ws.d_top, &mut grads.gamma, &mut grads.beta);
@@ -338,6 +396,7 @@ impl Model {
                 &mut grads.weights.layers[l],
                 &mut ws.lstm,
                 batch.streams,
+                ws.one_core,
             );
             if l > 0 {
                 std::mem::swap(&mut ws.d_top, d_x);
@@ -378,16 +437,17 @@ fn lstm_forward(
     cache: &mut LayerCache,
     h0: &mut [f32],
     c0: &mut [f32],
-    tn: usize,
-    bn: usize,
     w_hh_t: &mut Vec<f32>,
+    one_core: bool,
 ) {
-    let h = h0.len() / bn;
-    let (rows, input) = (tn * bn, layer.w_ih.len() / (4 * h));
+    let h = layer.b_ih.len() / 4;
+    let (bn, input) = (h0.len() / h, layer.w_ih.len() / (4 * h));
+    let rows = cache.x.len() / input;
+    let tn = rows / bn;
     // Every step's input projection in one product: gates = x · W_ihᵀ + b_ih + b_hh.
     cache.gates.resize(rows * 4 * h, 0.0);
     let w_ih = Mat::transpose_of(&layer.w_ih, input, 4 * h);
-    matmul(&mut cache.gates, Mat::new(&cache.x, rows, input), w_ih, Write::Replace);
+    product(one_core, &mut cache.gates, Mat::new(&cache.x, rows, input), w_ih, Write::Replace);
     for row in cache.gates.chunks_mut(4 * h) {
         for ((g, a), b) in row.iter_mut().zip(&layer.b_ih).zip(&layer.b_hh) {
             *g += a + b;
@@ -404,7 +464,7 @@ fn lstm_forward(
     let w_hh_t = &*w_hh_t;
     // The recurrence, its streams spread over the cores: each part runs its streams through
     // every step of the window, so the cores never wait for each other.
-    let bounds = stream_parts(bn);
+    let bounds = stream_parts(bn, one_core);
     let parts = split_by_streams(&mut cache.gates, 4 * h, &bounds)
         .into_par_iter()
         .zip(split_by_streams(&mut cache.h, h, &bounds))
@@ -450,6 +510,7 @@ fn lstm_backward<'a>(
     grads: &mut LayerWeights,
     ws: &'a mut LstmGrads,
     bn: usize,
+    one_core: bool,
 ) -> &'a mut Vec<f32> {
     let h = layer.b_ih.len() / 4;
     let (rows, input) = (d_top.len() / h, layer.w_ih.len() / (4 * h));
@@ -460,7 +521,7 @@ fn lstm_backward<'a>(
     ws.d_c_next.clear();
     ws.d_c_next.resize(bn * h, 0.0);
     // As in the forward pass, each part of the streams on a core of its own.
-    let bounds = stream_parts(bn);
+    let bounds = stream_parts(bn, one_core);
     let parts = split_by_streams(&mut ws.d_gates, 4 * h, &bounds)
         .into_par_iter()
         .zip(split_by_streams(&mut ws.d_h_next, h, &bounds))
@@ -487,8 +548,8 @@ fn lstm_backward<'a>(
     // Weight gradients of every step in two batched products: d W_hh += d gatesᵀ · h_prev,
     // d W_ih += d gatesᵀ · x.
     let d_gates_t = Mat::transpose_of(&ws.d_gates, 4 * h, rows);
-    matmul(&mut grads.w_hh, d_gates_t, Mat::new(&cache.h[..rows * h], rows, h), Write::Add);
-    matmul(&mut grads.w_ih, d_gates_t, Mat::new(&cache.x, rows, input), Write::Add);
+    product(one_core, &mut grads.w_hh, d_gates_t, Mat::new(&cache.h[..rows * h], rows, h), Write::Add);
+    product(one_core, &mut grads.w_ih, d_gates_t, Mat::new(&cache.x, rows, input), Write::Add);
     for row in ws.d_gates.chunks(4 * h) {
         for ((gi, gh), d) in grads.b_ih.iter_mut().zip(grads.b_hh.iter_mut()).zip(row) {
             *gi += d;
@@ -497,7 +558,7 @@ fn lstm_backward<'a>(
     }
     ws.d_x.resize(rows * input, 0.0);
     let d_gates = Mat::new(&ws.d_gates, rows, 4 * h);
-    matmul(&mut ws.d_x, d_gates, Mat::new(&layer.w_ih, 4 * h, input), Write::Replace);
+    product(one_core, &mut ws.d_x, d_gates, Mat::new(&layer.w_ih, 4 * h, input), Write::Replace);
     &mut ws.d_x
 }
 
@@ -609,11 +670,11 @@ fn batch_norm_backward(
 }
 
 /// logits [TB, V] = top [TB, H] · out_wᵀ + out_b.
-fn output_forward(out_w: &[f32], out_b: &[f32], top: &[f32], logits: &mut Vec<f32>) {
+fn output_forward(out_w: &[f32], out_b: &[f32], top: &[f32], logits: &mut Vec<f32>, one_core: bool) {
     let (v, h) = (out_b.len(), out_w.len() / out_b.len());
     let rows = top.len() / h;
     logits.resize(rows * v, 0.0);
-    matmul(logits, Mat::new(top, rows, h), Mat::transpose_of(out_w, h, v), Write::Replace);
+    product(one_core, logits, Mat::new(top, rows, h), Mat::transpose_of(out_w, h, v), Write::Replace);
     for row in logits.chunks_mut(v) {
         for (x, b) in row.iter_mut().zip(out_b) {
             *x += b;
@@ -629,17 +690,18 @@ fn output_backward(
     d_out_w: &mut [f32],
     d_out_b: &mut [f32],
     d_top: &mut Vec<f32>,
+    one_core: bool,
 ) {
     let (v, h) = (d_out_b.len(), out_w.len() / d_out_b.len());
     let rows = top.len() / h;
-    matmul(d_out_w, Mat::transpose_of(d_logits, v, rows), Mat::new(top, rows, h), Write::Add);
+    product(one_core, d_out_w, Mat::transpose_of(d_logits, v, rows), Mat::new(top, rows, h), Write::Add);
     for row in d_logits.chunks(v) {
         for (g, d) in d_out_b.iter_mut().zip(row) {
             *g += d;
         }
     }
     d_top.resize(rows * h, 0.0);
-    matmul(d_top, Mat::new(d_logits, rows, v), Mat::new(out_w, v, h), Write::Replace);
+    product(one_core, d_top, Mat::new(d_logits, rows, v), Mat::new(out_w, v, h), Write::Replace);
 }
 
 /// Softmax of every row of logits [TB, V] in place (they become probabilities), and the

@@ -3,8 +3,14 @@
 //! learning-rate schedule, early stopping, and a checkpoint after every epoch (`last.ckpt`,
 //! and `best.ckpt` when validation improved). Deterministic for a seed: the shuffle and the
 //! dropout masks of epoch N come from (seed, N), so a resumed run continues identically.
+//!
+//! Each window's streams are split into [`PARTS`] parts that run forward and backward side
+//! by side, one core each, and their gradients are summed before the step (data
+//! parallelism: each core runs whole passes, so nothing but the sum waits for the other).
+//! The split is fixed, not the number of threads, so the numbers do not depend on the
+//! machine. A model with batch norm runs as one part, since its statistics need the batch.
 
-use crate::checkpoint::{Checkpoint, EpochRecord, Header, Schedule, WindowOrder};
+use crate::checkpoint::{Checkpoint, EpochRecord, Header, Schedule, TrainConfig, WindowOrder};
 use crate::data::Streams;
 use crate::error::TrainerError;
 use crate::network::{Batch, Grads, Model, State, Stats, Workspace};
@@ -14,11 +20,117 @@ use continuo_core::vocab::Vocabulary;
 use continuo_core::Token;
 use rand_core::{Rng, SeedableRng};
 use rand_pcg::Pcg64Mcg;
+use rayon::prelude::*;
 use std::path::Path;
 use std::time::Instant;
 
 /// Optimiser steps over which the learning rate ramps up from zero.
 pub const WARMUP_STEPS: u64 = 50;
+/// Parts a training window's streams are split into (see the module's notes).
+const PARTS: usize = 2;
+
+/// One part of the training windows: its streams, its copy of their data, and its own
+/// state, buffers, gradients and dropout masks.
+struct Part {
+    /// The part's streams within the window's: `first..first + streams`.
+    first: usize,
+    streams: usize,
+    inputs: Vec<u32>,
+    targets: Vec<i32>,
+    state: State,
+    ws: Workspace,
+    grads: Grads,
+    dropout: Pcg64Mcg,
+}
+
+/// The parts of every training window (see the module's notes).
+struct Parts(Vec<Part>);
+
+impl Parts {
+    /// [`PARTS`] parts, or one for a model with batch norm.
+    fn new(model: &Model) -> Parts {
+        let n = if model.batch_norm.is_some() { 1 } else { PARTS };
+        let ws = || if n == 1 { Workspace::default() } else { Workspace::one_core() };
+        let part = |_| Part {
+            first: 0,
+            streams: 0,
+            inputs: Vec::new(),
+            targets: Vec::new(),
+            state: State::zeros(0, 0, 0),
+            ws: ws(),
+            grads: Grads::zeros_like(model),
+            dropout: epoch_rng(0, 0, 0),
+        };
+        Parts((0..n).map(part).collect())
+    }
+
+    /// Starts windows of `streams` streams from a zero state, with `epoch`'s dropout masks.
+    fn start(&mut self, streams: usize, c: &TrainConfig, epoch: usize) {
+        let n = self.0.len();
+        for (k, part) in self.0.iter_mut().enumerate() {
+            part.first = k * streams / n;
+            part.streams = (k + 1) * streams / n - part.first;
+            part.state = State::zeros(c.layers, part.streams, c.hidden);
+            part.dropout = epoch_rng(c.seed, epoch, 2 + ((k as u64) << 8));
+        }
+    }
+
+    /// Forward over the window, each part on its own core: the whole window's loss.
+    fn forward(&mut self, model: &mut Model, batch: &Batch, hold: u32) -> Stats {
+        if let [part] = &mut self.0[..] {
+            return model.forward(batch, &mut part.state, &mut part.ws, Some(&mut part.dropout), hold);
+        }
+        let model = &*model;
+        let stats: Vec<Stats> = self
+            .0
+            .par_iter_mut()
+            .map(|part| {
+                part.take(batch);
+                let batch =
+                    Batch { inputs: &part.inputs, targets: &part.targets, steps: batch.steps, streams: part.streams };
+                model.forward_part(&batch, &mut part.state, &mut part.ws, Some(&mut part.dropout), hold)
+            })
+            .collect();
+        stats.iter().fold(Stats::default(), |mut all, s| {
+            all.add(s);
+            all
+        })
+    }
+
+    /// Backward after [`Parts::forward`]: the gradient of the mean loss over the window's
+    /// `count` targets, summed into the first part's gradients, which it returns.
+    fn backward(&mut self, model: &Model, batch: &Batch, count: usize) -> &mut Grads {
+        let single = self.0.len() == 1;
+        self.0.par_iter_mut().for_each(|part| {
+            part.grads.clear();
+            if single {
+                model.backward(batch, &mut part.ws, &mut part.grads, count);
+            } else {
+                let batch =
+                    Batch { inputs: &part.inputs, targets: &part.targets, steps: batch.steps, streams: part.streams };
+                model.backward(&batch, &mut part.ws, &mut part.grads, count);
+            }
+        });
+        let (first, rest) = self.0.split_first_mut().expect("at least one part");
+        for part in rest {
+            first.grads.add(&mut part.grads);
+        }
+        &mut first.grads
+    }
+}
+
+impl Part {
+    /// Copies the part's streams of `batch` (time-major rows `t·B + b`).
+    fn take(&mut self, batch: &Batch) {
+        let (all, range) = (batch.streams, self.first..self.first + self.streams);
+        self.inputs.clear();
+        self.targets.clear();
+        for t in 0..batch.steps {
+            self.inputs.extend_from_slice(&batch.inputs[t * all + range.start..t * all + range.end]);
+            self.targets.extend_from_slice(&batch.targets[t * all + range.start..t * all + range.end]);
+        }
+    }
+}
 
 /// Token ids of a corpus's songs, by split.
 pub struct Songs {
@@ -105,24 +217,15 @@ fn divergence(what: &str, nll: f64, vocab: usize) -> Option<String> {
 /// One truncated-BPTT window: forward, backward, clipping, warm-up and an Adam step. Stops
 /// before the step with the cause when the loss or the gradient is not a number, or the loss
 /// shows divergence.
-fn train_window(
-    ckpt: &mut Checkpoint,
-    batch: &Batch,
-    state: &mut State,
-    ws: &mut Workspace,
-    grads: &mut Grads,
-    dropout: &mut Pcg64Mcg,
-    hold: u32,
-) -> Result<Stats, String> {
-    let stats = ckpt.model.forward(batch, state, ws, Some(dropout), hold);
+fn train_window(ckpt: &mut Checkpoint, batch: &Batch, parts: &mut Parts, hold: u32) -> Result<Stats, String> {
+    let stats = parts.forward(&mut ckpt.model, batch, hold);
     if stats.count == 0 {
         return Ok(stats);
     }
     if let Some(cause) = divergence("training", stats.mean_nll(), ckpt.model.weights.vocab) {
         return Err(cause);
     }
-    grads.clear();
-    ckpt.model.backward(batch, ws, grads, stats.count);
+    let grads = parts.backward(&ckpt.model, batch, stats.count);
     let norm = clip_global_norm(&mut grads.tensors_mut(), ckpt.header.config.clip);
     if !norm.is_finite() {
         return Err(format!("the gradient norm is {norm}"));
@@ -148,9 +251,8 @@ pub fn throughput(
     let config = ckpt.header.config.clone();
     let refs: Vec<&[u32]> = songs.train.iter().map(Vec::as_slice).collect();
     let data = Streams::new(&refs, config.batch, song_end);
-    let (mut grads, mut ws) = (Grads::zeros_like(&ckpt.model), Workspace::default());
-    let mut dropout_rng = epoch_rng(config.seed, 1, 2);
-    let mut state = State::zeros(config.layers, data.streams, config.hidden);
+    let mut parts = Parts::new(&ckpt.model);
+    parts.start(data.streams, &config, 1);
     let mut tokens = 0;
     let mut started = Instant::now();
     for (k, (t, steps)) in data.windows(config.window).take(warmup + windows).enumerate() {
@@ -160,8 +262,11 @@ pub fn throughput(
         }
         let (inputs, targets) = data.window(t, steps);
         let batch = Batch { inputs, targets, steps, streams: data.streams };
-        let stats = train_window(ckpt, &batch, &mut state, &mut ws, &mut grads, &mut dropout_rng, hold)
-            .map_err(|cause| TrainerError::Diverged { epoch: 1, during: format!("window {}", k + 1), cause })?;
+        let stats = train_window(ckpt, &batch, &mut parts, hold).map_err(|cause| TrainerError::Diverged {
+            epoch: 1,
+            during: format!("window {}", k + 1),
+            cause,
+        })?;
         tokens += stats.count;
     }
     Ok((tokens, started.elapsed().as_secs_f64()))
@@ -203,8 +308,7 @@ pub fn train_until(
     let vocab = Vocabulary::from_tokens(ckpt.header.encoding.vocabulary.clone())?;
     let (hold, song_end) = (special_id(&vocab, Token::Hold), special_id(&vocab, Token::SongEnd));
     let config = ckpt.header.config.clone();
-    let mut grads = Grads::zeros_like(&ckpt.model);
-    let mut ws = Workspace::default();
+    let mut parts = Parts::new(&ckpt.model);
     while !stopped && ckpt.header.epoch < config.max_epochs && ckpt.header.epochs_since_best < config.patience {
         let epoch = ckpt.header.epoch + 1;
         let started = Instant::now();
@@ -221,11 +325,10 @@ pub fn train_until(
         let windows = batches.iter().map(|b| b.windows(config.window).count()).sum();
         progress(Progress::Epoch { epoch, windows });
         ckpt.header.adam.lr = scheduled_lr(&ckpt.header, epoch);
-        let mut dropout_rng = epoch_rng(config.seed, epoch, 2);
         let mut total = Stats::default();
         let mut k = 0;
         'batches: for data in &batches {
-            let mut state = State::zeros(config.layers, data.streams, config.hidden);
+            parts.start(data.streams, &config, epoch);
             for (t, steps) in data.windows(config.window) {
                 if stop() {
                     stopped = true;
@@ -233,8 +336,11 @@ pub fn train_until(
                 }
                 let (inputs, targets) = data.window(t, steps);
                 let batch = Batch { inputs, targets, steps, streams: data.streams };
-                let stats = train_window(ckpt, &batch, &mut state, &mut ws, &mut grads, &mut dropout_rng, hold)
-                    .map_err(|cause| TrainerError::Diverged { epoch, during: format!("window {}", k + 1), cause })?;
+                let stats = train_window(ckpt, &batch, &mut parts, hold).map_err(|cause| TrainerError::Diverged {
+                    epoch,
+                    during: format!("window {}", k + 1),
+                    cause,
+                })?;
                 total.add(&stats);
                 k += 1;
                 let seconds = started.elapsed().as_secs_f64();
@@ -289,4 +395,48 @@ pub fn train_until(
         progress(Progress::EpochDone(&record));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::presets::preset;
+    use crate::weights::LstmWeights;
+    use continuo_core::parity::agree;
+
+    /// The parts' summed gradients are those of one pass over the whole window, and the loss
+    /// is the same: the split changes where the work runs, not what it computes.
+    #[test]
+    fn parts_compute_the_whole_windows_loss_and_gradients() {
+        let (v, steps, streams) = (9, 6, 5);
+        let config = TrainConfig { layers: 2, hidden: 8, ..preset("melody").unwrap().config() };
+        let mut model = Model::new(LstmWeights::random(v, 4, 8, 2, 3), false, 0.0);
+        let inputs: Vec<u32> = (0..steps * streams).map(|i| (i * 7 % v) as u32).collect();
+        let targets: Vec<i32> =
+            (0..steps * streams).map(|i| if i % 5 == 2 { -1 } else { (i * 3 % v) as i32 }).collect();
+        let batch = Batch { inputs: &inputs, targets: &targets, steps, streams };
+
+        let mut ws = Workspace::default();
+        let mut state = State::zeros(2, streams, 8);
+        let whole = model.forward(&batch, &mut state, &mut ws, Some(&mut epoch_rng(1, 1, 2)), 0);
+        let mut expected = Grads::zeros_like(&model);
+        model.backward(&batch, &mut ws, &mut expected, whole.count);
+
+        let mut parts = Parts::new(&model);
+        assert_eq!(parts.0.len(), PARTS);
+        parts.start(streams, &config, 1);
+        let split = parts.forward(&mut model, &batch, 0);
+        assert_eq!((split.count, split.correct), (whole.count, whole.correct));
+        assert!((split.nll - whole.nll).abs() < 1e-4, "{} against {}", split.nll, whole.nll);
+        let got = parts.backward(&model, &batch, split.count);
+        for (g, e) in got.tensors_mut().into_iter().zip(expected.tensors_mut()) {
+            agree(g, e, 1e-5).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_model_with_batch_norm_trains_as_one_part() {
+        let model = Model::new(LstmWeights::random(9, 4, 8, 1, 3), true, 0.0);
+        assert_eq!(Parts::new(&model).0.len(), 1);
+    }
 }
