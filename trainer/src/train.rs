@@ -65,6 +65,7 @@ impl Parts {
     }
 
     /// Starts windows of `streams` streams from a zero state, with `epoch`'s dropout masks.
+    /// With fewer streams than parts, some parts have none and sit out.
     fn start(&mut self, streams: usize, c: &TrainConfig, epoch: usize) {
         let n = self.0.len();
         for (k, part) in self.0.iter_mut().enumerate() {
@@ -85,6 +86,9 @@ impl Parts {
             .0
             .par_iter_mut()
             .map(|part| {
+                if part.streams == 0 {
+                    return Stats::default(); // fewer streams than parts
+                }
                 part.take(batch);
                 let batch =
                     Batch { inputs: &part.inputs, targets: &part.targets, steps: batch.steps, streams: part.streams };
@@ -105,7 +109,7 @@ impl Parts {
             part.grads.clear();
             if single {
                 model.backward(batch, &mut part.ws, &mut part.grads, count);
-            } else {
+            } else if part.streams > 0 {
                 let batch =
                     Batch { inputs: &part.inputs, targets: &part.targets, steps: batch.steps, streams: part.streams };
                 model.backward(&batch, &mut part.ws, &mut part.grads, count);
@@ -405,10 +409,17 @@ mod tests {
     use continuo_core::parity::agree;
 
     /// The parts' summed gradients are those of one pass over the whole window, and the loss
-    /// is the same: the split changes where the work runs, not what it computes.
+    /// is the same: the split changes where the work runs, not what it computes. Also with
+    /// one stream, where a part has none.
     #[test]
     fn parts_compute_the_whole_windows_loss_and_gradients() {
-        let (v, steps, streams) = (9, 6, 5);
+        for streams in [5, 1] {
+            whole_against_parts(streams);
+        }
+    }
+
+    fn whole_against_parts(streams: usize) {
+        let (v, steps) = (9, 6);
         let config = TrainConfig { layers: 2, hidden: 8, ..preset("melody").unwrap().config() };
         let mut model = Model::new(LstmWeights::random(v, 4, 8, 2, 3), false, 0.0);
         let inputs: Vec<u32> = (0..steps * streams).map(|i| (i * 7 % v) as u32).collect();
