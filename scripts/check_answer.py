@@ -4,19 +4,24 @@ note-on and note-off lies on the 16th grid of the tempo within one sample, every
 has its note-off, and no note-off comes for a note that is not sounding (MIDI sent twice). Prints the count of answered notes and the worst grid error in samples;
 exits 1 with the reason otherwise.
 
-    check_answer.py RESULT.json NAME [--period=N] [--cut-answer] [--controllers] [--exit]
-                    [--listen PORT]
+    check_answer.py RESULT.json NAME [--period=N] [--no-pass-through] [--cut-answer]
+                    [--controllers] [--exit] [--listen PORT]
 
 The grid's phase is not known to a JACK client (the host's transport started it), so it is
 fitted: the latest phase at which every answered event is at or after its exact step time.
 Each event must then lie within one sample of its step's sample. The player's own events,
-when passed through, are told apart from the answer by matching what was sent.
+when passed through, are told apart from the answer by matching what was sent;
+`--no-pass-through` (the host turned it off): everything received is the answer.
 `--cut-answer`: the player's note that started a new phrase on the answer's sounding pitch came
 out after the answer's note-off, and no note-off cut it short. `--controllers`: the sustain
 pedal and pitch bend sent came out. `--listen` (the player recorded the app's audio): the
 built-in voice was silent before the phrase, sounded at every answered onset, never past
 0 dBFS. `--exit`: the app quit during the answer; the note-offs of
 its last frame are not on the grid.
+
+Exit status 2 instead of 1: a note went out twice or not at all while the JACK server had
+xruns (a client finished late; JACK may then read a late client's MIDI twice or not at all).
+The recording says nothing of the plugin then, and the caller runs the case again.
 """
 
 import json
@@ -24,9 +29,9 @@ import math
 import sys
 
 
-def fail(name, why):
+def fail(name, why, status=1):
     print(f"{name}: FAILED: {why}")
-    sys.exit(1)
+    sys.exit(status)
 
 
 def is_note(b):
@@ -85,7 +90,10 @@ def main():
     flags = set(sys.argv[3:])
     r = json.load(open(path))
     step = r["rate"] * 60.0 / r["tempo"] / 4.0
-    answer, passed = split_passed_through(r["sent"], r["received"])
+    if "--no-pass-through" in flags:
+        answer, passed = r["received"], []
+    else:
+        answer, passed = split_passed_through(r["sent"], r["received"])
     # An answer cut short by the player's new phrase ends where the player's note starts.
     cuts = {e["frame"] for e in passed if is_note(e["bytes"]) and is_on(e["bytes"])}
     if "--exit" in flags and r["received"]:
@@ -99,19 +107,7 @@ def main():
     worst, changes = grid_error([e["frame"] for e in notes], step, period)
     if worst > 1:
         fail(name, f"an answered note is {worst} samples off the 16th grid at {r['tempo']} BPM")
-    # Every note-on has its note-off (player's and answer's together, by channel and pitch).
-    # A note-off of a note that is not sounding means MIDI went out twice (or an off was lost).
-    sounding = {}
-    for e in sorted(r["received"], key=lambda e: e["frame"]):
-        b = e["bytes"]
-        if is_note(b):
-            key = (b[0] & 0x0F, b[1])
-            sounding[key] = sounding.get(key, 0) + (1 if is_on(b) else -1)
-            if sounding[key] < 0:
-                fail(name, f"a note-off of a note that was not sounding at frame {e['frame']}: {b} (sent twice?)")
-    stuck = [k for k, n in sounding.items() if n > 0]
-    if stuck:
-        fail(name, f"notes without a note-off (channel, pitch): {stuck}")
+    check_pairs(name, r)
     if "--cut-answer" in flags:
         check_cut(name, r, passed)
     if "--controllers" in flags:
@@ -122,6 +118,36 @@ def main():
         check_voice(name, r, notes, period)
     host_late = f" (the host's output delay changed {changes} times by whole periods)" if period else ""
     print(f"{name}: {len(ons)} answered notes, worst grid error {worst} samples{host_late}")
+
+
+def check_pairs(name, r):
+    """Every note-on has its note-off (player's and answer's together, by channel and pitch).
+    A note-off of a note that is not sounding means MIDI went out twice (or an on was lost).
+    On failure the events received around it are printed, and the JACK server's xruns
+    during the recording make it status 2 (see the module's doc)."""
+    received = sorted(r["received"], key=lambda e: e["frame"])
+    sounding = {}
+    for i, e in enumerate(received):
+        b = e["bytes"]
+        if is_note(b):
+            key = (b[0] & 0x0F, b[1])
+            sounding[key] = sounding.get(key, 0) + (1 if is_on(b) else -1)
+            if sounding[key] < 0:
+                unpaired(name, r, received[max(0, i - 4):i + 3],
+                         f"a note-off of a note that was not sounding at frame {e['frame']}: {b} (sent twice?)")
+    stuck = [k for k, n in sounding.items() if n > 0]
+    if stuck:
+        unpaired(name, r, [], f"notes without a note-off (channel, pitch): {stuck}")
+
+
+def unpaired(name, r, around, why):
+    for e in around:
+        print(f"  received at frame {e['frame']}: {e['bytes']}")
+    xruns = [x["frame"] for x in r.get("xruns", [])]
+    if not xruns:
+        fail(name, why)
+    print(f"  the JACK server had {len(xruns)} xruns while recording, at frames {xruns}")
+    fail(name, f"{why}; during xruns, so it says nothing of the plugin", status=2)
 
 
 def check_voice(name, r, answer, period):

@@ -7,7 +7,9 @@
 # - The standalone app on JACK: a phrase is answered; a new phrase on the answer's sounding
 #   pitch is not cut; the sustain pedal and pitch bend pass through; SIGINT during an answer
 #   leaves no note without its note-off and exits 0.
-# Each check prints the count of answered notes and the worst grid error in samples.
+# Each check prints the count of answered notes and the worst grid error in samples. A note
+# sent twice or lost while the JACK server had xruns (a client late; seen once in CI on a
+# loaded 2-core machine) says nothing of the plugin: that case runs again, three times at most.
 # Every process started here is stopped by its id. Needs the bundle (`cargo xtask bundle
 # continuo --release`, run here when missing or older than the sources). Installs ardour,
 # jackd2 and python3-jack-client when missing (through scripts/setup.sh).
@@ -137,10 +139,30 @@ LUA
   for _ in $(seq 100); do kill -0 "$ardour_pid" 2>/dev/null || break; sleep 0.1; done
   stop "$ardour_pid"
   stop "$jack_pid"
-  /usr/bin/python3 scripts/check_answer.py "$work/ardour-$bpm.json" "$name" --period="$period" || { tail -n 30 "$work/ardour.log"; exit 1; }
+  local status=0
+  /usr/bin/python3 scripts/check_answer.py "$work/ardour-$bpm.json" "$name" --period="$period" --no-pass-through || status=$?
+  [ "$status" -eq 0 ] && return
+  tail -n 30 "$work/ardour.log"
+  [ "$status" -eq 2 ] && [ "$attempt" -lt 3 ] || exit 1
+  echo "$name: JACK had xruns when a note went wrong (attempt $attempt); once more" >&2
+  rm -rf "$work/session-$bpm"
+  ardour_case "$bpm" "$period" "$seconds" $((attempt + 1))
 }
 
 standalone_case() { # name seconds signal-after player-flags...
+  local attempt
+  for attempt in 1 2 3; do
+    # Called plainly (not in a condition), so that `set -e` still holds inside.
+    standalone_attempt "$@"
+    [ "$checked" -eq 2 ] || return 0
+    echo "$1: JACK had xruns when a note went wrong (attempt $attempt)" >&2
+  done
+  exit 1
+}
+
+# One try of a standalone case; exits on a failure, except the checker's status 2 (xruns),
+# which it leaves in `checked` for standalone_case to try again.
+standalone_attempt() { # name seconds signal-after player-flags...
   local name=$1 seconds=$2 signal_after=$3
   shift 3
   # The player first (its phrase starts 3 s in); the app connects to it, as a performer's
@@ -166,7 +188,11 @@ standalone_case() { # name seconds signal-after player-flags...
   [ "$signal_after" = - ] || exit_flag=(--exit)
   # The player and the app feed each other (a cycle in JACK's graph), so the app's output
   # reaches the player in the same period or the next, as JACK orders them.
-  /usr/bin/python3 scripts/check_answer.py "$work/standalone.json" "$name" --period=512 "$@" "${exit_flag[@]}" || { tail -n 20 "$work/standalone.log"; exit 1; }
+  checked=0
+  /usr/bin/python3 scripts/check_answer.py "$work/standalone.json" "$name" --period=512 "$@" "${exit_flag[@]}" || checked=$?
+  [ "$checked" -eq 0 ] && return
+  tail -n 20 "$work/standalone.log"
+  [ "$checked" -eq 2 ] || exit 1
 }
 
 if [ -z "${CONTINUO_STANDALONE_ONLY:-}" ]; then

@@ -46,7 +46,7 @@ def main():
     beat = rate * 60.0 / args.tempo
     start = None
     plan = []  # (frame, bytes), sorted
-    sent, received = [], []
+    sent, received, xruns = [], [], []
     state = {"cut": None}
 
     def schedule(first_frame):
@@ -88,7 +88,12 @@ def main():
             out_port.write_midi_event(offset, data)
             sent.append({"frame": now + offset, "bytes": list(data)})
 
+    def xrun(delayed_usecs):
+        # JACK missed a cycle: what a late client wrote may be lost or read twice.
+        xruns.append({"frame": client.frame_time, "delayed_usecs": delayed_usecs})
+
     client.set_process_callback(process)
+    client.set_xrun_callback(xrun)
     with client:
         if args.to:
             out_port.connect(args.to)
@@ -102,8 +107,8 @@ def main():
                 time.sleep(0.05)
         time.sleep(max(0.0, until - time.monotonic()))
     with open(args.out, "w") as f:
-        json.dump({"rate": rate, "tempo": args.tempo, "sent": sent, "received": received, "audio": audio}, f)
-    print(f"jack_player: sent {len(sent)}, received {len(received)} events", file=sys.stderr)
+        json.dump({"rate": rate, "tempo": args.tempo, "sent": sent, "received": received, "audio": audio, "xruns": xruns}, f)
+    print(f"jack_player: sent {len(sent)}, received {len(received)} events, {len(xruns)} xruns", file=sys.stderr)
 
 
 if __name__ == "__main__":
