@@ -8,8 +8,8 @@
 #   pitch is not cut; the sustain pedal and pitch bend pass through; SIGINT during an answer
 #   leaves no note without its note-off and exits 0.
 # Each check prints the count of answered notes and the worst grid error in samples. A note
-# sent twice or lost while the JACK server had xruns (a client late; seen once in CI on a
-# loaded 2-core machine) says nothing of the plugin: that case runs again, three times at most.
+# sent twice or lost while the JACK server had xruns (a client late) says nothing of the
+# plugin: that case runs again, three times at most.
 # Every process started here is stopped by its id. Needs the bundle (`cargo xtask bundle
 # continuo --release`, run here when missing or older than the sources). Installs ardour,
 # jackd2 and python3-jack-client when missing (through scripts/setup.sh).
