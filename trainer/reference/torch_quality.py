@@ -12,6 +12,11 @@ streams (each starts with `/`, each song goes to the shortest stream), 64-step w
 time order with the state carried, no dropout. Prints one line of JSON.
 
     python3 trainer/reference/torch_quality.py --corpus data-out/essen --threads 2
+
+At the default's budget, on its corpus, evaluated on each corpus's test songs:
+
+    python3 trainer/reference/torch_quality.py --corpus data-out/essen-oneills --minutes 10 \
+        --test-corpus data-out/essen --test-corpus data-out/oneills
 """
 import argparse
 import json
@@ -39,19 +44,22 @@ def pitch_folder(vocabulary):
     return fold
 
 
-def read_corpus(folder):
+def read_corpus(folder, vocabulary=None):
+    """The corpus's vocabulary and its songs by split as token ids, in `vocabulary` (another
+    corpus's, whose model is evaluated here) when given, else in its own."""
     manifest = json.loads((Path(folder) / "corpus.json").read_text())
     if manifest["encoding"] != "melody":
         raise SystemExit(f"{folder}: this reference reads melody corpora only, not {manifest['encoding']}")
-    vocab = {token: i for i, token in enumerate(manifest["vocabulary"])}
-    fold = pitch_folder(manifest["vocabulary"])
+    vocabulary = vocabulary or manifest["vocabulary"]
+    vocab = {token: i for i, token in enumerate(vocabulary)}
+    fold = pitch_folder(vocabulary)
     splits = {"train": [], "validation": [], "test": []}
     with open(Path(folder) / "songs.jsonl") as f:
         for line in f:
             song = json.loads(line)
             # Every song already ends with `/`.
             splits[song["split"]].append([vocab[t] if t in vocab else vocab[fold(int(t))] for t in song["tokens"]])
-    return manifest["vocabulary"], splits
+    return vocabulary, splits
 
 
 class Net(nn.Module):
@@ -154,6 +162,11 @@ def main():
     p.add_argument("--max-epochs", type=int, default=100)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--minutes", type=float, help="a training budget: no epoch starts that would end past it "
+                   "(judged by the last epoch's time)")
+    p.add_argument("--test-corpus", action="append", default=[],
+                   help="evaluate on this corpus's test split instead (repeatable; the pitches are mapped "
+                        "into the training corpus's vocabulary)")
     a = p.parse_args()
 
     torch.set_num_threads(a.threads)
@@ -186,13 +199,21 @@ def main():
             since += 1
             if since >= a.patience:
                 break
+        if a.minutes is not None:
+            last = history[-1]["seconds"] - (history[-2]["seconds"] if len(history) > 1 else 0.0)
+            if history[-1]["seconds"] + last > a.minutes * 60:
+                break
+    train_seconds = round(time.time() - started)
     net.load_state_dict(best_state)
-    report = evaluate_streams(net, splits["test"], end, hold)
-    report.update({"reference": "torch_quality.py", "corpus": a.corpus, "epochs": len(history),
-                   "best_epoch": min(history, key=lambda h: h["validation_nll"])["epoch"],
-                   "best_validation_nll": best, "train_seconds": round(time.time() - started),
-                   "threads": a.threads, "torch": torch.__version__})
-    print(json.dumps(report))
+    for test in a.test_corpus or [a.corpus]:
+        songs = splits["test"] if test == a.corpus else read_corpus(test, vocabulary)[1]["test"]
+        report = evaluate_streams(net, songs, end, hold)
+        report.update({"reference": "torch_quality.py", "corpus": a.corpus, "test_corpus": test,
+                       "epochs": len(history),
+                       "best_epoch": min(history, key=lambda h: h["validation_nll"])["epoch"],
+                       "best_validation_nll": best, "train_seconds": train_seconds,
+                       "threads": a.threads, "torch": torch.__version__})
+        print(json.dumps(report))
 
 
 if __name__ == "__main__":
