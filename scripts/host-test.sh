@@ -9,7 +9,8 @@
 #   leaves no note without its note-off and exits 0.
 # Each check prints the count of answered notes and the worst grid error in samples. A note
 # sent twice or lost while the JACK server had xruns (a client late) says nothing of the
-# plugin: that case runs again, three times at most.
+# plugin: that case runs again (a standalone case three times at most, an Ardour case as
+# often as a failed start of Ardour is retried, eight times in all).
 # Every process started here is stopped by its id. Needs the bundle (`cargo xtask bundle
 # continuo --release`, run here when missing or older than the sources). Installs ardour,
 # jackd2 and python3-jack-client when missing (through scripts/setup.sh).
@@ -64,6 +65,11 @@ wait_for_port() { # port [seconds, default 30]
   echo "host test: no JACK port '$1' after ${2:-30} s" >&2; return 1
 }
 
+# Starts of Ardour per case at most (see ardour_case): at the rate of failed starts seen here
+# (9 of 34), eight in a row would fail about once in 40,000 cases, if starts failed
+# independently; three in a row did once.
+ardour_attempts=8
+
 ardour_case() { # bpm period seconds [attempt]
   local bpm=$1 period=$2 seconds=$3 attempt=${4:-1} name="Ardour ($lua_tool, VST3) at $1 BPM, $2-sample periods"
   start_jack "$period"
@@ -111,9 +117,11 @@ LUA
   pids+=("$ardour_pid")
   # Ardour scans plugins and builds the session first: on a loaded 2-core machine this once
   # took longer than 30 s. Its log says when the track is made ("rolling"), or that it lost
-  # its JACK connection while starting ("CheckRes error", then "JACK HALTED": seen in 4 of 14
-  # starts here, with and without other JACK clients polling; the cause is not known).
-  # JACK is asked for the port only then; a lost connection is tried again at once.
+  # its JACK connection while starting ("CheckRes error", then "JACK HALTED"). That happened
+  # in 9 of 34 starts here, 3 of them in a row once: jackd's log then shows Ardour's
+  # request stream out of step ("CheckSize error", then the text of a port's pretty-name
+  # metadata key read as requests), and the server drops the client. JACK is asked for the
+  # port only then; a lost connection is tried again at once, from a fresh server.
   local made=""
   for _ in $(seq 240); do
     grep -q "JACK HALTED" "$work/ardour.log" && break
@@ -123,10 +131,10 @@ LUA
   done
   if [ -z "$made" ] || grep -q "JACK HALTED" "$work/ardour.log" || ! wait_for_port "ardour:Cont/midi_in 1" 10; then
     cat "$work/ardour.log"
-    grep -v XRun "$work/jackd.log" | tail -n 20
-    [ "$attempt" -lt 3 ] || exit 1
-    # Once more (at most three times in all), from a fresh server and session, saying so.
-    echo "$name: Ardour did not make its track or lost JACK (attempt $attempt); once more" >&2
+    grep -v -e XRun -e "Unknown request" "$work/jackd.log" | tail -n 20
+    [ "$attempt" -lt "$ardour_attempts" ] || exit 1
+    # Once more, from a fresh server and session, saying so.
+    echo "$name: Ardour did not make its track or lost JACK (attempt $attempt of $ardour_attempts); once more" >&2
     stop "$ardour_pid"
     stop "$jack_pid"
     rm -rf "$work/session-$bpm"
@@ -143,8 +151,8 @@ LUA
   /usr/bin/python3 scripts/check_answer.py "$work/ardour-$bpm.json" "$name" --period="$period" --no-pass-through || status=$?
   [ "$status" -eq 0 ] && return
   tail -n 30 "$work/ardour.log"
-  [ "$status" -eq 2 ] && [ "$attempt" -lt 3 ] || exit 1
-  echo "$name: JACK had xruns when a note went wrong (attempt $attempt); once more" >&2
+  [ "$status" -eq 2 ] && [ "$attempt" -lt "$ardour_attempts" ] || exit 1
+  echo "$name: JACK had xruns when a note went wrong (attempt $attempt of $ardour_attempts); once more" >&2
   rm -rf "$work/session-$bpm"
   ardour_case "$bpm" "$period" "$seconds" $((attempt + 1))
 }
