@@ -10,7 +10,7 @@ client runs. `--cut-answer` plays a second phrase whose first note is the pitch 
 sounds at that moment (to check that the player's note is not cut). `--controllers` sends a
 sustain pedal and a pitch bend inside the phrase. `--listen` records an audio port (connected
 as soon as it appears): the peak of each period. The JSON written has the frame rate, every
-event sent and received ({"frame": F, "bytes": [..]}) and the audio periods ({"frame": F,
+event sent and received ({"frame": F, "bytes": [..]}), the audio periods ({"frame": F,
 "peak": P}, every period from the connection on) and the JACK server's xruns while it ran
 ({"frame": F, "delayed_usecs": D}).
 """
