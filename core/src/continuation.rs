@@ -3,8 +3,13 @@
 //! result comes back in the seed's own key. Shared by `trainer generate` and the plugin's
 //! inference worker (which calls [`Continuer::next`] one grid step ahead of the music).
 //! A continuer keeps a session memory ([`crate::memory`]) of what it was told to remember
-//! and of everything it played, blended into each step as `SamplerSettings::memory` asks.
+//! and of everything it played, blended into each step as `SamplerSettings::memory` asks;
+//! knows where the music is in its metre ([`Continuer::shape_answer`]); takes up the call's
+//! own bars as `SamplerSettings::develop` asks ([`crate::develop`]); and closes an answer of
+//! known length on a cadence ([`crate::cadence`]).
 
+use crate::cadence::Cadence;
+use crate::develop::Developer;
 use crate::encoding::Token;
 use crate::inference::{ContinuationModel, ModelError};
 use crate::key::{estimate_key, key_fit, Key};
@@ -44,6 +49,10 @@ pub struct Continuer {
     key_frame: bool,
     /// Steps the guard took over since the continuer was made.
     guarded: u64,
+    /// The piece in its metre, and the Develop control's plans.
+    developer: Developer,
+    /// The answer's closing note.
+    cadence: Cadence,
     /// Scratch for the blend, the memory's probabilities, and the blend as logits.
     probs: Vec<f32>,
     remembered: Vec<f32>,
@@ -65,6 +74,8 @@ impl Continuer {
         let (probs, remembered, blended) = (vec![0.0; v], vec![0.0; v], vec![0.0; v]);
         let hold = vocab.id(&Token::Hold);
         let key_frame = model.card().encoding.key_normalisation == KeyNormalisation::CMajorAMinor;
+        let developer = Developer::new(vocab, key_frame, Continuer::four_four(&model));
+        let cadence = Cadence::new(vocab);
         Continuer {
             model,
             sampler,
@@ -78,6 +89,8 @@ impl Continuer {
             sounding: false,
             key_frame,
             guarded: 0,
+            developer,
+            cadence,
             probs,
             remembered,
             blended,
@@ -113,6 +126,30 @@ impl Continuer {
     /// Start sampling afresh from a random seed.
     pub fn reseed(&mut self, seed: u64) {
         self.sampler.reseed(seed);
+        self.developer.reseed(seed);
+    }
+
+    /// A bar of 4/4 on the model's grid, in steps.
+    fn four_four(model: &ContinuationModel) -> usize {
+        4 * model.card().grid().steps_per_beat as usize
+    }
+
+    /// Tell the continuer where the answer is in its metre, how long it may be and the
+    /// piece's key, after [`Continuer::prime`] (and before the answer's first
+    /// [`Continuer::next`]). Without it, the music is taken to be in 4/4 from the primed
+    /// tokens' first step, and an answer has no end.
+    pub fn shape_answer(&mut self, shape: &AnswerShape) {
+        self.developer.set_metre(shape.bar_steps, shape.position);
+        self.cadence.clear();
+        if let (Some(max), Some(key)) = (shape.max_steps, shape.key) {
+            let tonic = (key.tonic as i32 + self.shift).rem_euclid(12) as u8;
+            self.cadence.plan(max, shape.bar_steps, shape.position, tonic);
+        }
+    }
+
+    /// Where the next step falls in its bar (steps from the downbeat).
+    pub fn bar_position(&self) -> usize {
+        self.developer.metre().position(self.developer.len())
     }
 
     /// Start a new piece from `tokens` (in the piece's key, without a trailing `/`):
@@ -126,6 +163,9 @@ impl Continuer {
             tokens.iter().filter(|t| **t != Token::SongEnd).map(|t| t.transposed(shift).unwrap_or(Token::Rest)),
         );
         let ids = vocab.encode(&framed);
+        let four_four = Continuer::four_four(&self.model);
+        self.developer.prime(&ids[1..], four_four);
+        self.cadence.clear();
         self.steerer.clear();
         self.sounding = false;
         for &id in &ids {
@@ -165,12 +205,16 @@ impl Continuer {
         // The register is asked for in the key the answer is played in.
         let played_shift = if self.follow_key { self.shift } else { 0 };
         self.steerer.steer(&mut self.blended, &settings.steering, played_shift);
+        self.developer.shape(&mut self.blended, settings.develop);
         if let (Some(hold), false) = (self.hold, self.sounding) {
             // Nothing sounds: a hold would hold nothing (and, first in an answer, would
             // lengthen a note that has already ended).
             self.blended[hold as usize] = f32::NEG_INFINITY;
         }
+        self.cadence.shape(&mut self.blended);
         let id = self.sampler.sample(&self.blended, &settings, self.special);
+        self.developer.heard(id);
+        self.cadence.heard(id);
         self.memory.observe(id);
         self.steerer.heard(id);
         self.track_sounding(id);
@@ -179,6 +223,19 @@ impl Continuer {
         let back = if self.follow_key { -self.shift } else { 0 };
         Ok(token.transposed(back).unwrap_or(Token::Rest))
     }
+}
+
+/// How an answer sits in the music: see [`Continuer::shape_answer`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AnswerShape {
+    /// Steps in a bar of the metre.
+    pub bar_steps: usize,
+    /// Where the answer's first step falls in its bar (steps from the downbeat).
+    pub position: usize,
+    /// The answer's longest length in steps; `None`: it goes on (no cadence).
+    pub max_steps: Option<usize>,
+    /// The piece's key (the cadence's tonic and dominant); `None`: no cadence.
+    pub key: Option<Key>,
 }
 
 /// A declared key this much less fitting for the seed's notes than the estimated key
@@ -303,6 +360,9 @@ pub fn continue_score(
     let steps = ((to_bar_line + bars as f64 * ts.bar_beats()) / grid.step_beats()).round() as usize;
     continuer.prime(&tokens, shift)?;
     continuer.remember(&tokens);
+    let bar_steps = (ts.bar_beats() / grid.step_beats()).round().max(1.0) as usize;
+    let position = (into_bar / grid.step_beats()).round() as usize % bar_steps;
+    continuer.shape_answer(&AnswerShape { bar_steps, position, max_steps: Some(steps), key: key.key });
     let mut generated = Vec::with_capacity(steps);
     for _ in 0..steps {
         generated.push(continuer.next(settings)?);

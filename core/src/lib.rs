@@ -6,9 +6,11 @@
 //! [`vocab`] ids. Back: ids → tokens → step notes → beats → [`midi::write_midi`].
 //! The [`card`] ties a trained model to its encoding; [`corpus`] imports whole folders.
 
+pub mod cadence;
 pub mod card;
 pub mod continuation;
 pub mod corpus;
+pub mod develop;
 pub mod encoding;
 pub mod error;
 pub mod grid;

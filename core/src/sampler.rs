@@ -26,6 +26,9 @@ pub struct SamplerSettings {
     /// 0..=1: how much the session memory's prediction is blended in ([`crate::memory`]);
     /// read by [`crate::continuation::Continuer`], which owns the memory.
     pub memory: f32,
+    /// 0..=1: how often an answer's bar takes up an earlier bar of the call
+    /// ([`crate::develop`]); read by the continuer.
+    pub develop: f32,
     /// Density, register, step / leap, repetition and scale lock ([`crate::steering`]),
     /// applied by the continuer before sampling.
     pub steering: Steering,
@@ -43,6 +46,7 @@ impl Default for SamplerSettings {
             top_p: 1.0,
             allow_song_end: true,
             memory: 0.0,
+            develop: 0.0,
             steering: Steering::default(),
             guard: true,
         }

@@ -53,6 +53,14 @@ pub struct EvalArgs {
     /// How many test songs to continue.
     #[arg(long, default_value_t = 200)]
     songs: usize,
+    /// With --model: the continuation benchmark on N songs of the split: each song's first
+    /// --call-bars bars (in its own metre) answered by --bars bars, beside the composer's
+    /// own next bars and the call replayed (definitions: models/README.md).
+    #[arg(long, value_name = "N")]
+    continuations: Option<usize>,
+    /// With --continuations: the call's length in bars of the song's metre.
+    #[arg(long, default_value_t = 4)]
+    call_bars: usize,
     #[command(flatten)]
     sampling: super::shared::SamplingArgs,
 }
@@ -118,6 +126,9 @@ fn run_model(args: &EvalArgs, path: &Path) -> Result<(), String> {
     if !figures.nll_nats.is_finite() {
         return Err(format!("{}: the NLL is {} (a NaN or zero probability)", path.display(), figures.nll_nats));
     }
+    if let Some(n) = args.continuations {
+        return super::benchmark::run(args_benchmark(args, n), &args.corpus, &corpus, path, model, args.json);
+    }
     let speeds = if args.speeds { Some(speed_table(args, &corpus, model)?) } else { None };
     if args.json {
         let mut report = serde_json::to_value(&figures).map_err(|e| e.to_string())?;
@@ -169,14 +180,32 @@ fn run_model(args: &EvalArgs, path: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// What `--continuations` asks for.
+fn args_benchmark(args: &EvalArgs, songs: usize) -> super::benchmark::Benchmark {
+    super::benchmark::Benchmark {
+        songs,
+        call_bars: args.call_bars,
+        answer_bars: args.bars,
+        split: split_of(args.split),
+        settings: args.sampling.settings(),
+        random_seed: args.sampling.random_seed,
+    }
+}
+
+/// The corpus split a choice names (`None`: all songs).
+fn split_of(choice: SplitChoice) -> Option<Split> {
+    match choice {
+        SplitChoice::Test => Some(Split::Test),
+        SplitChoice::Validation => Some(Split::Validation),
+        SplitChoice::Train => Some(Split::Train),
+        SplitChoice::All => None,
+    }
+}
+
 /// Continuations of the chosen split's songs with their seeds at normal, double and half speed.
 fn speed_table(args: &EvalArgs, corpus: &Corpus, model: ContinuationModel) -> Result<Vec<SpeedFigures>, String> {
-    let split = |s: Split| match args.split {
-        SplitChoice::Test => s == Split::Test,
-        SplitChoice::Validation => s == Split::Validation,
-        SplitChoice::Train => s == Split::Train,
-        SplitChoice::All => true,
-    };
+    let chosen = split_of(args.split);
+    let split = |s: Split| chosen.is_none_or(|c| c == s);
     let songs: Vec<(Vec<Token>, Key)> = corpus
         .songs
         .iter()

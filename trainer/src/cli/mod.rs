@@ -1,5 +1,6 @@
 //! The `trainer` subcommands, one module each; `main.rs` dispatches to them.
 
+pub mod benchmark;
 pub mod eval;
 pub mod export;
 pub mod finetune;

@@ -23,6 +23,9 @@ pub struct EncodingArgs {
     pub keys: KeyNormalisation,
 }
 
+/// The Develop control's default: see `models/README.md` (the continuation benchmark).
+pub const DEFAULT_DEVELOP: f32 = 0.85;
+
 #[derive(Args, Debug, Clone)]
 pub struct SamplingArgs {
     /// 0 takes the most likely token; 1 samples the model's distribution.
@@ -44,6 +47,10 @@ pub struct SamplingArgs {
     /// far) is blended into each step.
     #[arg(long, default_value_t = 0.0, allow_hyphen_values = true, value_parser = unit)]
     pub memory: f32,
+    /// 0..1: how often a bar of the answer takes up an earlier bar of the call (its motifs,
+    /// transposed or varied): 0 plays fresh material.
+    #[arg(long, default_value_t = DEFAULT_DEVELOP, allow_hyphen_values = true, value_parser = unit)]
+    pub develop: f32,
     /// -1..1: fewer (-) or more (+) onsets.
     #[arg(long, default_value_t = 0.0, allow_hyphen_values = true, value_parser = signed_unit)]
     pub density: f32,
@@ -164,6 +171,7 @@ impl SamplingArgs {
             top_p: self.top_p,
             allow_song_end: false,
             memory: self.memory,
+            develop: self.develop,
             steering: Steering {
                 density: self.density,
                 register: self.register,

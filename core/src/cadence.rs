@@ -1,0 +1,145 @@
+//! Phrase-shaped answers: an answer of a known longest length ends as a phrase ends, not
+//! where the bar count runs out. Its last bar's downbeat takes a closing note (the key's
+//! tonic or dominant, whichever the model prefers there), held through the first half of
+//! the bar; what follows holds it, rests, or sounds the tonic or dominant again (a pickup
+//! to a phrase that may follow); an answer shorter than its last
+//! bar line is left as it is. The length is a most: a host or a caller may stop listening
+//! earlier.
+//!
+//! Plain data over the model's token ids (its key frame); allocates only when made. Runs
+//! wherever the continuer runs: the plugin's inference worker, `trainer`.
+
+use crate::vocab::Vocabulary;
+
+/// Where an answer's closing note goes, and whether it has landed.
+#[derive(Debug, Clone)]
+pub struct Cadence {
+    /// Each id's pitch classes as a bit set (0: hold, rest, end).
+    classes: Vec<u16>,
+    hold: Option<u32>,
+    /// Steps the closing note holds at least (half a bar).
+    ring: usize,
+    /// Closing pitch classes (tonic and dominant) as a bit set; 0: no cadence planned.
+    closing: u16,
+    /// The answer's step that takes the closing note, and the answer's steps so far.
+    downbeat: usize,
+    step: usize,
+    landed: bool,
+}
+
+impl Cadence {
+    pub fn new(vocab: &Vocabulary) -> Cadence {
+        Cadence {
+            classes: vocab.tokens().iter().map(|t| t.pitches().iter().fold(0u16, |m, p| m | 1 << (p % 12))).collect(),
+            hold: vocab.id(&crate::Token::Hold),
+            ring: 0,
+            closing: 0,
+            downbeat: 0,
+            step: 0,
+            landed: false,
+        }
+    }
+
+    /// No cadence (a new piece, or an answer without an end).
+    pub fn clear(&mut self) {
+        self.closing = 0;
+        self.step = 0;
+        self.landed = false;
+    }
+
+    /// Plan the cadence of an answer of at most `max_steps` steps whose first step is
+    /// `position` steps into a bar of `bar_steps`, in a key whose tonic is `tonic` (pitch
+    /// class, in the model's frame): the closing note on the downbeat of its last bar.
+    pub fn plan(&mut self, max_steps: usize, bar_steps: usize, position: usize, tonic: u8) {
+        self.clear();
+        let bar = bar_steps.max(1);
+        let first_downbeat = (bar - position % bar) % bar;
+        if max_steps <= first_downbeat + 1 {
+            return;
+        }
+        let downbeats = (max_steps - 1 - first_downbeat) / bar;
+        self.downbeat = first_downbeat + downbeats * bar;
+        self.ring = bar / 2;
+        self.closing = 1 << (tonic % 12) | 1 << ((tonic + 7) % 12);
+    }
+
+    /// Whether the answer's closing note has sounded.
+    pub fn landed(&self) -> bool {
+        self.landed
+    }
+
+    /// At the last downbeat, only closing onsets; after a closing note, no other onsets.
+    /// Other steps are left as they are, and so is a downbeat where no closing onset is
+    /// possible.
+    pub fn shape(&self, logits: &mut [f32]) {
+        if self.closing == 0 || self.step < self.downbeat || (self.step > self.downbeat && !self.landed) {
+            return;
+        }
+        let closes = |id: usize| self.classes[id] & !self.closing == 0;
+        let onset_closes = |id: usize| self.classes[id] != 0 && closes(id);
+        if self.step == self.downbeat && !(0..logits.len()).any(|id| onset_closes(id) && logits[id] > f32::NEG_INFINITY)
+        {
+            return;
+        }
+        let ringing = self.step < self.downbeat + self.ring;
+        for (id, l) in logits.iter_mut().enumerate() {
+            let allowed = match self.step == self.downbeat {
+                true => onset_closes(id),
+                false if ringing => Some(id as u32) == self.hold,
+                false => closes(id),
+            };
+            if !allowed {
+                *l = f32::NEG_INFINITY;
+            }
+        }
+    }
+
+    /// The token chosen at this step of the answer.
+    pub fn heard(&mut self, id: u32) {
+        if self.closing != 0 && self.step == self.downbeat {
+            let c = self.classes.get(id as usize).copied().unwrap_or(0);
+            self.landed = c != 0 && c & !self.closing == 0;
+        }
+        self.step += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::card::EncodingSpec;
+
+    #[test]
+    fn the_last_downbeat_closes_on_the_tonic_or_dominant_and_holds() {
+        let v = Vocabulary::from_tokens(EncodingSpec::melody(48..=84).vocabulary).unwrap();
+        let hold = v.id(&crate::Token::Hold).unwrap();
+        let mut c = Cadence::new(&v);
+        // Two bars of 3/4 starting on beat 2 (4 steps in): downbeats at steps 8 and 20.
+        c.plan(24, 12, 4, 9);
+        for step in 0..24 {
+            let mut logits = vec![0.0f32; v.len()];
+            c.shape(&mut logits);
+            let allowed: Vec<String> = (0..v.len())
+                .filter(|&i| logits[i] > f32::NEG_INFINITY)
+                .map(|i| v.token(i as u32).unwrap().to_string())
+                .collect();
+            let closing = ["57", "69", "81", "52", "64", "76"];
+            match step {
+                20 => assert!(allowed.iter().all(|t| closing.contains(&t.as_str())), "{allowed:?}"),
+                21..=25 => assert_eq!(allowed, ["_"]),
+                26.. => assert!(allowed
+                    .iter()
+                    .all(|t| closing.contains(&t.as_str()) || ["_", "r", "/"].contains(&t.as_str()))),
+                _ => assert_eq!(allowed.len(), v.len()),
+            }
+            let chosen = if step == 20 { v.id(&"64".parse().unwrap()).unwrap() } else { hold };
+            c.heard(chosen);
+        }
+        assert!(c.landed());
+        // Shorter than the first bar line: nothing planned.
+        c.plan(8, 12, 4, 0);
+        let mut logits = vec![0.0f32; v.len()];
+        c.shape(&mut logits);
+        assert!(logits.iter().all(|l| *l == 0.0));
+    }
+}
