@@ -211,7 +211,9 @@ impl Continuer {
             // lengthen a note that has already ended).
             self.blended[hold as usize] = f32::NEG_INFINITY;
         }
-        self.cadence.shape(&mut self.blended);
+        if settings.cadence {
+            self.cadence.shape(&mut self.blended);
+        }
         let id = self.sampler.sample(&self.blended, &settings, self.special);
         self.developer.heard(id);
         self.cadence.heard(id);

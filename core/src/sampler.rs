@@ -29,6 +29,9 @@ pub struct SamplerSettings {
     /// 0..=1: how often an answer's bar takes up an earlier bar of the call
     /// ([`crate::develop`]); read by the continuer.
     pub develop: f32,
+    /// Whether an answer of known length closes on a cadence ([`crate::cadence`]); read
+    /// by the continuer.
+    pub cadence: bool,
     /// Density, register, step / leap, repetition and scale lock ([`crate::steering`]),
     /// applied by the continuer before sampling.
     pub steering: Steering,
@@ -47,6 +50,7 @@ impl Default for SamplerSettings {
             allow_song_end: true,
             memory: 0.0,
             develop: 0.0,
+            cadence: true,
             steering: Steering::default(),
             guard: true,
         }

@@ -62,7 +62,7 @@ const VALUE_WIDTH: f32 = 100.0;
 /// The parameter groups, each a heading and its parameters' ids, in the order shown.
 const GROUPS: [(&str, &[&str]); 6] = [
     ("Form", &["mode", "grid", "bars", "gap", "bypass"]),
-    ("Sampling", &["temp", "rest", "entr", "mem", "seed"]),
+    ("Sampling", &["temp", "rest", "entr", "mem", "dev", "seed"]),
     ("Shape", &["dens", "leap", "rep", "regc", "regw", "regh", "scale"]),
     ("Key, velocity, octave", &["keyf", "vel", "oct", "thru", "inch", "outch"]),
     ("Voice", &["voice", "sfprog", "level", "mine"]),
@@ -628,6 +628,7 @@ mod tests {
             steps: 16,
             continuous: false,
             bar_steps: 16,
+            bar_position: 0,
             seed: 1,
             follow_key: true,
         };

@@ -46,6 +46,9 @@ pub struct Settings {
     /// The grid: the model's, or half or double its speed.
     pub steps_per_beat: u32,
     pub beats_per_bar: f64,
+    /// The host's bar lines: a step (of the engine's count) that is a downbeat (0 when the
+    /// host does not say where its bars start).
+    pub downbeat_step: i64,
     /// Answer length in bars.
     pub answer_bars: u32,
     /// Steps without an onset that end a phrase.
@@ -75,6 +78,7 @@ impl Default for Settings {
             mode: Mode::CallResponse,
             steps_per_beat: 4,
             beats_per_bar: 4.0,
+            downbeat_step: 0,
             answer_bars: 2,
             gap_steps: 8,
             pass_through: true,
@@ -457,6 +461,7 @@ impl Engine {
             steps,
             continuous,
             bar_steps: bar_steps as u32,
+            bar_position: (start - settings.downbeat_step).rem_euclid(bar_steps) as u32,
             seed,
             follow_key: settings.follow_key,
         };
@@ -563,6 +568,7 @@ mod tests {
         let request = link.requests.pop().unwrap();
         assert_eq!(request.phrase.notes().iter().map(|n| n.pitch).collect::<Vec<_>>(), vec![60]);
         assert_eq!(request.start_step, 8 + ANSWER_LEAD);
+        assert_eq!(request.bar_position, (8 + ANSWER_LEAD) as u32 % 16);
 
         let sent = run(&mut engine, 3.0, 4.0, &[(3.0, on(36)), (3.5, off(36))], &settings);
         assert!(sent.is_empty(), "the keep key is not passed on: {sent:?}");

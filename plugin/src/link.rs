@@ -41,6 +41,8 @@ pub struct Request {
     /// the answer itself, re-read at every bar line of `bar_steps` steps.
     pub continuous: bool,
     pub bar_steps: u32,
+    /// Where `start_step` falls in its bar (steps after the host's bar line).
+    pub bar_position: u32,
     /// Random seed for this answer (from the seed parameter, or fresh).
     pub seed: u64,
     /// Answer in the player's key (else in the model's key frame).
@@ -69,6 +71,8 @@ pub struct SamplingShared {
     pub entropy_adaptive: AtomicF32,
     /// How much the session memory is blended in (0..=1).
     pub memory: AtomicF32,
+    /// How often an answer's bar takes up a bar of the call (0..=1).
+    pub develop: AtomicF32,
     /// Steering: density, step / leap and repetition (−1..=1); the register as its lowest
     /// and highest MIDI pitch (width 0: `register_high` < `register_low`, off); the hard
     /// register; the scale lock (0: off, else 1 + the index in `Scale::ALL`).
@@ -162,6 +166,7 @@ impl Link {
                 rest_bias: AtomicF32::new(0.0),
                 entropy_adaptive: AtomicF32::new(0.0),
                 memory: AtomicF32::new(0.0),
+                develop: AtomicF32::new(continuo_core::develop::DEFAULT_DEVELOP),
                 density: AtomicF32::new(0.0),
                 leap: AtomicF32::new(0.0),
                 repetition: AtomicF32::new(0.0),

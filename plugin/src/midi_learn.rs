@@ -10,8 +10,8 @@ use nice_plug::params::persist::PersistentField;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 /// The parameters a controller can drive, by their stable ids, in slot order.
-pub const LEARNABLE: [&str; 12] =
-    ["temp", "rest", "entr", "mem", "dens", "leap", "rep", "regc", "regw", "bars", "gap", "level"];
+pub const LEARNABLE: [&str; 13] =
+    ["temp", "rest", "entr", "mem", "dens", "leap", "rep", "regc", "regw", "bars", "gap", "level", "dev"];
 
 /// Controllers: 16 channels of 128 CC numbers.
 const CONTROLLERS: usize = 16 * 128;

@@ -6,6 +6,7 @@ use crate::engine::Mode;
 use crate::events::Trigger;
 use crate::midi_learn::{MidiMap, LEARNABLE};
 use crate::synth::Patch;
+use continuo_core::develop::DEFAULT_DEVELOP;
 use nice_plug::prelude::*;
 use std::sync::{Arc, RwLock};
 
@@ -29,6 +30,10 @@ pub struct ContinuoParams {
     /// How much the session memory (a short-term model of what was played) is blended in.
     #[id = "mem"]
     pub memory: FloatParam,
+    /// How often a bar of the answer takes up a bar of the player's phrase (its motifs,
+    /// transposed or varied): 0 plays fresh material.
+    #[id = "dev"]
+    pub develop: FloatParam,
     /// Steering (core::steering): fewer or more onsets.
     #[id = "dens"]
     pub density: FloatParam,
@@ -117,6 +122,7 @@ impl ContinuoParams {
             "rest" => self.rest_bias.name(),
             "entr" => self.entropy.name(),
             "mem" => self.memory.name(),
+            "dev" => self.develop.name(),
             "dens" => self.density.name(),
             "leap" => self.leap.name(),
             "rep" => self.repetition.name(),
@@ -138,6 +144,7 @@ impl ContinuoParams {
             Some("rest") => self.rest_bias.modulated_normalized_value(),
             Some("entr") => self.entropy.modulated_normalized_value(),
             Some("mem") => self.memory.modulated_normalized_value(),
+            Some("dev") => self.develop.modulated_normalized_value(),
             Some("dens") => self.density.modulated_normalized_value(),
             Some("leap") => self.leap.modulated_normalized_value(),
             Some("rep") => self.repetition.modulated_normalized_value(),
@@ -371,6 +378,7 @@ impl Default for ContinuoParams {
             rest_bias: float("Rest bias", 0.0, rest_bias_range(), 1, 0.1),
             entropy: float("Entropy-adaptive", 0.0, FloatRange::Linear { min: 0.0, max: 1.0 }, 2, 0.01),
             memory: float("Memory", 0.4, FloatRange::Linear { min: 0.0, max: 1.0 }, 2, 0.01),
+            develop: float("Develop", DEFAULT_DEVELOP, FloatRange::Linear { min: 0.0, max: 1.0 }, 2, 0.01),
             density: float("Density", 0.0, FloatRange::Linear { min: -1.0, max: 1.0 }, 2, 0.01),
             register_centre: int("Register centre", 66, 36, 96, None, None),
             register_width: int("Register width", 0, 0, 48, Some("Off"), Some(("semitone", "semitones"))),

@@ -171,6 +171,7 @@ impl Continuo {
             ("rest", &p.rest_bias, &s.rest_bias),
             ("entr", &p.entropy, &s.entropy_adaptive),
             ("mem", &p.memory, &s.memory),
+            ("dev", &p.develop, &s.develop),
             ("dens", &p.density, &s.density),
             ("leap", &p.leap, &s.leap),
             ("rep", &p.repetition, &s.repetition),
@@ -242,10 +243,18 @@ impl Continuo {
             (Some(n), Some(d)) if n > 0 && d > 0 => n as f64 * 4.0 / d as f64,
             _ => 4.0,
         };
+        let steps_per_beat = p.grid.value().steps_per_beat(model_grid);
+        // The host's bar start, as a step of the engine's count (which follows the host's
+        // beats; after a loop wrap of whole bars it still falls on a bar line).
+        let downbeat_step = transport
+            .bar_start_pos_beats()
+            .filter(|b| b.is_finite() && b.abs() < 1e9)
+            .map_or(0, |b| (b * steps_per_beat as f64).round() as i64);
         Settings {
             mode: Mode::from(p.mode.value()),
-            steps_per_beat: p.grid.value().steps_per_beat(model_grid),
+            steps_per_beat,
             beats_per_bar,
+            downbeat_step,
             answer_bars: p.answer_bars.value() as u32,
             gap_steps: p.gap_steps.value() as u32,
             pass_through: p.pass_through.value(),

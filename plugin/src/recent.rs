@@ -73,6 +73,7 @@ mod tests {
             steps: 4,
             continuous: false,
             bar_steps: 16,
+            bar_position: 0,
             seed,
             follow_key: true,
         }

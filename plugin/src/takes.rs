@@ -229,6 +229,7 @@ mod tests {
             ],
             answer: "64 _ _ _ r 65 _ _".split(' ').map(|t| t.parse::<Token>().unwrap()).collect(),
             answer_start: 10,
+            bar_position: 10,
             origin_step: 0,
             steps_per_beat: 4,
             bpm: 97.0,

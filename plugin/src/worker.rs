@@ -20,7 +20,7 @@ use crate::link::{Answered, Link, LoopStep, Request, SamplingShared, AHEAD};
 use crate::recent::RecentTakes;
 use crate::soundfont::Loader;
 use crate::takes::{take_of, takes_folder, TakeKind, TakeWriter, TakesStatus};
-use continuo_core::continuation::Continuer;
+use continuo_core::continuation::{AnswerShape, Continuer};
 use continuo_core::encoding::encode;
 use continuo_core::grid::StepNote;
 use continuo_core::inference::{ContinuationModel, ModelError};
@@ -65,6 +65,8 @@ pub struct History {
     /// step it started on, counted like the phrase's.
     pub answer: Vec<Token>,
     pub answer_start: i64,
+    /// Where the answer's first step fell in the host's bar, as the model was told.
+    pub bar_position: usize,
     /// The engine's step that the history's step 0 is (where the playhead is drawn from).
     pub origin_step: i64,
     pub steps_per_beat: u32,
@@ -393,7 +395,8 @@ fn regenerate(slot: &mut Slot, link: &Link, shared: &Shared) -> Result<(), Strin
     request.seed = take.request.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(take.number as u64);
     continuer.reseed(request.seed);
     continuer.follow_key = request.follow_key;
-    prime(continuer, &request.phrase, request.start_step).map_err(|e| e.to_string())?;
+    let max_steps = Some(request.steps as usize);
+    prime(continuer, &request.phrase, request.start_step, &request, max_steps).map_err(|e| e.to_string())?;
     let settings = sampler_settings(link);
     let answer: Vec<Token> =
         (0..request.steps).map(|_| continuer.next(&settings)).collect::<Result<_, _>>().map_err(|e| e.to_string())?;
@@ -460,13 +463,23 @@ pub fn phrase_tokens(
 }
 
 /// Prime the model with `notes` (in the piece's key) up to `start_step`, in the key frame
-/// the notes suggest. Returns the tokens primed.
-fn prime(continuer: &mut Continuer, notes: &Phrase, start_step: i64) -> Result<Vec<Token>, ModelError> {
+/// the notes suggest, and tell it where `start_step` is in the host's bar and how long the
+/// answer may be (`None`: it goes on). Returns the tokens primed.
+fn prime(
+    continuer: &mut Continuer,
+    notes: &Phrase,
+    start_step: i64,
+    request: &Request,
+    max_steps: Option<usize>,
+) -> Result<Vec<Token>, ModelError> {
     let card = continuer.model.card();
     let (kind, normalisation, spb) = (card.encoding.kind, card.encoding.key_normalisation, card.grid().steps_per_beat);
     let (tokens, beats) = phrase_tokens(notes, start_step, spb, kind);
     let key = estimate_key(&beats, ESTIMATION_PROFILE).map(|e| e.key);
     continuer.prime(&tokens, shift_for(normalisation, key))?;
+    let bar_steps = request.bar_steps.max(1) as usize;
+    let position = (request.bar_position as i64 + start_step - request.start_step).rem_euclid(bar_steps as i64);
+    continuer.shape_answer(&AnswerShape { bar_steps, position: position as usize, max_steps, key });
     Ok(tokens)
 }
 
@@ -518,17 +531,20 @@ fn answer(slot: &mut Slot, link: &Link, request: &Request, shared: &Shared) -> R
     continuer.follow_key = request.follow_key;
     // The session memory hears the player's phrase, then everything answered.
     follow_memory(continuer, link, shared);
-    let phrase = prime(continuer, &request.phrase, request.start_step)?;
+    let max_steps = (!request.continuous).then_some(request.steps as usize);
+    let phrase = prime(continuer, &request.phrase, request.start_step, request, max_steps)?;
     // The gap before the answer is waiting, not music: the memory hears the phrase up to
     // its last sound (else it learns that rests follow rests, and answers with silence).
     let sounding = phrase.iter().rposition(|t| *t != Token::Rest).map_or(0, |i| i + 1);
     continuer.remember(&phrase[..sounding]);
+    let bar_position = continuer.bar_position();
     let first = request.phrase.notes().iter().map(|n| n.step).min().unwrap_or(request.start_step);
     {
         let mut h = shared.history.lock().unwrap_or_else(|e| e.into_inner());
         h.phrase = request.phrase.notes().iter().map(|n| HeardNote { step: n.step - first, ..*n }).collect();
         h.answer.clear();
         h.answer_start = request.start_step - first;
+        h.bar_position = bar_position;
         h.origin_step = first;
         h.steps_per_beat = steps_per_beat;
         h.bpm = link.bpm.load(Ordering::Relaxed) as f64;
@@ -580,7 +596,7 @@ fn answer(slot: &mut Slot, link: &Link, request: &Request, shared: &Shared) -> R
                         continuer.reseed(request.seed ^ step as u64);
                         continuer.follow_key = request.follow_key;
                     }
-                    prime(continuer, &recent(&player, &own, step, window), step)?;
+                    prime(continuer, &recent(&player, &own, step, window), step, request, None)?;
                     heard_new = false;
                 }
             }
@@ -622,6 +638,8 @@ fn sampler_settings(link: &Link) -> SamplerSettings {
         top_p: 1.0,
         allow_song_end: false,
         memory: link.sampling.memory.load(Ordering::Relaxed),
+        develop: link.sampling.develop.load(Ordering::Relaxed),
+        cadence: true,
         steering: steering(&link.sampling),
         guard: true,
     }

@@ -44,6 +44,7 @@ fn answer_32_steps(link: &Link, phrase: Phrase, seed: u64) {
         steps: 32,
         continuous: false,
         bar_steps: 16,
+        bar_position: 2,
         seed,
         follow_key: true,
     };
@@ -146,6 +147,7 @@ fn answer_pitch_classes(follow_key: bool) -> [usize; 12] {
         steps,
         continuous: false,
         bar_steps: 16,
+        bar_position: 0,
         seed: 3,
         follow_key,
     };
@@ -189,6 +191,7 @@ fn a_model_chosen_during_a_continuous_answer_plays_from_the_next_bar() {
         steps: 0,
         continuous: true,
         bar_steps: 16,
+        bar_position: 0,
         seed: 5,
         follow_key: true,
     };
@@ -356,4 +359,55 @@ fn learn_from_the_takes(link: &Link, worker: &Worker, home: &std::path::Path) {
     shared.revert_learning();
     wait_until("the original model", || shared.status().name.as_deref() == Some("essen-melody"));
     assert!(shared.original_model.read().unwrap().is_empty());
+}
+
+/// A phrase that starts on beat 3 of the host's bar: the model is told where the answer
+/// starts in the host's bar, and the answer lands its phrase on the host's last downbeat
+/// (the key's tonic or dominant, held through half the bar).
+#[test]
+fn an_answer_is_primed_with_the_hosts_bar_position() {
+    let link = Link::new();
+    let worker = Worker::spawn(link.clone(), models().join("folk-melody.onnx")).unwrap();
+    wait_until("the model", || link.model_ready.load(Ordering::Acquire));
+    link.now_step.store(i64::MAX / 2, Ordering::Release);
+    // C E G C G E in quarter notes from step 8: beat 3 of a 4/4 bar whose downbeat is step 0.
+    let notes: Vec<HeardNote> = [60u8, 64, 67, 72, 67, 64]
+        .iter()
+        .enumerate()
+        .map(|(i, &pitch)| HeardNote { step: 8 + 4 * i as i64, steps: 4, pitch, velocity: 90 })
+        .collect();
+    // Answers from step 40 (beat 3 of the third bar) and, as if the host's bars started
+    // a beat later, from its beat 2.
+    for (start_step, bar_position) in [(40i64, 8u32), (40, 4)] {
+        let steps = 40u32;
+        let request = Request {
+            generation: link.current_generation(),
+            phrase: Phrase::from_notes(&notes),
+            start_step,
+            steps,
+            continuous: false,
+            bar_steps: 16,
+            bar_position,
+            seed: 5,
+            follow_key: true,
+        };
+        assert!(link.request(request));
+        let mut answer = Vec::new();
+        wait_until("the answer", || {
+            while let Some(a) = link.tokens.pop() {
+                answer.push(a.token);
+            }
+            answer.len() == steps as usize
+        });
+        assert_eq!(worker.shared.history.lock().unwrap().bar_position, bar_position as usize);
+        let last_downbeat = (0..steps as usize).rev().find(|i| (bar_position as usize + i) % 16 == 0).unwrap();
+        let closing = answer[last_downbeat].pitches();
+        assert!(
+            !closing.is_empty() && closing.iter().all(|p| p % 12 == 0 || p % 12 == 7),
+            "the answer closes on C or G on the host's downbeat (step {last_downbeat}): {answer:?}"
+        );
+        let ring = (last_downbeat + 1..(last_downbeat + 8).min(steps as usize)).map(|i| answer[i]);
+        assert!(ring.clone().all(|t| t == StepToken::Hold), "the closing note rings: {answer:?}");
+    }
+    drop(worker);
 }

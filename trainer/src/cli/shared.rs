@@ -4,6 +4,7 @@
 use clap::Args;
 use continuo_core::card::ModelCard;
 use continuo_core::corpus::Corpus;
+use continuo_core::develop::DEFAULT_DEVELOP;
 use continuo_core::sampler::SamplerSettings;
 use continuo_core::song::KeyNormalisation;
 use continuo_core::steering::{Scale, Steering};
@@ -22,9 +23,6 @@ pub struct EncodingArgs {
     #[arg(long, default_value = "c-major-a-minor")]
     pub keys: KeyNormalisation,
 }
-
-/// The Develop control's default: see `models/README.md` (the continuation benchmark).
-pub const DEFAULT_DEVELOP: f32 = 0.85;
 
 #[derive(Args, Debug, Clone)]
 pub struct SamplingArgs {
@@ -51,6 +49,10 @@ pub struct SamplingArgs {
     /// transposed or varied): 0 plays fresh material.
     #[arg(long, default_value_t = DEFAULT_DEVELOP, allow_hyphen_values = true, value_parser = unit)]
     pub develop: f32,
+    /// Let the answer run to its last step (by default it closes on the tonic or dominant
+    /// on the downbeat of its last bar).
+    #[arg(long)]
+    pub no_cadence: bool,
     /// -1..1: fewer (-) or more (+) onsets.
     #[arg(long, default_value_t = 0.0, allow_hyphen_values = true, value_parser = signed_unit)]
     pub density: f32,
@@ -172,6 +174,7 @@ impl SamplingArgs {
             allow_song_end: false,
             memory: self.memory,
             develop: self.develop,
+            cadence: !self.no_cadence,
             steering: Steering {
                 density: self.density,
                 register: self.register,
