@@ -400,7 +400,7 @@ fn an_answer_is_primed_with_the_hosts_bar_position() {
             answer.len() == steps as usize
         });
         assert_eq!(worker.shared.history.lock().unwrap().bar_position, bar_position as usize);
-        let last_downbeat = (0..steps as usize).rev().find(|i| (bar_position as usize + i) % 16 == 0).unwrap();
+        let last_downbeat = (0..steps as usize).rev().find(|i| (bar_position as usize + i).is_multiple_of(16)).unwrap();
         let closing = answer[last_downbeat].pitches();
         assert!(
             !closing.is_empty() && closing.iter().all(|p| p % 12 == 0 || p % 12 == 7),

@@ -196,7 +196,7 @@ impl Distribution {
 /// 6/8, 12/8, 2/2).
 pub fn strong_beat(step: usize, bar_steps: usize, numerator: u32) -> bool {
     let at = step % bar_steps.max(1);
-    at == 0 || (numerator % 2 == 0 && bar_steps % 2 == 0 && at == bar_steps / 2)
+    at == 0 || (numerator.is_multiple_of(2) && bar_steps.is_multiple_of(2) && at == bar_steps / 2)
 }
 
 /// The time signature's numerator from its text (`6/8` → 6).
