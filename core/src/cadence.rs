@@ -2,8 +2,8 @@
 //! where the bar count runs out. Its last bar's downbeat takes a closing note (the key's
 //! tonic or dominant, whichever the model prefers there), held through the first half of
 //! the bar; what follows holds it, rests, or sounds the tonic or dominant again (a pickup
-//! to a phrase that may follow); an answer shorter than its last
-//! bar line is left as it is. The length is a most: a host or a caller may stop listening
+//! to a phrase that may follow). An answer with less than a whole bar before its last
+//! downbeat is left as it is. The length is a most: a host or a caller may stop listening
 //! earlier.
 //!
 //! Plain data over the model's token ids (its key frame); allocates only when made. Runs
@@ -49,7 +49,8 @@ impl Cadence {
 
     /// Plan the cadence of an answer of at most `max_steps` steps whose first step is
     /// `position` steps into a bar of `bar_steps`, in a key whose tonic is `tonic` (pitch
-    /// class, in the model's frame): the closing note on the downbeat of its last bar.
+    /// class, in the model's frame): the closing note on the downbeat of its last bar, when
+    /// at least a bar of the answer comes before it.
     pub fn plan(&mut self, max_steps: usize, bar_steps: usize, position: usize, tonic: u8) {
         self.clear();
         let bar = bar_steps.max(1);
@@ -59,6 +60,9 @@ impl Cadence {
         }
         let downbeats = (max_steps - 1 - first_downbeat) / bar;
         self.downbeat = first_downbeat + downbeats * bar;
+        if self.downbeat < bar {
+            return;
+        }
         self.ring = bar / 2;
         self.closing = 1 << (tonic % 12) | 1 << ((tonic + 7) % 12);
     }
@@ -136,10 +140,13 @@ mod tests {
             c.heard(chosen);
         }
         assert!(c.landed());
-        // Shorter than the first bar line: nothing planned.
-        c.plan(8, 12, 4, 0);
-        let mut logits = vec![0.0f32; v.len()];
-        c.shape(&mut logits);
-        assert!(logits.iter().all(|l| *l == 0.0));
+        // Shorter than the first bar line, or no whole bar before the last downbeat: nothing
+        // planned.
+        for (max, position) in [(8, 4), (12, 0), (12, 4)] {
+            c.plan(max, 12, position, 0);
+            let mut logits = vec![0.0f32; v.len()];
+            c.shape(&mut logits);
+            assert!(logits.iter().all(|l| *l == 0.0), "{max} steps from {position}");
+        }
     }
 }

@@ -4,7 +4,8 @@
 //! inference worker (which calls [`Continuer::next`] one grid step ahead of the music).
 //! A continuer keeps a session memory ([`crate::memory`]) of what it was told to remember
 //! and of everything it played, blended into each step as `SamplerSettings::memory` asks;
-//! knows where the music is in its metre ([`Continuer::shape_answer`]); takes up the call's
+//! knows where the music is in its metre ([`Continuer::prime_in`]), and tells a metre-aware
+//! model ([`crate::metre`]) at every step; takes up the call's
 //! own bars as `SamplerSettings::develop` asks ([`crate::develop`]); and closes an answer of
 //! known length on a cadence ([`crate::cadence`]).
 
@@ -14,6 +15,7 @@ use crate::encoding::Token;
 use crate::inference::{ContinuationModel, ModelError};
 use crate::key::{estimate_key, key_fit, Key};
 use crate::memory::{blend_logits, Memory, MAX_ORDER};
+use crate::metre::{Metre, UNKNOWN};
 use crate::sampler::{normalised_entropy, Sampler, SamplerSettings, SpecialIds};
 use crate::score::{Note, Score};
 use crate::song::{decode_tokens, encode_score, shift_for, KeyNormalisation, ESTIMATION_PROFILE};
@@ -74,7 +76,7 @@ impl Continuer {
         let (probs, remembered, blended) = (vec![0.0; v], vec![0.0; v], vec![0.0; v]);
         let hold = vocab.id(&Token::Hold);
         let key_frame = model.card().encoding.key_normalisation == KeyNormalisation::CMajorAMinor;
-        let developer = Developer::new(vocab, key_frame, Continuer::four_four(&model));
+        let developer = Developer::new(vocab, key_frame, Metre::four_four(model.card().grid()));
         let cadence = Cadence::new(vocab);
         Continuer {
             model,
@@ -129,32 +131,35 @@ impl Continuer {
         self.developer.reseed(seed);
     }
 
-    /// A bar of 4/4 on the model's grid, in steps.
-    fn four_four(model: &ContinuationModel) -> usize {
-        4 * model.card().grid().steps_per_beat as usize
-    }
-
-    /// Tell the continuer where the answer is in its metre, how long it may be and the
-    /// piece's key, after [`Continuer::prime`] (and before the answer's first
-    /// [`Continuer::next`]). Without it, the music is taken to be in 4/4 from the primed
-    /// tokens' first step, and an answer has no end.
+    /// Tell the continuer how long the answer about to start may be and the piece's key,
+    /// after priming (and before the answer's first [`Continuer::next`]): the answer then
+    /// closes on a cadence on the downbeat of its last bar. Without it, an answer has no end.
     pub fn shape_answer(&mut self, shape: &AnswerShape) {
-        self.developer.set_metre(shape.bar_steps, shape.position);
         self.cadence.clear();
         if let (Some(max), Some(key)) = (shape.max_steps, shape.key) {
             let tonic = (key.tonic as i32 + self.shift).rem_euclid(12) as u8;
-            self.cadence.plan(max, shape.bar_steps, shape.position, tonic);
+            let metre = self.developer.metre();
+            let position = metre.position(self.developer.len() as i64);
+            self.cadence.plan(max, metre.bar_steps as usize, position, tonic);
         }
     }
 
     /// Where the next step falls in its bar (steps from the downbeat).
     pub fn bar_position(&self) -> usize {
-        self.developer.metre().position(self.developer.len())
+        self.developer.metre().position(self.developer.len() as i64)
     }
 
-    /// Start a new piece from `tokens` (in the piece's key, without a trailing `/`):
-    /// resets the state and primes the model with `/` and the transposed tokens.
+    /// Start a new piece from `tokens` (in the piece's key, without a trailing `/`), in 4/4
+    /// from its first step: see [`Continuer::prime_in`].
     pub fn prime(&mut self, tokens: &[Token], shift: i32) -> Result<(), ModelError> {
+        let four_four = Metre::four_four(self.model.card().grid());
+        self.prime_in(tokens, shift, four_four)
+    }
+
+    /// Start a new piece from `tokens` (in the piece's key, without a trailing `/`) in
+    /// `metre` (whose steps count the tokens: 0 is the first): resets the state and primes
+    /// the model with `/` and the transposed tokens, each with its metre.
+    pub fn prime_in(&mut self, tokens: &[Token], shift: i32, metre: Metre) -> Result<(), ModelError> {
         self.shift = shift;
         self.model.reset();
         let vocab = self.model.vocab();
@@ -163,8 +168,7 @@ impl Continuer {
             tokens.iter().filter(|t| **t != Token::SongEnd).map(|t| t.transposed(shift).unwrap_or(Token::Rest)),
         );
         let ids = vocab.encode(&framed);
-        let four_four = Continuer::four_four(&self.model);
-        self.developer.prime(&ids[1..], four_four);
+        self.developer.prime(&ids[1..], metre);
         self.cadence.clear();
         self.steerer.clear();
         self.sounding = false;
@@ -172,7 +176,9 @@ impl Continuer {
             self.steerer.heard(id);
             self.track_sounding(id);
         }
-        self.model.feed(&ids)?;
+        let rows: Vec<[u32; 2]> =
+            std::iter::once(UNKNOWN).chain((0..ids.len() - 1).map(|k| metre.rows(k as i64))).collect();
+        self.model.feed_at(&ids, &rows)?;
         Ok(())
     }
 
@@ -215,12 +221,13 @@ impl Continuer {
             self.cadence.shape(&mut self.blended);
         }
         let id = self.sampler.sample(&self.blended, &settings, self.special);
+        let rows = self.developer.metre().rows(self.developer.len() as i64);
         self.developer.heard(id);
         self.cadence.heard(id);
         self.memory.observe(id);
         self.steerer.heard(id);
         self.track_sounding(id);
-        self.model.feed(&[id])?;
+        self.model.feed_at(&[id], &[rows])?;
         let token = self.model.vocab().token(id).cloned().unwrap_or(Token::Rest);
         let back = if self.follow_key { -self.shift } else { 0 };
         Ok(token.transposed(back).unwrap_or(Token::Rest))
@@ -230,10 +237,6 @@ impl Continuer {
 /// How an answer sits in the music: see [`Continuer::shape_answer`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AnswerShape {
-    /// Steps in a bar of the metre.
-    pub bar_steps: usize,
-    /// Where the answer's first step falls in its bar (steps from the downbeat).
-    pub position: usize,
     /// The answer's longest length in steps; `None`: it goes on (no cadence).
     pub max_steps: Option<usize>,
     /// The piece's key (the cadence's tonic and dominant); `None`: no cadence.
@@ -360,11 +363,11 @@ pub fn continue_score(
     let into_bar = (start - origin.unwrap_or(ts.beat())).rem_euclid(ts.bar_beats());
     let to_bar_line = (ts.bar_beats() - into_bar) % ts.bar_beats();
     let steps = ((to_bar_line + bars as f64 * ts.bar_beats()) / grid.step_beats()).round() as usize;
-    continuer.prime(&tokens, shift)?;
+    let bar_steps = (ts.bar_beats() / grid.step_beats()).round().max(1.0) as u32;
+    let downbeat = tokens.len() as i64 - (into_bar / grid.step_beats()).round() as i64;
+    continuer.prime_in(&tokens, shift, Metre { bar_steps, downbeat })?;
     continuer.remember(&tokens);
-    let bar_steps = (ts.bar_beats() / grid.step_beats()).round().max(1.0) as usize;
-    let position = (into_bar / grid.step_beats()).round() as usize % bar_steps;
-    continuer.shape_answer(&AnswerShape { bar_steps, position, max_steps: Some(steps), key: key.key });
+    continuer.shape_answer(&AnswerShape { max_steps: Some(steps), key: key.key });
     let mut generated = Vec::with_capacity(steps);
     for _ in 0..steps {
         generated.push(continuer.next(settings)?);

@@ -17,6 +17,7 @@ use crate::encoding::{EncodingKind, Token};
 use crate::error::{Error, ReadError};
 use crate::grid::Grid;
 use crate::key::Key;
+use crate::metre::{spans_of, MetreSpan};
 use crate::midi::MidiOptions;
 use crate::reader::{read_music_file, FileKind};
 use crate::song::{encode_score, shifts_for, song_key, KeyNormalisation, KeySource};
@@ -97,6 +98,10 @@ pub struct SongRecord {
     /// Semitones the song was transposed by before encoding.
     pub shift: i32,
     pub tokens: Vec<Token>,
+    /// Where each token falls in its bar (token index = step); empty in corpora prepared
+    /// before metre was recorded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub metre: Vec<MetreSpan>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -243,6 +248,7 @@ fn import_file(path: &Path, name: String, split: Split, options: &ImportOptions)
             key_source: key.map(|k| k.1),
             shift,
             tokens: encode_score(&score, options.grid, options.kind, shift),
+            metre: spans_of(&score, options.grid),
         })
         .collect();
     FileResult::Songs(songs, key.map_or(KeySource::Estimated, |k| k.1))

@@ -14,6 +14,7 @@
 //! primed. Runs wherever the continuer runs: the plugin's inference worker, `trainer`.
 
 use crate::encoding::Token;
+use crate::metre::Metre;
 use crate::sampler::softmax;
 use crate::vocab::Vocabulary;
 use rand_core::{Rng, SeedableRng};
@@ -38,22 +39,6 @@ const LOOKBACK: [(usize, f64); 4] = [(4, 0.5), (2, 0.25), (1, 0.15), (8, 0.1)];
 const SEQUENCE_SHIFTS: [i32; 8] = [-7, -5, -4, -3, 3, 4, 5, 7];
 /// C major's pitch classes: the key frame of a key-normalised model.
 const FRAME_SCALE: u16 = 0b1010_1011_0101;
-
-/// Where the music is in its metre: bars of `bar_steps` steps, and the step within its bar
-/// of the token `index` 0 of what was primed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Metre {
-    pub bar_steps: usize,
-    /// The bar position of history index 0.
-    pub phase: usize,
-}
-
-impl Metre {
-    /// The step within its bar of history index `index`.
-    pub fn position(self, index: usize) -> usize {
-        (self.phase + index) % self.bar_steps.max(1)
-    }
-}
 
 /// The bar a plan copies, and how.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,7 +69,7 @@ pub struct Developer {
 
 impl Developer {
     /// For a vocabulary; `diatonic`: the model's frame is C major / A minor.
-    pub fn new(vocab: &Vocabulary, diatonic: bool, bar_steps: usize) -> Developer {
+    pub fn new(vocab: &Vocabulary, diatonic: bool, metre: Metre) -> Developer {
         let shifted = vocab
             .tokens()
             .iter()
@@ -102,7 +87,7 @@ impl Developer {
             classes,
             diatonic,
             history: Vec::new(),
-            metre: Metre { bar_steps: bar_steps.max(1), phase: 0 },
+            metre,
             answer_start: 0,
             plan: None,
             rng: Pcg64Mcg::seed_from_u64(0),
@@ -110,22 +95,13 @@ impl Developer {
         }
     }
 
-    /// Start again from what was primed (ids, without the leading `/`), in 4/4 from a
-    /// downbeat until told the metre.
-    pub fn prime(&mut self, ids: &[u32], bar_steps: usize) {
+    /// Start again from what was primed (ids, without the leading `/`), in `metre` (whose
+    /// steps count the history: index 0 is the first id primed).
+    pub fn prime(&mut self, ids: &[u32], metre: Metre) {
         self.history.clear();
         self.history.extend_from_slice(ids);
-        self.metre = Metre { bar_steps: bar_steps.max(1), phase: 0 };
+        self.metre = metre;
         self.answer_start = ids.len();
-        self.plan = None;
-    }
-
-    /// The metre: bars of `bar_steps`, and the answer's next step `position` steps into
-    /// its bar.
-    pub fn set_metre(&mut self, bar_steps: usize, position: usize) {
-        let bar_steps = bar_steps.max(1);
-        let back = self.history.len() % bar_steps;
-        self.metre = Metre { bar_steps, phase: (position % bar_steps + bar_steps - back) % bar_steps };
         self.plan = None;
     }
 
@@ -158,13 +134,13 @@ impl Developer {
 
     /// Whether the bar starting at history index `start` holds an onset.
     fn has_onset(&self, start: usize) -> bool {
-        let end = (start + self.metre.bar_steps).min(self.history.len());
+        let end = (start + self.metre.bar_steps as usize).min(self.history.len());
         self.history[start..end].iter().any(|&id| self.classes[id as usize] != 0)
     }
 
     /// The pitch classes the bar at `start` sounds, transposed by `shift`.
     fn bar_classes(&self, start: usize, shift: i32) -> u16 {
-        let end = (start + self.metre.bar_steps).min(self.history.len());
+        let end = (start + self.metre.bar_steps as usize).min(self.history.len());
         self.history[start..end].iter().fold(0u16, |m, &id| {
             let (c, s) = (self.classes[id as usize] as u32, shift.rem_euclid(12));
             m | ((c << s | c >> (12 - s)) & 0xfff) as u16
@@ -212,7 +188,7 @@ impl Developer {
     pub fn shape(&mut self, logits: &mut [f32], develop: f32) {
         let develop = develop.clamp(0.0, 1.0);
         let t = self.history.len();
-        let (bar, position) = (self.metre.bar_steps, self.metre.position(t));
+        let (bar, position) = (self.metre.bar_steps as usize, self.metre.position(t as i64));
         if develop == 0.0 {
             self.plan = None;
             return;
@@ -236,7 +212,7 @@ impl Developer {
 
     /// Beats in a bar, guessed from its length in steps on a 16th grid (3 for 12 steps).
     fn beats_in_bar(&self) -> usize {
-        match self.metre.bar_steps {
+        match self.metre.bar_steps as usize {
             b if b % 4 == 0 => b / 4,
             b if b % 3 == 0 => b / 3,
             b => b,
@@ -248,7 +224,7 @@ impl Developer {
 /// plan.
 pub fn planned(d: &Developer, vocab: &Vocabulary) -> Option<Token> {
     let plan = d.plan?;
-    let source = d.history[plan.source + d.metre.position(d.history.len())];
+    let source = d.history[plan.source + d.metre.position(d.history.len() as i64)];
     d.shifted[source as usize][(plan.shift + 12) as usize].and_then(|id| vocab.token(id).cloned())
 }
 
@@ -269,10 +245,11 @@ mod tests {
     /// likeliest token each step.
     fn answer(call: &str, bar_steps: usize, position: usize, steps: usize, develop: f32) -> Vec<Token> {
         let v = vocab();
-        let mut d = Developer::new(&v, true, bar_steps);
+        let call = ids(&v, call);
+        let downbeat = call.len() as i64 - position as i64;
+        let mut d = Developer::new(&v, true, Metre::four_four(crate::Grid::SIXTEENTH));
         d.reseed(7);
-        d.prime(&ids(&v, call), bar_steps);
-        d.set_metre(bar_steps, position);
+        d.prime(&call, Metre { bar_steps: bar_steps as u32, downbeat });
         let mut out = Vec::new();
         for _ in 0..steps {
             let mut logits = vec![0.0f32; v.len()];
@@ -301,9 +278,8 @@ mod tests {
     #[test]
     fn develop_zero_leaves_the_model_alone_and_metre_counts_from_the_position_given() {
         let v = vocab();
-        let mut d = Developer::new(&v, true, 16);
-        d.prime(&ids(&v, "60 _ 62 _"), 16);
-        d.set_metre(12, 8);
+        let mut d = Developer::new(&v, true, Metre::four_four(crate::Grid::SIXTEENTH));
+        d.prime(&ids(&v, "60 _ 62 _"), Metre { bar_steps: 12, downbeat: -4 });
         assert_eq!(d.metre().position(4), 8);
         assert_eq!(d.metre().position(0), 4);
         let mut logits = vec![0.5f32; v.len()];
@@ -317,9 +293,9 @@ mod tests {
         let call = "60 _ 62 _ 64 _ 65 _ 67 _ 65 _ 64 _ 62 _";
         for seed in 0..20 {
             let v = vocab();
-            let mut d = Developer::new(&v, true, 16);
+            let mut d = Developer::new(&v, true, Metre::four_four(crate::Grid::SIXTEENTH));
             d.reseed(seed);
-            d.prime(&ids(&v, call), 16);
+            d.prime(&ids(&v, call), Metre::four_four(crate::Grid::SIXTEENTH));
             for _ in 0..16 {
                 let mut logits = vec![0.0f32; v.len()];
                 d.shape(&mut logits, 1.0);

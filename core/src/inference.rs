@@ -4,8 +4,10 @@
 //! never on the audio thread.
 //!
 //! The ONNX interface (written by `trainer export`, recorded in the card): inputs `tokens`
-//! [T, 1] int64, `h0` and `c0` [layers, 1, hidden] float32; outputs `logits` [T, 1, V],
-//! `hn` and `cn` [layers, 1, hidden].
+//! [T, 1] int64, `h0` and `c0` [layers, 1, hidden] float32, and in a metre-aware model
+//! `metre` [T, 1, 2] int64 (each step's two metre rows of the embedding table, counted from
+//! its start: [`crate::metre`]); outputs `logits` [T, 1, V], `hn` and `cn` [layers, 1,
+//! hidden]. A model without `metre` is fed tokens alone.
 
 use crate::card::{card_path_for, CardError, ModelCard};
 use crate::vocab::Vocabulary;
@@ -139,6 +141,8 @@ pub struct ContinuationModel {
     /// A zeroed copy of the state, to reset from without allocating.
     zeros: Vec<f32>,
     step: StepBinding,
+    /// The model takes the `metre` input.
+    metre: bool,
 }
 
 /// The one-token step's inputs and outputs, allocated once and bound to the session: a step
@@ -147,6 +151,7 @@ pub struct ContinuationModel {
 struct StepBinding {
     binding: IoBinding,
     token: Tensor<i64>,
+    metre: Tensor<i64>,
     logits: Tensor<f32>,
     hn: Tensor<f32>,
     cn: Tensor<f32>,
@@ -160,16 +165,21 @@ impl StepBinding {
         layers: usize,
         hidden: usize,
         vocab: usize,
+        metre: bool,
     ) -> ort::Result<StepBinding> {
         let cpu = Allocator::default();
         let mut step = StepBinding {
             binding: session.create_binding()?,
             token: Tensor::new(&cpu, [1usize, 1])?,
+            metre: Tensor::new(&cpu, [1usize, 1, 2])?,
             logits: Tensor::new(&cpu, [1usize, 1, vocab])?,
             hn: Tensor::new(&cpu, [layers, 1, hidden])?,
             cn: Tensor::new(&cpu, [layers, 1, hidden])?,
         };
         step.binding.bind_input("tokens", &step.token)?;
+        if metre {
+            step.binding.bind_input("metre", &step.metre)?;
+        }
         step.binding.bind_input("h0", h)?;
         step.binding.bind_input("c0", c)?;
         step.binding.bind_output("logits", &mut step.logits)?;
@@ -233,7 +243,12 @@ impl ContinuationModel {
             |_| Tensor::from_array(([layers, 1, hidden], vec![0f32; layers * hidden])).map_err(|e| onnx_err(onnx, e));
         let vocab = card.vocabulary();
         let (h, c) = (state(0)?, state(1)?);
-        let step = StepBinding::new(&session, &h, &c, layers, hidden, vocab.len()).map_err(|e| onnx_err(onnx, e))?;
+        let metre = card.onnx.inputs.iter().any(|s| s.name == "metre");
+        if metre && !session.inputs().iter().any(|o| o.name() == "metre") {
+            return Err(mismatch("the card names the input `metre`, the model has none".into()));
+        }
+        let step =
+            StepBinding::new(&session, &h, &c, layers, hidden, vocab.len(), metre).map_err(|e| onnx_err(onnx, e))?;
         Ok(ContinuationModel {
             h,
             c,
@@ -244,7 +259,13 @@ impl ContinuationModel {
             card,
             path: onnx.to_path_buf(),
             session,
+            metre,
         })
+    }
+
+    /// Whether the model is metre-aware (takes each step's metre rows).
+    pub fn has_metre(&self) -> bool {
+        self.metre
     }
 
     pub fn card(&self) -> &ModelCard {
@@ -262,20 +283,42 @@ impl ContinuationModel {
         }
     }
 
-    /// Feed tokens (ids), carrying the state; returns the logits after the last one.
+    /// Feed tokens (ids), carrying the state; returns the logits after the last one. A
+    /// metre-aware model is told that their metre is unknown.
     pub fn feed(&mut self, ids: &[u32]) -> Result<&[f32], ModelError> {
-        self.run(ids, None)?;
+        self.run(ids, None, None)?;
+        Ok(&self.logits)
+    }
+
+    /// Feed tokens with each one's metre rows ([`crate::metre::Metre::rows`]; a model
+    /// without the metre input ignores them); returns the logits after the last one.
+    pub fn feed_at(&mut self, ids: &[u32], metre: &[[u32; 2]]) -> Result<&[f32], ModelError> {
+        self.run(ids, Some(metre), None)?;
         Ok(&self.logits)
     }
 
     /// Feed tokens and return the logits after each one, `ids.len() × V` values.
     pub fn feed_all(&mut self, ids: &[u32]) -> Result<Vec<f32>, ModelError> {
         let mut all = Vec::with_capacity(ids.len() * self.vocab.len());
-        self.run(ids, Some(&mut all))?;
+        self.run(ids, None, Some(&mut all))?;
         Ok(all)
     }
 
-    fn run(&mut self, ids: &[u32], all: Option<&mut Vec<f32>>) -> Result<(), ModelError> {
+    /// As [`ContinuationModel::feed_all`], with each token's metre rows.
+    pub fn feed_all_at(&mut self, ids: &[u32], metre: &[[u32; 2]]) -> Result<Vec<f32>, ModelError> {
+        let mut all = Vec::with_capacity(ids.len() * self.vocab.len());
+        self.run(ids, Some(metre), Some(&mut all))?;
+        Ok(all)
+    }
+
+    /// The embedding-table rows of a step's metre (unknown without one).
+    fn metre_rows(&self, rows: Option<&[[u32; 2]]>, i: usize) -> [i64; 2] {
+        let r = rows.and_then(|r| r.get(i)).copied().unwrap_or(crate::metre::UNKNOWN);
+        let v = self.vocab.len() as i64;
+        [v + (r[0] as usize % crate::metre::METRE_ROWS) as i64, v + (r[1] as usize % crate::metre::METRE_ROWS) as i64]
+    }
+
+    fn run(&mut self, ids: &[u32], metre: Option<&[[u32; 2]]>, all: Option<&mut Vec<f32>>) -> Result<(), ModelError> {
         if ids.is_empty() {
             return Ok(());
         }
@@ -284,14 +327,20 @@ impl ContinuationModel {
             return Err(onnx_err(&self.path, format!("token id {bad} is outside the vocabulary of {v}")));
         }
         if let ([id], None) = (ids, &all) {
-            return self.run_step(*id);
+            let rows = self.metre_rows(metre, 0);
+            return self.run_step(*id, rows);
         }
         let tokens: Vec<i64> = ids.iter().map(|&i| i as i64).collect();
         let tokens = Tensor::from_array(([ids.len(), 1], tokens)).map_err(|e| onnx_err(&self.path, e))?;
-        let outputs = self
-            .session
-            .run(ort::inputs!["tokens" => tokens, "h0" => self.h.view(), "c0" => self.c.view()])
-            .map_err(|e| onnx_err(&self.path, e))?;
+        let outputs = if self.metre {
+            let rows: Vec<i64> = (0..ids.len()).flat_map(|i| self.metre_rows(metre, i)).collect();
+            let rows = Tensor::from_array(([ids.len(), 1, 2], rows)).map_err(|e| onnx_err(&self.path, e))?;
+            self.session
+                .run(ort::inputs!["tokens" => tokens, "metre" => rows, "h0" => self.h.view(), "c0" => self.c.view()])
+        } else {
+            self.session.run(ort::inputs!["tokens" => tokens, "h0" => self.h.view(), "c0" => self.c.view()])
+        }
+        .map_err(|e| onnx_err(&self.path, e))?;
         let (shape, logits) = outputs["logits"].try_extract_tensor::<f32>().map_err(|e| onnx_err(&self.path, e))?;
         if logits.len() != ids.len() * v {
             return Err(ModelError::Mismatch {
@@ -313,8 +362,9 @@ impl ContinuationModel {
     }
 
     /// One token through the bound inputs and outputs: no tensor is created.
-    fn run_step(&mut self, id: u32) -> Result<(), ModelError> {
+    fn run_step(&mut self, id: u32, metre: [i64; 2]) -> Result<(), ModelError> {
         self.step.token.extract_tensor_mut().1[0] = id as i64;
+        self.step.metre.extract_tensor_mut().1.copy_from_slice(&metre);
         run_bound(&self.session, &self.step.binding).map_err(|e| onnx_err(&self.path, e))?;
         self.logits.copy_from_slice(self.step.logits.extract_tensor().1);
         self.h.extract_tensor_mut().1.copy_from_slice(self.step.hn.extract_tensor().1);

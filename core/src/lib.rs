@@ -18,6 +18,7 @@ pub mod inference;
 pub mod kern;
 pub mod key;
 pub mod memory;
+pub mod metre;
 pub mod midi;
 pub mod parity;
 pub mod reader;

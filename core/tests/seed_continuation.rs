@@ -143,3 +143,41 @@ fn continuing_after_the_first_bars() {
     assert_eq!(c.start, 5.0);
     assert_eq!(c.score.length, Some(9.0));
 }
+
+/// The next-step probabilities of `model` after `call` primed in `metre`.
+fn after(name: &str, call: &[Token], metre: continuo_core::metre::Metre) -> Vec<f32> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../models/{name}.onnx"));
+    let model = ContinuationModel::load(&path).unwrap_or_else(|e| panic!("{e} (run `cargo xtask ort`)"));
+    let mut c = Continuer::new(model, 1);
+    c.prime_in(call, 0, metre).unwrap();
+    let logits = c.model.feed(&[]).unwrap().to_vec();
+    let mut p = vec![0.0; logits.len()];
+    continuo_core::sampler::softmax(&logits, &mut p);
+    p
+}
+
+/// The shipped default model hears where the bar lines are: the same call, primed on beat
+/// 1 and on beat 3 of a 4/4 bar, gives other chances for the next step; it expects a new
+/// note on a downbeat more than off it. A model without metre inputs hears no difference.
+#[test]
+fn the_default_model_hears_the_bar_position() {
+    use continuo_core::metre::Metre;
+    let call: Vec<Token> = "60 _ _ _ 64 _ _ _ 67 _ _ _ 72 _ _ _ 71 _ _ _ 67 _ _ _ 62 _ _ _ 60 _ _ _"
+        .split(' ')
+        .map(|t| t.parse().unwrap())
+        .collect();
+    // The next step (32) is a downbeat, or the middle of a bar.
+    let on = Metre { bar_steps: 16, downbeat: 0 };
+    let off = Metre { bar_steps: 16, downbeat: 8 };
+    let hold = |p: &[f32]| p[2];
+    let (a, b) = (after("folk-melody", &call, on), after("folk-melody", &call, off));
+    let moved: f32 = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).sum();
+    println!(
+        "folk-melody: a hold next {:.3} on the downbeat, {:.3} mid-bar; total change {moved:.3}",
+        hold(&a),
+        hold(&b)
+    );
+    assert!(moved > 0.05, "the bar position changes what the model expects: {moved}");
+    let (a, b) = (after("essen-melody", &call, on), after("essen-melody", &call, off));
+    assert!(a.iter().zip(&b).all(|(x, y)| (x - y).abs() < 1e-6), "a model without metre inputs ignores it");
+}

@@ -43,8 +43,9 @@ fn shipped_models_agree_with_their_golden_files() {
     }
 }
 
-/// Feeds a golden file's ids to the model, whole and token by token with state carried, and
-/// compares the logits with the file's, from a fresh state: (tokens, worst difference). A `null` logit reads as NaN.
+/// Feeds a golden file's ids (with their metre rows, for a metre-aware model) to the model,
+/// whole and token by token with state carried, and compares the logits with the file's,
+/// from a fresh state: (tokens, worst difference). A `null` logit reads as NaN.
 fn check_golden(model: &mut ContinuationModel, golden: &str) -> Result<(usize, f32), String> {
     let golden: serde_json::Value = serde_json::from_str(golden).map_err(|e| e.to_string())?;
     let ids: Vec<u32> = golden["ids"]
@@ -53,6 +54,10 @@ fn check_golden(model: &mut ContinuationModel, golden: &str) -> Result<(usize, f
         .iter()
         .map(|x| x.as_u64().map(|id| id as u32).ok_or("an id that is not a number"))
         .collect::<Result<_, _>>()?;
+    let metre: Vec<[u32; 2]> = match golden.get("metre") {
+        None => vec![continuo_core::metre::UNKNOWN; ids.len()],
+        Some(m) => serde_json::from_value(m.clone()).map_err(|e| format!("metre: {e}"))?,
+    };
     let rows = golden["logits"].as_array().ok_or("no logits")?;
     let mut expected = Vec::new();
     for row in rows {
@@ -64,12 +69,12 @@ fn check_golden(model: &mut ContinuationModel, golden: &str) -> Result<(usize, f
         );
     }
     model.reset();
-    let whole = if ids.is_empty() { Vec::new() } else { model.feed_all(&ids).map_err(|e| e.to_string())? };
+    let whole = if ids.is_empty() { Vec::new() } else { model.feed_all_at(&ids, &metre).map_err(|e| e.to_string())? };
     agree(&whole, &expected, 1e-4).map_err(|e| format!("whole sequence: {e}"))?;
     model.reset();
     let mut stepped = Vec::new();
-    for &id in &ids {
-        stepped.extend_from_slice(model.feed(&[id]).map_err(|e| e.to_string())?);
+    for (&id, &rows) in ids.iter().zip(&metre) {
+        stepped.extend_from_slice(model.feed_at(&[id], &[rows]).map_err(|e| e.to_string())?);
     }
     let worst = agree(&stepped, &expected, 1e-4).map_err(|e| format!("token by token: {e}"))?;
     Ok((ids.len(), worst))

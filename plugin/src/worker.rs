@@ -25,6 +25,7 @@ use continuo_core::encoding::encode;
 use continuo_core::grid::StepNote;
 use continuo_core::inference::{ContinuationModel, ModelError};
 use continuo_core::key::estimate_key;
+use continuo_core::metre::Metre;
 use continuo_core::sampler::SamplerSettings;
 use continuo_core::song::shift_for;
 use continuo_core::song::ESTIMATION_PROFILE;
@@ -476,10 +477,12 @@ fn prime(
     let (kind, normalisation, spb) = (card.encoding.kind, card.encoding.key_normalisation, card.grid().steps_per_beat);
     let (tokens, beats) = phrase_tokens(notes, start_step, spb, kind);
     let key = estimate_key(&beats, ESTIMATION_PROFILE).map(|e| e.key);
-    continuer.prime(&tokens, shift_for(normalisation, key))?;
-    let bar_steps = request.bar_steps.max(1) as usize;
+    // The host's bar: `start_step` is `position` steps after a downbeat.
+    let bar_steps = request.bar_steps.max(1);
     let position = (request.bar_position as i64 + start_step - request.start_step).rem_euclid(bar_steps as i64);
-    continuer.shape_answer(&AnswerShape { bar_steps, position: position as usize, max_steps, key });
+    let metre = Metre { bar_steps, downbeat: tokens.len() as i64 - position };
+    continuer.prime_in(&tokens, shift_for(normalisation, key), metre)?;
+    continuer.shape_answer(&AnswerShape { max_steps, key });
     Ok(tokens)
 }
 

@@ -6,7 +6,10 @@
 //!   plain-Rust LSTM step on weights of the same shape (the floor);
 //! - the step's cost as the hidden size and the number of layers grow;
 //! - a whole continuation step (model, sampling, steering) with the session memory blended
-//!   in at the plugin's default, against the same step without it.
+//!   in at the plugin's default, against the same step without it;
+//! - the plugin's answer step today (the metre-aware default model with its metre, Memory,
+//!   Develop and the cadence at their defaults) against the step before them (a model of
+//!   the same shape without metre inputs, Memory only).
 //!
 //! Run: `cargo bench -p continuo-trainer --bench perf -- [--quick] [--json FILE]`.
 
@@ -134,6 +137,43 @@ fn memory_step(name: &str, scale: usize) -> Value {
 /// The Memory control's default in the plugin.
 const MEMORY: f32 = 0.4;
 
+/// A continuer for `name` after a 4-bar call of 3/4, answering up to 4 bars.
+fn answering(name: &str, metre: continuo_core::metre::Metre) -> Continuer {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../models/{name}.onnx"));
+    let model = ContinuationModel::load(&path).expect("run `cargo xtask ort` first");
+    let call: Vec<_> = model.vocab().tokens().iter().cycle().skip(5).step_by(5).take(48).cloned().collect();
+    let mut continuer = Continuer::new(model, 1);
+    continuer.prime_in(&call, 0, metre).unwrap();
+    continuer.remember(&call);
+    continuer
+}
+
+/// The answer step with the metre-aware default and every control at its default, against
+/// the step before them, alternating in rounds (the first 48 steps of the answer hold its
+/// cadence).
+fn answer_step(scale: usize) -> Value {
+    use continuo_core::continuation::AnswerShape;
+    use continuo_core::develop::DEFAULT_DEVELOP;
+    let metre = continuo_core::metre::Metre { bar_steps: 12, downbeat: 0 };
+    let (mut today, mut before) = (answering("folk-melody", metre), answering("essen-melody", metre));
+    let shape = AnswerShape { max_steps: Some(48), key: Some(continuo_core::Key::C_MAJOR) };
+    today.shape_answer(&shape);
+    let now = SamplerSettings { memory: MEMORY, develop: DEFAULT_DEVELOP, ..SamplerSettings::default() };
+    let old = SamplerSettings { memory: MEMORY, cadence: false, ..SamplerSettings::default() };
+    let (mut with, mut without) = (Vec::new(), Vec::new());
+    let n = (480 / scale / ROUNDS).max(2);
+    for _ in 0..ROUNDS {
+        without.extend(timings(n, || drop(black_box(before.next(&old).unwrap()))));
+        with.extend(timings(n, || drop(black_box(today.next(&now).unwrap()))));
+    }
+    without.sort_by(f64::total_cmp);
+    with.sort_by(f64::total_cmp);
+    let (a, b) = (with[with.len() / 2], without[without.len() / 2]);
+    eprintln!("answer step: folk-melody (metre, Develop, cadence) {a:.1} µs, before {b:.1} µs ({:.2}x)", a / b);
+    json!({ "today": "folk-melody", "before": "essen-melody", "with": summary(&with), "without": summary(&without),
+            "ratio_of_medians": a / b })
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let quick = args.iter().any(|a| a == "--quick");
@@ -162,7 +202,9 @@ fn main() {
         }
     }
     let memory: Vec<Value> = ["essen-melody", "bach-chords"].iter().map(|m| memory_step(m, q)).collect();
-    let report = json!({ "inference": inference, "scale_inference": scale, "memory_step": memory });
+    let answer = answer_step(q);
+    let report =
+        json!({ "inference": inference, "scale_inference": scale, "memory_step": memory, "answer_step": answer });
     let text = serde_json::to_string_pretty(&report).unwrap();
     match json_out {
         Some(p) => std::fs::write(&p, text).unwrap_or_else(|e| panic!("{}: {e}", p.display())),

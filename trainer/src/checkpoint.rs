@@ -44,6 +44,10 @@ pub struct TrainConfig {
     /// Decoupled weight decay (AdamW), per unit of learning rate.
     #[serde(default)]
     pub weight_decay: f32,
+    /// Give the network each step's metre ([`continuo_core::metre`]): its position in the
+    /// bar and its bar in a four-bar group.
+    #[serde(default)]
+    pub metre: bool,
 }
 
 /// The learning-rate schedule.
@@ -117,7 +121,10 @@ pub struct Checkpoint {
 
 /// An untrained model of a config's shape.
 pub fn new_model(config: &TrainConfig, vocab: usize) -> Model {
-    let weights = LstmWeights::random(vocab, config.embed, config.hidden, config.layers, config.seed);
+    let mut weights = LstmWeights::random(vocab, config.embed, config.hidden, config.layers, config.seed);
+    if config.metre {
+        weights = weights.with_metre(config.seed);
+    }
     Model::new(weights, config.batch_norm, config.dropout)
 }
 

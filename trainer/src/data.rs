@@ -1,10 +1,11 @@
-//! Training data: songs (token ids, each ending with `/`) laid into parallel streams for
+//! Training data: songs (input codes, [`crate::codes`], each ending with `/`) laid into parallel streams for
 //! truncated back-propagation through time. Every stream starts at a song boundary with a
 //! `/` input; songs go to the stream that is shortest so far; streams are padded to one
 //! length with targets of -1. Windows are cut from the streams in time order, so the state
 //! carried from window to window is the state of the same songs. Or, for training from a
 //! zero state, windows cut from all songs in a row and shuffled ([`Streams::random_windows`]).
 
+use crate::codes;
 use rand_core::Rng;
 
 /// Songs laid out as `streams` parallel sequences, time-major (row `t·streams + b`).
@@ -32,7 +33,7 @@ impl Streams {
         for (b, lane) in lanes.iter().enumerate() {
             for t in 0..lane.len() - 1 {
                 inputs[t * streams + b] = lane[t];
-                targets[t * streams + b] = lane[t + 1] as i32;
+                targets[t * streams + b] = codes::token(lane[t + 1]) as i32;
             }
         }
         Streams { inputs, targets, steps, streams }
@@ -66,7 +67,7 @@ impl Streams {
         for (b, &start) in starts.iter().enumerate() {
             for t in 0..steps.min(row.len() - 1 - start) {
                 inputs[t * streams + b] = row[start + t];
-                targets[t * streams + b] = row[start + t + 1] as i32;
+                targets[t * streams + b] = codes::token(row[start + t + 1]) as i32;
             }
         }
         Streams { inputs, targets, steps, streams }

@@ -163,7 +163,8 @@ pub fn evaluate_model(
         let generated = vocab
             .decode(&sample_continuation(model, seed, steps, &mut sampler, settings, special))
             .expect("ids from the model");
-        let real = vocab.decode(&song[seed_steps..seed_steps + steps]).expect("ids from the vocabulary");
+        let ids: Vec<u32> = song.iter().map(|&c| crate::codes::token(c)).collect();
+        let real = vocab.decode(&ids[seed_steps..seed_steps + steps]).expect("ids from the vocabulary");
         let (g, r) = (music_stats(&generated, *key), music_stats(&real, *key));
         for (sum, s) in [(&mut gen_sum, g), (&mut real_sum, r)] {
             sum.in_scale += s.in_scale;
@@ -173,7 +174,8 @@ pub fn evaluate_model(
         }
         overlap += histogram_overlap(&generated, &real);
         if example.is_none() {
-            example = Some(ContinuationExample { seed: vocab.decode(seed).expect("ids"), generated, real });
+            example =
+                Some(ContinuationExample { seed: vocab.decode(&ids[..seed_steps]).expect("ids"), generated, real });
         }
         n += 1;
     }
@@ -220,9 +222,10 @@ pub struct ModelFigures {
     pub pitch_bits_per_note: f64,
 }
 
-/// Evaluate `model` on `songs` (ids in the model's vocabulary, each ending with `/`), with
-/// the memory blended in at `memory` (0: the model alone). The memory is forgotten at every
-/// song and learns each token after it was predicted.
+/// Evaluate `model` on `songs` (input codes, [`crate::codes`], in the model's vocabulary,
+/// each ending with `/`; a metre-aware model gets each token's metre), with the memory
+/// blended in at `memory` (0: the model alone). The memory is forgotten at every song and
+/// learns each token after it was predicted.
 pub fn model_figures(
     model: &mut ContinuationModel,
     songs: &[Vec<u32>],
@@ -241,8 +244,10 @@ pub fn model_figures(
         short_term.forget();
         // The input at each step is the token before it; a song starts after `/`.
         let inputs: Vec<u32> = std::iter::once(song_end).chain(song[..song.len() - 1].iter().copied()).collect();
-        let logits = model.feed_all(&inputs)?;
-        for (row, &target) in logits.chunks(v).zip(song) {
+        let ids: Vec<u32> = inputs.iter().map(|&c| crate::codes::token(c)).collect();
+        let metre: Vec<[u32; 2]> = inputs.iter().map(|&c| crate::codes::rows(c)).collect();
+        let logits = model.feed_all_at(&ids, &metre)?;
+        for (row, target) in logits.chunks(v).zip(song.iter().map(|&c| crate::codes::token(c))) {
             // The same blend as the plugin's, as probabilities.
             if memory > 0.0 {
                 short_term.predict(&mut remembered);

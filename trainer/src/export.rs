@@ -11,6 +11,7 @@ use crate::error::TrainerError;
 use crate::weights::{LstmState, LstmWeights};
 use continuo_core::card::{Dim, EncodingSpec, ModelCard, OnnxSpec, TensorSpec, Training, CARD_FORMAT, CARD_VERSION};
 use continuo_core::corpus::{Corpus, Split};
+use continuo_core::metre::{rows_at, METRE_ROWS};
 use continuo_core::vocab::Vocabulary;
 use continuo_core::Token;
 use onnx_protobuf::attribute_proto::AttributeType;
@@ -127,7 +128,13 @@ pub fn read_weights(path: &Path) -> Result<LstmWeights, TrainerError> {
         Ok((dims, data))
     };
     let (dims, embedding) = tensor("embedding")?;
-    let [vocab, embed] = dims[..] else { return Err(err(format!("`embedding` has shape {dims:?}"))) };
+    let [rows, embed] = dims[..] else { return Err(err(format!("`embedding` has shape {dims:?}"))) };
+    // The vocabulary is the output layer's; a metre-aware model's table has its rows after.
+    let vocab = tensor("out_b")?.1.len();
+    let metre_rows = rows.saturating_sub(vocab);
+    if rows < vocab || (metre_rows != 0 && metre_rows != METRE_ROWS) {
+        return Err(err(format!("`embedding` has {rows} rows for a vocabulary of {vocab}")));
+    }
     let mut layers = Vec::new();
     let mut hidden = 0;
     while tensors.contains_key(format!("W{}", layers.len()).as_str()) {
@@ -161,7 +168,7 @@ pub fn read_weights(path: &Path) -> Result<LstmWeights, TrainerError> {
         return Err(err(format!("the output layer has shape {out_dims:?}, expected [{hidden}, {vocab}]")));
     }
     let out_w = (0..vocab * hidden).map(|i| out_wt[(i % hidden) * vocab + i / hidden]).collect();
-    Ok(LstmWeights { vocab, embed, hidden, embedding, layers, out_w, out_b })
+    Ok(LstmWeights { vocab, embed, hidden, embedding, metre_rows, layers, out_w, out_b })
 }
 
 /// The tensors of the ONNX interface, as the card records them.
@@ -170,12 +177,13 @@ pub fn interface(weights: &LstmWeights) -> (Vec<TensorSpec>, Vec<TensorSpec>) {
     let t = || Dim::Dynamic("T".into());
     let spec = |name: &str, dtype: &str, shape: Vec<Dim>| TensorSpec { name: name.into(), dtype: dtype.into(), shape };
     let state = || vec![Dim::Fixed(l), Dim::Fixed(1), Dim::Fixed(h)];
+    let mut inputs = vec![spec("tokens", "int64", vec![t(), Dim::Fixed(1)])];
+    if weights.metre_rows > 0 {
+        inputs.push(spec("metre", "int64", vec![t(), Dim::Fixed(1), Dim::Fixed(2)]));
+    }
+    inputs.extend([spec("h0", "float32", state()), spec("c0", "float32", state())]);
     (
-        vec![
-            spec("tokens", "int64", vec![t(), Dim::Fixed(1)]),
-            spec("h0", "float32", state()),
-            spec("c0", "float32", state()),
-        ],
+        inputs,
         vec![
             spec("logits", "float32", vec![t(), Dim::Fixed(1), Dim::Fixed(v)]),
             spec("hn", "float32", state()),
@@ -187,9 +195,23 @@ pub fn interface(weights: &LstmWeights) -> (Vec<TensorSpec>, Vec<TensorSpec>) {
 /// The ONNX model for `weights`.
 pub fn onnx_model(weights: &LstmWeights, name: &str) -> ModelProto {
     let (h, v) = (weights.hidden, weights.vocab);
-    let mut init =
-        vec![float_tensor("embedding", &[v, weights.embed], weights.embedding.clone()), int_tensor("axes1", vec![1])];
-    let mut nodes = vec![node("Gather", "embed", &["embedding", "tokens"], &["x0"], vec![])];
+    let rows = v + weights.metre_rows;
+    let mut init = vec![
+        float_tensor("embedding", &[rows, weights.embed], weights.embedding.clone()),
+        int_tensor("axes1", vec![1]),
+    ];
+    let mut nodes = if weights.metre_rows == 0 {
+        vec![node("Gather", "embed", &["embedding", "tokens"], &["x0"], vec![])]
+    } else {
+        // The token's row plus the sum of the two metre rows ([T, 1, 2, E] summed on axis 2).
+        init.push(int_tensor("axes2", vec![2]));
+        vec![
+            node("Gather", "embed", &["embedding", "tokens"], &["token_x"], vec![]),
+            node("Gather", "embed_metre", &["embedding", "metre"], &["metre_rows"], vec![]),
+            node("ReduceSum", "metre_sum", &["metre_rows", "axes2"], &["metre_x"], vec![int_attribute("keepdims", 0)]),
+            node("Add", "embed_add", &["token_x", "metre_x"], &["x0"], vec![]),
+        ]
+    };
     // One layer takes `h0`, `c0` and gives `hn`, `cn` as they are; several split them by
     // layer and concatenate their final states (every node costs time in a one-token step).
     let layers = weights.num_layers();
@@ -339,15 +361,28 @@ pub fn write_golden(
     let mut tokens = vec![Token::SongEnd];
     tokens.extend(song.tokens.iter().take(GOLDEN_STEPS - 1).cloned());
     let ids = vocab.encode(&tokens);
+    // A metre-aware model's steps with their metre (the `/` before the song: unknown).
+    let metre: Vec<[u32; 2]> = (0..ids.len())
+        .map(|i| if i == 0 { continuo_core::metre::UNKNOWN } else { rows_at(&song.metre, i as i64 - 1) })
+        .collect();
+    let codes: Vec<u32> = ids
+        .iter()
+        .zip(&metre)
+        .map(|(&id, &rows)| crate::codes::code(id, (weights.metre_rows > 0).then_some(rows)))
+        .collect();
     let mut state = LstmState::zeros(weights.num_layers(), weights.hidden);
-    let logits = weights.forward(&ids, &mut state);
-    let golden = serde_json::json!({
-        "about": "the trainer's logits for these token ids, fed from a zero state; the ONNX model must agree to within 1e-4",
+    let logits = weights.forward(&codes, &mut state);
+    let mut golden = serde_json::json!({
+        "about": "the trainer's logits for these token ids (and metre rows), fed from a zero state; the ONNX model \
+                  must agree to within 1e-4",
         "file": song.file,
         "tokens": tokens.iter().map(|t| t.to_string()).collect::<Vec<_>>(),
         "ids": ids,
         "logits": logits.chunks(weights.vocab).collect::<Vec<_>>(),
     });
+    if weights.metre_rows > 0 {
+        golden["metre"] = serde_json::json!(metre);
+    }
     let path = onnx_path.with_extension("golden.json");
     std::fs::write(&path, golden.to_string()).map_err(TrainerError::io(&path))
 }

@@ -68,8 +68,8 @@ pub struct FinetuneReport {
 /// validation songs, else every fifth song held out when that gives enough, else every song
 /// trained on (a few phrases fine-tuned for minutes learn them by heart and forget the rest,
 /// so a validation set is kept whenever there is one).
-pub fn finetune_songs(corpus: &Corpus, vocab: &Vocabulary) -> Songs {
-    let mut songs = Songs::from_corpus(corpus, vocab);
+pub fn finetune_songs(corpus: &Corpus, vocab: &Vocabulary, metre: bool) -> Songs {
+    let mut songs = Songs::from_corpus_in(corpus, vocab, metre);
     if songs.validation.len() < MIN_VALIDATION_SONGS {
         songs.train.append(&mut songs.validation);
         let (kept, held): (Vec<_>, Vec<_>) =
@@ -101,7 +101,7 @@ impl<'a> Finetune<'a> {
         let parent = ModelCard::load(&card_path_for(&options.parent)).map_err(continuo_core::Error::from)?;
         let weights = read_weights(&options.parent)?;
         let vocab = Vocabulary::from_tokens(parent.encoding.vocabulary.clone())?;
-        let songs = finetune_songs(corpus, &vocab);
+        let songs = finetune_songs(corpus, &vocab, weights.metre_rows > 0);
         let config = TrainConfig {
             preset: "finetune".into(),
             embed: weights.embed,
@@ -119,6 +119,7 @@ impl<'a> Finetune<'a> {
             schedule: Schedule::Constant,
             windows: WindowOrder::Carried,
             weight_decay: 0.0,
+            metre: weights.metre_rows > 0,
         };
         let dropout = config.dropout;
         let mut ckpt =

@@ -202,6 +202,7 @@ impl Grads {
             embed: w.embed,
             hidden: w.hidden,
             embedding: zero(&w.embedding),
+            metre_rows: w.metre_rows,
             layers: w
                 .layers
                 .iter()
@@ -347,7 +348,7 @@ impl Model {
             let (below, rest) = ws.layers.split_at_mut(l);
             let cache = &mut rest[0];
             match below.last() {
-                None => embedding_forward(&w.embedding, w.embed, batch.inputs, &mut cache.x),
+                None => embedding_forward(w, batch.inputs, &mut cache.x),
                 Some(below) => {
                     cache.x.clear();
                     cache.x.extend_from_slice(&below.h[bn * h..]);
@@ -401,7 +402,7 @@ impl Model {
             if l > 0 {
                 std::mem::swap(&mut ws.d_top, d_x);
             } else {
-                embedding_backward(batch.inputs, d_x, w.embed, &mut grads.weights.embedding);
+                embedding_backward(w, batch.inputs, d_x, &mut grads.weights.embedding);
             }
         }
     }
@@ -410,21 +411,31 @@ impl Model {
 // One forward/backward pair per stage. Rows are time-major (`t·B + b`); TB = steps × streams,
 // E = embedding size, H = hidden units, V = vocabulary.
 
-/// x[TB, E] = embedding[id] of every input.
-fn embedding_forward(embedding: &[f32], e: usize, inputs: &[u32], x: &mut Vec<f32>) {
+/// x[TB, E] = embedding[token] (+ embedding[V + metre row] for each of the two metre rows,
+/// in a metre-aware network) of every input code.
+fn embedding_forward(w: &LstmWeights, inputs: &[u32], x: &mut Vec<f32>) {
+    let e = w.embed;
     x.clear();
-    for &id in inputs {
-        let id = id as usize;
-        x.extend_from_slice(&embedding[id * e..(id + 1) * e]);
+    x.resize(inputs.len() * e, 0.0);
+    for (&code, x) in inputs.iter().zip(x.chunks_mut(e)) {
+        w.embed_code(code, x);
     }
 }
 
-/// d embedding[id] += d x[row] for every input row.
-fn embedding_backward(inputs: &[u32], d_x: &[f32], e: usize, d_embedding: &mut [f32]) {
-    for (&id, d) in inputs.iter().zip(d_x.chunks(e)) {
-        let id = id as usize;
-        for (g, d) in d_embedding[id * e..(id + 1) * e].iter_mut().zip(d) {
+/// d embedding[row] += d x[input] for every row an input code reads.
+fn embedding_backward(w: &LstmWeights, inputs: &[u32], d_x: &[f32], d_embedding: &mut [f32]) {
+    let e = w.embed;
+    let mut add = |row: usize, d: &[f32]| {
+        for (g, d) in d_embedding[row * e..(row + 1) * e].iter_mut().zip(d) {
             *g += d;
+        }
+    };
+    for (&code, d) in inputs.iter().zip(d_x.chunks(e)) {
+        add(crate::codes::token(code) as usize, d);
+        if w.metre_rows > 0 {
+            for r in crate::codes::rows(code) {
+                add(w.vocab + r as usize, d);
+            }
         }
     }
 }

@@ -21,13 +21,16 @@ pub struct Preset {
     pub schedule: Schedule,
     pub windows: WindowOrder,
     pub max_epochs: usize,
+    /// The network gets each step's metre (position in the bar, bar in a four-bar group).
+    pub metre: bool,
 }
 
 pub const PRESETS: &[Preset] = &[
     Preset {
         name: "melody",
-        description: "1 x 256, dropout 0.2, batches of 32 shuffled zero-state windows, cosine learning rate from 3e-3 \
-                      over 16 epochs: the shipped melody model's recipe, 10 minutes on 2 cores (issue #12's ablations)",
+        description: "1 x 256, dropout 0.2, metre inputs, 32 streams whose state is carried from one 64-step window \
+                      to the next (whole songs of context), cosine learning rate from 3e-3 over 16 epochs: the shipped \
+                      melody model's recipe, 10 minutes on 2 cores (issues #12 and #22)",
         embed: 64,
         hidden: 256,
         layers: 1,
@@ -36,8 +39,9 @@ pub const PRESETS: &[Preset] = &[
         batch: 32,
         lr: 3e-3,
         schedule: Schedule::Cosine,
-        windows: WindowOrder::Random,
+        windows: WindowOrder::Carried,
         max_epochs: 16,
+        metre: true,
     },
     Preset {
         name: "esac",
@@ -52,6 +56,7 @@ pub const PRESETS: &[Preset] = &[
         schedule: Schedule::Halve,
         windows: WindowOrder::Carried,
         max_epochs: 40,
+        metre: false,
     },
     Preset {
         name: "default",
@@ -66,6 +71,7 @@ pub const PRESETS: &[Preset] = &[
         schedule: Schedule::Halve,
         windows: WindowOrder::Carried,
         max_epochs: 40,
+        metre: false,
     },
     Preset {
         name: "jazz",
@@ -80,6 +86,7 @@ pub const PRESETS: &[Preset] = &[
         schedule: Schedule::Halve,
         windows: WindowOrder::Carried,
         max_epochs: 40,
+        metre: false,
     },
     Preset {
         name: "sona",
@@ -94,6 +101,7 @@ pub const PRESETS: &[Preset] = &[
         schedule: Schedule::Halve,
         windows: WindowOrder::Carried,
         max_epochs: 40,
+        metre: false,
     },
 ];
 
@@ -124,6 +132,7 @@ impl Preset {
             schedule: self.schedule,
             windows: self.windows,
             weight_decay: 0.0,
+            metre: self.metre,
         }
     }
 }

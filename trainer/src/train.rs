@@ -144,9 +144,29 @@ pub struct Songs {
 }
 
 impl Songs {
+    /// The corpus's songs as token ids.
     pub fn from_corpus(corpus: &Corpus, vocab: &Vocabulary) -> Songs {
-        let ids = |split| corpus.split(split).map(|s| vocab.encode(&s.tokens)).collect::<Vec<_>>();
-        Songs { train: ids(Split::Train), validation: ids(Split::Validation), test: ids(Split::Test) }
+        Songs::from_corpus_in(corpus, vocab, false)
+    }
+
+    /// The corpus's songs as input codes ([`crate::codes`]): token ids, with each token's
+    /// metre when `metre` (a song's closing `/`, and every token of a song without a
+    /// recorded metre, has none).
+    pub fn from_corpus_in(corpus: &Corpus, vocab: &Vocabulary, metre: bool) -> Songs {
+        let codes = |song: &continuo_core::corpus::SongRecord| {
+            let ids = vocab.encode(&song.tokens);
+            let last = ids.len().saturating_sub(1);
+            ids.iter()
+                .enumerate()
+                .map(|(k, &id)| {
+                    let rows = (metre && k < last && !song.metre.is_empty())
+                        .then(|| continuo_core::metre::rows_at(&song.metre, k as i64));
+                    crate::codes::code(id, rows)
+                })
+                .collect::<Vec<u32>>()
+        };
+        let split = |split| corpus.split(split).map(codes).collect::<Vec<_>>();
+        Songs { train: split(Split::Train), validation: split(Split::Validation), test: split(Split::Test) }
     }
 }
 

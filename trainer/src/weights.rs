@@ -3,7 +3,10 @@
 //! path are checked against, and the floor that inference is benchmarked against.
 //!
 //! Network: token embedding [V, E] → N LSTM layers (hidden H) → linear [V, H] + bias → logits.
+//! A metre-aware network's embedding table has [`METRE_ROWS`] more rows, two of which (the
+//! step's metre, [`crate::codes`]) are added to the token's.
 
+use continuo_core::metre::METRE_ROWS;
 use rand_core::{Rng, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 use serde::{Deserialize, Serialize};
@@ -25,8 +28,11 @@ pub struct LstmWeights {
     pub vocab: usize,
     pub embed: usize,
     pub hidden: usize,
-    /// [V, E].
+    /// [V + metre_rows, E].
     pub embedding: Vec<f32>,
+    /// 0, or [`METRE_ROWS`] for a metre-aware network.
+    #[serde(default)]
+    pub metre_rows: usize,
     pub layers: Vec<LayerWeights>,
     /// [V, H].
     pub out_w: Vec<f32>,
@@ -141,6 +147,7 @@ impl LstmWeights {
             embed,
             hidden,
             embedding,
+            metre_rows: 0,
             layers,
             out_w: uniform(vocab * hidden, bound),
             out_b: uniform(vocab, bound),
@@ -151,10 +158,36 @@ impl LstmWeights {
         self.layers.len()
     }
 
-    /// One token through the network, updating `state`; the logits go into `logits` [V].
+    /// The same weights with metre rows (random, as the token rows) added to the embedding.
+    pub fn with_metre(mut self, seed: u64) -> LstmWeights {
+        if self.metre_rows == 0 {
+            let mut rng = Pcg64Mcg::seed_from_u64(seed ^ 0x6d65_7472_65);
+            let rows = METRE_ROWS * self.embed;
+            self.embedding.extend((0..rows).map(|_| (rng.next_u32() >> 8) as f32 / (1u32 << 24) as f32 * 2.0 - 1.0));
+            self.metre_rows = METRE_ROWS;
+        }
+        self
+    }
+
+    /// The network's input for an input code ([`crate::codes`]): the token's embedding,
+    /// plus its metre rows' in a metre-aware network, into `x` [E].
+    pub fn embed_code(&self, code: u32, x: &mut [f32]) {
+        let e = self.embed;
+        let row = |r: usize| &self.embedding[r * e..(r + 1) * e];
+        x.copy_from_slice(row(crate::codes::token(code) as usize));
+        if self.metre_rows > 0 {
+            for r in crate::codes::rows(code) {
+                x.iter_mut().zip(row(self.vocab + r as usize)).for_each(|(x, m)| *x += m);
+            }
+        }
+    }
+
+    /// One input code ([`crate::codes`]: a token id, with its metre) through the network,
+    /// updating `state`; the logits go into `logits` [V].
     pub fn step(&self, id: u32, state: &mut LstmState, logits: &mut [f32]) {
         let (e, h) = (self.embed, self.hidden);
-        let mut x: Vec<f32> = self.embedding[id as usize * e..(id as usize + 1) * e].to_vec();
+        let mut x = vec![0.0f32; e];
+        self.embed_code(id, &mut x);
         let mut gates = vec![0.0f32; 4 * h];
         for (l, layer) in self.layers.iter().enumerate() {
             gates.copy_from_slice(&layer.b_ih);

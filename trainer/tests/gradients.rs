@@ -25,7 +25,15 @@ fn case(model: &Model, steps: usize, streams: usize, seed: u64) -> Case {
         x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         x >> 33
     };
-    let inputs: Vec<u32> = (0..steps * streams).map(|_| (next() % v) as u32).collect();
+    // A metre-aware network's inputs carry a metre of 3/4 (codes with rows).
+    let metre = continuo_core::metre::Metre { bar_steps: 12, downbeat: 1 };
+    let inputs: Vec<u32> = (0..steps * streams)
+        .map(|i| {
+            let id = (next() % v) as u32;
+            let rows = (model.weights.metre_rows > 0).then(|| metre.rows((i / streams) as i64));
+            continuo_trainer::codes::code(id, rows)
+        })
+        .collect();
     let targets: Vec<i32> = (0..steps * streams).map(|i| if i % 7 == 3 { -1 } else { (next() % v) as i32 }).collect();
     let (l, h) = (model.weights.num_layers(), model.weights.hidden);
     let mut state = State::zeros(l, streams, h);
@@ -50,7 +58,10 @@ fn loss(model: &mut Model, c: &Case) -> (f64, Grads) {
 }
 
 fn finite_differences(batch_norm: bool, dropout: f32) {
-    let weights = LstmWeights::random(7, 3, 4, 2, 11);
+    finite_differences_of(LstmWeights::random(7, 3, 4, 2, 11), batch_norm, dropout);
+}
+
+fn finite_differences_of(weights: LstmWeights, batch_norm: bool, dropout: f32) {
     let mut model = Model::new(weights, batch_norm, dropout);
     if let Some(bn) = &mut model.batch_norm {
         bn.gamma = vec![1.3, 0.7, -0.4, 1.1];
@@ -88,6 +99,12 @@ fn backward_matches_finite_differences() {
 #[test]
 fn backward_with_dropout_matches_finite_differences() {
     finite_differences(false, 0.3);
+}
+
+/// The metre rows' gradients: each step's two rows get its input's gradient.
+#[test]
+fn backward_with_metre_inputs_matches_finite_differences() {
+    finite_differences_of(LstmWeights::random(7, 3, 4, 1, 12).with_metre(12), false, 0.0);
 }
 
 #[test]

@@ -94,3 +94,36 @@ fn a_card_that_does_not_match_its_model_is_an_error() {
     let err = ContinuationModel::load(&path).unwrap_err();
     assert!(matches!(err, ModelError::Onnx { .. }), "{err}");
 }
+
+/// A metre-aware model: its ONNX graph adds the two metre rows of each step to the token's
+/// embedding as the reference does, whole and step by step; a metre-aware model fed no metre
+/// reads it as unknown; and an old reader of the weights gets them back with their rows.
+#[test]
+fn a_metre_aware_model_matches_the_reference() {
+    use continuo_core::metre::Metre;
+    use continuo_trainer::codes::code;
+    let weights = LstmWeights::random(30, 12, 24, 2, 77).with_metre(77);
+    let (_dir, path) = export(&weights, "metre");
+    let mut model = load(&path);
+    assert!(model.has_metre());
+    let metre = Metre { bar_steps: 12, downbeat: 5 };
+    let ids: Vec<u32> = (0..90).map(|i| ((i * 5 + i / 4) % 30) as u32).collect();
+    let rows: Vec<[u32; 2]> = (0..ids.len()).map(|i| metre.rows(i as i64)).collect();
+    let codes: Vec<u32> = ids.iter().zip(&rows).map(|(&id, &r)| code(id, Some(r))).collect();
+    let mut state = LstmState::zeros(2, 24);
+    let reference = weights.forward(&codes, &mut state);
+    worst_difference(&model.feed_all_at(&ids, &rows).unwrap(), &reference, "whole sequence with metre");
+    model.reset();
+    let mut stepped = Vec::new();
+    for (&id, &r) in ids.iter().zip(&rows) {
+        stepped.extend_from_slice(model.feed_at(&[id], &[r]).unwrap());
+    }
+    worst_difference(&stepped, &reference, "step by step with metre");
+    // Without metre: the unknown rows, as codes without metre read.
+    let mut state = LstmState::zeros(2, 24);
+    let unknown = weights.forward(&ids, &mut state);
+    model.reset();
+    worst_difference(&model.feed_all(&ids).unwrap(), &unknown, "no metre given");
+    assert!(agree(&unknown, &reference, 1e-4).is_err(), "the metre changes what the model says");
+    assert_eq!(continuo_trainer::export::read_weights(&path).unwrap(), weights);
+}

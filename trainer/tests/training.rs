@@ -48,6 +48,7 @@ fn config(max_epochs: usize) -> TrainConfig {
         schedule: Default::default(),
         windows: Default::default(),
         weight_decay: 0.0,
+        metre: false,
     }
 }
 

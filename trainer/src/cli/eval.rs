@@ -118,7 +118,7 @@ fn run_model(args: &EvalArgs, path: &Path) -> Result<(), String> {
         ContinuationModel::load(path).map_err(|e| format!("{e} (run `cargo xtask ort` for the runtime)"))?;
     let corpus = Corpus::read(&args.corpus)?;
     super::shared::check_compatible(&corpus, &args.corpus, model.card(), path)?;
-    let songs = songs_of(Songs::from_corpus(&corpus, model.vocab()), args.split);
+    let songs = songs_of(Songs::from_corpus_in(&corpus, model.vocab(), model.has_metre()), args.split);
     if songs.is_empty() {
         return Err(format!("{}: no songs in the {:?} split", args.corpus.display(), args.split));
     }
@@ -224,7 +224,7 @@ fn run_checkpoint(args: &EvalArgs, checkpoint: &Path, out: &Path) -> Result<(), 
         return Err(format!("{}: the corpus's vocabulary is not the checkpoint's", args.corpus.display()));
     }
     let vocab = corpus.vocabulary()?;
-    let songs = Songs::from_corpus(&corpus, &vocab);
+    let songs = Songs::from_corpus_in(&corpus, &vocab, ckpt.header.config.metre);
     if songs.test.is_empty() {
         return Err(format!("{}: no songs in the test split", args.corpus.display()));
     }

@@ -61,6 +61,10 @@ pub struct TrainArgs {
     patience: Option<usize>,
     #[arg(long)]
     seed: Option<u64>,
+    /// Give the network each step's metre (position in the bar, bar in a four-bar group):
+    /// true or false (default: the preset's).
+    #[arg(long)]
+    metre: Option<bool>,
     /// Threads for the matrix products (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
@@ -113,6 +117,7 @@ pub fn run(args: &TrainArgs) -> Result<(), String> {
         config.max_epochs = args.max_epochs.unwrap_or(config.max_epochs);
         config.patience = args.patience.unwrap_or(config.patience).max(1);
         config.seed = args.seed.unwrap_or(config.seed);
+        config.metre = args.metre.unwrap_or(config.metre);
         let m = &corpus.manifest;
         let (lo, hi) = vocab.pitch_range();
         let encoding = EncodingSpec {
@@ -125,7 +130,15 @@ pub fn run(args: &TrainArgs) -> Result<(), String> {
         };
         Checkpoint::fresh(config, encoding, m.summary.roots.join(", "), super::command_line())
     };
-    let songs = Songs::from_corpus(&corpus, &vocab);
+    let metre = ckpt.header.config.metre;
+    if metre && corpus.songs.iter().all(|s| s.metre.is_empty()) {
+        return Err(format!(
+            "{}: the corpus records no metre (prepared by an older trainer): prepare it again, or train with \
+             `--metre false`",
+            args.corpus.display()
+        ));
+    }
+    let songs = Songs::from_corpus_in(&corpus, &vocab, metre);
     if let Some(windows) = args.benchmark {
         let (tokens, seconds) = throughput(&mut ckpt, &songs, 2, windows)?;
         let c = &ckpt.header.config;
