@@ -1,8 +1,8 @@
 //! Phrase-shaped answers: an answer of a known longest length ends as a phrase ends, not
 //! where the bar count runs out. Its last bar's downbeat takes a closing note (the key's
-//! tonic or dominant, whichever the model prefers there), held through the first half of
-//! the bar; what follows holds it, rests, or sounds the tonic or dominant again (a pickup
-//! to a phrase that may follow). An answer with less than a whole bar before its last
+//! tonic or dominant, whichever the model prefers there), held for a beat; what follows
+//! holds it, rests, or sounds a note of the tonic triad (a close in several notes, or a
+//! pickup to a phrase that may follow). An answer with less than a whole bar before its last
 //! downbeat is left as it is. The length is a most: a host or a caller may stop listening
 //! earlier.
 //!
@@ -17,10 +17,12 @@ pub struct Cadence {
     /// Each id's pitch classes as a bit set (0: hold, rest, end).
     classes: Vec<u16>,
     hold: Option<u32>,
-    /// Steps the closing note holds at least (half a bar).
+    /// Steps the closing note holds at least (a beat).
     ring: usize,
     /// Closing pitch classes (tonic and dominant) as a bit set; 0: no cadence planned.
     closing: u16,
+    /// The tonic triad's pitch classes: what may sound after the closing note.
+    triad: u16,
     /// The answer's step that takes the closing note, and the answer's steps so far.
     downbeat: usize,
     step: usize,
@@ -34,6 +36,7 @@ impl Cadence {
             hold: vocab.id(&crate::Token::Hold),
             ring: 0,
             closing: 0,
+            triad: 0,
             downbeat: 0,
             step: 0,
             landed: false,
@@ -49,9 +52,11 @@ impl Cadence {
 
     /// Plan the cadence of an answer of at most `max_steps` steps whose first step is
     /// `position` steps into a bar of `bar_steps`, in a key whose tonic is `tonic` (pitch
-    /// class, in the model's frame): the closing note on the downbeat of its last bar, when
+    /// class, in the model's frame; `minor`: its mode): the closing note on the downbeat of
+    /// its last bar, held at least `ring` steps (a beat), when
     /// at least a bar of the answer comes before it.
-    pub fn plan(&mut self, max_steps: usize, bar_steps: usize, position: usize, tonic: u8) {
+    pub fn plan(&mut self, max_steps: usize, bar_steps: usize, position: usize, ring: usize, key: (u8, bool)) {
+        let (tonic, minor) = key;
         self.clear();
         let bar = bar_steps.max(1);
         let first_downbeat = (bar - position % bar) % bar;
@@ -63,8 +68,10 @@ impl Cadence {
         if self.downbeat < bar {
             return;
         }
-        self.ring = bar / 2;
-        self.closing = 1 << (tonic % 12) | 1 << ((tonic + 7) % 12);
+        self.ring = ring;
+        let class = |interval: u8| 1u16 << ((tonic + interval) % 12);
+        self.closing = class(0) | class(7);
+        self.triad = self.closing | class(if minor { 3 } else { 4 });
     }
 
     /// Whether the answer's closing note has sounded.
@@ -72,15 +79,16 @@ impl Cadence {
         self.landed
     }
 
-    /// At the last downbeat, only closing onsets; after a closing note, no other onsets.
+    /// At the last downbeat, only closing onsets; after a closing note, for a beat only
+    /// holds, then no onsets but the tonic triad's.
     /// Other steps are left as they are, and so is a downbeat where no closing onset is
     /// possible.
     pub fn shape(&self, logits: &mut [f32]) {
         if self.closing == 0 || self.step < self.downbeat || (self.step > self.downbeat && !self.landed) {
             return;
         }
-        let closes = |id: usize| self.classes[id] & !self.closing == 0;
-        let onset_closes = |id: usize| self.classes[id] != 0 && closes(id);
+        let in_triad = |id: usize| self.classes[id] & !self.triad == 0;
+        let onset_closes = |id: usize| self.classes[id] != 0 && self.classes[id] & !self.closing == 0;
         if self.step == self.downbeat && !(0..logits.len()).any(|id| onset_closes(id) && logits[id] > f32::NEG_INFINITY)
         {
             return;
@@ -90,7 +98,7 @@ impl Cadence {
             let allowed = match self.step == self.downbeat {
                 true => onset_closes(id),
                 false if ringing => Some(id as u32) == self.hold,
-                false => closes(id),
+                false => in_triad(id),
             };
             if !allowed {
                 *l = f32::NEG_INFINITY;
@@ -114,13 +122,14 @@ mod tests {
     use crate::card::EncodingSpec;
 
     #[test]
-    fn the_last_downbeat_closes_on_the_tonic_or_dominant_and_holds() {
+    fn the_last_downbeat_closes_on_the_tonic_or_dominant_held_for_a_beat() {
         let v = Vocabulary::from_tokens(EncodingSpec::melody(48..=84).vocabulary).unwrap();
         let hold = v.id(&crate::Token::Hold).unwrap();
         let mut c = Cadence::new(&v);
-        // Two bars of 3/4 starting on beat 2 (4 steps in): downbeats at steps 8 and 20.
-        c.plan(24, 12, 4, 9);
-        for step in 0..24 {
+        // Two bars of 3/4 and a beat, starting on beat 2 (4 steps in): downbeats at steps 8
+        // and 20; in A minor.
+        c.plan(28, 12, 4, 4, (9, true));
+        for step in 0..28 {
             let mut logits = vec![0.0f32; v.len()];
             c.shape(&mut logits);
             let allowed: Vec<String> = (0..v.len())
@@ -128,13 +137,15 @@ mod tests {
                 .map(|i| v.token(i as u32).unwrap().to_string())
                 .collect();
             let closing = ["57", "69", "81", "52", "64", "76"];
+            let triad = ["r", "_", "/", "48", "52", "57", "60", "64", "69", "72", "76", "81", "84"];
             match step {
                 20 => assert!(allowed.iter().all(|t| closing.contains(&t.as_str())), "{allowed:?}"),
-                21..=25 => assert_eq!(allowed, ["_"]),
-                26.. => assert!(allowed
-                    .iter()
-                    .all(|t| closing.contains(&t.as_str()) || ["_", "r", "/"].contains(&t.as_str()))),
+                21..=23 => assert_eq!(allowed, ["_"]),
+                24.. => assert_eq!(allowed.iter().map(String::as_str).collect::<Vec<_>>().len(), triad.len()),
                 _ => assert_eq!(allowed.len(), v.len()),
+            }
+            if step >= 24 {
+                assert!(allowed.iter().all(|t| triad.contains(&t.as_str())), "{allowed:?}");
             }
             let chosen = if step == 20 { v.id(&"64".parse().unwrap()).unwrap() } else { hold };
             c.heard(chosen);
@@ -143,7 +154,7 @@ mod tests {
         // Shorter than the first bar line, or no whole bar before the last downbeat: nothing
         // planned.
         for (max, position) in [(8, 4), (12, 0), (12, 4)] {
-            c.plan(max, 12, position, 0);
+            c.plan(max, 12, position, 4, (0, false));
             let mut logits = vec![0.0f32; v.len()];
             c.shape(&mut logits);
             assert!(logits.iter().all(|l| *l == 0.0), "{max} steps from {position}");

@@ -15,7 +15,7 @@ use crate::encoding::Token;
 use crate::inference::{ContinuationModel, ModelError};
 use crate::key::{estimate_key, key_fit, Key};
 use crate::memory::{blend_logits, Memory, MAX_ORDER};
-use crate::metre::{Metre, UNKNOWN};
+use crate::metre::{first_downbeat, Metre, UNKNOWN};
 use crate::sampler::{normalised_entropy, Sampler, SamplerSettings, SpecialIds};
 use crate::score::{Note, Score};
 use crate::song::{decode_tokens, encode_score, shift_for, KeyNormalisation, ESTIMATION_PROFILE};
@@ -140,7 +140,9 @@ impl Continuer {
             let tonic = (key.tonic as i32 + self.shift).rem_euclid(12) as u8;
             let metre = self.developer.metre();
             let position = metre.position(self.developer.len() as i64);
-            self.cadence.plan(max, metre.bar_steps as usize, position, tonic);
+            let ring = self.model.card().grid().steps_per_beat as usize;
+            let minor = key.mode == crate::key::Mode::Minor;
+            self.cadence.plan(max, metre.bar_steps as usize, position, ring, (tonic, minor));
         }
     }
 
@@ -293,7 +295,8 @@ pub fn seed_end(seed: &Score) -> f64 {
 }
 
 /// The first `bars` bars of a piece (bars of its metre, counted after a pickup where its bar
-/// lines show one), notes cut at the bar line; `None` if it is not that long.
+/// lines or, without bar lines, its accents show one), notes cut at the bar line; `None` if
+/// it is not that long.
 pub fn first_bars(score: &Score, bars: usize) -> Option<Score> {
     let cut = bar_line_after(score, bars)?;
     if cut >= score.end_beat() - 1e-9 {
@@ -313,9 +316,7 @@ pub fn first_bars(score: &Score, bars: usize) -> Option<Score> {
 /// The beat of the bar line that ends bar `bars` (from 1; a pickup before the first bar line
 /// is not counted).
 fn bar_line_after(score: &Score, bars: usize) -> Option<f64> {
-    let first = score.time_signature_at(0.0);
-    let pickup = score.bar_lines.first().copied().filter(|&b| b > 1e-9 && b < first.bar_beats() - 1e-9);
-    let mut beat = pickup.unwrap_or(0.0);
+    let mut beat = first_downbeat(score);
     for _ in 0..bars {
         beat += score.time_signature_at(beat).bar_beats();
         if beat > score.end() + 1e-9 {
@@ -358,9 +359,11 @@ pub fn continue_score(
     tokens.resize(end_steps.max(tokens.len()), Token::Rest);
     let start = tokens.len() as f64 * grid.step_beats();
     let ts = seed.time_signature_at(start);
-    // Bars count from the metre's start, or from the seed's last bar line in it (a pickup).
+    // Bars count from the metre's start (the first downbeat, after a pickup, in the first
+    // metre), or from the seed's last bar line in it.
+    let metre_start = if ts.beat() < 1e-9 { first_downbeat(seed) } else { ts.beat() };
     let origin = seed.bar_lines.iter().copied().rfind(|&b| b >= ts.beat() - 1e-9 && b <= start + 1e-9);
-    let into_bar = (start - origin.unwrap_or(ts.beat())).rem_euclid(ts.bar_beats());
+    let into_bar = (start - origin.unwrap_or(metre_start)).rem_euclid(ts.bar_beats());
     let to_bar_line = (ts.bar_beats() - into_bar) % ts.bar_beats();
     let steps = ((to_bar_line + bars as f64 * ts.bar_beats()) / grid.step_beats()).round() as usize;
     let bar_steps = (ts.bar_beats() / grid.step_beats()).round().max(1.0) as u32;

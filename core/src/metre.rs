@@ -102,6 +102,14 @@ fn accented_downbeat(score: &Score, grid: Grid, from: f64, to: f64, bar_steps: i
     (rest_count > 0 && louder >= ACCENT).then_some(step(from) + best as i64)
 }
 
+/// Where a score's first downbeat is, in beats: its first bar line when that comes before a
+/// whole bar (a pickup); without bar lines, where its accents put it
+/// ([`accented_downbeat`]); else 0.
+pub fn first_downbeat(score: &Score) -> f64 {
+    let grid = Grid::THIRTY_SECOND;
+    spans_of(score, grid).first().map_or(0.0, |s| s.metre.downbeat as f64 * grid.step_beats())
+}
+
 /// The metre of a score on `grid`, one span per time signature (4/4 from 0 when it has
 /// none). The first bar is a pickup when the score's first bar line comes before a whole
 /// bar; a score without bar lines has its downbeats where its accents are
