@@ -512,6 +512,23 @@ impl Report {
             );
         }
         let _ = writeln!(w);
+        let a = &self.inference["answer_step"];
+        if a.is_object() {
+            let (without, with) = (f(&a["without"]["median_us"]), f(&a["with"]["median_us"]));
+            let _ = writeln!(
+                w,
+                "The answer step today (`{}`: metre inputs, Memory 0.4, Develop and the cadence at their defaults) \
+                 against the step before them (`{}`, a model of the same shape without metre inputs, Memory 0.4), \
+                 median / p99: {} / {} against {} / {}: {:.2}× (issue #22 allows 1.5×).\n",
+                a["today"].as_str().unwrap_or(""),
+                a["before"].as_str().unwrap_or(""),
+                us(with),
+                us(f(&a["with"]["p99_us"])),
+                us(without),
+                us(f(&a["without"]["p99_us"])),
+                with / without
+            );
+        }
 
         let _ = writeln!(w, "## Scale\n");
         let _ = writeln!(w, "Per-token inference (median, random weights, vocabulary 64) and training speed (Essen, batch 64 × 64) by layers × hidden size; relative to 1 × 128.\n");
