@@ -161,7 +161,7 @@ impl LstmWeights {
     /// The same weights with metre rows (random, as the token rows) added to the embedding.
     pub fn with_metre(mut self, seed: u64) -> LstmWeights {
         if self.metre_rows == 0 {
-            let mut rng = Pcg64Mcg::seed_from_u64(seed ^ 0x6d65_7472_65);
+            let mut rng = Pcg64Mcg::seed_from_u64(seed ^ 0x006d_6574_7265);
             let rows = METRE_ROWS * self.embed;
             self.embedding.extend((0..rows).map(|_| (rng.next_u32() >> 8) as f32 / (1u32 << 24) as f32 * 2.0 - 1.0));
             self.metre_rows = METRE_ROWS;
