@@ -1,8 +1,9 @@
 //! Phrase-shaped answers: an answer of a known longest length ends as a phrase ends, not
 //! where the bar count runs out. Its last bar's downbeat takes a closing note (the key's
-//! tonic or dominant, whichever the model prefers there), held for a beat; what follows
-//! holds it, rests, or sounds a note of the tonic triad (a close in several notes, or a
-//! pickup to a phrase that may follow). An answer with less than a whole bar before its last
+//! tonic or dominant, whichever the model prefers there, within a fifth of the note before
+//! it where one is), held for a beat; what follows holds it, rests, or sounds a note of the
+//! tonic triad within a fifth of the last (a close in several notes, or a pickup to a
+//! phrase that may follow). An answer with less than a whole bar before its last
 //! downbeat is left as it is. The length is a most: a host or a caller may stop listening
 //! earlier.
 //!
@@ -16,6 +17,9 @@ use crate::vocab::Vocabulary;
 pub struct Cadence {
     /// Each id's pitch classes as a bit set (0: hold, rest, end).
     classes: Vec<u16>,
+    /// Each id's highest pitch, and the last one the answer played.
+    top: Vec<Option<u8>>,
+    last: Option<u8>,
     hold: Option<u32>,
     /// Steps the closing note holds at least (a beat).
     ring: usize,
@@ -33,6 +37,8 @@ impl Cadence {
     pub fn new(vocab: &Vocabulary) -> Cadence {
         Cadence {
             classes: vocab.tokens().iter().map(|t| t.pitches().iter().fold(0u16, |m, p| m | 1 << (p % 12))).collect(),
+            top: vocab.tokens().iter().map(|t| t.pitches().iter().copied().max()).collect(),
+            last: None,
             hold: vocab.id(&crate::Token::Hold),
             ring: 0,
             closing: 0,
@@ -47,6 +53,7 @@ impl Cadence {
     pub fn clear(&mut self) {
         self.closing = 0;
         self.step = 0;
+        self.last = None;
         self.landed = false;
     }
 
@@ -79,20 +86,27 @@ impl Cadence {
         self.landed
     }
 
-    /// At the last downbeat, only closing onsets; after a closing note, for a beat only
-    /// holds, then no onsets but the tonic triad's.
-    /// Other steps are left as they are, and so is a downbeat where no closing onset is
-    /// possible.
+    /// At the last downbeat, only closing onsets (within a fifth of the last note, where
+    /// one is possible); after a closing note, for a beat only holds, then no onsets but the
+    /// tonic triad's within a fifth of the last note. Other steps are left as they are, and
+    /// so is a downbeat where no closing onset is possible.
     pub fn shape(&self, logits: &mut [f32]) {
         if self.closing == 0 || self.step < self.downbeat || (self.step > self.downbeat && !self.landed) {
             return;
         }
-        let in_triad = |id: usize| self.classes[id] & !self.triad == 0;
-        let onset_closes = |id: usize| self.classes[id] != 0 && self.classes[id] & !self.closing == 0;
-        if self.step == self.downbeat && !(0..logits.len()).any(|id| onset_closes(id) && logits[id] > f32::NEG_INFINITY)
-        {
+        let near = |id: usize| match (self.top[id], self.last) {
+            (Some(p), Some(last)) => p.abs_diff(last) <= 7,
+            _ => true,
+        };
+        let in_triad = |id: usize| self.classes[id] & !self.triad == 0 && near(id);
+        let closes = |id: usize| self.classes[id] != 0 && self.classes[id] & !self.closing == 0;
+        let possible =
+            |ok: &dyn Fn(usize) -> bool| (0..logits.len()).any(|id| ok(id) && logits[id] > f32::NEG_INFINITY);
+        if self.step == self.downbeat && !possible(&closes) {
             return;
         }
+        let near_close = |id: usize| closes(id) && near(id);
+        let onset_closes: &dyn Fn(usize) -> bool = if possible(&near_close) { &near_close } else { &closes };
         let ringing = self.step < self.downbeat + self.ring;
         for (id, l) in logits.iter_mut().enumerate() {
             let allowed = match self.step == self.downbeat {
@@ -108,6 +122,7 @@ impl Cadence {
 
     /// The token chosen at this step of the answer.
     pub fn heard(&mut self, id: u32) {
+        self.last = self.top.get(id as usize).copied().flatten().or(self.last);
         if self.closing != 0 && self.step == self.downbeat {
             let c = self.classes.get(id as usize).copied().unwrap_or(0);
             self.landed = c != 0 && c & !self.closing == 0;
@@ -137,7 +152,8 @@ mod tests {
                 .map(|i| v.token(i as u32).unwrap().to_string())
                 .collect();
             let closing = ["57", "69", "81", "52", "64", "76"];
-            let triad = ["r", "_", "/", "48", "52", "57", "60", "64", "69", "72", "76", "81", "84"];
+            // After the close on E4 (64): the A minor triad within a fifth of it.
+            let triad = ["r", "_", "/", "57", "60", "64", "69"];
             match step {
                 20 => assert!(allowed.iter().all(|t| closing.contains(&t.as_str())), "{allowed:?}"),
                 21..=23 => assert_eq!(allowed, ["_"]),

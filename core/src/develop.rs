@@ -4,7 +4,8 @@
 //! Here it is one decision: at each bar line of the answer, with the Develop control's
 //! probability, the bar is planned as a copy of an earlier bar at the same place in the
 //! metre (one, two, four or eight bars back; four first, where a four-bar call's phrase
-//! starts again), as it was or transposed within the key (a sequence), and each of its
+//! starts again), as it was or transposed within the key (a sequence), in the octave
+//! nearest to the note before it, and each of its
 //! steps mixes the planned token into the model's distribution:
 //! p = (1 − λ) p_model + λ·[planned]. The model may still depart from the plan (the mix
 //! keeps its own choices); the bar's last beat is copied more loosely ([`VARIED_END`]), so a
@@ -23,7 +24,7 @@ use rand_pcg::Pcg64Mcg;
 /// The Develop control's default (plugin and `trainer`): at Memory 0.4 on the validation splits of Essen
 /// and O'Neill's, the setting whose motif reuse is closest to the composers' on both
 /// (`models/README.md`, "The continuation benchmark").
-pub const DEFAULT_DEVELOP: f32 = 0.8;
+pub const DEFAULT_DEVELOP: f32 = 0.9;
 /// The mix's share of the planned token on a copied bar's steps.
 pub const COPY_STRENGTH: f32 = 0.97;
 /// The share on the last beat of a copied bar (room for a varied ending).
@@ -56,6 +57,8 @@ pub struct Developer {
     shifted: Vec<[Option<u32>; 25]>,
     /// Each id's pitch classes as a bit set (0 for holds, rests and the end).
     classes: Vec<u16>,
+    /// Each id's highest pitch (holds, rests and the end have none).
+    top: Vec<Option<u8>>,
     /// Sequences are transposed within C major (the model's key frame).
     diatonic: bool,
     history: Vec<u32>,
@@ -82,9 +85,11 @@ impl Developer {
             })
             .collect();
         let classes = vocab.tokens().iter().map(|t| t.pitches().iter().fold(0u16, |m, p| m | 1 << (p % 12))).collect();
+        let top = vocab.tokens().iter().map(|t| t.pitches().iter().copied().max()).collect();
         Developer {
             shifted,
             classes,
+            top,
             diatonic,
             history: Vec::new(),
             metre,
@@ -179,7 +184,23 @@ impl Developer {
                 shift = *SEQUENCE_SHIFTS.iter().filter(fits).nth(k).expect("k < count");
             }
         }
-        Some(Plan { source, shift })
+        Some(Plan { source, shift: self.nearest_octave(source, shift) })
+    }
+
+    /// `shift`, or an octave more or less (within −12..=12), whichever puts the source
+    /// bar's first note nearest to the last note played: a copied bar joins what came
+    /// before it without a leap that its call did not have.
+    fn nearest_octave(&self, source: usize, shift: i32) -> i32 {
+        let last = self.history.iter().rev().find_map(|&id| self.top[id as usize]);
+        let end = (source + self.metre.bar_steps as usize).min(self.history.len());
+        let first = self.history[source..end].iter().find_map(|&id| self.top[id as usize]);
+        let (Some(last), Some(first)) = (last, first) else { return shift };
+        let leap = |s: i32| (first as i32 + s - last as i32).abs();
+        [shift, shift - 12, shift + 12]
+            .into_iter()
+            .filter(|s| (-12..=12).contains(s))
+            .min_by_key(|&s| leap(s))
+            .unwrap_or(shift)
     }
 
     /// Mix this step's planned token into `logits` (the next step's, in the model's ids) at

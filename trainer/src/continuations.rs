@@ -212,6 +212,8 @@ pub struct Figures {
     pub own_song_fit: Option<f64>,
     /// Overlap with the composer's continuations, pooled, per distribution.
     pub overlap: BTreeMap<Distribution, f64>,
+    /// The pooled counts of each distribution (bins as [`Distribution`] says).
+    pub histograms: BTreeMap<Distribution, Vec<f64>>,
     /// Share of continuations whose last note starts on a strong beat.
     pub ends_on_strong_beat: f64,
     /// Share of continuations whose last note is the key's tonic or dominant.
@@ -247,11 +249,12 @@ pub fn figures(cases: &[Case], kind: Kind) -> Figures {
     let continuations: Vec<&[Token]> = cases.iter().map(|c| c.continuation(kind)).collect();
     let real: Vec<&[Token]> = cases.iter().map(|c| &c.composer[..]).collect();
     let keys: Vec<Key> = cases.iter().map(|c| c.key).collect();
-    let mut overlaps = BTreeMap::new();
+    let (mut overlaps, mut histograms) = (BTreeMap::new(), BTreeMap::new());
     for d in Distribution::ALL {
         let mine = d.pooled(cases.iter().map(|c| (c.continuation(kind), c.key, c.bar_steps)));
         let composers = d.pooled(cases.iter().map(|c| (&c.composer[..], c.key, c.bar_steps)));
         overlaps.insert(d, overlap(&mine, &composers));
+        histograms.insert(d, mine);
     }
     let (mut strong, mut tonic_dominant, mut in_key, mut count) = (0usize, 0usize, 0.0, 0.0);
     for c in cases {
@@ -270,6 +273,7 @@ pub fn figures(cases: &[Case], kind: Kind) -> Figures {
         motif_reuse: motif_reuse(&pairs),
         own_song_fit: if kind == Kind::Composer { None } else { own_song_fit(&continuations, &real, &keys) },
         overlap: overlaps,
+        histograms,
         ends_on_strong_beat: strong as f64 / d,
         ends_on_tonic_or_dominant: tonic_dominant as f64 / d,
         in_key: in_key / d,
