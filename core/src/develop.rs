@@ -14,7 +14,6 @@
 //! Plain data over the model's token ids (its key frame); allocates only when made or
 //! primed. Runs wherever the continuer runs: the plugin's inference worker, `trainer`.
 
-use crate::encoding::Token;
 use crate::metre::Metre;
 use crate::sampler::softmax;
 use crate::vocab::Vocabulary;
@@ -241,18 +240,18 @@ impl Developer {
     }
 }
 
-/// The token a Develop plan wants at this step, for tests and the editor: `None` without a
-/// plan.
-pub fn planned(d: &Developer, vocab: &Vocabulary) -> Option<Token> {
-    let plan = d.plan?;
-    let source = d.history[plan.source + d.metre.position(d.history.len() as i64)];
-    d.shifted[source as usize][(plan.shift + 12) as usize].and_then(|id| vocab.token(id).cloned())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::card::EncodingSpec;
+    use crate::encoding::Token;
+
+    /// The token a Develop plan wants at this step: `None` without a plan.
+    fn planned(d: &Developer, vocab: &Vocabulary) -> Option<Token> {
+        let plan = d.plan?;
+        let source = d.history[plan.source + d.metre.position(d.history.len() as i64)];
+        d.shifted[source as usize][(plan.shift + 12) as usize].and_then(|id| vocab.token(id).cloned())
+    }
 
     fn vocab() -> Vocabulary {
         Vocabulary::from_tokens(EncodingSpec::melody(48..=84).vocabulary).unwrap()

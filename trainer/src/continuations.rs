@@ -244,7 +244,6 @@ impl Case {
 
 /// The figures of `kind` over `cases`.
 pub fn figures(cases: &[Case], kind: Kind) -> Figures {
-    let of = |c: &'_ Case| c.continuation(kind).to_vec();
     let pairs: Vec<(&[Token], &[Token])> = cases.iter().map(|c| (&c.call[..], c.continuation(kind))).collect();
     let continuations: Vec<&[Token]> = cases.iter().map(|c| c.continuation(kind)).collect();
     let real: Vec<&[Token]> = cases.iter().map(|c| &c.composer[..]).collect();
@@ -258,10 +257,10 @@ pub fn figures(cases: &[Case], kind: Kind) -> Figures {
     }
     let (mut strong, mut tonic_dominant, mut in_key, mut count) = (0usize, 0usize, 0.0, 0.0);
     for c in cases {
-        let tokens = of(c);
-        let n = notes(&tokens);
+        let tokens = c.continuation(kind);
+        let n = notes(tokens);
         count += n.len() as f64;
-        in_key += music_stats(&tokens, c.key).in_scale;
+        in_key += music_stats(tokens, c.key).in_scale;
         if let Some(last) = n.last() {
             strong += strong_beat(last.step as usize, c.bar_steps, numerator(&c.metre)) as usize;
             let degree = (last.pitch as i32 - c.key.tonic as i32).rem_euclid(12);
