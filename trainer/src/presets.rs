@@ -30,7 +30,7 @@ pub const PRESETS: &[Preset] = &[
         name: "melody",
         description: "1 x 256, dropout 0.2, metre inputs, 32 streams whose state is carried from one 64-step window \
                       to the next (whole songs of context), cosine learning rate from 3e-3 over 16 epochs: the shipped \
-                      melody model's recipe, 10 minutes on 2 cores (issues #12 and #22)",
+                      melody model's recipe, 6 minutes on 2 cores (issues #12 and #22)",
         embed: 64,
         hidden: 256,
         layers: 1,
