@@ -211,6 +211,11 @@ fn bad_input_gives_clear_errors() {
     let (ok, text) = trainer(&["prepare", "-i", &s(&root.join("missing")), "-o", &s(&root.join("c2"))]);
     assert!(!ok && text.contains("not a folder"), "{text}");
 
+    let ckpt = s(&root.join("broken.ckpt"));
+    let (ok, text) =
+        trainer(&["eval", "--checkpoint", &ckpt, "--out", &s(root), "--corpus", "c", "--continuations", "5"]);
+    assert!(!ok && text.contains("--continuations needs an exported model"), "{text}");
+
     // Sampling options out of range are refused, naming the option.
     for (option, value) in
         [("--temperature", "-1"), ("--temperature", "NaN"), ("--top-p", "2"), ("--entropy", "5"), ("--velocity", "200")]

@@ -85,6 +85,9 @@ fn roll(tokens: &[Token], offset: u32) -> Vec<RollNote> {
 }
 
 pub fn run(args: &EvalArgs) -> Result<(), String> {
+    if args.continuations.is_some() && args.model.is_none() {
+        return Err("--continuations needs an exported model: give --model NAME.onnx".into());
+    }
     match (&args.checkpoint, &args.model, &args.out) {
         (Some(checkpoint), _, Some(out)) => run_checkpoint(args, checkpoint, out),
         (_, Some(model), _) => run_model(args, model),
