@@ -10,6 +10,7 @@
 //! Plain data over the model's token ids (its key frame); allocates only when made. Runs
 //! wherever the continuer runs: the plugin's inference worker, `trainer`.
 
+use crate::encoding::Token;
 use crate::vocab::Vocabulary;
 
 /// Where an answer's closing note goes, and whether it has landed.
@@ -36,10 +37,10 @@ pub struct Cadence {
 impl Cadence {
     pub fn new(vocab: &Vocabulary) -> Cadence {
         Cadence {
-            classes: vocab.tokens().iter().map(|t| t.pitches().iter().fold(0u16, |m, p| m | 1 << (p % 12))).collect(),
-            top: vocab.tokens().iter().map(|t| t.pitches().iter().copied().max()).collect(),
+            classes: vocab.tokens().iter().map(Token::pitch_classes).collect(),
+            top: vocab.tokens().iter().map(Token::top).collect(),
             last: None,
-            hold: vocab.id(&crate::Token::Hold),
+            hold: vocab.id(&Token::Hold),
             ring: 0,
             closing: 0,
             triad: 0,

@@ -14,6 +14,7 @@
 //! Plain data over the model's token ids (its key frame); allocates only when made or
 //! primed. Runs wherever the continuer runs: the plugin's inference worker, `trainer`.
 
+use crate::encoding::Token;
 use crate::metre::Metre;
 use crate::sampler::softmax;
 use crate::vocab::Vocabulary;
@@ -83,8 +84,8 @@ impl Developer {
                 row
             })
             .collect();
-        let classes = vocab.tokens().iter().map(|t| t.pitches().iter().fold(0u16, |m, p| m | 1 << (p % 12))).collect();
-        let top = vocab.tokens().iter().map(|t| t.pitches().iter().copied().max()).collect();
+        let classes = vocab.tokens().iter().map(Token::pitch_classes).collect();
+        let top = vocab.tokens().iter().map(Token::top).collect();
         Developer {
             shifted,
             classes,
@@ -244,7 +245,6 @@ impl Developer {
 mod tests {
     use super::*;
     use crate::card::EncodingSpec;
-    use crate::encoding::Token;
 
     /// The token a Develop plan wants at this step: `None` without a plan.
     fn planned(d: &Developer, vocab: &Vocabulary) -> Option<Token> {

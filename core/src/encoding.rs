@@ -57,6 +57,16 @@ impl Token {
         }
     }
 
+    /// The pitch classes sounded, as a bit set (bit 0: C); 0 for a hold, rest or end.
+    pub fn pitch_classes(&self) -> u16 {
+        self.pitches().iter().fold(0, |m, p| m | 1 << (p % 12))
+    }
+
+    /// The highest pitch sounded (pitches are ascending); `None` for a hold, rest or end.
+    pub fn top(&self) -> Option<u8> {
+        self.pitches().last().copied()
+    }
+
     /// Transposed by `semitones`; `None` if a pitch would leave 0..=127.
     pub fn transposed(&self, semitones: i32) -> Option<Token> {
         match self {
