@@ -7,7 +7,7 @@
 //! benchmark". Plain functions over token sequences on the model's grid; runs on the
 //! trainer's thread.
 
-use crate::evaluate::music_stats;
+use crate::evaluate::{music_stats, overlap};
 use continuo_core::continuation::{continue_score, first_bars, Continuer};
 use continuo_core::encoding::decode;
 use continuo_core::grid::StepNote;
@@ -31,8 +31,8 @@ pub struct Case {
     pub replayed: Vec<Token>,
     pub key: Key,
     pub bar_steps: usize,
-    /// The time signature, e.g. `3/4`.
-    pub metre: String,
+    /// The time signature, e.g. (3, 4).
+    pub time_signature: (u8, u8),
 }
 
 /// A note of a continuation: onset step (from the continuation's start) and length in
@@ -82,15 +82,6 @@ fn pitch_class_profile(tokens: &[Token], key: Key) -> [f64; 12] {
 /// One minus the overlap (sum of minima) of two normalised histograms: 0 is identical.
 fn distance(a: &[f64], b: &[f64]) -> f64 {
     1.0 - overlap(a, b)
-}
-
-/// The overlap of two histograms after normalising each: 1 is identical, 0 disjoint.
-pub fn overlap(a: &[f64], b: &[f64]) -> f64 {
-    let (sa, sb): (f64, f64) = (a.iter().sum(), b.iter().sum());
-    if sa == 0.0 || sb == 0.0 {
-        return if sa == sb { 1.0 } else { 0.0 };
-    }
-    a.iter().zip(b).map(|(x, y)| (x / sa).min(y / sb)).sum()
 }
 
 /// Own-song fit: for each continuation, the share of the other songs whose real
@@ -199,11 +190,6 @@ pub fn strong_beat(step: usize, bar_steps: usize, numerator: u32) -> bool {
     at == 0 || (numerator.is_multiple_of(2) && bar_steps.is_multiple_of(2) && at == bar_steps / 2)
 }
 
-/// The time signature's numerator from its text (`6/8` → 6).
-fn numerator(metre: &str) -> u32 {
-    metre.split('/').next().and_then(|n| n.parse().ok()).unwrap_or(4)
-}
-
 /// The figures of one kind of continuation (the model's, the composer's, the call replayed).
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct Figures {
@@ -262,7 +248,7 @@ pub fn figures(cases: &[Case], kind: Kind) -> Figures {
         count += n.len() as f64;
         in_key += music_stats(tokens, c.key).in_scale;
         if let Some(last) = n.last() {
-            strong += strong_beat(last.step as usize, c.bar_steps, numerator(&c.metre)) as usize;
+            strong += strong_beat(last.step as usize, c.bar_steps, c.time_signature.0 as u32) as usize;
             let degree = (last.pitch as i32 - c.key.tonic as i32).rem_euclid(12);
             tonic_dominant += (degree == 0 || degree == 7) as usize;
         }
@@ -330,7 +316,8 @@ pub const METRE_MIN_CASES: usize = 5;
 pub fn report(cases: &[Case], call_bars: usize, answer_bars: usize) -> Report {
     let mut metres: BTreeMap<String, Vec<Case>> = BTreeMap::new();
     for c in cases {
-        metres.entry(c.metre.clone()).or_default().push(c.clone());
+        let (numerator, denominator) = c.time_signature;
+        metres.entry(format!("{numerator}/{denominator}")).or_default().push(c.clone());
     }
     Report {
         call_bars,
@@ -385,7 +372,7 @@ pub fn case_of(
         replayed,
         key,
         bar_steps,
-        metre: format!("{}/{}", ts.numerator, ts.denominator),
+        time_signature: (ts.numerator, ts.denominator),
     }))
 }
 

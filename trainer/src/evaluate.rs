@@ -41,12 +41,17 @@ fn pitch_classes(tokens: &[Token]) -> [f64; 12] {
 
 /// Overlap of two pitch-class histograms (sum of minima after normalising): 1 is identical.
 pub fn histogram_overlap(a: &[Token], b: &[Token]) -> f64 {
-    let (ha, hb) = (pitch_classes(a), pitch_classes(b));
-    let (sa, sb): (f64, f64) = (ha.iter().sum(), hb.iter().sum());
+    overlap(&pitch_classes(a), &pitch_classes(b))
+}
+
+/// The overlap of two histograms after normalising each (the sum of their minima): 1 is
+/// identical, 0 disjoint; two empty histograms are identical.
+pub fn overlap(a: &[f64], b: &[f64]) -> f64 {
+    let (sa, sb): (f64, f64) = (a.iter().sum(), b.iter().sum());
     if sa == 0.0 || sb == 0.0 {
         return if sa == sb { 1.0 } else { 0.0 };
     }
-    ha.iter().zip(&hb).map(|(x, y)| (x / sa).min(y / sb)).sum()
+    a.iter().zip(b).map(|(x, y)| (x / sa).min(y / sb)).sum()
 }
 
 pub fn music_stats(tokens: &[Token], key: Key) -> MusicStats {
