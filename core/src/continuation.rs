@@ -138,8 +138,7 @@ impl Continuer {
         self.cadence.clear();
         if let (Some(max), Some(key)) = (shape.max_steps, shape.key) {
             let tonic = (key.tonic as i32 + self.shift).rem_euclid(12) as u8;
-            let metre = self.developer.metre();
-            let position = metre.position(self.developer.len() as i64);
+            let (metre, position) = (self.developer.metre(), self.bar_position());
             let ring = self.model.card().grid().steps_per_beat as usize;
             let minor = key.mode == crate::key::Mode::Minor;
             self.cadence.plan(max, metre.bar_steps as usize, position, ring, (tonic, minor));

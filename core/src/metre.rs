@@ -44,13 +44,13 @@ impl Metre {
 
     /// The step's position in its bar (steps after its downbeat).
     pub fn position(self, step: i64) -> usize {
-        (step - self.downbeat).rem_euclid(self.bar_steps.max(1) as i64) as usize
+        step.saturating_sub(self.downbeat).rem_euclid(self.bar_steps.max(1) as i64) as usize
     }
 
     /// The step's bar, counted from the bar that starts at `downbeat` (earlier bars are
     /// negative).
     pub fn bar(self, step: i64) -> i64 {
-        (step - self.downbeat).div_euclid(self.bar_steps.max(1) as i64)
+        step.saturating_sub(self.downbeat).div_euclid(self.bar_steps.max(1) as i64)
     }
 
     /// The step's two metre rows (relative to the end of the vocabulary's rows).
@@ -154,6 +154,9 @@ mod tests {
         assert_eq!(m.rows(3), [1 + 48 + 11, POSITION_ROWS as u32 + 1 + 3]);
         assert_eq!(m.rows(4), [1 + 48, POSITION_ROWS as u32 + 1]);
         assert!(m.rows(1000).iter().zip([POSITION_ROWS, METRE_ROWS]).all(|(&r, end)| (r as usize) < end));
+        // A hostile corpus file's downbeat does not overflow.
+        let far = Metre { bar_steps: 0, downbeat: i64::MIN };
+        assert!(far.rows(5).iter().zip([POSITION_ROWS, METRE_ROWS]).all(|(&r, end)| (r as usize) < end));
     }
 
     #[test]
