@@ -41,7 +41,7 @@ pub struct Continuer {
     memory: Memory,
     /// The piece's recent past for the steering controls.
     steerer: Steerer,
-    /// Which ids are onsets (the memory blends only the choice among them).
+    /// Which ids are onsets (the memory blends the choice among them apart from the rhythm).
     onset: Vec<bool>,
     /// The hold's id, and whether a note sounds after the last token (a hold then continues
     /// it; with nothing sounding a hold is not sampled).
