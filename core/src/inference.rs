@@ -6,10 +6,14 @@
 //! The ONNX interface (written by `trainer export`, recorded in the card): inputs `tokens`
 //! [T, 1] int64, `h0` and `c0` [layers, 1, hidden] float32, and in a metre-aware model
 //! `metre` [T, 1, 2] int64 (each step's two metre rows of the embedding table, counted from
-//! its start: [`crate::metre`]); outputs `logits` [T, 1, V], `hn` and `cn` [layers, 1,
+//! its start: [`crate::metre`]), and in a lookback model `lookback` [T, 1, 4] int64 (each
+//! step's four lookback rows, counted the same way: [`crate::lookback`], which the model
+//! works out from what it was fed); outputs `logits` [T, 1, V], `hn` and `cn` [layers, 1,
 //! hidden]. A model without `metre` is fed tokens alone.
 
 use crate::card::{card_path_for, CardError, ModelCard};
+use crate::lookback::{self, Lookback};
+use crate::metre::METRE_ROWS;
 use crate::vocab::Vocabulary;
 use ort::memory::Allocator;
 use ort::session::{IoBinding, Session};
@@ -143,6 +147,8 @@ pub struct ContinuationModel {
     step: StepBinding,
     /// The model takes the `metre` input.
     metre: bool,
+    /// What a lookback model was fed since the piece began (`None`: no `lookback` input).
+    lookback: Option<Lookback>,
 }
 
 /// The one-token step's inputs and outputs, allocated once and bound to the session: a step
@@ -152,6 +158,7 @@ struct StepBinding {
     binding: IoBinding,
     token: Tensor<i64>,
     metre: Tensor<i64>,
+    lookback: Tensor<i64>,
     logits: Tensor<f32>,
     hn: Tensor<f32>,
     cn: Tensor<f32>,
@@ -165,13 +172,15 @@ impl StepBinding {
         layers: usize,
         hidden: usize,
         vocab: usize,
-        metre: bool,
+        inputs: (bool, bool),
     ) -> ort::Result<StepBinding> {
+        let (metre, lookback) = inputs;
         let cpu = Allocator::default();
         let mut step = StepBinding {
             binding: session.create_binding()?,
             token: Tensor::new(&cpu, [1usize, 1])?,
             metre: Tensor::new(&cpu, [1usize, 1, 2])?,
+            lookback: Tensor::new(&cpu, [1usize, 1, lookback::INPUTS])?,
             logits: Tensor::new(&cpu, [1usize, 1, vocab])?,
             hn: Tensor::new(&cpu, [layers, 1, hidden])?,
             cn: Tensor::new(&cpu, [layers, 1, hidden])?,
@@ -179,6 +188,9 @@ impl StepBinding {
         step.binding.bind_input("tokens", &step.token)?;
         if metre {
             step.binding.bind_input("metre", &step.metre)?;
+        }
+        if lookback {
+            step.binding.bind_input("lookback", &step.lookback)?;
         }
         step.binding.bind_input("h0", h)?;
         step.binding.bind_input("c0", c)?;
@@ -243,12 +255,14 @@ impl ContinuationModel {
             |_| Tensor::from_array(([layers, 1, hidden], vec![0f32; layers * hidden])).map_err(|e| onnx_err(onnx, e));
         let vocab = card.vocabulary();
         let (h, c) = (state(0)?, state(1)?);
-        let metre = card.onnx.inputs.iter().any(|s| s.name == "metre");
-        if metre && !session.inputs().iter().any(|o| o.name() == "metre") {
-            return Err(mismatch("the card names the input `metre`, the model has none".into()));
+        let named = |input: &str| card.onnx.inputs.iter().any(|s| s.name == input);
+        let (metre, lookback) = (named("metre"), named("lookback"));
+        if lookback && !metre {
+            return Err(mismatch("the card names the input `lookback` without `metre`, which it reads".into()));
         }
-        let step =
-            StepBinding::new(&session, &h, &c, layers, hidden, vocab.len(), metre).map_err(|e| onnx_err(onnx, e))?;
+        let song_end = vocab.id(&crate::Token::SongEnd).expect("every vocabulary holds `/`");
+        let step = StepBinding::new(&session, &h, &c, layers, hidden, vocab.len(), (metre, lookback))
+            .map_err(|e| onnx_err(onnx, e))?;
         Ok(ContinuationModel {
             h,
             c,
@@ -260,6 +274,7 @@ impl ContinuationModel {
             path: onnx.to_path_buf(),
             session,
             metre,
+            lookback: lookback.then(|| Lookback::new(song_end)),
         })
     }
 
@@ -280,6 +295,9 @@ impl ContinuationModel {
     pub fn reset(&mut self) {
         for t in [&mut self.h, &mut self.c] {
             t.extract_tensor_mut().1.copy_from_slice(&self.zeros);
+        }
+        if let Some(l) = &mut self.lookback {
+            l.reset();
         }
     }
 
@@ -315,7 +333,18 @@ impl ContinuationModel {
     fn metre_rows(&self, rows: Option<&[[u32; 2]]>, i: usize) -> [i64; 2] {
         let r = rows.and_then(|r| r.get(i)).copied().unwrap_or(crate::metre::UNKNOWN);
         let v = self.vocab.len() as i64;
-        [v + (r[0] as usize % crate::metre::METRE_ROWS) as i64, v + (r[1] as usize % crate::metre::METRE_ROWS) as i64]
+        [v + (r[0] as usize % METRE_ROWS) as i64, v + (r[1] as usize % METRE_ROWS) as i64]
+    }
+
+    /// A lookback model takes token `id`, fed with the metre `rows` (absolute, as
+    /// [`ContinuationModel::metre_rows`] gives them): the embedding-table rows of its
+    /// lookback ([`crate::lookback`]); zeros for another model.
+    fn lookback_rows(&mut self, id: u32, rows: [i64; 2]) -> [i64; lookback::INPUTS] {
+        let v = self.vocab.len();
+        let Some(l) = &mut self.lookback else { return [0; lookback::INPUTS] };
+        l.push(id);
+        let bar = lookback::bar_steps_of((rows[0] - v as i64) as u32);
+        l.rows(bar, v).map(|r| (v + METRE_ROWS) as i64 + r as i64)
     }
 
     fn run(&mut self, ids: &[u32], metre: Option<&[[u32; 2]]>, all: Option<&mut Vec<f32>>) -> Result<(), ModelError> {
@@ -328,19 +357,24 @@ impl ContinuationModel {
         }
         if let ([id], None) = (ids, &all) {
             let rows = self.metre_rows(metre, 0);
-            return self.run_step(*id, rows);
+            let lookback = self.lookback_rows(*id, rows);
+            return self.run_step(*id, rows, lookback);
         }
         let tokens: Vec<i64> = ids.iter().map(|&i| i as i64).collect();
         let tokens = Tensor::from_array(([ids.len(), 1], tokens)).map_err(|e| onnx_err(&self.path, e))?;
-        let outputs = if self.metre {
-            let rows: Vec<i64> = (0..ids.len()).flat_map(|i| self.metre_rows(metre, i)).collect();
-            let rows = Tensor::from_array(([ids.len(), 1, 2], rows)).map_err(|e| onnx_err(&self.path, e))?;
-            self.session
-                .run(ort::inputs!["tokens" => tokens, "metre" => rows, "h0" => self.h.view(), "c0" => self.c.view()])
-        } else {
-            self.session.run(ort::inputs!["tokens" => tokens, "h0" => self.h.view(), "c0" => self.c.view()])
+        let rows: Vec<[i64; 2]> = (0..ids.len()).map(|i| self.metre_rows(metre, i)).collect();
+        let lookback: Vec<i64> = ids.iter().zip(&rows).flat_map(|(&id, &r)| self.lookback_rows(id, r)).collect();
+        let rows = Tensor::from_array(([ids.len(), 1, 2], rows.concat())).map_err(|e| onnx_err(&self.path, e))?;
+        let lookback =
+            Tensor::from_array(([ids.len(), 1, lookback::INPUTS], lookback)).map_err(|e| onnx_err(&self.path, e))?;
+        let mut inputs = ort::inputs!["tokens" => tokens, "h0" => self.h.view(), "c0" => self.c.view()];
+        if self.metre {
+            inputs.extend(ort::inputs!["metre" => rows]);
         }
-        .map_err(|e| onnx_err(&self.path, e))?;
+        if self.lookback.is_some() {
+            inputs.extend(ort::inputs!["lookback" => lookback]);
+        }
+        let outputs = self.session.run(inputs).map_err(|e| onnx_err(&self.path, e))?;
         let (shape, logits) = outputs["logits"].try_extract_tensor::<f32>().map_err(|e| onnx_err(&self.path, e))?;
         if logits.len() != ids.len() * v {
             return Err(ModelError::Mismatch {
@@ -362,9 +396,10 @@ impl ContinuationModel {
     }
 
     /// One token through the bound inputs and outputs: no tensor is created.
-    fn run_step(&mut self, id: u32, metre: [i64; 2]) -> Result<(), ModelError> {
+    fn run_step(&mut self, id: u32, metre: [i64; 2], lookback: [i64; lookback::INPUTS]) -> Result<(), ModelError> {
         self.step.token.extract_tensor_mut().1[0] = id as i64;
         self.step.metre.extract_tensor_mut().1.copy_from_slice(&metre);
+        self.step.lookback.extract_tensor_mut().1.copy_from_slice(&lookback);
         run_bound(&self.session, &self.step.binding).map_err(|e| onnx_err(&self.path, e))?;
         self.logits.copy_from_slice(self.step.logits.extract_tensor().1);
         self.h.extract_tensor_mut().1.copy_from_slice(self.step.hn.extract_tensor().1);

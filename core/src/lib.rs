@@ -17,6 +17,7 @@ pub mod grid;
 pub mod inference;
 pub mod kern;
 pub mod key;
+pub mod lookback;
 pub mod memory;
 pub mod metre;
 pub mod midi;

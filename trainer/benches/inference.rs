@@ -39,7 +39,7 @@ fn bench_model(c: &mut Criterion, name: &str, path: PathBuf, weights: LstmWeight
     group.bench_function("plain-Rust step (floor)", |b| {
         b.iter(|| {
             k = (k + 1) % v;
-            weights.step(k, &mut state, &mut logits);
+            weights.step(k as continuo_trainer::codes::Code, &mut state, &mut logits);
             black_box(logits[0])
         })
     });

@@ -55,7 +55,7 @@ fn plain_step(weights: &LstmWeights, n: usize) -> Vec<f64> {
     let mut k = 0u32;
     timings(n, || {
         k = (k + 1) % weights.vocab as u32;
-        weights.step(k, &mut state, &mut logits);
+        weights.step(k as continuo_trainer::codes::Code, &mut state, &mut logits);
         black_box(logits[0]);
     })
 }

@@ -48,6 +48,10 @@ pub struct TrainConfig {
     /// bar and its bar in a four-bar group.
     #[serde(default)]
     pub metre: bool,
+    /// Give the network each step's lookback ([`continuo_core::lookback`]): the tokens one
+    /// and two bars back and whether the music repeats them (needs `metre`).
+    #[serde(default)]
+    pub lookback: bool,
 }
 
 /// The learning-rate schedule.
@@ -122,7 +126,9 @@ pub struct Checkpoint {
 /// An untrained model of a config's shape.
 pub fn new_model(config: &TrainConfig, vocab: usize) -> Model {
     let mut weights = LstmWeights::random(vocab, config.embed, config.hidden, config.layers, config.seed);
-    if config.metre {
+    if config.lookback {
+        weights = weights.with_lookback(config.seed);
+    } else if config.metre {
         weights = weights.with_metre(config.seed);
     }
     Model::new(weights, config.batch_norm, config.dropout)

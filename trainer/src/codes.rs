@@ -1,39 +1,81 @@
-//! Input codes: what the trainer feeds its network at each step, in one `u32`: the token id
-//! (bits 0–15) and, where the step's metre is known, its two metre rows
+//! Input codes: what the trainer feeds its network at each step, in one [`Code`]: the token
+//! id (bits 0–15); where the step's metre is known, its two metre rows
 //! ([`continuo_core::metre`]): the position row plus one (bits 16–24) and the bar-group row
-//! past the position rows plus one (bits 25–28); 0 in both is "not given". So songs, streams
-//! and windows carry the metre without a second array. Targets are plain token ids. A
-//! metre-aware network adds the rows' embeddings (unknown ones when not given) to the
-//! token's; any other network reads the token alone.
+//! past the position rows plus one (bits 25–28), 0 in both being "not given"; and its
+//! lookback ([`continuo_core::lookback`]): the tokens one and two bars ahead of a repeat,
+//! each plus one (bits 29–44 and 45–60, 0: none), and the two repeat flags (bits 61, 62).
+//! So songs, streams and windows carry the metre and the lookback without a second array.
+//! Targets are plain token ids. A metre-aware network adds the metre rows' embeddings
+//! (unknown ones when not given) to the token's, a lookback network the lookback rows'
+//! too; any other network reads the token alone.
 
+use continuo_core::lookback::{self, Lookback};
 use continuo_core::metre::{POSITION_ROWS, UNKNOWN};
 
-const TOKEN_BITS: u32 = 0xffff;
+/// A step's input code.
+pub type Code = u64;
+
+const TOKEN_BITS: Code = 0xffff;
 
 /// The code of token `id` at a step with metre rows `rows`.
-pub fn code(id: u32, rows: Option<[u32; 2]>) -> u32 {
-    debug_assert!(id <= TOKEN_BITS, "token ids fit in 16 bits");
+pub fn code(id: u32, rows: Option<[u32; 2]>) -> Code {
+    debug_assert!(id as Code <= TOKEN_BITS, "token ids fit in 16 bits");
+    let id = id as Code;
     match rows {
         None => id,
         Some([position, group]) => {
-            let group = group - POSITION_ROWS as u32;
-            id | (position + 1) << 16 | (group + 1) << 25
+            let group = (group - POSITION_ROWS as u32) as Code;
+            id | (position as Code + 1) << 16 | (group + 1) << 25
         }
     }
 }
 
 /// The token id of a code.
-pub fn token(code: u32) -> u32 {
-    code & TOKEN_BITS
+pub fn token(code: Code) -> u32 {
+    (code & TOKEN_BITS) as u32
 }
 
 /// The metre rows of a code (unknown when not given).
-pub fn rows(code: u32) -> [u32; 2] {
+pub fn rows(code: Code) -> [u32; 2] {
     let (position, group) = ((code >> 16) & 0x1ff, (code >> 25) & 0xf);
     if position == 0 || group == 0 {
         return UNKNOWN;
     }
-    [position - 1, POSITION_ROWS as u32 + group - 1]
+    [position as u32 - 1, POSITION_ROWS as u32 + group as u32 - 1]
+}
+
+/// A song's codes (token ids and, where known, each one's metre rows: `None` for a step
+/// without) with their lookback, as [`Lookback`] works it out over what is fed: the song's
+/// `/` before them begins the piece.
+pub fn with_lookback(ids: &[u32], metre: impl Fn(usize) -> Option<[u32; 2]>, song_end: u32) -> Vec<Code> {
+    let mut seen = Lookback::new(song_end);
+    // Token ids are below 2^16, so `vocab` here only marks "none" (0 in a code).
+    let none = TOKEN_BITS as usize;
+    ids.iter()
+        .enumerate()
+        .map(|(k, &id)| {
+            let rows = metre(k);
+            seen.push(id);
+            let bar = rows.and_then(|[position, _]| lookback::bar_steps_of(position));
+            let [one, two, again, again_two] = seen.rows(bar, none).map(|r| r as Code);
+            let plus_one = |r: Code| if r == none as Code { 0 } else { r + 1 };
+            let (flags, two) = (2 * (none as Code + 1), two - (none as Code + 1));
+            code(id, rows)
+                | plus_one(one) << 29
+                | plus_one(two) << 45
+                | (again - flags) << 61
+                | (again_two - flags - 2) << 62
+        })
+        .collect()
+}
+
+/// The lookback rows of a code, counted from the first lookback row of a network whose
+/// vocabulary has `vocab` ids ([`lookback::rows`]).
+pub fn lookback_rows(code: Code, vocab: usize) -> [u32; lookback::INPUTS] {
+    let token = |bits: Code| if bits == 0 { vocab as u32 } else { bits as u32 - 1 };
+    let (one, two) = (token((code >> 29) & 0xffff), token((code >> 45) & 0xffff));
+    let flags = 2 * (vocab as u32 + 1);
+    [one, vocab as u32 + 1 + two, flags + (code >> 61 & 1) as u32, flags + 2 + (code >> 62 & 1) as u32]
 }
 
 #[cfg(test)]
@@ -51,5 +93,20 @@ mod tests {
         assert_eq!((token(5), rows(5)), (5, UNKNOWN));
         let last = code(0xffff, Some([POSITION_ROWS as u32 - 1, METRE_ROWS as u32 - 1]));
         assert_eq!((token(last), rows(last)), (0xffff, [POSITION_ROWS as u32 - 1, METRE_ROWS as u32 - 1]));
+    }
+
+    #[test]
+    fn codes_carry_the_lookback_that_the_model_works_out_at_inference() {
+        // Bars of 8 steps (2/4 on a 16th grid); the last token, a song's `/`, has no metre.
+        let m = Metre { bar_steps: 8, downbeat: 0 };
+        let ids: Vec<u32> = (0..40).map(|k| 3 + (k % 8 == 0) as u32 * 7 + (k / 16) as u32).collect();
+        let codes = with_lookback(&ids, |k| (k < 39).then(|| m.rows(k as i64)), 0);
+        let mut seen = Lookback::new(0);
+        for (k, (&c, &id)) in codes.iter().zip(&ids).enumerate() {
+            seen.push(id);
+            let bar = (k < 39).then_some(8);
+            assert_eq!((token(c), lookback_rows(c, 20)), (id, seen.rows(bar, 20)), "step {k}");
+        }
+        assert!(codes.iter().any(|&c| lookback_rows(c, 20)[2] == 2 * 21 + 1), "some steps repeat");
     }
 }

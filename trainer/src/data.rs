@@ -5,13 +5,13 @@
 //! carried from window to window is the state of the same songs. Or, for training from a
 //! zero state, windows cut from all songs in a row and shuffled ([`Streams::random_windows`]).
 
-use crate::codes;
+use crate::codes::{self, Code};
 use rand_core::Rng;
 
 /// Songs laid out as `streams` parallel sequences, time-major (row `t·streams + b`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Streams {
-    pub inputs: Vec<u32>,
+    pub inputs: Vec<Code>,
     pub targets: Vec<i32>,
     /// Steps in every stream.
     pub steps: usize,
@@ -20,9 +20,10 @@ pub struct Streams {
 
 impl Streams {
     /// Lay `songs` (in the given order) into at most `streams` streams.
-    pub fn new(songs: &[&[u32]], streams: usize, song_end: u32) -> Streams {
+    pub fn new(songs: &[&[Code]], streams: usize, song_end: u32) -> Streams {
+        let song_end = song_end as Code;
         let streams = streams.clamp(1, songs.len().max(1));
-        let mut lanes: Vec<Vec<u32>> = vec![vec![song_end]; streams];
+        let mut lanes: Vec<Vec<Code>> = vec![vec![song_end]; streams];
         for song in songs {
             let shortest = (0..streams).min_by_key(|&b| lanes[b].len()).expect("at least one stream");
             lanes[shortest].extend_from_slice(song);
@@ -43,14 +44,15 @@ impl Streams {
     /// offset below `window`, shuffled, and laid `batch` windows to a [`Streams`] of one
     /// window each.
     pub fn random_windows(
-        songs: &[&[u32]],
+        songs: &[&[Code]],
         window: usize,
         batch: usize,
         song_end: u32,
         rng: &mut impl Rng,
     ) -> Vec<Streams> {
         let window = window.max(1);
-        let row: Vec<u32> = std::iter::once(song_end).chain(songs.iter().flat_map(|s| s.iter().copied())).collect();
+        let row: Vec<Code> =
+            std::iter::once(song_end as Code).chain(songs.iter().flat_map(|s| s.iter().copied())).collect();
         let offset = (rng.next_u64() % window as u64) as usize;
         let mut starts: Vec<usize> = (offset..row.len().saturating_sub(1)).step_by(window).collect();
         for i in (1..starts.len()).rev() {
@@ -60,7 +62,7 @@ impl Streams {
     }
 
     /// One window of `steps` steps from each start in `row`, as parallel streams.
-    fn cut(row: &[u32], starts: &[usize], steps: usize) -> Streams {
+    fn cut(row: &[Code], starts: &[usize], steps: usize) -> Streams {
         let streams = starts.len();
         let mut inputs = vec![row[0]; steps * streams];
         let mut targets = vec![-1i32; steps * streams];
@@ -79,7 +81,7 @@ impl Streams {
     }
 
     /// Inputs and targets of the window starting at step `t` with `steps` steps.
-    pub fn window(&self, t: usize, steps: usize) -> (&[u32], &[i32]) {
+    pub fn window(&self, t: usize, steps: usize) -> (&[Code], &[i32]) {
         let range = t * self.streams..(t + steps) * self.streams;
         (&self.inputs[range.clone()], &self.targets[range])
     }
@@ -115,8 +117,8 @@ mod tests {
     #[test]
     fn random_windows_cover_every_step_once() {
         use rand_core::SeedableRng;
-        let songs: Vec<Vec<u32>> = (1..=7).map(|n| (0..n).map(|k| 10 + k).chain([0]).collect()).collect();
-        let refs: Vec<&[u32]> = songs.iter().map(Vec::as_slice).collect();
+        let songs: Vec<Vec<Code>> = (1..=7).map(|n| (0..n).map(|k| 10 + k).chain([0]).collect()).collect();
+        let refs: Vec<&[Code]> = songs.iter().map(Vec::as_slice).collect();
         let row_len = 1 + songs.iter().map(Vec::len).sum::<usize>();
         for seed in 0..5 {
             let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(seed);
@@ -129,7 +131,7 @@ mod tests {
             for b in &batches {
                 for i in 0..b.inputs.len() {
                     if b.targets[i] >= 0 && b.inputs[i] >= 10 {
-                        assert!(b.targets[i] as u32 == b.inputs[i] + 1 || b.targets[i] == 0);
+                        assert!(b.targets[i] as Code == b.inputs[i] + 1 || b.targets[i] == 0);
                     }
                 }
             }

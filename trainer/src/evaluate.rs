@@ -4,6 +4,7 @@
 //! distinct pitches and the longest run of one repeated pitch (a collapsed model repeats
 //! one note or chord). Runs on the training thread with the reference forward pass.
 
+use crate::codes::Code;
 use crate::network::Model;
 use crate::train::{evaluate, special_id, Songs};
 use crate::weights::LstmState;
@@ -75,10 +76,11 @@ pub fn music_stats(tokens: &[Token], key: Key) -> MusicStats {
     }
 }
 
-/// Continue `seed` (ids) by `steps` tokens with the reference forward pass.
+/// Continue `seed` (input codes) by `steps` tokens with the reference forward pass (the
+/// tokens it plays are fed without their metre).
 pub fn sample_continuation(
     model: &Model,
-    seed: &[u32],
+    seed: &[Code],
     steps: usize,
     sampler: &mut Sampler,
     settings: &SamplerSettings,
@@ -87,15 +89,15 @@ pub fn sample_continuation(
     let w = model.inference_weights();
     let mut state = LstmState::zeros(w.num_layers(), w.hidden);
     let mut logits = vec![0.0; w.vocab];
-    for &id in std::iter::once(&special.song_end).chain(seed) {
-        w.step(id, &mut state, &mut logits);
+    for &code in std::iter::once(&(special.song_end as Code)).chain(seed) {
+        w.step(code, &mut state, &mut logits);
     }
     let settings = SamplerSettings { allow_song_end: false, ..*settings };
     let mut out = Vec::with_capacity(steps);
     for _ in 0..steps {
         let id = sampler.sample(&logits, &settings, special);
         out.push(id);
-        w.step(id, &mut state, &mut logits);
+        w.step(id as Code, &mut state, &mut logits);
     }
     out
 }
@@ -233,7 +235,7 @@ pub struct ModelFigures {
 /// learns each token after it was predicted.
 pub fn model_figures(
     model: &mut ContinuationModel,
-    songs: &[Vec<u32>],
+    songs: &[Vec<Code>],
     memory: f32,
 ) -> Result<ModelFigures, ModelError> {
     let vocab = model.vocab().clone();
@@ -248,7 +250,8 @@ pub fn model_figures(
         model.reset();
         short_term.forget();
         // The input at each step is the token before it; a song starts after `/`.
-        let inputs: Vec<u32> = std::iter::once(song_end).chain(song[..song.len() - 1].iter().copied()).collect();
+        let inputs: Vec<Code> =
+            std::iter::once(song_end as Code).chain(song[..song.len() - 1].iter().copied()).collect();
         let ids: Vec<u32> = inputs.iter().map(|&c| crate::codes::token(c)).collect();
         let metre: Vec<[u32; 2]> = inputs.iter().map(|&c| crate::codes::rows(c)).collect();
         let logits = model.feed_all_at(&ids, &metre)?;

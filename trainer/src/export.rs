@@ -11,6 +11,7 @@ use crate::error::TrainerError;
 use crate::weights::{LstmState, LstmWeights};
 use continuo_core::card::{Dim, EncodingSpec, ModelCard, OnnxSpec, TensorSpec, Training, CARD_FORMAT, CARD_VERSION};
 use continuo_core::corpus::{Corpus, Split};
+use continuo_core::lookback;
 use continuo_core::metre::{rows_at, METRE_ROWS};
 use continuo_core::vocab::Vocabulary;
 use continuo_core::Token;
@@ -129,12 +130,15 @@ pub fn read_weights(path: &Path) -> Result<LstmWeights, TrainerError> {
     };
     let (dims, embedding) = tensor("embedding")?;
     let [rows, embed] = dims[..] else { return Err(err(format!("`embedding` has shape {dims:?}"))) };
-    // The vocabulary is the output layer's; a metre-aware model's table has its rows after.
+    // The vocabulary is the output layer's; a metre-aware model's table has its rows after,
+    // and a lookback model's its rows after those.
     let vocab = tensor("out_b")?.1.len();
-    let metre_rows = rows.saturating_sub(vocab);
-    if rows < vocab || (metre_rows != 0 && metre_rows != METRE_ROWS) {
-        return Err(err(format!("`embedding` has {rows} rows for a vocabulary of {vocab}")));
-    }
+    let (metre_rows, lookback_rows) = match rows.checked_sub(vocab) {
+        Some(0) => (0, 0),
+        Some(METRE_ROWS) => (METRE_ROWS, 0),
+        Some(extra) if extra == METRE_ROWS + lookback::rows(vocab) => (METRE_ROWS, lookback::rows(vocab)),
+        _ => return Err(err(format!("`embedding` has {rows} rows for a vocabulary of {vocab}"))),
+    };
     let mut layers = Vec::new();
     let mut hidden = 0;
     while tensors.contains_key(format!("W{}", layers.len()).as_str()) {
@@ -168,7 +172,7 @@ pub fn read_weights(path: &Path) -> Result<LstmWeights, TrainerError> {
         return Err(err(format!("the output layer has shape {out_dims:?}, expected [{hidden}, {vocab}]")));
     }
     let out_w = (0..vocab * hidden).map(|i| out_wt[(i % hidden) * vocab + i / hidden]).collect();
-    Ok(LstmWeights { vocab, embed, hidden, embedding, metre_rows, layers, out_w, out_b })
+    Ok(LstmWeights { vocab, embed, hidden, embedding, metre_rows, lookback_rows, layers, out_w, out_b })
 }
 
 /// The tensors of the ONNX interface, as the card records them.
@@ -181,6 +185,9 @@ pub fn interface(weights: &LstmWeights) -> (Vec<TensorSpec>, Vec<TensorSpec>) {
     if weights.metre_rows > 0 {
         inputs.push(spec("metre", "int64", vec![t(), Dim::Fixed(1), Dim::Fixed(2)]));
     }
+    if weights.lookback_rows > 0 {
+        inputs.push(spec("lookback", "int64", vec![t(), Dim::Fixed(1), Dim::Fixed(lookback::INPUTS as u64)]));
+    }
     inputs.extend([spec("h0", "float32", state()), spec("c0", "float32", state())]);
     (
         inputs,
@@ -192,26 +199,42 @@ pub fn interface(weights: &LstmWeights) -> (Vec<TensorSpec>, Vec<TensorSpec>) {
     )
 }
 
+/// The input x0 [T, 1, E]: the token's embedding row, plus in a metre-aware model the sum
+/// of its metre rows ([T, 1, 2, E] summed on axis 2), plus in a lookback model the sum of
+/// its lookback rows.
+fn embedding_nodes(weights: &LstmWeights, init: &mut Vec<TensorProto>) -> Vec<NodeProto> {
+    let extra: Vec<&str> = [("metre", weights.metre_rows), ("lookback", weights.lookback_rows)]
+        .into_iter()
+        .filter(|&(_, rows)| rows > 0)
+        .map(|(input, _)| input)
+        .collect();
+    if extra.is_empty() {
+        return vec![node("Gather", "embed", &["embedding", "tokens"], &["x0"], vec![])];
+    }
+    init.push(int_tensor("axes2", vec![2]));
+    let mut nodes = vec![node("Gather", "embed", &["embedding", "tokens"], &["token_x"], vec![])];
+    let mut sum = "token_x".to_string();
+    for (k, input) in extra.iter().enumerate() {
+        let (rows, x) = (format!("{input}_rows"), format!("{input}_x"));
+        let out = if k + 1 == extra.len() { "x0".to_string() } else { format!("with_{input}") };
+        let keep = vec![int_attribute("keepdims", 0)];
+        nodes.push(node("Gather", &format!("embed_{input}"), &["embedding", input], &[&rows], vec![]));
+        nodes.push(node("ReduceSum", &format!("{input}_sum"), &[&rows, "axes2"], &[&x], keep));
+        nodes.push(node("Add", &format!("{input}_add"), &[&sum, &x], &[&out], vec![]));
+        sum = out;
+    }
+    nodes
+}
+
 /// The ONNX model for `weights`.
 pub fn onnx_model(weights: &LstmWeights, name: &str) -> ModelProto {
     let (h, v) = (weights.hidden, weights.vocab);
-    let rows = v + weights.metre_rows;
+    let rows = v + weights.metre_rows + weights.lookback_rows;
     let mut init = vec![
         float_tensor("embedding", &[rows, weights.embed], weights.embedding.clone()),
         int_tensor("axes1", vec![1]),
     ];
-    let mut nodes = if weights.metre_rows == 0 {
-        vec![node("Gather", "embed", &["embedding", "tokens"], &["x0"], vec![])]
-    } else {
-        // The token's row plus the sum of the two metre rows ([T, 1, 2, E] summed on axis 2).
-        init.push(int_tensor("axes2", vec![2]));
-        vec![
-            node("Gather", "embed", &["embedding", "tokens"], &["token_x"], vec![]),
-            node("Gather", "embed_metre", &["embedding", "metre"], &["metre_rows"], vec![]),
-            node("ReduceSum", "metre_sum", &["metre_rows", "axes2"], &["metre_x"], vec![int_attribute("keepdims", 0)]),
-            node("Add", "embed_add", &["token_x", "metre_x"], &["x0"], vec![]),
-        ]
-    };
+    let mut nodes = embedding_nodes(weights, &mut init);
     // One layer takes `h0`, `c0` and gives `hn`, `cn` as they are; several split them by
     // layer and concatenate their final states (every node costs time in a one-token step).
     let layers = weights.num_layers();
@@ -365,11 +388,8 @@ pub fn write_golden(
     let metre: Vec<[u32; 2]> = (0..ids.len())
         .map(|i| if i == 0 { continuo_core::metre::UNKNOWN } else { rows_at(&song.metre, i as i64 - 1) })
         .collect();
-    let codes: Vec<u32> = ids
-        .iter()
-        .zip(&metre)
-        .map(|(&id, &rows)| crate::codes::code(id, (weights.metre_rows > 0).then_some(rows)))
-        .collect();
+    let song_end = ids[0];
+    let codes = crate::codes::with_lookback(&ids, |i| (weights.metre_rows > 0).then_some(metre[i]), song_end);
     let mut state = LstmState::zeros(weights.num_layers(), weights.hidden);
     let logits = weights.forward(&codes, &mut state);
     let mut golden = serde_json::json!({

@@ -120,6 +120,7 @@ impl<'a> Finetune<'a> {
             windows: WindowOrder::Carried,
             weight_decay: 0.0,
             metre: weights.metre_rows > 0,
+            lookback: weights.lookback_rows > 0,
         };
         let dropout = config.dropout;
         let mut ckpt =

@@ -61,7 +61,7 @@ pub struct Grads {
 
 /// A window of training data: `steps` × `streams` inputs and next-token targets.
 pub struct Batch<'a> {
-    pub inputs: &'a [u32],
+    pub inputs: &'a [crate::codes::Code],
     pub targets: &'a [i32],
     pub steps: usize,
     pub streams: usize,
@@ -203,6 +203,7 @@ impl Grads {
             hidden: w.hidden,
             embedding: zero(&w.embedding),
             metre_rows: w.metre_rows,
+            lookback_rows: w.lookback_rows,
             layers: w
                 .layers
                 .iter()
@@ -412,8 +413,9 @@ impl Model {
 // E = embedding size, H = hidden units, V = vocabulary.
 
 /// x[TB, E] = embedding[token] (+ embedding[V + metre row] for each of the two metre rows,
-/// in a metre-aware network) of every input code.
-fn embedding_forward(w: &LstmWeights, inputs: &[u32], x: &mut Vec<f32>) {
+/// in a metre-aware network, and the four lookback rows after those in a lookback network)
+/// of every input code.
+fn embedding_forward(w: &LstmWeights, inputs: &[crate::codes::Code], x: &mut Vec<f32>) {
     let e = w.embed;
     x.clear();
     x.resize(inputs.len() * e, 0.0);
@@ -423,7 +425,7 @@ fn embedding_forward(w: &LstmWeights, inputs: &[u32], x: &mut Vec<f32>) {
 }
 
 /// d embedding[row] += d x[input] for every row an input code reads.
-fn embedding_backward(w: &LstmWeights, inputs: &[u32], d_x: &[f32], d_embedding: &mut [f32]) {
+fn embedding_backward(w: &LstmWeights, inputs: &[crate::codes::Code], d_x: &[f32], d_embedding: &mut [f32]) {
     let e = w.embed;
     let mut add = |row: usize, d: &[f32]| {
         for (g, d) in d_embedding[row * e..(row + 1) * e].iter_mut().zip(d) {
@@ -431,11 +433,8 @@ fn embedding_backward(w: &LstmWeights, inputs: &[u32], d_x: &[f32], d_embedding:
         }
     };
     for (&code, d) in inputs.iter().zip(d_x.chunks(e)) {
-        add(crate::codes::token(code) as usize, d);
-        if w.metre_rows > 0 {
-            for r in crate::codes::rows(code) {
-                add(w.vocab + r as usize, d);
-            }
+        for row in w.input_rows(code) {
+            add(row, d);
         }
     }
 }
@@ -769,7 +768,7 @@ mod tests {
     fn dropout_drops_its_share_and_scales_the_rest() {
         let mut model = Model::new(LstmWeights::random(9, 4, 32, 1, 1), false, 0.3);
         let (steps, streams) = (16, 40);
-        let inputs: Vec<u32> = (0..steps * streams).map(|i| (i % 9) as u32).collect();
+        let inputs: Vec<crate::codes::Code> = (0..steps * streams).map(|i| (i % 9) as crate::codes::Code).collect();
         let targets: Vec<i32> = inputs.iter().map(|&i| ((i + 1) % 9) as i32).collect();
         let batch = Batch { inputs: &inputs, targets: &targets, steps, streams };
         let mut ws = Workspace::default();

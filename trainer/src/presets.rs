@@ -23,6 +23,8 @@ pub struct Preset {
     pub max_epochs: usize,
     /// The network gets each step's metre (position in the bar, bar in a four-bar group).
     pub metre: bool,
+    /// The network gets each step's lookback (the tokens one and two bars back).
+    pub lookback: bool,
 }
 
 pub const PRESETS: &[Preset] = &[
@@ -42,6 +44,7 @@ pub const PRESETS: &[Preset] = &[
         windows: WindowOrder::Carried,
         max_epochs: 16,
         metre: true,
+        lookback: false,
     },
     Preset {
         name: "esac",
@@ -57,6 +60,7 @@ pub const PRESETS: &[Preset] = &[
         windows: WindowOrder::Carried,
         max_epochs: 40,
         metre: false,
+        lookback: false,
     },
     Preset {
         name: "default",
@@ -72,6 +76,7 @@ pub const PRESETS: &[Preset] = &[
         windows: WindowOrder::Carried,
         max_epochs: 40,
         metre: false,
+        lookback: false,
     },
     Preset {
         name: "jazz",
@@ -87,6 +92,7 @@ pub const PRESETS: &[Preset] = &[
         windows: WindowOrder::Carried,
         max_epochs: 40,
         metre: false,
+        lookback: false,
     },
     Preset {
         name: "sona",
@@ -102,6 +108,7 @@ pub const PRESETS: &[Preset] = &[
         windows: WindowOrder::Carried,
         max_epochs: 40,
         metre: false,
+        lookback: false,
     },
 ];
 
@@ -133,6 +140,7 @@ impl Preset {
             windows: self.windows,
             weight_decay: 0.0,
             metre: self.metre,
+            lookback: self.lookback,
         }
     }
 }

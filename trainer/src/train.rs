@@ -11,6 +11,7 @@
 //! machine. A model with batch norm runs as one part, since its statistics need the batch.
 
 use crate::checkpoint::{Checkpoint, EpochRecord, Header, Schedule, TrainConfig, WindowOrder};
+use crate::codes::Code;
 use crate::data::Streams;
 use crate::error::TrainerError;
 use crate::network::{Batch, Grads, Model, State, Stats, Workspace};
@@ -35,7 +36,7 @@ struct Part {
     /// The part's streams within the window's: `first..first + streams`.
     first: usize,
     streams: usize,
-    inputs: Vec<u32>,
+    inputs: Vec<crate::codes::Code>,
     targets: Vec<i32>,
     state: State,
     ws: Workspace,
@@ -138,9 +139,9 @@ impl Part {
 
 /// Token ids of a corpus's songs, by split.
 pub struct Songs {
-    pub train: Vec<Vec<u32>>,
-    pub validation: Vec<Vec<u32>>,
-    pub test: Vec<Vec<u32>>,
+    pub train: Vec<Vec<Code>>,
+    pub validation: Vec<Vec<Code>>,
+    pub test: Vec<Vec<Code>>,
 }
 
 impl Songs {
@@ -150,20 +151,18 @@ impl Songs {
     }
 
     /// The corpus's songs as input codes ([`crate::codes`]): token ids, with each token's
-    /// metre when `metre` (a song's closing `/`, and every token of a song without a
-    /// recorded metre, has none).
+    /// metre and lookback when `metre` (a song's closing `/`, and every token of a song
+    /// without a recorded metre, has none).
     pub fn from_corpus_in(corpus: &Corpus, vocab: &Vocabulary, metre: bool) -> Songs {
+        let song_end = special_id(vocab, Token::SongEnd);
         let codes = |song: &continuo_core::corpus::SongRecord| {
             let ids = vocab.encode(&song.tokens);
             let last = ids.len().saturating_sub(1);
-            ids.iter()
-                .enumerate()
-                .map(|(k, &id)| {
-                    let rows = (metre && k < last && !song.metre.is_empty())
-                        .then(|| continuo_core::metre::rows_at(&song.metre, k as i64));
-                    crate::codes::code(id, rows)
-                })
-                .collect::<Vec<u32>>()
+            let rows = |k: usize| {
+                (metre && k < last && !song.metre.is_empty())
+                    .then(|| continuo_core::metre::rows_at(&song.metre, k as i64))
+            };
+            crate::codes::with_lookback(&ids, rows, song_end)
         };
         let split = |split| corpus.split(split).map(codes).collect::<Vec<_>>();
         Songs { train: split(Split::Train), validation: split(Split::Validation), test: split(Split::Test) }
@@ -186,13 +185,13 @@ pub fn special_id(vocab: &Vocabulary, token: Token) -> u32 {
 /// statistics).
 pub fn evaluate(
     model: &mut Model,
-    songs: &[Vec<u32>],
+    songs: &[Vec<Code>],
     streams: usize,
     window: usize,
     hold: u32,
     song_end: u32,
 ) -> Stats {
-    let refs: Vec<&[u32]> = songs.iter().map(Vec::as_slice).collect();
+    let refs: Vec<&[Code]> = songs.iter().map(Vec::as_slice).collect();
     let data = Streams::new(&refs, streams, song_end);
     let mut state = State::zeros(model.weights.num_layers(), data.streams, model.weights.hidden);
     let mut ws = Workspace::default();
@@ -273,7 +272,7 @@ pub fn throughput(
     let vocab = Vocabulary::from_tokens(ckpt.header.encoding.vocabulary.clone())?;
     let (hold, song_end) = (special_id(&vocab, Token::Hold), special_id(&vocab, Token::SongEnd));
     let config = ckpt.header.config.clone();
-    let refs: Vec<&[u32]> = songs.train.iter().map(Vec::as_slice).collect();
+    let refs: Vec<&[Code]> = songs.train.iter().map(Vec::as_slice).collect();
     let data = Streams::new(&refs, config.batch, song_end);
     let mut parts = Parts::new(&ckpt.model);
     parts.start(data.streams, &config, 1);
@@ -341,7 +340,7 @@ pub fn train_until(
         for i in (1..order.len()).rev() {
             order.swap(i, (shuffle.next_u64() % (i as u64 + 1)) as usize);
         }
-        let refs: Vec<&[u32]> = order.iter().map(|&i| songs.train[i].as_slice()).collect();
+        let refs: Vec<&[Code]> = order.iter().map(|&i| songs.train[i].as_slice()).collect();
         let batches = match config.windows {
             WindowOrder::Carried => vec![Streams::new(&refs, config.batch, song_end)],
             WindowOrder::Random => Streams::random_windows(&refs, config.window, config.batch, song_end, &mut shuffle),
@@ -442,7 +441,7 @@ mod tests {
         let (v, steps) = (9, 6);
         let config = TrainConfig { layers: 2, hidden: 8, ..preset("melody").unwrap().config() };
         let mut model = Model::new(LstmWeights::random(v, 4, 8, 2, 3), false, 0.0);
-        let inputs: Vec<u32> = (0..steps * streams).map(|i| (i * 7 % v) as u32).collect();
+        let inputs: Vec<Code> = (0..steps * streams).map(|i| (i * 7 % v) as Code).collect();
         let targets: Vec<i32> =
             (0..steps * streams).map(|i| if i % 5 == 2 { -1 } else { (i * 3 % v) as i32 }).collect();
         let batch = Batch { inputs: &inputs, targets: &targets, steps, streams };

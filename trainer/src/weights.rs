@@ -4,8 +4,11 @@
 //!
 //! Network: token embedding [V, E] → N LSTM layers (hidden H) → linear [V, H] + bias → logits.
 //! A metre-aware network's embedding table has [`METRE_ROWS`] more rows, two of which (the
-//! step's metre, [`crate::codes`]) are added to the token's.
+//! step's metre, [`crate::codes`]) are added to the token's; a lookback network's has
+//! [`lookback::rows`] more after those, four of which (the step's lookback) are added too.
 
+use crate::codes::Code;
+use continuo_core::lookback;
 use continuo_core::metre::METRE_ROWS;
 use rand_core::{Rng, SeedableRng};
 use rand_pcg::Pcg64Mcg;
@@ -28,11 +31,14 @@ pub struct LstmWeights {
     pub vocab: usize,
     pub embed: usize,
     pub hidden: usize,
-    /// [V + metre_rows, E].
+    /// [V + metre_rows + lookback_rows, E].
     pub embedding: Vec<f32>,
     /// 0, or [`METRE_ROWS`] for a metre-aware network.
     #[serde(default)]
     pub metre_rows: usize,
+    /// 0, or [`lookback::rows`]`(V)` for a lookback network (which is metre-aware).
+    #[serde(default)]
+    pub lookback_rows: usize,
     pub layers: Vec<LayerWeights>,
     /// [V, H].
     pub out_w: Vec<f32>,
@@ -148,6 +154,7 @@ impl LstmWeights {
             hidden,
             embedding,
             metre_rows: 0,
+            lookback_rows: 0,
             layers,
             out_w: uniform(vocab * hidden, bound),
             out_b: uniform(vocab, bound),
@@ -158,36 +165,60 @@ impl LstmWeights {
         self.layers.len()
     }
 
-    /// The same weights with metre rows (random, as the token rows) added to the embedding.
+    /// `rows` more embedding rows, random as the token rows are.
+    fn add_rows(&mut self, rows: usize, seed: u64) {
+        let mut rng = Pcg64Mcg::seed_from_u64(seed);
+        let values = rows * self.embed;
+        self.embedding.extend((0..values).map(|_| (rng.next_u32() >> 8) as f32 / (1u32 << 24) as f32 * 2.0 - 1.0));
+    }
+
+    /// The same weights with metre rows added to the embedding.
     pub fn with_metre(mut self, seed: u64) -> LstmWeights {
-        if self.metre_rows == 0 {
-            let mut rng = Pcg64Mcg::seed_from_u64(seed ^ 0x006d_6574_7265);
-            let rows = METRE_ROWS * self.embed;
-            self.embedding.extend((0..rows).map(|_| (rng.next_u32() >> 8) as f32 / (1u32 << 24) as f32 * 2.0 - 1.0));
+        if self.metre_rows == 0 && self.lookback_rows == 0 {
+            self.add_rows(METRE_ROWS, seed ^ 0x006d_6574_7265);
             self.metre_rows = METRE_ROWS;
         }
         self
     }
 
-    /// The network's input for an input code ([`crate::codes`]): the token's embedding,
-    /// plus its metre rows' in a metre-aware network, into `x` [E].
-    pub fn embed_code(&self, code: u32, x: &mut [f32]) {
+    /// The same weights with metre and lookback rows added to the embedding.
+    pub fn with_lookback(self, seed: u64) -> LstmWeights {
+        let mut w = self.with_metre(seed);
+        if w.lookback_rows == 0 {
+            let rows = lookback::rows(w.vocab);
+            w.add_rows(rows, seed ^ 0x6c6f_6f6b_6261_636b);
+            w.lookback_rows = rows;
+        }
+        w
+    }
+
+    /// The embedding rows an input code ([`crate::codes`]) reads: the token's, and its metre
+    /// rows and lookback rows in a network that has them.
+    pub fn input_rows(&self, code: Code) -> impl Iterator<Item = usize> + use<'_> {
+        let metre = crate::codes::rows(code).map(|r| self.vocab + r as usize);
+        let lookback_base = self.vocab + self.metre_rows;
+        let lookback = crate::codes::lookback_rows(code, self.vocab).map(|r| lookback_base + r as usize);
+        std::iter::once(crate::codes::token(code) as usize)
+            .chain(metre.into_iter().filter(move |_| self.metre_rows > 0))
+            .chain(lookback.into_iter().filter(move |_| self.lookback_rows > 0))
+    }
+
+    /// The network's input for an input code: the sum of the embedding rows it reads, into
+    /// `x` [E].
+    pub fn embed_code(&self, code: Code, x: &mut [f32]) {
         let e = self.embed;
-        let row = |r: usize| &self.embedding[r * e..(r + 1) * e];
-        x.copy_from_slice(row(crate::codes::token(code) as usize));
-        if self.metre_rows > 0 {
-            for r in crate::codes::rows(code) {
-                x.iter_mut().zip(row(self.vocab + r as usize)).for_each(|(x, m)| *x += m);
-            }
+        x.fill(0.0);
+        for r in self.input_rows(code) {
+            x.iter_mut().zip(&self.embedding[r * e..(r + 1) * e]).for_each(|(x, m)| *x += m);
         }
     }
 
-    /// One input code ([`crate::codes`]: a token id, with its metre) through the network,
-    /// updating `state`; the logits go into `logits` [V].
-    pub fn step(&self, id: u32, state: &mut LstmState, logits: &mut [f32]) {
+    /// One input code ([`crate::codes`]: a token id, with its metre and lookback) through
+    /// the network, updating `state`; the logits go into `logits` [V].
+    pub fn step(&self, code: Code, state: &mut LstmState, logits: &mut [f32]) {
         let (e, h) = (self.embed, self.hidden);
         let mut x = vec![0.0f32; e];
-        self.embed_code(id, &mut x);
+        self.embed_code(code, &mut x);
         let mut gates = vec![0.0f32; 4 * h];
         for (l, layer) in self.layers.iter().enumerate() {
             gates.copy_from_slice(&layer.b_ih);
@@ -211,12 +242,12 @@ impl LstmWeights {
         matvec_add(&self.out_w, &x, logits);
     }
 
-    /// Tokens through the network from `state`; logits after each token, [T × V].
-    pub fn forward(&self, ids: &[u32], state: &mut LstmState) -> Vec<f32> {
+    /// Input codes through the network from `state`; logits after each, [T × V].
+    pub fn forward(&self, codes: &[Code], state: &mut LstmState) -> Vec<f32> {
         let v = self.vocab;
-        let mut out = vec![0.0; ids.len() * v];
-        for (t, &id) in ids.iter().enumerate() {
-            self.step(id, state, &mut out[t * v..(t + 1) * v]);
+        let mut out = vec![0.0; codes.len() * v];
+        for (t, &code) in codes.iter().enumerate() {
+            self.step(code, state, &mut out[t * v..(t + 1) * v]);
         }
         out
     }

@@ -3,6 +3,7 @@
 //! has padding), and against candle's autograd on the same network built from plain ops.
 
 use candle_core::{DType, Device, Tensor, Var};
+use continuo_trainer::codes::Code;
 use continuo_trainer::network::{Batch, Grads, Model, State, Workspace};
 use continuo_trainer::weights::LstmWeights;
 use rand_core::SeedableRng;
@@ -11,7 +12,7 @@ use rand_pcg::Pcg64Mcg;
 const HOLD: u32 = 2;
 
 struct Case {
-    inputs: Vec<u32>,
+    inputs: Vec<Code>,
     targets: Vec<i32>,
     steps: usize,
     streams: usize,
@@ -25,15 +26,18 @@ fn case(model: &Model, steps: usize, streams: usize, seed: u64) -> Case {
         x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         x >> 33
     };
-    // A metre-aware network's inputs carry a metre of 3/4 (codes with rows).
-    let metre = continuo_core::metre::Metre { bar_steps: 12, downbeat: 1 };
-    let inputs: Vec<u32> = (0..steps * streams)
-        .map(|i| {
-            let id = (next() % v) as u32;
-            let rows = (model.weights.metre_rows > 0).then(|| metre.rows((i / streams) as i64));
-            continuo_trainer::codes::code(id, rows)
+    // A metre-aware network's inputs carry a metre of 2/4 (codes with rows), and each
+    // stream's window comes after 16 steps of its song, so that its lookback reaches back
+    // into them.
+    let metre = continuo_core::metre::Metre { bar_steps: 8, downbeat: 1 };
+    let rows = |k: usize| (model.weights.metre_rows > 0).then(|| metre.rows(k as i64));
+    let lanes: Vec<Vec<Code>> = (0..streams)
+        .map(|_| {
+            let ids: Vec<u32> = (0..16 + steps).map(|_| (next() % v) as u32 % 3).collect();
+            continuo_trainer::codes::with_lookback(&ids, rows, 99)[16..].to_vec()
         })
         .collect();
+    let inputs: Vec<Code> = (0..steps * streams).map(|i| lanes[i % streams][i / streams]).collect();
     let targets: Vec<i32> = (0..steps * streams).map(|i| if i % 7 == 3 { -1 } else { (next() % v) as i32 }).collect();
     let (l, h) = (model.weights.num_layers(), model.weights.hidden);
     let mut state = State::zeros(l, streams, h);
@@ -107,6 +111,12 @@ fn backward_with_metre_inputs_matches_finite_differences() {
     finite_differences_of(LstmWeights::random(7, 3, 4, 1, 12).with_metre(12), false, 0.0);
 }
 
+/// The lookback rows' gradients: each step's four rows get its input's gradient.
+#[test]
+fn backward_with_lookback_inputs_matches_finite_differences() {
+    finite_differences_of(LstmWeights::random(7, 3, 4, 1, 13).with_lookback(13), false, 0.0);
+}
+
 #[test]
 fn backward_with_batch_norm_matches_finite_differences() {
     finite_differences(true, 0.2);
@@ -138,7 +148,8 @@ fn candle_gradients(model: &mut Model, c: &Case) -> (f64, Vec<Vec<f32>>) {
         .collect();
     let out_w = var(&w.out_w, &[v, h]);
     let out_b = var(&w.out_b, &[v]);
-    let ids = Tensor::from_slice(&c.inputs, &[tn * bn], &dev).unwrap();
+    let ids: Vec<u32> = c.inputs.iter().map(|&code| continuo_trainer::codes::token(code)).collect();
+    let ids = Tensor::from_slice(&ids, &[tn * bn], &dev).unwrap();
     let mut x = emb.as_tensor().index_select(&ids, 0).unwrap(); // [TB, E]
     let sig = |t: &Tensor| ((t.neg().unwrap().exp().unwrap() + 1.0).unwrap()).recip().unwrap();
     for (l, [w_ih, w_hh, b_ih, b_hh]) in layers.iter().enumerate() {

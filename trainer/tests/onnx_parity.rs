@@ -6,6 +6,7 @@
 use continuo_core::card::{EncodingSpec, Training};
 use continuo_core::inference::{ContinuationModel, ModelError};
 use continuo_core::parity::agree;
+use continuo_trainer::codes::Code;
 use continuo_trainer::export::{model_card, write_model};
 use continuo_trainer::weights::{LstmState, LstmWeights};
 use std::collections::BTreeMap;
@@ -35,6 +36,11 @@ fn worst_difference(got: &[f32], expected: &[f32], what: &str) -> f32 {
     agree(got, expected, 1e-4).unwrap_or_else(|e| panic!("{what}: {e}"))
 }
 
+/// Token ids as input codes without metre.
+fn plain(ids: &[u32]) -> Vec<Code> {
+    ids.iter().map(|&id| id as Code).collect()
+}
+
 fn check(vocab: usize, embed: usize, hidden: usize, layers: usize) {
     let weights = LstmWeights::random(vocab, embed, hidden, layers, 1234 + layers as u64);
     let (_dir, path) = export(&weights, &format!("m{vocab}x{embed}x{hidden}x{layers}"));
@@ -42,7 +48,7 @@ fn check(vocab: usize, embed: usize, hidden: usize, layers: usize) {
     let ids: Vec<u32> = (0..150).map(|i| ((i * 7 + i / 3) % vocab) as u32).collect();
 
     let mut state = LstmState::zeros(layers, hidden);
-    let reference = weights.forward(&ids, &mut state);
+    let reference = weights.forward(&plain(&ids), &mut state);
 
     let whole = model.feed_all(&ids).unwrap();
     worst_difference(&whole, &reference, "whole sequence");
@@ -109,7 +115,7 @@ fn a_metre_aware_model_matches_the_reference() {
     let metre = Metre { bar_steps: 12, downbeat: 5 };
     let ids: Vec<u32> = (0..90).map(|i| ((i * 5 + i / 4) % 30) as u32).collect();
     let rows: Vec<[u32; 2]> = (0..ids.len()).map(|i| metre.rows(i as i64)).collect();
-    let codes: Vec<u32> = ids.iter().zip(&rows).map(|(&id, &r)| code(id, Some(r))).collect();
+    let codes: Vec<Code> = ids.iter().zip(&rows).map(|(&id, &r)| code(id, Some(r))).collect();
     let mut state = LstmState::zeros(2, 24);
     let reference = weights.forward(&codes, &mut state);
     worst_difference(&model.feed_all_at(&ids, &rows).unwrap(), &reference, "whole sequence with metre");
@@ -121,9 +127,46 @@ fn a_metre_aware_model_matches_the_reference() {
     worst_difference(&stepped, &reference, "step by step with metre");
     // Without metre: the unknown rows, as codes without metre read.
     let mut state = LstmState::zeros(2, 24);
-    let unknown = weights.forward(&ids, &mut state);
+    let unknown = weights.forward(&plain(&ids), &mut state);
     model.reset();
     worst_difference(&model.feed_all(&ids).unwrap(), &unknown, "no metre given");
     assert!(agree(&unknown, &reference, 1e-4).is_err(), "the metre changes what the model says");
+    assert_eq!(continuo_trainer::export::read_weights(&path).unwrap(), weights);
+}
+
+/// A lookback model: the ONNX model works out each step's lookback from what it was fed
+/// (tokens and metre) as the trainer's codes carry it, whole, step by step and primed then
+/// stepped, across a `/` that begins a new piece; the lookback changes what it says; and the
+/// weights read back with their rows.
+#[test]
+fn a_lookback_model_matches_the_reference() {
+    use continuo_core::metre::Metre;
+    use continuo_core::Token;
+    use continuo_trainer::codes::{code, with_lookback};
+    let weights = LstmWeights::random(30, 12, 24, 1, 78).with_lookback(78);
+    let (_dir, path) = export(&weights, "lookback");
+    let mut model = load(&path);
+    let song_end = model.vocab().id(&Token::SongEnd).unwrap();
+    // A bar of 8 steps repeated with variations, a `/` at step 50, and more bars after it.
+    let metre = Metre { bar_steps: 8, downbeat: 3 };
+    let ids: Vec<u32> =
+        (0..120).map(|i| if i == 50 { song_end } else { 1 + ((i % 8) * 3 + (i / 24) % 2) as u32 }).collect();
+    let rows: Vec<[u32; 2]> = (0..ids.len())
+        .map(|i| if ids[i] == song_end { continuo_core::metre::UNKNOWN } else { metre.rows(i as i64) })
+        .collect();
+    let codes = with_lookback(&ids, |i| Some(rows[i]), song_end);
+    let mut state = LstmState::zeros(1, 24);
+    let reference = weights.forward(&codes, &mut state);
+    worst_difference(&model.feed_all_at(&ids, &rows).unwrap(), &reference, "whole sequence with lookback");
+    model.reset();
+    let mut stepped = Vec::new();
+    for (&id, &r) in ids.iter().zip(&rows).take(70) {
+        stepped.extend_from_slice(model.feed_at(&[id], &[r]).unwrap());
+    }
+    stepped.extend(model.feed_all_at(&ids[70..], &rows[70..]).unwrap());
+    worst_difference(&stepped, &reference, "step by step, then primed, with lookback");
+    let no_lookback: Vec<Code> = ids.iter().zip(&rows).map(|(&id, &r)| code(id, Some(r))).collect();
+    let mut state = LstmState::zeros(1, 24);
+    assert!(agree(&weights.forward(&no_lookback, &mut state), &reference, 1e-4).is_err(), "the lookback counts");
     assert_eq!(continuo_trainer::export::read_weights(&path).unwrap(), weights);
 }

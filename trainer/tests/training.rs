@@ -4,6 +4,7 @@
 
 use continuo_core::card::EncodingSpec;
 use continuo_trainer::checkpoint::{Checkpoint, Schedule, TrainConfig, WindowOrder};
+use continuo_trainer::codes::Code;
 use continuo_trainer::error::TrainerError;
 use continuo_trainer::train::{evaluate, train, train_until, Songs};
 use continuo_trainer::weights::LstmState;
@@ -15,13 +16,13 @@ fn encoding() -> EncodingSpec {
 }
 
 /// Songs that walk up a scale from a start note with holds: very learnable.
-fn songs(count: usize, offset: usize) -> Vec<Vec<u32>> {
+fn songs(count: usize, offset: usize) -> Vec<Vec<Code>> {
     (0..count)
         .map(|i| {
             let start = (i + offset) % 4;
             let mut s = Vec::new();
             for k in 0..12 {
-                s.push(3 + ((start + k) % 8) as u32);
+                s.push(3 + ((start + k) % 8) as Code);
                 s.push(2);
             }
             s.push(0);
@@ -49,6 +50,7 @@ fn config(max_epochs: usize) -> TrainConfig {
         windows: Default::default(),
         weight_decay: 0.0,
         metre: false,
+        lookback: false,
     }
 }
 
@@ -127,7 +129,7 @@ fn evaluation_equals_the_reference_forward_pass() {
     let (mut nll, mut count) = (0.0f64, 0usize);
     for song in &songs {
         let mut state = LstmState::zeros(w.num_layers(), w.hidden);
-        let inputs: Vec<u32> = std::iter::once(0).chain(song[..song.len() - 1].iter().copied()).collect();
+        let inputs: Vec<Code> = std::iter::once(0).chain(song[..song.len() - 1].iter().copied()).collect();
         let logits = w.forward(&inputs, &mut state);
         for (t, &target) in song.iter().enumerate() {
             let row = &logits[t * w.vocab..(t + 1) * w.vocab];

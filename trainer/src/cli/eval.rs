@@ -105,7 +105,7 @@ pub enum SplitChoice {
 }
 
 /// The corpus's songs in `split`.
-fn songs_of(songs: Songs, split: SplitChoice) -> Vec<Vec<u32>> {
+fn songs_of(songs: Songs, split: SplitChoice) -> Vec<Vec<continuo_trainer::codes::Code>> {
     match split {
         SplitChoice::Test => songs.test,
         SplitChoice::Validation => songs.validation,

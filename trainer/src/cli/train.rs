@@ -65,6 +65,10 @@ pub struct TrainArgs {
     /// true or false (default: the preset's).
     #[arg(long)]
     metre: Option<bool>,
+    /// Give the network each step's lookback (the tokens one and two bars back, and whether
+    /// the music repeats them; needs the metre): true or false (default: the preset's).
+    #[arg(long)]
+    lookback: Option<bool>,
     /// Threads for the matrix products (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
@@ -118,6 +122,10 @@ pub fn run(args: &TrainArgs) -> Result<(), String> {
         config.patience = args.patience.unwrap_or(config.patience).max(1);
         config.seed = args.seed.unwrap_or(config.seed);
         config.metre = args.metre.unwrap_or(config.metre);
+        config.lookback = args.lookback.unwrap_or(config.lookback);
+        if config.lookback && !config.metre {
+            return Err("--lookback true needs the metre (--metre true): a lookback counts bars".into());
+        }
         let m = &corpus.manifest;
         let (lo, hi) = vocab.pitch_range();
         let encoding = EncodingSpec {
