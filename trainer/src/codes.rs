@@ -2,7 +2,7 @@
 //! id (bits 0–15); where the step's metre is known, its two metre rows
 //! ([`continuo_core::metre`]): the position row plus one (bits 16–24) and the bar-group row
 //! past the position rows plus one (bits 25–28), 0 in both being "not given"; and its
-//! lookback ([`continuo_core::lookback`]): the tokens one and two bars ahead of a repeat,
+//! lookback ([`continuo_core::lookback`]): the tokens four and eight bars before the next step,
 //! each plus one (bits 29–44 and 45–60, 0: none), and the two repeat flags (bits 61, 62).
 //! So songs, streams and windows carry the metre and the lookback without a second array.
 //! Targets are plain token ids. A metre-aware network adds the metre rows' embeddings
@@ -99,14 +99,15 @@ mod tests {
     fn codes_carry_the_lookback_that_the_model_works_out_at_inference() {
         // Bars of 8 steps (2/4 on a 16th grid); the last token, a song's `/`, has no metre.
         let m = Metre { bar_steps: 8, downbeat: 0 };
-        let ids: Vec<u32> = (0..40).map(|k| 3 + (k % 8 == 0) as u32 * 7 + (k / 16) as u32).collect();
-        let codes = with_lookback(&ids, |k| (k < 39).then(|| m.rows(k as i64)), 0);
+        let ids: Vec<u32> = (0..120).map(|k| 3 + (k % 8 == 0) as u32 * 7 + (k / 80) as u32).collect();
+        let codes = with_lookback(&ids, |k| (k < 119).then(|| m.rows(k as i64)), 0);
         let mut seen = Lookback::new(0);
         for (k, (&c, &id)) in codes.iter().zip(&ids).enumerate() {
             seen.push(id);
-            let bar = (k < 39).then_some(8);
+            let bar = (k < 119).then_some(8);
             assert_eq!((token(c), lookback_rows(c, 20)), (id, seen.rows(bar, 20)), "step {k}");
         }
         assert!(codes.iter().any(|&c| lookback_rows(c, 20)[2] == 2 * 21 + 1), "some steps repeat");
+        assert!(codes.iter().any(|&c| lookback_rows(c, 20)[1] != 21 + 20), "the far lookback sees a token");
     }
 }

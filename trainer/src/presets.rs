@@ -23,16 +23,17 @@ pub struct Preset {
     pub max_epochs: usize,
     /// The network gets each step's metre (position in the bar, bar in a four-bar group).
     pub metre: bool,
-    /// The network gets each step's lookback (the tokens one and two bars back).
+    /// The network gets each step's lookback (the tokens four and eight bars back).
     pub lookback: bool,
 }
 
 pub const PRESETS: &[Preset] = &[
     Preset {
         name: "melody",
-        description: "1 x 256, dropout 0.2, metre inputs, 32 streams whose state is carried from one 64-step window \
-                      to the next (whole songs of context), cosine learning rate from 3e-3 over 16 epochs: the shipped \
-                      melody model's recipe, 6 minutes on 2 cores (issues #12 and #22)",
+        description: "1 x 256, dropout 0.2, metre and lookback inputs (the tokens 4 and 8 bars back), 32 streams \
+                      whose state is carried from one 64-step window to the next (whole songs of context), cosine \
+                      learning rate from 3e-3 over 16 epochs: the shipped melody model's recipe, 5 minutes on 2 cores \
+                      (issues #12 and #22)",
         embed: 64,
         hidden: 256,
         layers: 1,
@@ -44,7 +45,7 @@ pub const PRESETS: &[Preset] = &[
         windows: WindowOrder::Carried,
         max_epochs: 16,
         metre: true,
-        lookback: false,
+        lookback: true,
     },
     Preset {
         name: "esac",

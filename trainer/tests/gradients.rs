@@ -27,14 +27,14 @@ fn case(model: &Model, steps: usize, streams: usize, seed: u64) -> Case {
         x >> 33
     };
     // A metre-aware network's inputs carry a metre of 2/4 (codes with rows), and each
-    // stream's window comes after 16 steps of its song, so that its lookback reaches back
-    // into them.
+    // stream's window comes after 64 steps (eight bars) of its song, so that its lookback
+    // reaches back into them.
     let metre = continuo_core::metre::Metre { bar_steps: 8, downbeat: 1 };
     let rows = |k: usize| (model.weights.metre_rows > 0).then(|| metre.rows(k as i64));
     let lanes: Vec<Vec<Code>> = (0..streams)
         .map(|_| {
-            let ids: Vec<u32> = (0..16 + steps).map(|_| (next() % v) as u32 % 3).collect();
-            continuo_trainer::codes::with_lookback(&ids, rows, 99)[16..].to_vec()
+            let ids: Vec<u32> = (0..64 + steps).map(|_| (next() % v) as u32 % 3).collect();
+            continuo_trainer::codes::with_lookback(&ids, rows, 99)[64..].to_vec()
         })
         .collect();
     let inputs: Vec<Code> = (0..steps * streams).map(|i| lanes[i % streams][i / streams]).collect();

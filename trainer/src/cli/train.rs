@@ -65,7 +65,7 @@ pub struct TrainArgs {
     /// true or false (default: the preset's).
     #[arg(long)]
     metre: Option<bool>,
-    /// Give the network each step's lookback (the tokens one and two bars back, and whether
+    /// Give the network each step's lookback (the tokens four and eight bars back, and whether
     /// the music repeats them; needs the metre): true or false (default: the preset's).
     #[arg(long)]
     lookback: Option<bool>,
