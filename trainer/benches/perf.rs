@@ -148,9 +148,9 @@ fn answering(name: &str, metre: continuo_core::metre::Metre) -> Continuer {
     continuer
 }
 
-/// The answer step with the metre-aware default and every control at its default, against
-/// the step before them, alternating in rounds (the first 48 steps of the answer hold its
-/// cadence).
+/// The answer step with the default model (metre and lookback inputs) and every control at
+/// its default, against the step before them, alternating in rounds (the first 48 steps of
+/// the answer hold its cadence).
 fn answer_step(scale: usize) -> Value {
     use continuo_core::continuation::AnswerShape;
     use continuo_core::develop::DEFAULT_DEVELOP;
@@ -169,7 +169,7 @@ fn answer_step(scale: usize) -> Value {
     without.sort_by(f64::total_cmp);
     with.sort_by(f64::total_cmp);
     let (a, b) = (with[with.len() / 2], without[without.len() / 2]);
-    eprintln!("answer step: folk-melody (metre, Develop, cadence) {a:.1} µs, before {b:.1} µs ({:.2}x)", a / b);
+    eprintln!("answer step: folk-melody (metre, lookback, cadence) {a:.1} µs, before {b:.1} µs ({:.2}x)", a / b);
     json!({ "today": "folk-melody", "before": "essen-melody", "with": summary(&with), "without": summary(&without),
             "ratio_of_medians": a / b })
 }

@@ -517,8 +517,8 @@ impl Report {
             let (without, with) = (f(&a["without"]["median_us"]), f(&a["with"]["median_us"]));
             let _ = writeln!(
                 w,
-                "The answer step today (`{}`: metre inputs, Memory 0.4, Develop and the cadence at their defaults) \
-                 against the step before them (`{}`, a model of the same shape without metre inputs, Memory 0.4), \
+                "The answer step today (`{}`: metre and lookback inputs, Memory 0.4, Develop and the cadence at their defaults) \
+                 against the step before them (`{}`, a model of the same shape without metre or lookback inputs, Memory 0.4), \
                  median / p99: {} / {} against {} / {}: {:.2}× (issue #22 allows 1.5×).\n",
                 a["today"].as_str().unwrap_or(""),
                 a["before"].as_str().unwrap_or(""),
