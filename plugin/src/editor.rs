@@ -13,6 +13,7 @@ use crate::midi_learn::LEARNABLE;
 use crate::params::ContinuoParams;
 use crate::roll;
 use crate::soundfont::{FontState, SF2_FOLDER};
+use crate::sync::{Locked, ReadWrite};
 use crate::takes::{history_score, TakesStatus};
 use crate::worker::{History, Shared};
 use continuo_core::midi::write_midi_file;
@@ -331,9 +332,9 @@ impl App {
     /// The roll of the last answer or the chosen take, with the take's number and, while an
     /// answer plays, a playhead.
     fn roll(&self, ui: &mut egui::Ui) {
-        let history = self.shared.history.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let history = self.shared.history.locked().clone();
         // The chosen take's number, when the roll shows it (not an answer still playing).
-        let recent = self.shared.recent.lock().unwrap_or_else(|e| e.into_inner());
+        let recent = self.shared.recent.locked();
         let take = recent.chosen().filter(|t| t.history == history).map(|t| t.number);
         drop(recent);
         let answering = self.link.answering.load(Ordering::Relaxed);
@@ -350,7 +351,7 @@ impl App {
     /// writes), keep it, export it; and the files.
     fn take_buttons(&mut self, ui: &mut egui::Ui) {
         let (position, number) = {
-            let recent = self.shared.recent.lock().unwrap_or_else(|e| e.into_inner());
+            let recent = self.shared.recent.locked();
             (recent.position(), recent.chosen().map(|t| t.number))
         };
         ui.horizontal_wrapped(|ui| {
@@ -409,7 +410,7 @@ impl App {
         ui.horizontal_wrapped(|ui| {
             ui.label(soundfont_line(&self.shared.fonts.state()));
             if ui.button("Choose SoundFont…").clicked() {
-                let chosen = self.params.soundfont_path.read().unwrap_or_else(|e| e.into_inner()).clone();
+                let chosen = self.params.soundfont_path.reading().clone();
                 let folder = std::path::Path::new(&chosen).parent().filter(|p| p.is_dir()).map(PathBuf::from);
                 let dialog = FileDialog::open_file()
                     .initial_path(folder.unwrap_or_else(|| PathBuf::from(SF2_FOLDER)))
@@ -433,7 +434,7 @@ impl App {
                         format!("loading {}", path.display())
                     }
                     Picking::Export => {
-                        let history = self.shared.history.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                        let history = self.shared.history.locked().clone();
                         export(&path, &history)
                     }
                     Picking::SoundFont => {
@@ -460,7 +461,7 @@ impl App {
                 self.shared.learn(self.link.repaint.clone());
             }
             ui.label(learn_line(&state));
-            let original = self.shared.original_model.read().unwrap_or_else(|e| e.into_inner()).clone();
+            let original = self.shared.original_model.reading().clone();
             if !original.is_empty() {
                 let name = std::path::Path::new(&original).file_stem().map(|s| s.to_string_lossy().into_owned());
                 if ui

@@ -7,6 +7,7 @@
 //! worker's hot swap. Cancelling (deactivation, closing) stops it at the next training window
 //! and writes nothing.
 
+use crate::sync::Locked;
 use continuo_core::card::{card_path_for, ModelCard};
 use continuo_core::corpus::{import, ImportOptions};
 use continuo_core::midi::MidiOptions;
@@ -74,7 +75,7 @@ pub struct LearnJob {
 
 impl Learner {
     pub fn state(&self) -> LearnState {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.state.locked().clone()
     }
 
     /// Start learning, unless a learning runs. `changed` is called whenever the state
@@ -86,7 +87,7 @@ impl Learner {
         changed: impl Fn() + Send + Sync + 'static,
         done: impl FnOnce(PathBuf) + Send + 'static,
     ) -> bool {
-        let mut handle = self.handle.lock().unwrap_or_else(|e| e.into_inner());
+        let mut handle = self.handle.locked();
         if self.state().running() {
             return false;
         }
@@ -111,9 +112,7 @@ impl Learner {
         });
         match spawned {
             Ok(h) => *handle = Some(h),
-            Err(e) => {
-                *self.state.lock().unwrap_or_else(|e| e.into_inner()) = LearnState::Failed(format!("no thread ({e})"))
-            }
+            Err(e) => *self.state.locked() = LearnState::Failed(format!("no thread ({e})")),
         }
         handle.is_some()
     }
@@ -136,7 +135,7 @@ impl Drop for Learner {
 }
 
 fn set(state: &Mutex<LearnState>, to: LearnState, changed: &dyn Fn()) {
-    *state.lock().unwrap_or_else(|e| e.into_inner()) = to;
+    *state.locked() = to;
     changed();
 }
 

@@ -15,6 +15,7 @@ pub mod plugin;
 pub mod recent;
 pub mod roll;
 pub mod soundfont;
+pub mod sync;
 pub mod synth;
 pub mod takes;
 pub mod voices;

@@ -9,6 +9,7 @@
 //! ([`Loader::state`]).
 
 use crate::events::NoteEvent;
+use crate::sync::{Locked, ReadWrite};
 use crossbeam_queue::ArrayQueue;
 use nice_plug_egui::RepaintNotifier;
 use rustysynth::{SoundFont, Synthesizer, SynthesizerSettings};
@@ -134,12 +135,12 @@ impl Loader {
     }
 
     pub fn state(&self) -> FontState {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.state.locked().clone()
     }
 
     /// The file to load: the chosen one, else the standard place's.
     fn file(&self) -> Option<PathBuf> {
-        let chosen = self.path.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let chosen = self.path.reading().clone();
         if chosen.is_empty() {
             find_default(Path::new(SF2_FOLDER))
         } else {
@@ -149,7 +150,7 @@ impl Loader {
 
     /// Play `path` from now on (the editor's choice): loaded at once if the voice wants it.
     pub fn choose(&self, path: &Path, handoff: &Arc<Handoff>, repaint: &RepaintNotifier) {
-        *self.path.write().unwrap_or_else(|e| e.into_inner()) = path.to_string_lossy().into_owned();
+        *self.path.writing() = path.to_string_lossy().into_owned();
         self.requested.store(0, Ordering::Release);
         self.follow(handoff, repaint);
     }
@@ -161,21 +162,21 @@ impl Loader {
         if rate == 0 || rate == self.requested.load(Ordering::Acquire) {
             return;
         }
-        let mut thread = self.thread.lock().unwrap_or_else(|e| e.into_inner());
+        let mut thread = self.thread.locked();
         if thread.as_ref().is_some_and(|t| !t.is_finished()) {
             return;
         }
         self.requested.store(rate, Ordering::Release);
         let Some(path) = self.file() else {
-            *self.state.lock().unwrap_or_else(|e| e.into_inner()) = FontState::Missing;
+            *self.state.locked() = FontState::Missing;
             return repaint.request_repaint();
         };
-        *self.state.lock().unwrap_or_else(|e| e.into_inner()) = FontState::Loading(path.clone());
+        *self.state.locked() = FontState::Loading(path.clone());
         let (state, handoff, repaint) = (self.state.clone(), handoff.clone(), repaint.clone());
         let spawned = std::thread::Builder::new().name("continuo-soundfont".into()).spawn(move || {
             handoff.collect();
             let result = load(&path, rate);
-            let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
+            let mut state = state.locked();
             *state = match result {
                 Ok(loaded) => {
                     let instruments = loaded.synth.get_sound_font().get_presets().len();
@@ -190,13 +191,13 @@ impl Loader {
         });
         match spawned {
             Ok(handle) => *thread = Some(handle),
-            Err(e) => *self.state.lock().unwrap_or_else(|e| e.into_inner()) = FontState::Failed(e.to_string()),
+            Err(e) => *self.state.locked() = FontState::Failed(e.to_string()),
         }
     }
 
     /// Wait for the loader thread, if one runs.
     pub fn wait(&self) {
-        let thread = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let thread = self.thread.locked().take();
         if let Some(thread) = thread {
             let _ = thread.join();
         }

@@ -7,6 +7,7 @@
 //! an unwritable folder) stays in memory, is tried again with the next one, and the editor
 //! shows why; files already written are never touched.
 
+use crate::sync::Locked;
 use crate::worker::History;
 use continuo_core::key::estimate_key;
 use continuo_core::midi::write_midi;
@@ -171,11 +172,11 @@ impl TakeWriter {
 
     /// Hand a take to the writer thread (never waits for the write).
     pub fn send(&self, take: Take) {
-        let _ = self.sender.lock().unwrap_or_else(|e| e.into_inner()).send(take);
+        let _ = self.sender.locked().send(take);
     }
 
     pub fn status(&self) -> TakesStatus {
-        self.status.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.status.locked().clone()
     }
 }
 
@@ -194,7 +195,7 @@ fn write_takes(folder: &Path, takes: &Receiver<Take>, status: &Mutex<TakesStatus
             match written {
                 Ok(()) => {
                     count += 1;
-                    let mut st = status.lock().unwrap_or_else(|e| e.into_inner());
+                    let mut st = status.locked();
                     match take.kind {
                         TakeKind::Kept => st.kept += 1,
                         TakeKind::Phrase => st.phrases += 1,
@@ -207,7 +208,7 @@ fn write_takes(folder: &Path, takes: &Receiver<Take>, status: &Mutex<TakesStatus
                 }
             }
         });
-        let mut st = status.lock().unwrap_or_else(|e| e.into_inner());
+        let mut st = status.locked();
         st.pending = pending.len();
         st.error = error;
     }

@@ -19,6 +19,7 @@ use crate::learn::{LearnJob, LearnState, Learner};
 use crate::link::{Answered, Link, LoopStep, Request, SamplingShared, AHEAD};
 use crate::recent::RecentTakes;
 use crate::soundfont::Loader;
+use crate::sync::{Locked, ReadWrite};
 use crate::takes::{take_of, takes_folder, TakeKind, TakeWriter, TakesStatus};
 use continuo_core::continuation::{AnswerShape, Continuer};
 use continuo_core::encoding::encode;
@@ -143,11 +144,11 @@ impl Shared {
             job,
             move || changed.request_repaint(),
             move |learnt| {
-                let mut original = original.write().unwrap_or_else(|e| e.into_inner());
+                let mut original = original.writing();
                 if original.is_empty() {
                     *original = parent.to_string_lossy().into_owned();
                 }
-                *model_path.write().unwrap_or_else(|e| e.into_inner()) = learnt.to_string_lossy().into_owned();
+                *model_path.writing() = learnt.to_string_lossy().into_owned();
                 repaint.request_repaint();
             },
         );
@@ -165,18 +166,18 @@ impl Shared {
 
     /// Play the model that the learnt one came from again (nothing if none was learnt).
     pub fn revert_learning(&self) {
-        let original = std::mem::take(&mut *self.original_model.write().unwrap_or_else(|e| e.into_inner()));
+        let original = std::mem::take(&mut *self.original_model.writing());
         if !original.is_empty() {
-            *self.model_path.write().unwrap_or_else(|e| e.into_inner()) = original;
+            *self.model_path.writing() = original;
         }
     }
 
     /// Write the take of the history (on the takes' own thread); a take with no notes is
     /// not written.
     pub fn keep(&self, kind: TakeKind) {
-        let history = self.history.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let history = self.history.locked().clone();
         let Some(take) = take_of(&history, kind, SystemTime::now()) else { return };
-        let mut takes = self.takes.lock().unwrap_or_else(|e| e.into_inner());
+        let mut takes = self.takes.locked();
         if takes.is_none() {
             let Some(folder) = takes_folder() else {
                 return self.fail("no folder for the takes: set CONTINUO_HOME or HOME".into());
@@ -193,18 +194,18 @@ impl Shared {
 
     /// What the takes' writer has done, if it started.
     pub fn takes_status(&self) -> Option<TakesStatus> {
-        self.takes.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map(TakeWriter::status)
+        self.takes.locked().as_ref().map(TakeWriter::status)
     }
 
     /// Play the model in `path` (loaded on the worker thread, now or when it starts). If it
     /// cannot be loaded, the model before it keeps playing and `status.error` says why.
     pub fn load(&self, path: PathBuf) {
-        *self.model_path.write().unwrap_or_else(|e| e.into_inner()) = path.to_string_lossy().into_owned();
+        *self.model_path.writing() = path.to_string_lossy().into_owned();
     }
 
     /// The model file wanted now, if it is not `current` (the path last acted on).
     fn wanted_model(&self, current: Option<&str>) -> Option<(String, PathBuf)> {
-        let path = self.model_path.read().unwrap_or_else(|e| e.into_inner());
+        let path = self.model_path.reading();
         if current == Some(path.as_str()) {
             return None;
         }
@@ -213,12 +214,12 @@ impl Shared {
     }
 
     pub fn status(&self) -> ModelStatus {
-        self.status.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.status.locked().clone()
     }
 
     /// Show `why` as the error in the editor.
     pub fn fail(&self, why: String) {
-        self.status.lock().unwrap_or_else(|e| e.into_inner()).error = Some(why);
+        self.status.locked().error = Some(why);
     }
 }
 
@@ -301,7 +302,7 @@ impl Slot {
 fn load(path: PathBuf, continuer: &mut Option<Continuer>, link: &Link, shared: &Shared) -> bool {
     let loaded = ContinuationModel::load(&path);
     link.repaint.request_repaint();
-    let mut st = shared.status.lock().unwrap_or_else(|e| e.into_inner());
+    let mut st = shared.status.locked();
     match loaded {
         Ok(model) => {
             let summary = summary(model.card());
@@ -356,9 +357,9 @@ fn run(link: Arc<Link>, shared: Arc<Shared>) {
 
 /// Keep the answer just played (or cut short) among the recent takes.
 fn record(link: &Link, request: &Request, shared: &Shared) {
-    let history = shared.history.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let history = shared.history.locked().clone();
     if !history.answer.is_empty() {
-        shared.recent.lock().unwrap_or_else(|e| e.into_inner()).add(*request, sampler_settings(link), history);
+        shared.recent.locked().add(*request, sampler_settings(link), history);
     }
 }
 
@@ -366,7 +367,7 @@ fn record(link: &Link, request: &Request, shared: &Shared) {
 fn follow_recent(slot: &mut Slot, link: &Link, shared: &Shared) {
     let by = link.choose.swap(0, Ordering::AcqRel);
     if by != 0 {
-        let chosen = shared.recent.lock().unwrap_or_else(|e| e.into_inner()).choose(by).map(|t| t.history.clone());
+        let chosen = shared.recent.locked().choose(by).map(|t| t.history.clone());
         if let Some(history) = chosen {
             show_and_loop(link, shared, history);
         }
@@ -382,14 +383,14 @@ fn follow_recent(slot: &mut Slot, link: &Link, shared: &Shared) {
 /// The chosen take is what the editor shows and exports, and what loop mode plays.
 fn show_and_loop(link: &Link, shared: &Shared, history: History) {
     send_loop_take(link, &history.answer);
-    *shared.history.lock().unwrap_or_else(|e| e.into_inner()) = history;
+    *shared.history.locked() = history;
     link.repaint.request_repaint();
 }
 
 /// Answer the chosen take's phrase again, all at once (nothing waits for it to play), with
 /// a new random seed and the sampling settings of now; the new take is chosen.
 fn regenerate(slot: &mut Slot, link: &Link, shared: &Shared) -> Result<(), String> {
-    let take = shared.recent.lock().unwrap_or_else(|e| e.into_inner()).chosen().cloned();
+    let take = shared.recent.locked().chosen().cloned();
     let Some(take) = take else { return Err("nothing to answer again yet: play a phrase first".into()) };
     let Some(continuer) = slot.continuer.as_mut() else { return Err("no model plays yet".into()) };
     let mut request = take.request;
@@ -403,8 +404,7 @@ fn regenerate(slot: &mut Slot, link: &Link, shared: &Shared) -> Result<(), Strin
         (0..request.steps).map(|_| continuer.next(&settings)).collect::<Result<_, _>>().map_err(|e| e.to_string())?;
     let history =
         History { answer, model: continuer.model.card().name.clone(), settings: describe(&settings), ..take.history };
-    let history =
-        shared.recent.lock().unwrap_or_else(|e| e.into_inner()).add(request, settings, history).history.clone();
+    let history = shared.recent.locked().add(request, settings, history).history.clone();
     show_and_loop(link, shared, history);
     Ok(())
 }
@@ -543,7 +543,7 @@ fn answer(slot: &mut Slot, link: &Link, request: &Request, shared: &Shared) -> R
     let bar_position = continuer.bar_position();
     let first = request.phrase.notes().iter().map(|n| n.step).min().unwrap_or(request.start_step);
     {
-        let mut h = shared.history.lock().unwrap_or_else(|e| e.into_inner());
+        let mut h = shared.history.locked();
         h.phrase = request.phrase.notes().iter().map(|n| HeardNote { step: n.step - first, ..*n }).collect();
         h.answer.clear();
         h.answer_start = request.start_step - first;
@@ -663,7 +663,7 @@ fn steering(s: &SamplingShared) -> Steering {
 
 /// The answered token into the editor's history (the last `HISTORY_TOKENS` at most).
 fn remember(shared: &Shared, token: &Token) {
-    let mut h = shared.history.lock().unwrap_or_else(|e| e.into_inner());
+    let mut h = shared.history.locked();
     if h.answer.len() >= HISTORY_TOKENS {
         h.answer.drain(..HISTORY_TOKENS / 2);
         h.answer_start += (HISTORY_TOKENS / 2) as i64;
