@@ -7,6 +7,8 @@
 //! thread's data. The window is resizable; it redraws while an answer plays and otherwise
 //! only when something changes.
 
+use crate::handle::Shared;
+use crate::history::History;
 use crate::learn::LearnState;
 use crate::link::Link;
 use crate::midi_learn::LEARNABLE;
@@ -15,7 +17,6 @@ use crate::roll;
 use crate::soundfont::{FontState, SF2_FOLDER};
 use crate::sync::{Locked, ReadWrite};
 use crate::takes::{history_score, TakesStatus};
-use crate::worker::{History, Shared};
 use continuo_core::midi::write_midi_file;
 use egui::{Color32, RichText};
 use egui_file::FileDialog;

@@ -17,7 +17,7 @@
 use crate::capture::{Capture, Phrase};
 use crate::clock::{BlockTiming, Clock, HostTransport};
 use crate::events::{EventSink, NoteEvent, StepToken, Trigger};
-use crate::link::{Answered, Heard, Link, LoopStep, Request};
+use crate::link::{Answered, Heard, Link, LoopStep, Request, TAKE_CAPACITY};
 use crate::voices::Voices;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -25,9 +25,6 @@ use std::sync::Arc;
 /// Steps between the end of a phrase and the first answered step: time for the worker to
 /// prime the model.
 pub const ANSWER_LEAD: i64 = 2;
-
-/// Steps a take (the answer recorded for the loop mode) holds at most.
-pub const TAKE_CAPACITY: usize = 4096;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Mode {

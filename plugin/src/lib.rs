@@ -2,18 +2,24 @@
 //! beat position, sample rate and events in and give events out, so it is tested without a
 //! host; the plugin wrappers are a thin shell around it.
 
+pub mod answering;
 pub mod capture;
 pub mod clock;
 pub mod editor;
 pub mod engine;
 pub mod events;
+pub mod handle;
+pub mod history;
 pub mod learn;
 pub mod link;
 pub mod midi_learn;
 pub mod params;
 pub mod plugin;
+pub mod priming;
 pub mod recent;
+pub mod retake;
 pub mod roll;
+pub mod slot;
 pub mod soundfont;
 pub mod sync;
 pub mod synth;

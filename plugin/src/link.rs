@@ -17,6 +17,10 @@ pub const TOKEN_QUEUE: usize = 64;
 /// How many steps past the audio thread's horizon (`Link::now_step`) the worker may sample.
 pub const AHEAD: i64 = 2;
 
+/// Steps a take (the answer recorded for the loop mode) holds at most: the audio thread's
+/// take buffers and the loop-take queue are this long.
+pub const TAKE_CAPACITY: usize = 4096;
+
 /// Player's notes the worker has not read yet (continuous mode); more are dropped.
 pub const HEARD_QUEUE: usize = 256;
 
@@ -151,7 +155,7 @@ impl Link {
             requests: ArrayQueue::new(4),
             tokens: ArrayQueue::new(TOKEN_QUEUE),
             heard: ArrayQueue::new(HEARD_QUEUE),
-            loop_take: ArrayQueue::new(crate::engine::TAKE_CAPACITY),
+            loop_take: ArrayQueue::new(TAKE_CAPACITY),
             now_step: AtomicI64::new(i64::MIN),
             play_step: AtomicI64::new(i64::MIN),
             generation: AtomicU32::new(0),

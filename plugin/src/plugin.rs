@@ -6,11 +6,12 @@
 use crate::clock::HostTransport;
 use crate::engine::{Engine, Mode, Settings};
 use crate::events::{EventSink, NoteEvent};
+use crate::handle::Shared;
 use crate::link::Link;
 use crate::midi_learn::{Controlled, LEARNABLE};
 use crate::params::{trigger_of, ContinuoParams};
 use crate::synth::Synth;
-use crate::worker::{Shared, Worker};
+use crate::worker::Worker;
 use nice_plug::midi::{Channel, Key, MidiResult, VoiceID};
 use nice_plug::prelude::NoteEvent as PlugNote;
 use nice_plug::prelude::*;

@@ -4,8 +4,8 @@
 //! shows and Export writes. Plain data, kept by the worker's `Shared` (the worker writes it,
 //! the editor reads it); never touched by the audio thread.
 
+use crate::history::History;
 use crate::link::Request;
-use crate::worker::History;
 use continuo_core::sampler::SamplerSettings;
 use std::collections::VecDeque;
 

@@ -3,8 +3,8 @@
 //! an answer plays, a playhead. [`view`] lays it out as plain data (tested without a
 //! window); [`paint`] draws it.
 
+use crate::history::History;
 use crate::takes::history_score;
-use crate::worker::History;
 use continuo_core::{Note, Score};
 use egui::{Align2, Color32, FontId, Rect, Stroke, Ui};
 

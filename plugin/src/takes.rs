@@ -7,8 +7,8 @@
 //! an unwritable folder) stays in memory, is tried again with the next one, and the editor
 //! shows why; files already written are never touched.
 
+use crate::history::History;
 use crate::sync::Locked;
-use crate::worker::History;
 use continuo_core::key::estimate_key;
 use continuo_core::midi::write_midi;
 use continuo_core::score::{TempoChange, DEFAULT_BPM};

@@ -4,9 +4,10 @@
 
 use continuo::capture::{HeardNote, Phrase};
 use continuo::events::StepToken;
+use continuo::handle::Shared;
 use continuo::learn::LearnState;
 use continuo::link::{Link, Request};
-use continuo::worker::{Shared, Worker};
+use continuo::worker::Worker;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
@@ -61,9 +62,9 @@ fn answer_32_steps(link: &Link, phrase: Phrase, seed: u64) {
 #[test]
 fn the_model_is_described_in_a_musicians_words() {
     let card = |name: &str| continuo_core::card::ModelCard::load(&models().join(format!("{name}.json"))).unwrap();
-    let folk = continuo::worker::summary(&card("folk-melody"));
+    let folk = continuo::handle::summary(&card("folk-melody"));
     assert!(folk.starts_with("folk-melody plays melodies in sixteenth notes. Folk melodies: Essen"), "{folk}");
-    let chords = continuo::worker::summary(&card("bach-chords"));
+    let chords = continuo::handle::summary(&card("bach-chords"));
     assert!(chords.starts_with("bach-chords plays chords in eighth notes. "), "{chords}");
     for jargon in ["NLL", "tokens", "encoding", "LSTM"] {
         assert!(!folk.contains(jargon), "{folk}");
@@ -273,7 +274,7 @@ fn answers_are_kept_as_takes_answered_again_and_chosen() {
     assert_ne!(second.history.answer, first.answer, "answered differently");
     assert_eq!(second.history.answer.len(), 32);
     assert_eq!(*shared.history.lock().unwrap(), second.history, "the editor shows and exports the new take");
-    let tokens = |h: &continuo::worker::History| h.answer.iter().map(StepToken::from_token).collect::<Vec<_>>();
+    let tokens = |h: &continuo::history::History| h.answer.iter().map(StepToken::from_token).collect::<Vec<_>>();
     assert_eq!(loop_take(&link, 32), tokens(&second.history), "loop mode plays the new take");
 
     link.choose.fetch_sub(1, Ordering::AcqRel);

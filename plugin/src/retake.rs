@@ -1,0 +1,87 @@
+//! The recent takes, on the inference worker's thread: each finished answer becomes a recent
+//! take; when the editor asks, another take is chosen, or the chosen take's phrase is
+//! answered again (all at once, with a new random seed); the chosen take is what the editor
+//! shows and exports, and it goes to the audio thread for loop mode.
+
+use crate::answering::JUST_IN_TIME_CHECK;
+use crate::events::StepToken;
+use crate::handle::Shared;
+use crate::history::History;
+use crate::link::{Link, LoopStep, Request, TAKE_CAPACITY};
+use crate::priming::{describe, prime, sampler_settings};
+use crate::slot::Slot;
+use crate::sync::Locked;
+use continuo_core::Token;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+/// Keep the answer just played (or cut short) among the recent takes.
+pub fn record(link: &Link, request: &Request, shared: &Shared) {
+    let history = shared.history.locked().clone();
+    if !history.answer.is_empty() {
+        shared.recent.locked().add(*request, sampler_settings(link), history);
+    }
+}
+
+/// Choose another recent take, or answer the chosen one's phrase again, if the editor asked.
+pub fn follow_recent(slot: &mut Slot, link: &Link, shared: &Shared) {
+    let by = link.choose.swap(0, Ordering::AcqRel);
+    if by != 0 {
+        let chosen = shared.recent.locked().choose(by).map(|t| t.history.clone());
+        if let Some(history) = chosen {
+            show_and_loop(link, shared, history);
+        }
+    }
+    if link.regenerate.swap(false, Ordering::AcqRel) {
+        if let Err(why) = regenerate(slot, link, shared) {
+            shared.fail(why);
+            link.repaint.request_repaint();
+        }
+    }
+}
+
+/// The chosen take is what the editor shows and exports, and what loop mode plays.
+fn show_and_loop(link: &Link, shared: &Shared, history: History) {
+    send_loop_take(link, &history.answer);
+    *shared.history.locked() = history;
+    link.repaint.request_repaint();
+}
+
+/// Answer the chosen take's phrase again, all at once (nothing waits for it to play), with
+/// a new random seed and the sampling settings of now; the new take is chosen.
+fn regenerate(slot: &mut Slot, link: &Link, shared: &Shared) -> Result<(), String> {
+    let take = shared.recent.locked().chosen().cloned();
+    let Some(take) = take else { return Err("nothing to answer again yet: play a phrase first".into()) };
+    let Some(continuer) = slot.continuer.as_mut() else { return Err("no model plays yet".into()) };
+    let mut request = take.request;
+    request.seed = take.request.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(take.number as u64);
+    continuer.reseed(request.seed);
+    continuer.follow_key = request.follow_key;
+    let max_steps = Some(request.steps as usize);
+    prime(continuer, &request.phrase, request.start_step, &request, max_steps).map_err(|e| e.to_string())?;
+    let settings = sampler_settings(link);
+    let answer: Vec<Token> =
+        (0..request.steps).map(|_| continuer.next(&settings)).collect::<Result<_, _>>().map_err(|e| e.to_string())?;
+    let history =
+        History { answer, model: continuer.model.card().name.clone(), settings: describe(&settings), ..take.history };
+    let history = shared.recent.locked().add(request, settings, history).history.clone();
+    show_and_loop(link, shared, history);
+    Ok(())
+}
+
+/// Send a take's tokens to the audio thread for loop mode (waiting, a second at most, while
+/// its queue is full).
+fn send_loop_take(link: &Link, tokens: &[Token]) {
+    let len = tokens.len().min(TAKE_CAPACITY).min(u16::MAX as usize);
+    for (index, token) in tokens[..len].iter().enumerate() {
+        let mut step = LoopStep { index: index as u16, len: len as u16, token: StepToken::from_token(token) };
+        let waited = Instant::now();
+        while let Err(back) = link.loop_take.push(step) {
+            if link.shutdown.load(Ordering::Acquire) || waited.elapsed() > Duration::from_secs(1) {
+                return;
+            }
+            step = back;
+            std::thread::park_timeout(JUST_IN_TIME_CHECK);
+        }
+    }
+}
