@@ -251,7 +251,7 @@ fn main() {
             "median_percent": median / budget * 100.0, "worst_percent": worst / budget * 100.0,
             "events_out_per_block": out_events as f64 / blocks as f64,
             "baseline_median_us": baseline_median * 1e6, "baseline_worst_us": baseline_worst * 1e6,
-            "late_steps": link.late_steps.load(Ordering::Relaxed),
+            "late_steps": link.health.late_steps.load(Ordering::Relaxed),
         }));
     }
     let voice = [Patch::EPiano, Patch::Pluck, Patch::SoundFont].map(|patch| voice_cost(patch, blocks.min(20_000)));

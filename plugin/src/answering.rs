@@ -9,6 +9,7 @@ use crate::capture::{HeardNote, Phrase};
 use crate::events::StepToken;
 use crate::handle::Shared;
 use crate::history::History;
+use crate::inbox::Inbox;
 use crate::link::{Answered, Link, Request, AHEAD};
 use crate::priming::{describe, prime, sampler_settings};
 use crate::slot::Slot;
@@ -27,9 +28,15 @@ pub const JUST_IN_TIME_CHECK: Duration = Duration::from_millis(2);
 
 /// Answer `request` step by step, just in time; returns early when the answer is no longer
 /// wanted (a newer request, or the plugin closing).
-pub fn answer(slot: &mut Slot, link: &Link, request: &Request, shared: &Shared) -> Result<(), ModelError> {
+pub fn answer(
+    slot: &mut Slot,
+    link: &Link,
+    request: &Request,
+    shared: &Shared,
+    inbox: &mut Inbox,
+) -> Result<(), ModelError> {
     let Some(continuer) = slot.continuer.as_mut() else { return Ok(()) };
-    begin(continuer, link, request, shared)?;
+    begin(continuer, link, request, shared, inbox)?;
     let mut voices = Voices::new(request);
     let end = if request.continuous { i64::MAX } else { request.start_step + request.steps as i64 };
     for step in request.start_step..end {
@@ -40,9 +47,9 @@ pub fn answer(slot: &mut Slot, link: &Link, request: &Request, shared: &Shared) 
             voices.follow(slot, link, request, shared, step)?;
         }
         let continuer = slot.continuer.as_mut().expect("a model once loaded stays");
-        follow_memory(continuer, link, shared);
+        follow_memory(continuer, link, shared, inbox);
         let token = continuer.next(&sampler_settings(link))?;
-        link.guarded_steps.store(continuer.guarded(), Ordering::Relaxed);
+        link.health.guarded_steps.store(continuer.guarded(), Ordering::Relaxed);
         voices.answered(step, &token);
         shared.history.locked().push_answered(&token);
         link.repaint.request_repaint();
@@ -55,13 +62,19 @@ pub fn answer(slot: &mut Slot, link: &Link, request: &Request, shared: &Shared) 
 
 /// Before the first step: the random seed, the memory's commands, the model primed with the
 /// phrase (which the session memory hears), and the history's new phrase.
-fn begin(continuer: &mut Continuer, link: &Link, request: &Request, shared: &Shared) -> Result<(), ModelError> {
+fn begin(
+    continuer: &mut Continuer,
+    link: &Link,
+    request: &Request,
+    shared: &Shared,
+    inbox: &mut Inbox,
+) -> Result<(), ModelError> {
     // Nothing of this answer is ready yet.
     link.ready_until.store(request.start_step - 1, Ordering::Release);
     continuer.reseed(request.seed);
     continuer.follow_key = request.follow_key;
     // The session memory hears the player's phrase, then everything answered.
-    follow_memory(continuer, link, shared);
+    follow_memory(continuer, link, shared, inbox);
     let max_steps = (!request.continuous).then_some(request.steps as usize);
     let phrase = prime(continuer, &request.phrase, request.start_step, request, max_steps)?;
     // The gap before the answer is waiting, not music: the memory hears the phrase up to
@@ -206,15 +219,16 @@ impl Voices {
 
 /// Forget the session if the editor asked to; tell the editor how much is remembered; keep
 /// the last phrase and answer, and learn from the takes, if the player asked to.
-pub fn follow_memory(continuer: &mut Continuer, link: &Link, shared: &Shared) {
-    if link.forget.swap(false, Ordering::AcqRel) {
+pub fn follow_memory(continuer: &mut Continuer, link: &Link, shared: &Shared, inbox: &mut Inbox) {
+    inbox.read(link);
+    if std::mem::take(&mut inbox.forget) {
         continuer.forget();
     }
-    link.remembered.store(continuer.remembered(), Ordering::Relaxed);
-    if link.keep.swap(false, Ordering::AcqRel) {
+    link.health.remembered.store(continuer.remembered(), Ordering::Relaxed);
+    if std::mem::take(&mut inbox.keep) {
         shared.keep(TakeKind::Kept);
     }
-    if link.learn.swap(false, Ordering::AcqRel) {
+    if std::mem::take(&mut inbox.learn) {
         shared.learn(link.repaint.clone());
     }
 }

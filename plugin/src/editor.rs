@@ -10,7 +10,7 @@
 use crate::handle::Shared;
 use crate::history::History;
 use crate::learn::LearnState;
-use crate::link::Link;
+use crate::link::{Command, Link};
 use crate::midi_learn::LEARNABLE;
 use crate::params::ContinuoParams;
 use crate::roll;
@@ -359,23 +359,19 @@ impl App {
             let big = |text: &str| egui::Button::new(RichText::new(text).size(16.0)).min_size(egui::vec2(0.0, 30.0));
             let hint = "Answer the same phrase again with a new random seed";
             if ui.add_enabled(position.is_some(), big("Regenerate")).on_hover_text(hint).clicked() {
-                self.link.regenerate.store(true, Ordering::Release);
-                self.link.wake();
+                self.link.send(Command::Regenerate);
             }
             if ui.add_enabled(position.is_some_and(|(i, _)| i > 1), big("< Previous")).clicked() {
-                self.link.choose.fetch_sub(1, Ordering::AcqRel);
-                self.link.wake();
+                self.link.send(Command::Choose(-1));
             }
             ui.label(RichText::new(take_line(position, number)).size(16.0));
             if ui.add_enabled(position.is_some_and(|(i, n)| i < n), big("Next >")).clicked() {
-                self.link.choose.fetch_add(1, Ordering::AcqRel);
-                self.link.wake();
+                self.link.send(Command::Choose(1));
             }
             ui.separator();
             let keep = "Keep the last phrase and its answer in the takes folder";
             if ui.add(big("Keep")).on_hover_text(keep).clicked() {
-                self.link.keep.store(true, Ordering::Release);
-                self.link.wake();
+                self.link.send(Command::Keep);
             }
             if ui.add(big("Export take (.mid)…")).clicked() {
                 let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
@@ -498,19 +494,18 @@ impl App {
     /// Below the controls: health, the session memory, the takes, learning, the files.
     fn details(&mut self, ui: &mut egui::Ui) {
         ui.label(health(
-            self.link.late_steps.load(Ordering::Relaxed),
-            self.link.dropped_events.load(Ordering::Relaxed),
-            self.link.guarded_steps.load(Ordering::Relaxed),
+            self.link.health.late_steps.load(Ordering::Relaxed),
+            self.link.health.dropped_events.load(Ordering::Relaxed),
+            self.link.health.guarded_steps.load(Ordering::Relaxed),
         ));
         ui.horizontal_wrapped(|ui| {
             ui.label(format!(
                 "Session memory: {} tokens heard and played, blended at {:.2}",
-                self.link.remembered.load(Ordering::Relaxed),
+                self.link.health.remembered.load(Ordering::Relaxed),
                 self.params.memory.value()
             ));
             if ui.button("Forget").on_hover_text("Start the session memory afresh").clicked() {
-                self.link.forget.store(true, Ordering::Release);
-                self.link.wake();
+                self.link.send(Command::Forget);
             }
         });
         self.takes(ui);
@@ -658,7 +653,7 @@ mod tests {
             // Regenerate asks the worker to answer again; a switch turns its parameter on.
             harness.get_by_label("Regenerate").click();
             harness.run();
-            assert!(link.regenerate.load(Ordering::Acquire), "{scale}: Regenerate did not ask");
+            assert_eq!(link.commands.pop(), Some(Command::Regenerate), "{scale}: Regenerate did not ask");
             assert!(!params.bypass.value());
             let bypass = harness.get_all_by_label("Off").next().expect("a switch");
             bypass.click();

@@ -17,7 +17,7 @@
 use crate::capture::{Capture, Phrase};
 use crate::clock::{BlockTiming, Clock, HostTransport};
 use crate::events::{EventSink, NoteEvent, StepToken, Trigger};
-use crate::link::{Answered, Heard, Link, LoopStep, Request, TAKE_CAPACITY};
+use crate::link::{Answered, Command, Heard, Link, LoopStep, Request, TAKE_CAPACITY};
 use crate::voices::Voices;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -116,6 +116,32 @@ impl Status {
     }
 }
 
+/// A player's control (a key or a controller, [`Trigger`]) that the engine acts on instead
+/// of playing it.
+#[derive(Debug, Clone, Copy)]
+enum Control {
+    /// End the phrase now and answer it.
+    AnswerNow,
+    /// Keep the last phrase and its answer.
+    Keep,
+}
+
+/// Which controls are held down.
+#[derive(Debug, Default)]
+struct Held {
+    answer_now: bool,
+    keep: bool,
+}
+
+impl Held {
+    fn of(&mut self, control: Control) -> &mut bool {
+        match control {
+            Control::AnswerNow => &mut self.answer_now,
+            Control::Keep => &mut self.keep,
+        }
+    }
+}
+
 pub struct Engine {
     link: Arc<Link>,
     clock: Clock,
@@ -138,7 +164,7 @@ pub struct Engine {
     /// Drawn from the OS at start: answers with a random seed of 0 differ between launches.
     session_seed: u64,
     /// Whether the "answer now" and "keep" controls are held (each acts when pressed).
-    pressed: [bool; 2],
+    held: Held,
 }
 
 impl Drop for Engine {
@@ -186,7 +212,7 @@ impl Engine {
                 use std::hash::{BuildHasher, Hasher};
                 std::collections::hash_map::RandomState::new().build_hasher().finish()
             },
-            pressed: [false; 2],
+            held: Held::default(),
         }
     }
 
@@ -318,20 +344,30 @@ impl Engine {
     /// now" ends the phrase at `step` when the engine listens; "keep" asks the worker to
     /// keep the last phrase and its answer. Each acts when its control is pressed.
     fn control(&mut self, event: NoteEvent, step: i64, settings: &Settings) -> bool {
-        for (i, trigger) in [settings.answer_now, settings.keep].into_iter().enumerate() {
+        for (control, trigger) in [(Control::AnswerNow, settings.answer_now), (Control::Keep, settings.keep)] {
             let Some(pressed) = trigger.and_then(|t| t.pressed_by(event)) else { continue };
-            if pressed && !std::mem::replace(&mut self.pressed[i], true) {
-                if i == 1 {
-                    self.link.keep.store(true, Ordering::Release);
-                    self.link.wake();
-                } else if matches!(self.status, Status::Listening | Status::Looping { .. }) {
-                    self.capture.end_phrase_now(step, |_| {});
-                }
+            let held = self.held.of(control);
+            let newly = pressed && !std::mem::replace(held, true);
+            *held &= pressed;
+            if newly {
+                self.act(control, step);
             }
-            self.pressed[i] &= pressed;
             return true;
         }
         false
+    }
+
+    /// A control was pressed at `step`.
+    fn act(&mut self, control: Control, step: i64) {
+        match control {
+            Control::Keep => {
+                self.link.send(Command::Keep);
+            }
+            Control::AnswerNow if matches!(self.status, Status::Listening | Status::Looping { .. }) => {
+                self.capture.end_phrase_now(step, |_| {});
+            }
+            Control::AnswerNow => {}
+        }
     }
 
     /// A take sent by the worker (chosen or answered again in the editor) becomes what loop
@@ -391,7 +427,7 @@ impl Engine {
                 None => break,
             }
         }
-        self.link.late_steps.fetch_add(1, Ordering::Relaxed);
+        self.link.health.late_steps.fetch_add(1, Ordering::Relaxed);
         StepToken::Hold
     }
 
@@ -569,6 +605,6 @@ mod tests {
 
         let sent = run(&mut engine, 3.0, 4.0, &[(3.0, on(36)), (3.5, off(36))], &settings);
         assert!(sent.is_empty(), "the keep key is not passed on: {sent:?}");
-        assert!(link.keep.load(Ordering::Acquire), "keep was asked for");
+        assert_eq!(link.commands.pop(), Some(Command::Keep), "keep was asked for");
     }
 }

@@ -10,6 +10,7 @@ pub mod engine;
 pub mod events;
 pub mod handle;
 pub mod history;
+pub mod inbox;
 pub mod learn;
 pub mod link;
 pub mod midi_learn;

@@ -1,5 +1,6 @@
-//! What the audio thread and the inference worker share: three bounded lock-free queues
-//! (requests and the player's notes one way, answered steps the other) and a few atomics.
+//! What the audio thread, the editor and the inference worker share: bounded lock-free
+//! queues (requests, the player's notes and commands one way; answered steps and loop takes
+//! the other), a health struct of counters, and a few atomics.
 //! Fixed-size messages only. The worker parks when it has nothing to do; the audio thread
 //! wakes it (an unpark: no lock, no allocation) when it asks for an answer or moves on.
 
@@ -60,6 +61,40 @@ pub struct Heard {
     pub note: HeardNote,
 }
 
+/// What the editor and the audio thread ask the worker to do, besides answering.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    /// Forget the session memory (the editor's Forget button).
+    Forget,
+    /// Keep the last phrase and its answer (the Keep parameter's rising edge, or the editor).
+    Keep,
+    /// Learn from the takes (the Learn parameter's rising edge).
+    Learn,
+    /// Answer the chosen take's phrase again with a new random seed (the editor).
+    Regenerate,
+    /// Choose the take this many places later (earlier if negative: the editor).
+    Choose(i32),
+}
+
+/// Commands the worker has not read yet; more are dropped (a button pressed 64 times
+/// between two looks of the worker).
+pub const COMMAND_QUEUE: usize = 64;
+
+/// Counters for the editor's health line and memory display, written by the audio thread
+/// and the worker.
+#[derive(Debug, Default)]
+pub struct Health {
+    /// Steps the audio thread had to hold because the worker was late.
+    pub late_steps: AtomicU64,
+    /// Events dropped because a block held more than the plugin keeps.
+    pub dropped_events: AtomicU64,
+    /// Steps the sampling guard took over because the model was near-uniform (the music was
+    /// unlike anything it learnt), since the model was loaded.
+    pub guarded_steps: AtomicU64,
+    /// Tokens the session memory holds.
+    pub remembered: AtomicU64,
+}
+
 /// One answered step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Answered {
@@ -105,28 +140,16 @@ pub struct Link {
     pub model_ready: AtomicBool,
     /// The grid of the model playing, in steps per beat (from its card).
     pub model_steps_per_beat: AtomicU32,
-    /// Steps the audio thread had to hold because the worker was late (the editor's health
-    /// line).
-    pub late_steps: AtomicU64,
-    /// Events dropped because a block held more than the plugin keeps (the health line).
-    pub dropped_events: AtomicU64,
+    /// What went wrong or was held back, for the editor's health line.
+    pub health: Health,
+    /// What the editor and the audio thread ask of the worker besides answers
+    /// ([`Link::send`]).
+    pub commands: ArrayQueue<Command>,
     /// The worker's thread, once it runs: woken by [`Link::wake`].
     pub worker: OnceLock<Thread>,
     pub sampling: SamplingShared,
-    /// Ask the worker to forget the session (the editor's Forget button).
-    pub forget: AtomicBool,
-    /// Tokens the session memory holds (for the editor).
-    pub remembered: AtomicU64,
-    /// Keep the last phrase and its answer (the Keep parameter's rising edge, or the editor).
-    pub keep: AtomicBool,
     /// Steps of a take for loop mode, from the worker (see [`LoopStep`]).
     pub loop_take: ArrayQueue<LoopStep>,
-    /// Answer the chosen take's phrase again with a new random seed (the editor).
-    pub regenerate: AtomicBool,
-    /// Choose the take this many places later (earlier if negative), added up by the editor.
-    pub choose: AtomicI32,
-    /// Learn from the takes (the Learn parameter's rising edge).
-    pub learn: AtomicBool,
     /// Write every phrase played into the takes folder too.
     pub save_phrases: AtomicBool,
     /// The host's tempo, the answer's fixed velocity (0: the player's) and octave shift, as
@@ -134,9 +157,6 @@ pub struct Link {
     pub bpm: AtomicF32,
     pub answer_velocity: AtomicU32,
     pub octave: AtomicI32,
-    /// Steps the sampling guard took over because the model was near-uniform (the music was
-    /// unlike anything it learnt), since the model was loaded (for the editor).
-    pub guarded_steps: AtomicU64,
     /// Ask the worker to stop.
     pub shutdown: AtomicBool,
     /// The audio thread is playing an answer (for the editor).
@@ -162,8 +182,8 @@ impl Link {
             ready_until: AtomicI64::new(i64::MIN),
             model_ready: AtomicBool::new(false),
             model_steps_per_beat: AtomicU32::new(4),
-            late_steps: AtomicU64::new(0),
-            dropped_events: AtomicU64::new(0),
+            health: Health::default(),
+            commands: ArrayQueue::new(COMMAND_QUEUE),
             worker: OnceLock::new(),
             sampling: SamplingShared {
                 temperature: AtomicF32::new(1.0),
@@ -179,13 +199,6 @@ impl Link {
                 register_hard: AtomicBool::new(false),
                 scale: AtomicU32::new(0),
             },
-            forget: AtomicBool::new(false),
-            remembered: AtomicU64::new(0),
-            guarded_steps: AtomicU64::new(0),
-            keep: AtomicBool::new(false),
-            regenerate: AtomicBool::new(false),
-            choose: AtomicI32::new(0),
-            learn: AtomicBool::new(false),
             save_phrases: AtomicBool::new(false),
             bpm: AtomicF32::new(120.0),
             answer_velocity: AtomicU32::new(0),
@@ -213,6 +226,14 @@ impl Link {
         if let Some(worker) = self.worker.get() {
             worker.unpark();
         }
+    }
+
+    /// Ask the worker to do `command` and wake it (any thread, the audio thread too: no lock,
+    /// no allocation); false when the queue is full (nothing sent).
+    pub fn send(&self, command: Command) -> bool {
+        let sent = self.commands.push(command).is_ok();
+        self.wake();
+        sent
     }
 
     /// Ask for an answer and wake the worker; false when the queue is full (nothing sent).

@@ -7,7 +7,7 @@ use crate::clock::HostTransport;
 use crate::engine::{Engine, Mode, Settings};
 use crate::events::{EventSink, NoteEvent};
 use crate::handle::Shared;
-use crate::link::Link;
+use crate::link::{Command, Link};
 use crate::midi_learn::{Controlled, LEARNABLE};
 use crate::params::{trigger_of, ContinuoParams};
 use crate::synth::Synth;
@@ -125,14 +125,12 @@ impl Continuo {
         self.link.save_phrases.store(p.save_phrases.value(), Ordering::Relaxed);
         let keep = p.keep.value();
         if keep && !self.keeping {
-            self.link.keep.store(true, Ordering::Release);
-            self.link.wake();
+            self.link.send(Command::Keep);
         }
         self.keeping = keep;
         let learn = p.learn.value();
         if learn && !self.learning {
-            self.link.learn.store(true, Ordering::Release);
-            self.link.wake();
+            self.link.send(Command::Learn);
         }
         self.learning = learn;
     }
@@ -406,7 +404,7 @@ impl Plugin for Continuo {
         }
         let dropped = self.input.take_dropped() + self.sink.take_dropped();
         if dropped > 0 {
-            self.link.dropped_events.fetch_add(dropped as u64, Ordering::Relaxed);
+            self.link.health.dropped_events.fetch_add(dropped as u64, Ordering::Relaxed);
         }
         self.send(context);
         self.sound(buffer, &settings);

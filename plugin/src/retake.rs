@@ -7,6 +7,7 @@ use crate::answering::JUST_IN_TIME_CHECK;
 use crate::events::StepToken;
 use crate::handle::Shared;
 use crate::history::History;
+use crate::inbox::Inbox;
 use crate::link::{Link, LoopStep, Request, TAKE_CAPACITY};
 use crate::priming::{describe, prime, sampler_settings};
 use crate::slot::Slot;
@@ -24,15 +25,16 @@ pub fn record(link: &Link, request: &Request, shared: &Shared) {
 }
 
 /// Choose another recent take, or answer the chosen one's phrase again, if the editor asked.
-pub fn follow_recent(slot: &mut Slot, link: &Link, shared: &Shared) {
-    let by = link.choose.swap(0, Ordering::AcqRel);
+pub fn follow_recent(slot: &mut Slot, link: &Link, shared: &Shared, inbox: &mut Inbox) {
+    inbox.read(link);
+    let by = std::mem::take(&mut inbox.choose);
     if by != 0 {
         let chosen = shared.recent.locked().choose(by).map(|t| t.history.clone());
         if let Some(history) = chosen {
             show_and_loop(link, shared, history);
         }
     }
-    if link.regenerate.swap(false, Ordering::AcqRel) {
+    if std::mem::take(&mut inbox.regenerate) {
         if let Err(why) = regenerate(slot, link, shared) {
             shared.fail(why);
             link.repaint.request_repaint();

@@ -12,6 +12,7 @@
 
 use crate::answering::{answer, follow_memory};
 use crate::handle::Shared;
+use crate::inbox::Inbox;
 use crate::link::Link;
 use crate::retake::{follow_recent, record};
 use crate::slot::Slot;
@@ -65,6 +66,7 @@ impl Drop for Worker {
 
 fn run(link: Arc<Link>, shared: Arc<Shared>) {
     let mut slot = Slot::default();
+    let mut inbox = Inbox::default();
     while !link.shutdown.load(Ordering::Acquire) {
         slot.follow(&link, &shared);
         // A SoundFont, if the audio thread wants one (a loader thread reads it).
@@ -76,14 +78,14 @@ fn run(link: Arc<Link>, shared: Arc<Shared>) {
         }
         let Some(request) = newest.filter(|r| r.generation == link.current_generation()) else {
             if let Some(continuer) = slot.continuer.as_mut() {
-                follow_memory(continuer, &link, &shared);
+                follow_memory(continuer, &link, &shared, &mut inbox);
             }
-            follow_recent(&mut slot, &link, &shared);
+            follow_recent(&mut slot, &link, &shared, &mut inbox);
             std::thread::park_timeout(IDLE_CHECK);
             continue;
         };
         let started = slot.continuer.is_some();
-        match answer(&mut slot, &link, &request, &shared) {
+        match answer(&mut slot, &link, &request, &shared, &mut inbox) {
             Ok(()) if started && !request.continuous => record(&link, &request, &shared),
             Ok(()) => {}
             Err(e) => {

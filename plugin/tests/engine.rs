@@ -395,7 +395,7 @@ fn answered_in_every_block_size(what: &str, tempo: f64, reports: Reports, setup:
         assert!(
             ons > 0,
             "{case}: no answer (late steps {}, status {:?}, {} events)",
-            host.link.late_steps.load(Ordering::Relaxed),
+            host.link.health.late_steps.load(Ordering::Relaxed),
             host.engine.status(),
             host.out.len()
         );
@@ -412,7 +412,7 @@ fn answered_in_every_block_size(what: &str, tempo: f64, reports: Reports, setup:
         host.run(1024, &[]);
         assert_no_stuck_notes(&host.out);
         assert_eq!(host.allocations, 0, "{case}: process allocated");
-        assert_eq!(host.link.late_steps.load(Ordering::Relaxed), 0, "{case}: late steps");
+        assert_eq!(host.link.health.late_steps.load(Ordering::Relaxed), 0, "{case}: late steps");
         println!("{case}: {ons} answered notes, worst grid error {worst} samples");
     }
 }
@@ -627,7 +627,7 @@ fn continuous_mode_keeps_answering_and_listens_to_the_player() {
             );
             let answer = host.answer_events();
             assert_on_grid(&answer, "continuous");
-            assert_eq!(host.link.late_steps.load(Ordering::Relaxed), 0);
+            assert_eq!(host.link.health.late_steps.load(Ordering::Relaxed), 0);
             let ons = answer_ons(&host, 4.0);
             // The answer started 2 steps after the phrase (last onset at step 112, gap 20)
             // and went on past its 2 bars.
@@ -731,7 +731,7 @@ fn half_and_double_time_grids_and_grid_changes() {
             !answer.is_empty(),
             "{steps_per_beat} steps per beat: no answer ({:?}, late {})",
             host.engine.status(),
-            host.link.late_steps.load(Ordering::Relaxed)
+            host.link.health.late_steps.load(Ordering::Relaxed)
         );
         assert_on_steps(&answer, steps_per_beat as f64, &format!("{steps_per_beat} steps per beat"));
         let ons = answer_ons(&host, steps_per_beat as f64);

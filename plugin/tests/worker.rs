@@ -6,7 +6,7 @@ use continuo::capture::{HeardNote, Phrase};
 use continuo::events::StepToken;
 use continuo::handle::Shared;
 use continuo::learn::LearnState;
-use continuo::link::{Link, Request};
+use continuo::link::{Command, Link, Request};
 use continuo::worker::Worker;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -236,10 +236,9 @@ fn the_session_memory_hears_phrase_and_answer_and_forgets() {
     answer_32_steps(&link, phrase, 2);
     // The phrase's 16 sounding steps (not the gap of rests before the answer) and 31
     // answered ones at least (the count is published before each step).
-    wait_until("the count", || link.remembered.load(Ordering::Relaxed) >= 16 + 31);
-    link.forget.store(true, Ordering::Release);
-    link.wake();
-    wait_until("forgetting", || link.remembered.load(Ordering::Relaxed) == 0);
+    wait_until("the count", || link.health.remembered.load(Ordering::Relaxed) >= 16 + 31);
+    link.send(Command::Forget);
+    wait_until("forgetting", || link.health.remembered.load(Ordering::Relaxed) == 0);
 }
 
 /// Loop mode's steps of a take of `len` steps, as the worker sent them.
@@ -264,8 +263,7 @@ fn answers_are_kept_as_takes_answered_again_and_chosen() {
     let first = shared.recent.lock().unwrap().chosen().unwrap().history.clone();
     assert_eq!(first.answer.len(), 32);
 
-    link.regenerate.store(true, Ordering::Release);
-    link.wake();
+    link.send(Command::Regenerate);
     wait_until("the second take", || shared.recent.lock().unwrap().position() == Some((2, 2)));
     let second = shared.recent.lock().unwrap().chosen().unwrap().clone();
     assert_eq!(second.number, 2);
@@ -277,8 +275,7 @@ fn answers_are_kept_as_takes_answered_again_and_chosen() {
     let tokens = |h: &continuo::history::History| h.answer.iter().map(StepToken::from_token).collect::<Vec<_>>();
     assert_eq!(loop_take(&link, 32), tokens(&second.history), "loop mode plays the new take");
 
-    link.choose.fetch_sub(1, Ordering::AcqRel);
-    link.wake();
+    link.send(Command::Choose(-1));
     wait_until("the first take again", || shared.history.lock().unwrap().answer == first.answer);
     assert_eq!(shared.recent.lock().unwrap().position(), Some((1, 2)));
     assert_eq!(loop_take(&link, 32), tokens(&first));
@@ -304,8 +301,7 @@ fn kept_takes_are_written_learnt_from_and_the_learnt_model_plays() {
     phrase.len = 4;
     link.now_step.store(i64::MAX / 2, Ordering::Release);
     answer_32_steps(&link, phrase, 1);
-    link.keep.store(true, Ordering::Release);
-    link.wake();
+    link.send(Command::Keep);
     let folder = home.path().join("takes");
     let files = || -> Vec<PathBuf> {
         let mut f: Vec<PathBuf> = std::fs::read_dir(&folder).map_or(vec![], |d| d.map(|e| e.unwrap().path()).collect());
@@ -330,8 +326,7 @@ fn kept_takes_are_written_learnt_from_and_the_learnt_model_plays() {
 
 fn learn_from_the_takes(link: &Link, worker: &Worker, home: &std::path::Path) {
     let shared = &worker.shared;
-    link.learn.store(true, Ordering::Release);
-    link.wake();
+    link.send(Command::Learn);
     wait_until("the learning", || matches!(shared.learning(), LearnState::Done { .. } | LearnState::Failed(_)));
     let LearnState::Done { model, epochs, .. } = shared.learning() else { panic!("{:?}", shared.learning()) };
     assert!(model.starts_with(home.join("models/learnt")), "{}", model.display());
