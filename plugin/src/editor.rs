@@ -11,7 +11,7 @@ use crate::handle::Shared;
 use crate::history::History;
 use crate::learn::LearnState;
 use crate::link::{Command, Link};
-use crate::midi_learn::LEARNABLE;
+use crate::midi_learn::Learnable;
 use crate::params::ContinuoParams;
 use crate::roll;
 use crate::soundfont::{FontState, SF2_FOLDER};
@@ -143,10 +143,15 @@ fn takes_line(status: Option<&TakesStatus>) -> String {
 /// The parameter's slider, with MIDI learn where a controller can drive it: right-click to
 /// learn one ("Learn MIDI controller", then move it) or forget it; the controller that
 /// drives it is shown below it.
-fn learnable_slider<P: Param>(ui: &mut egui::Ui, params: &ContinuoParams, param: &P, setter: &ParamSetter, width: f32) {
-    let slot = (0..LEARNABLE.len()).find(|&s| params.learnable_name(s).as_deref() == Some(param.name()));
+fn learnable_slider<P: Param>(
+    ui: &mut egui::Ui,
+    params: &ContinuoParams,
+    (param, learnable): (&P, Option<Learnable>),
+    setter: &ParamSetter,
+    width: f32,
+) {
     let slider = ui.add(ParamSlider::for_param(param, setter).with_width(width));
-    let Some(slot) = slot else { return };
+    let Some(slot) = learnable else { return };
     let map = &params.midi_map;
     let controller = map.controller_of(slot);
     if map.armed() == Some(slot) {
@@ -217,14 +222,15 @@ fn control(ui: &mut egui::Ui, params: &ContinuoParams, id: &str, ptr: ParamPtr, 
             return;
         }
         let label = ui.label(name).id;
+        let learnable = Learnable::from_id(id);
         match ptr {
             ParamPtr::EnumParam(p) => choice(ui, label, &*p, (*p).len(), setter, width),
-            ParamPtr::FloatParam(p) => learnable_slider(ui, params, &*p, setter, width - VALUE_WIDTH),
+            ParamPtr::FloatParam(p) => learnable_slider(ui, params, (&*p, learnable), setter, width - VALUE_WIDTH),
             ParamPtr::IntParam(p) if NAMED_INTS.contains(&id) => {
                 let count = (*p).step_count().unwrap_or(0) + 1;
                 choice(ui, label, &*p, count, setter, width)
             }
-            ParamPtr::IntParam(p) => learnable_slider(ui, params, &*p, setter, width - VALUE_WIDTH),
+            ParamPtr::IntParam(p) => learnable_slider(ui, params, (&*p, learnable), setter, width - VALUE_WIDTH),
             ParamPtr::BoolParam(_) => {}
         }
     }

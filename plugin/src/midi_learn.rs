@@ -9,9 +9,76 @@
 use nice_plug::params::persist::PersistentField;
 use std::sync::atomic::{AtomicU8, Ordering};
 
-/// The parameters a controller can drive, by their stable ids, in slot order.
-pub const LEARNABLE: [&str; 13] =
-    ["temp", "rest", "entr", "mem", "dens", "leap", "rep", "regc", "regw", "bars", "gap", "level", "dev"];
+/// A parameter a controller can drive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Learnable {
+    Temperature,
+    RestBias,
+    Entropy,
+    Memory,
+    Density,
+    Leap,
+    Repetition,
+    RegisterCentre,
+    RegisterWidth,
+    AnswerBars,
+    Gap,
+    Level,
+    Develop,
+}
+
+impl Learnable {
+    /// Every learnable parameter, in slot order.
+    pub const ALL: [Learnable; 13] = [
+        Learnable::Temperature,
+        Learnable::RestBias,
+        Learnable::Entropy,
+        Learnable::Memory,
+        Learnable::Density,
+        Learnable::Leap,
+        Learnable::Repetition,
+        Learnable::RegisterCentre,
+        Learnable::RegisterWidth,
+        Learnable::AnswerBars,
+        Learnable::Gap,
+        Learnable::Level,
+        Learnable::Develop,
+    ];
+
+    /// The parameter's stable id (as the host and the saved state know it).
+    pub fn id(self) -> &'static str {
+        match self {
+            Learnable::Temperature => "temp",
+            Learnable::RestBias => "rest",
+            Learnable::Entropy => "entr",
+            Learnable::Memory => "mem",
+            Learnable::Density => "dens",
+            Learnable::Leap => "leap",
+            Learnable::Repetition => "rep",
+            Learnable::RegisterCentre => "regc",
+            Learnable::RegisterWidth => "regw",
+            Learnable::AnswerBars => "bars",
+            Learnable::Gap => "gap",
+            Learnable::Level => "level",
+            Learnable::Develop => "dev",
+        }
+    }
+
+    /// The learnable parameter with id `id`, if it is one (the editor, a saved state).
+    pub fn from_id(id: &str) -> Option<Learnable> {
+        Learnable::ALL.into_iter().find(|l| l.id() == id)
+    }
+
+    /// Its slot: its place in [`Learnable::ALL`].
+    fn slot(self) -> usize {
+        self as usize
+    }
+
+    /// The learnable parameter in `slot` (slot + 1 stored: 0 is none).
+    fn stored(value: u8) -> Option<Learnable> {
+        Learnable::ALL.get((value as usize).checked_sub(1)?).copied()
+    }
+}
 
 /// Controllers: 16 channels of 128 CC numbers.
 const CONTROLLERS: usize = 16 * 128;
@@ -33,37 +100,36 @@ fn index(channel: u8, cc: u8) -> usize {
 }
 
 impl MidiMap {
-    /// The next controller heard drives `slot` (the editor).
-    pub fn arm(&self, slot: usize) {
-        self.armed.store(slot as u8 + 1, Ordering::Release);
+    /// The next controller heard drives `param` (the editor).
+    pub fn arm(&self, param: Learnable) {
+        self.armed.store(param.slot() as u8 + 1, Ordering::Release);
     }
 
-    pub fn armed(&self) -> Option<usize> {
-        (self.armed.load(Ordering::Acquire) as usize).checked_sub(1)
+    pub fn armed(&self) -> Option<Learnable> {
+        Learnable::stored(self.armed.load(Ordering::Acquire))
     }
 
-    /// No controller drives `slot` any more.
-    pub fn forget(&self, slot: usize) {
+    /// No controller drives `param` any more.
+    pub fn forget(&self, param: Learnable) {
         for c in &self.by_controller {
-            let _ = c.compare_exchange(slot as u8 + 1, 0, Ordering::AcqRel, Ordering::Relaxed);
+            let _ = c.compare_exchange(param.slot() as u8 + 1, 0, Ordering::AcqRel, Ordering::Relaxed);
         }
     }
 
-    /// The controller (channel from 0, CC number) that drives `slot`, if one does.
-    pub fn controller_of(&self, slot: usize) -> Option<(u8, u8)> {
-        let i = self.by_controller.iter().position(|c| c.load(Ordering::Acquire) as usize == slot + 1)?;
+    /// The controller (channel from 0, CC number) that drives `param`, if one does.
+    pub fn controller_of(&self, param: Learnable) -> Option<(u8, u8)> {
+        let i = self.by_controller.iter().position(|c| Learnable::stored(c.load(Ordering::Acquire)) == Some(param))?;
         Some(((i / 128) as u8, (i % 128) as u8))
     }
 
-    /// A controller moved (the audio thread): the slot it drives, if any. While a slot is
-    /// armed, the controller is learnt for it first (and drives nothing else).
-    pub fn hear(&self, channel: u8, cc: u8) -> Option<usize> {
-        let armed = self.armed.swap(0, Ordering::AcqRel);
-        if armed != 0 {
-            self.forget(armed as usize - 1);
-            self.by_controller[index(channel, cc)].store(armed, Ordering::Release);
+    /// A controller moved (the audio thread): the parameter it drives, if any. While a
+    /// parameter is armed, the controller is learnt for it first (and drives nothing else).
+    pub fn hear(&self, channel: u8, cc: u8) -> Option<Learnable> {
+        if let Some(armed) = Learnable::stored(self.armed.swap(0, Ordering::AcqRel)) {
+            self.forget(armed);
+            self.by_controller[index(channel, cc)].store(armed.slot() as u8 + 1, Ordering::Release);
         }
-        (self.by_controller[index(channel, cc)].load(Ordering::Acquire) as usize).checked_sub(1)
+        Learnable::stored(self.by_controller[index(channel, cc)].load(Ordering::Acquire))
     }
 }
 
@@ -74,8 +140,8 @@ impl<'a> PersistentField<'a, Vec<(u8, u8, String)>> for MidiMap {
             c.store(0, Ordering::Release);
         }
         for (channel, cc, id) in mappings {
-            if let Some(slot) = LEARNABLE.iter().position(|l| *l == id) {
-                self.by_controller[index(channel, cc)].store(slot as u8 + 1, Ordering::Release);
+            if let Some(param) = Learnable::from_id(&id) {
+                self.by_controller[index(channel, cc)].store(param.slot() as u8 + 1, Ordering::Release);
             }
         }
     }
@@ -84,35 +150,35 @@ impl<'a> PersistentField<'a, Vec<(u8, u8, String)>> for MidiMap {
     where
         F: Fn(&Vec<(u8, u8, String)>) -> R,
     {
-        let mappings = (0..LEARNABLE.len())
-            .filter_map(|slot| self.controller_of(slot).map(|(ch, cc)| (ch, cc, LEARNABLE[slot].to_string())))
+        let mappings = Learnable::ALL
+            .into_iter()
+            .filter_map(|param| self.controller_of(param).map(|(ch, cc)| (ch, cc, param.id().to_string())))
             .collect();
         f(&mappings)
     }
 }
 
-/// What the controllers set, on the audio thread: per slot, the value (normalised) and the
-/// host's value when the controller took over.
+/// What the controllers set, on the audio thread: per parameter, the value (normalised) and
+/// the host's value when the controller took over.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Controlled {
-    values: [Option<(f32, f32)>; LEARNABLE.len()],
+    values: [Option<(f32, f32)>; Learnable::ALL.len()],
 }
 
 impl Controlled {
-    /// The controller of `slot` moved to `value` (0–127) while the host's value was `host`.
-    pub fn set(&mut self, slot: usize, value: u8, host: f32) {
-        if let Some(v) = self.values.get_mut(slot) {
-            *v = Some((value.min(127) as f32 / 127.0, host));
-        }
+    /// The controller of `param` moved to `value` (0–127) while the host's value was `host`.
+    pub fn set(&mut self, param: Learnable, value: u8, host: f32) {
+        self.values[param.slot()] = Some((value.min(127) as f32 / 127.0, host));
     }
 
-    /// The value of `slot` (normalised): the controller's, unless the host has moved the
+    /// The value of `param` (normalised): the controller's, unless the host has moved the
     /// parameter since (then the host's again, and the controller's is dropped).
-    pub fn value(&mut self, slot: usize, host: f32) -> f32 {
-        match self.values[slot] {
+    pub fn value(&mut self, param: Learnable, host: f32) -> f32 {
+        let slot = &mut self.values[param.slot()];
+        match *slot {
             Some((value, was)) if was == host => value,
             _ => {
-                self.values[slot] = None;
+                *slot = None;
                 host
             }
         }
@@ -127,33 +193,42 @@ mod tests {
     fn an_armed_slot_learns_the_next_controller_and_keeps_it_in_the_state() {
         let map = MidiMap::default();
         assert_eq!(map.hear(0, 20), None, "nothing mapped yet");
-        map.arm(3);
-        assert_eq!(map.armed(), Some(3));
-        assert_eq!(map.hear(2, 21), Some(3), "learnt and driving");
+        let memory = Learnable::Memory;
+        map.arm(memory);
+        assert_eq!(map.armed(), Some(memory));
+        assert_eq!(map.hear(2, 21), Some(memory), "learnt and driving");
         assert_eq!(map.armed(), None);
-        assert_eq!(map.hear(2, 21), Some(3));
+        assert_eq!(map.hear(2, 21), Some(memory));
         assert_eq!(map.hear(0, 21), None, "another channel is another controller");
-        assert_eq!(map.controller_of(3), Some((2, 21)));
-        // Learning again moves the slot to the new controller.
-        map.arm(3);
-        assert_eq!(map.hear(0, 7), Some(3));
+        assert_eq!(map.controller_of(memory), Some((2, 21)));
+        // Learning again moves the parameter to the new controller.
+        map.arm(memory);
+        assert_eq!(map.hear(0, 7), Some(memory));
         assert_eq!(map.hear(2, 21), None);
         let saved = map.map(|m| m.clone());
         assert_eq!(saved, vec![(0, 7, "mem".to_string())]);
         let restored = MidiMap::default();
         restored.set(vec![(0, 7, "mem".to_string()), (1, 1, "no-such-parameter".to_string())]);
-        assert_eq!(restored.hear(0, 7), Some(3));
-        map.forget(3);
-        assert_eq!(map.controller_of(3), None);
+        assert_eq!(restored.hear(0, 7), Some(memory));
+        map.forget(memory);
+        assert_eq!(map.controller_of(memory), None);
     }
 
     #[test]
     fn the_host_takes_over_when_it_moves_the_parameter() {
-        let mut c = Controlled::default();
-        assert_eq!(c.value(0, 0.5), 0.5);
-        c.set(0, 127, 0.5);
-        assert_eq!(c.value(0, 0.5), 1.0, "the controller drives");
-        assert_eq!(c.value(0, 0.25), 0.25, "the host moved: its value");
-        assert_eq!(c.value(0, 0.5), 0.5, "and the controller's value is gone");
+        let (mut c, t) = (Controlled::default(), Learnable::Temperature);
+        assert_eq!(c.value(t, 0.5), 0.5);
+        c.set(t, 127, 0.5);
+        assert_eq!(c.value(t, 0.5), 1.0, "the controller drives");
+        assert_eq!(c.value(t, 0.25), 0.25, "the host moved: its value");
+        assert_eq!(c.value(t, 0.5), 0.5, "and the controller's value is gone");
+    }
+
+    #[test]
+    fn every_learnable_parameter_has_its_own_id_and_slot() {
+        for (slot, param) in Learnable::ALL.into_iter().enumerate() {
+            assert_eq!((param.slot(), Learnable::from_id(param.id())), (slot, Some(param)));
+        }
+        assert_eq!(Learnable::from_id("mode"), None);
     }
 }

@@ -4,7 +4,7 @@
 
 use crate::engine::Mode;
 use crate::events::Trigger;
-use crate::midi_learn::{MidiMap, LEARNABLE};
+use crate::midi_learn::{Learnable, MidiMap};
 use crate::synth::Patch;
 use continuo_core::develop::DEFAULT_DEVELOP;
 use nice_plug::prelude::*;
@@ -115,45 +115,47 @@ pub struct ContinuoParams {
 }
 
 impl ContinuoParams {
-    /// The name of the parameter in MIDI learn slot `slot` (as the editor shows it).
-    pub fn learnable_name(&self, slot: usize) -> Option<String> {
-        let name = match LEARNABLE.get(slot).copied()? {
-            "temp" => self.temperature.name(),
-            "rest" => self.rest_bias.name(),
-            "entr" => self.entropy.name(),
-            "mem" => self.memory.name(),
-            "dev" => self.develop.name(),
-            "dens" => self.density.name(),
-            "leap" => self.leap.name(),
-            "rep" => self.repetition.name(),
-            "regc" => self.register_centre.name(),
-            "regw" => self.register_width.name(),
-            "bars" => self.answer_bars.name(),
-            "gap" => self.gap_steps.name(),
-            "level" => self.level.name(),
-            _ => return None,
-        };
-        Some(name.to_string())
+    /// The parameter that a MIDI controller drives as `param`.
+    pub fn learnable(&self, param: Learnable) -> LearnableParam<'_> {
+        use LearnableParam::{Float, Int};
+        match param {
+            Learnable::Temperature => Float(&self.temperature),
+            Learnable::RestBias => Float(&self.rest_bias),
+            Learnable::Entropy => Float(&self.entropy),
+            Learnable::Memory => Float(&self.memory),
+            Learnable::Develop => Float(&self.develop),
+            Learnable::Density => Float(&self.density),
+            Learnable::Leap => Float(&self.leap),
+            Learnable::Repetition => Float(&self.repetition),
+            Learnable::RegisterCentre => Int(&self.register_centre),
+            Learnable::RegisterWidth => Int(&self.register_width),
+            Learnable::AnswerBars => Int(&self.answer_bars),
+            Learnable::Gap => Int(&self.gap_steps),
+            Learnable::Level => Float(&self.level),
+        }
+    }
+}
+
+/// A parameter a MIDI controller can drive: a float or an integer parameter.
+pub enum LearnableParam<'a> {
+    Float(&'a FloatParam),
+    Int(&'a IntParam),
+}
+
+impl LearnableParam<'_> {
+    /// Its name, as the editor shows it.
+    pub fn name(&self) -> &str {
+        match self {
+            LearnableParam::Float(p) => p.name(),
+            LearnableParam::Int(p) => p.name(),
+        }
     }
 
-    /// The host's value (normalised) of the parameter in MIDI learn slot `slot`.
-    pub fn learnable(&self, slot: usize) -> f32 {
-        let ints = |p: &IntParam| p.modulated_normalized_value();
-        match LEARNABLE.get(slot).copied() {
-            Some("temp") => self.temperature.modulated_normalized_value(),
-            Some("rest") => self.rest_bias.modulated_normalized_value(),
-            Some("entr") => self.entropy.modulated_normalized_value(),
-            Some("mem") => self.memory.modulated_normalized_value(),
-            Some("dev") => self.develop.modulated_normalized_value(),
-            Some("dens") => self.density.modulated_normalized_value(),
-            Some("leap") => self.leap.modulated_normalized_value(),
-            Some("rep") => self.repetition.modulated_normalized_value(),
-            Some("regc") => ints(&self.register_centre),
-            Some("regw") => ints(&self.register_width),
-            Some("bars") => ints(&self.answer_bars),
-            Some("gap") => ints(&self.gap_steps),
-            Some("level") => self.level.modulated_normalized_value(),
-            _ => 0.0,
+    /// The host's value, normalised.
+    pub fn host_value(&self) -> f32 {
+        match self {
+            LearnableParam::Float(p) => p.modulated_normalized_value(),
+            LearnableParam::Int(p) => p.modulated_normalized_value(),
         }
     }
 }
@@ -430,15 +432,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_learnable_slot_is_a_parameter() {
+    fn every_learnable_parameter_is_the_parameter_with_its_id() {
         let p = ContinuoParams::default();
-        let ids: Vec<String> = p.param_map().into_iter().map(|(id, _, _)| id).collect();
-        for (slot, id) in LEARNABLE.iter().enumerate() {
-            assert!(ids.iter().any(|i| i == id), "{id} is no parameter");
-            assert!(p.learnable_name(slot).is_some(), "{id} has no name");
-            assert!((0.0..=1.0).contains(&p.learnable(slot)), "{id}");
+        let names: Vec<(String, String)> =
+            p.param_map().into_iter().map(|(id, ptr, _)| (id, unsafe { ptr.name() }.to_string())).collect();
+        for param in Learnable::ALL {
+            let id = param.id();
+            let name = names.iter().find(|(i, _)| i == id).map(|(_, n)| n.as_str());
+            assert_eq!(name, Some(p.learnable(param).name()), "{id}");
+            assert!((0.0..=1.0).contains(&p.learnable(param).host_value()), "{id}");
         }
-        assert_eq!(p.learnable_name(LEARNABLE.len()), None);
     }
 
     #[test]

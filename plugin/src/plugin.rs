@@ -8,7 +8,7 @@ use crate::engine::{Engine, Mode, Settings};
 use crate::events::{EventSink, NoteEvent};
 use crate::handle::Shared;
 use crate::link::{Command, Link};
-use crate::midi_learn::{Controlled, LEARNABLE};
+use crate::midi_learn::{Controlled, Learnable};
 use crate::params::{trigger_of, ContinuoParams};
 use crate::synth::Synth;
 use crate::worker::Worker;
@@ -147,8 +147,8 @@ impl Continuo {
             if status & 0xf0 != 0xb0 || (channel != 0 && channel as u8 - 1 != ch) {
                 continue;
             }
-            if let Some(slot) = p.midi_map.hear(ch, cc) {
-                self.controlled.set(slot, value, p.learnable(slot));
+            if let Some(param) = p.midi_map.hear(ch, cc) {
+                self.controlled.set(param, value, p.learnable(param).host_value());
             }
         }
         if learning && p.midi_map.armed().is_none() {
@@ -161,24 +161,25 @@ impl Continuo {
     /// and gap into `settings`, the sampling and steering for the worker.
     fn follow_parameters(&mut self, steps: u32, settings: &mut Settings) {
         let p = self.params.clone();
-        settings.answer_bars = self.int("bars", &p.answer_bars).max(1) as u32;
-        settings.gap_steps = self.int("gap", &p.gap_steps).max(1) as u32;
+        settings.answer_bars = self.int(Learnable::AnswerBars, &p.answer_bars).max(1) as u32;
+        settings.gap_steps = self.int(Learnable::Gap, &p.gap_steps).max(1) as u32;
         let link = self.link.clone();
         let s = &link.sampling;
         let sampling = [
-            ("temp", &p.temperature, &s.temperature),
-            ("rest", &p.rest_bias, &s.rest_bias),
-            ("entr", &p.entropy, &s.entropy_adaptive),
-            ("mem", &p.memory, &s.memory),
-            ("dev", &p.develop, &s.develop),
-            ("dens", &p.density, &s.density),
-            ("leap", &p.leap, &s.leap),
-            ("rep", &p.repetition, &s.repetition),
+            (Learnable::Temperature, &p.temperature, &s.temperature),
+            (Learnable::RestBias, &p.rest_bias, &s.rest_bias),
+            (Learnable::Entropy, &p.entropy, &s.entropy_adaptive),
+            (Learnable::Memory, &p.memory, &s.memory),
+            (Learnable::Develop, &p.develop, &s.develop),
+            (Learnable::Density, &p.density, &s.density),
+            (Learnable::Leap, &p.leap, &s.leap),
+            (Learnable::Repetition, &p.repetition, &s.repetition),
         ];
-        for (id, param, shared) in sampling {
-            shared.store(self.float(id, param, steps), Ordering::Relaxed);
+        for (learnable, param, shared) in sampling {
+            shared.store(self.float(learnable, param, steps), Ordering::Relaxed);
         }
-        let (centre, width) = (self.int("regc", &p.register_centre), self.int("regw", &p.register_width));
+        let centre = self.int(Learnable::RegisterCentre, &p.register_centre);
+        let width = self.int(Learnable::RegisterWidth, &p.register_width);
         s.register_low.store(centre - width / 2, Ordering::Relaxed);
         s.register_high.store(if width == 0 { i32::MIN } else { centre + (width + 1) / 2 }, Ordering::Relaxed);
         s.register_hard.store(p.register_hard.value(), Ordering::Relaxed);
@@ -187,10 +188,10 @@ impl Continuo {
 
     /// A float parameter's value this block: its controller's (MIDI learn), else the host's,
     /// smoothed.
-    fn float(&mut self, id: &str, p: &FloatParam, steps: u32) -> f32 {
+    fn float(&mut self, learnable: Learnable, p: &FloatParam, steps: u32) -> f32 {
         let smoothed = p.smoothed.next_step(steps);
         let host = p.modulated_normalized_value();
-        let value = self.controlled.value(slot(id), host);
+        let value = self.controlled.value(learnable, host);
         if value == host {
             smoothed
         } else {
@@ -199,9 +200,9 @@ impl Continuo {
     }
 
     /// An integer parameter's value: its controller's (MIDI learn), else the host's.
-    fn int(&mut self, id: &str, p: &IntParam) -> i32 {
+    fn int(&mut self, learnable: Learnable, p: &IntParam) -> i32 {
         let host = p.modulated_normalized_value();
-        let value = self.controlled.value(slot(id), host);
+        let value = self.controlled.value(learnable, host);
         if value == host {
             p.value()
         } else {
@@ -221,7 +222,7 @@ impl Continuo {
         self.synth.patch = patch;
         self.synth.program = self.params.program.value() as u8;
         let p = self.params.clone();
-        self.synth.gain = self.float("level", &p.level, left.len() as u32);
+        self.synth.gain = self.float(Learnable::Level, &p.level, left.len() as u32);
         for e in self.sink.own_events() {
             self.synth.queue(e);
         }
@@ -410,11 +411,6 @@ impl Plugin for Continuo {
         self.sound(buffer, &settings);
         ProcessStatus::Normal
     }
-}
-
-/// The MIDI learn slot of the parameter `id` (one of `LEARNABLE`).
-fn slot(id: &str) -> usize {
-    LEARNABLE.iter().position(|l| *l == id).expect("a learnable parameter")
 }
 
 /// A host's event as the engine takes it: notes, and every other channel message as MIDI
