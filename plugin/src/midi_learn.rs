@@ -7,6 +7,7 @@
 //! state (`midimap`) as (channel, CC, parameter id) triples.
 
 use nice_plug::params::persist::PersistentField;
+use nice_plug::prelude::{FloatParam, IntParam, Param};
 use std::sync::atomic::{AtomicU8, Ordering};
 
 /// A parameter a controller can drive.
@@ -169,6 +170,30 @@ impl Controlled {
     /// The controller of `param` moved to `value` (0–127) while the host's value was `host`.
     pub fn set(&mut self, param: Learnable, value: u8, host: f32) {
         self.values[param.slot()] = Some((value.min(127) as f32 / 127.0, host));
+    }
+
+    /// A float parameter's value this block: its controller's, else the host's, smoothed
+    /// over the block's `steps`.
+    pub fn float(&mut self, param: Learnable, p: &FloatParam, steps: u32) -> f32 {
+        let smoothed = p.smoothed.next_step(steps);
+        let host = p.modulated_normalized_value();
+        let value = self.value(param, host);
+        if value == host {
+            smoothed
+        } else {
+            p.preview_plain(value)
+        }
+    }
+
+    /// An integer parameter's value: its controller's, else the host's.
+    pub fn int(&mut self, param: Learnable, p: &IntParam) -> i32 {
+        let host = p.modulated_normalized_value();
+        let value = self.value(param, host);
+        if value == host {
+            p.value()
+        } else {
+            p.preview_plain(value)
+        }
     }
 
     /// The value of `param` (normalised): the controller's, unless the host has moved the

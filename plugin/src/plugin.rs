@@ -138,7 +138,7 @@ impl Continuo {
     /// The player's controllers this block: a controller being learnt is mapped, a mapped one
     /// sets its parameter's value (until the host moves the parameter).
     fn follow_controllers(&mut self) {
-        let p = self.params.clone();
+        let p = &self.params;
         let channel = p.input_channel.value();
         let learning = p.midi_map.armed().is_some();
         for e in self.input.events() {
@@ -160,11 +160,9 @@ impl Continuo {
     /// The parameters a controller may drive (MIDI learn), this block: the answer's length
     /// and gap into `settings`, the sampling and steering for the worker.
     fn follow_parameters(&mut self, steps: u32, settings: &mut Settings) {
-        let p = self.params.clone();
-        settings.answer_bars = self.int(Learnable::AnswerBars, &p.answer_bars).max(1) as u32;
-        settings.gap_steps = self.int(Learnable::Gap, &p.gap_steps).max(1) as u32;
-        let link = self.link.clone();
-        let s = &link.sampling;
+        let (p, c, s) = (&self.params, &mut self.controlled, &self.link.sampling);
+        settings.answer_bars = c.int(Learnable::AnswerBars, &p.answer_bars).max(1) as u32;
+        settings.gap_steps = c.int(Learnable::Gap, &p.gap_steps).max(1) as u32;
         let sampling = [
             (Learnable::Temperature, &p.temperature, &s.temperature),
             (Learnable::RestBias, &p.rest_bias, &s.rest_bias),
@@ -176,38 +174,14 @@ impl Continuo {
             (Learnable::Repetition, &p.repetition, &s.repetition),
         ];
         for (learnable, param, shared) in sampling {
-            shared.store(self.float(learnable, param, steps), Ordering::Relaxed);
+            shared.store(c.float(learnable, param, steps), Ordering::Relaxed);
         }
-        let centre = self.int(Learnable::RegisterCentre, &p.register_centre);
-        let width = self.int(Learnable::RegisterWidth, &p.register_width);
+        let centre = c.int(Learnable::RegisterCentre, &p.register_centre);
+        let width = c.int(Learnable::RegisterWidth, &p.register_width);
         s.register_low.store(centre - width / 2, Ordering::Relaxed);
         s.register_high.store(if width == 0 { i32::MIN } else { centre + (width + 1) / 2 }, Ordering::Relaxed);
         s.register_hard.store(p.register_hard.value(), Ordering::Relaxed);
         s.scale.store(p.scale.value() as u32, Ordering::Relaxed);
-    }
-
-    /// A float parameter's value this block: its controller's (MIDI learn), else the host's,
-    /// smoothed.
-    fn float(&mut self, learnable: Learnable, p: &FloatParam, steps: u32) -> f32 {
-        let smoothed = p.smoothed.next_step(steps);
-        let host = p.modulated_normalized_value();
-        let value = self.controlled.value(learnable, host);
-        if value == host {
-            smoothed
-        } else {
-            p.preview_plain(value)
-        }
-    }
-
-    /// An integer parameter's value: its controller's (MIDI learn), else the host's.
-    fn int(&mut self, learnable: Learnable, p: &IntParam) -> i32 {
-        let host = p.modulated_normalized_value();
-        let value = self.controlled.value(learnable, host);
-        if value == host {
-            p.value()
-        } else {
-            p.preview_plain(value)
-        }
     }
 
     /// The built-in voice: the answer's notes, and the player's own if asked, rendered into
@@ -221,8 +195,7 @@ impl Continuo {
         };
         self.synth.patch = patch;
         self.synth.program = self.params.program.value() as u8;
-        let p = self.params.clone();
-        self.synth.gain = self.float(Learnable::Level, &p.level, left.len() as u32);
+        self.synth.gain = self.controlled.float(Learnable::Level, &self.params.level, left.len() as u32);
         for e in self.sink.own_events() {
             self.synth.queue(e);
         }
