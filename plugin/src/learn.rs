@@ -7,6 +7,7 @@
 //! worker's hot swap. Cancelling (deactivation, closing) stops it at the next training window
 //! and writes nothing.
 
+use crate::error::PluginError;
 use crate::sync::Locked;
 use continuo_core::card::{card_path_for, ModelCard};
 use continuo_core::corpus::{import, ImportOptions};
@@ -106,7 +107,7 @@ impl Learner {
                     LearnState::Done { model, epochs, seconds }
                 }
                 Err(_) if cancel.load(Ordering::Relaxed) => LearnState::Cancelled,
-                Err(why) => LearnState::Failed(why),
+                Err(why) => LearnState::Failed(why.to_string()),
             };
             set(&state, end, &changed);
         });
@@ -153,11 +154,11 @@ fn learn(
     job: &LearnJob,
     cancel: &AtomicBool,
     report: &(dyn Fn(LearnState) + Sync),
-) -> Result<(PathBuf, usize, f64), String> {
+) -> Result<(PathBuf, usize, f64), PluginError> {
     let started = Instant::now();
-    let parent = ModelCard::load(&card_path_for(&job.parent)).map_err(|e| e.to_string())?;
+    let parent = ModelCard::load(&card_path_for(&job.parent)).map_err(continuo_core::Error::from)?;
     if !job.takes.is_dir() {
-        return Err("nothing to learn from yet: keep a take first".into());
+        return Err(PluginError::NoTakes);
     }
     let options = ImportOptions {
         kind: parent.encoding.kind,
@@ -167,9 +168,9 @@ fn learn(
         min_chord_count: parent.encoding.min_chord_count.unwrap_or(1),
         threads: 1,
     };
-    let corpus = import(std::slice::from_ref(&job.takes), &options, &|_, _| {}).map_err(|e| e.to_string())?;
+    let corpus = import(std::slice::from_ref(&job.takes), &options, &|_, _| {})?;
     let takes = corpus.songs.len();
-    std::fs::create_dir_all(&job.models).map_err(|e| format!("{}: {e}", job.models.display()))?;
+    std::fs::create_dir_all(&job.models).map_err(PluginError::io(&job.models))?;
     let out = learnt_file(&job.models, &parent.name, SystemTime::now());
     let work = out.with_extension("runs");
     let options = FinetuneOptions {
@@ -189,8 +190,7 @@ fn learn(
         .num_threads(1)
         .thread_name(|_| "continuo-learn-pool".into())
         .start_handler(|_| lowest_priority())
-        .build()
-        .map_err(|e| e.to_string())?;
+        .build()?;
     let result = pool.install(|| {
         let job = Finetune::new(&corpus, &options)?;
         let mut epoch = 1;
@@ -207,10 +207,8 @@ fn learn(
     // The checkpoints are only a means: the model file holds what was learnt.
     let _ = std::fs::remove_dir_all(&work);
     let report = result.map_err(|e| match e {
-        TrainerError::NotImproved { .. } => {
-            "the takes held out were answered no better after learning, so nothing was learnt".to_string()
-        }
-        e => e.to_string(),
+        TrainerError::NotImproved { .. } => PluginError::NothingLearnt,
+        e => PluginError::Trainer(e),
     })?;
     Ok((out, report.epochs, report.seconds))
 }

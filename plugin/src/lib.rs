@@ -7,6 +7,7 @@ pub mod capture;
 pub mod clock;
 pub mod editor;
 pub mod engine;
+pub mod error;
 pub mod events;
 pub mod handle;
 pub mod history;

@@ -4,6 +4,7 @@
 //! shows and exports, and it goes to the audio thread for loop mode.
 
 use crate::answering::JUST_IN_TIME_CHECK;
+use crate::error::PluginError;
 use crate::events::StepToken;
 use crate::handle::Shared;
 use crate::history::History;
@@ -36,7 +37,7 @@ pub fn follow_recent(slot: &mut Slot, link: &Link, shared: &Shared, inbox: &mut 
     }
     if std::mem::take(&mut inbox.regenerate) {
         if let Err(why) = regenerate(slot, link, shared) {
-            shared.fail(why);
+            shared.fail(why.to_string());
             link.repaint.request_repaint();
         }
     }
@@ -51,19 +52,18 @@ fn show_and_loop(link: &Link, shared: &Shared, history: History) {
 
 /// Answer the chosen take's phrase again, all at once (nothing waits for it to play), with
 /// a new random seed and the sampling settings of now; the new take is chosen.
-fn regenerate(slot: &mut Slot, link: &Link, shared: &Shared) -> Result<(), String> {
+fn regenerate(slot: &mut Slot, link: &Link, shared: &Shared) -> Result<(), PluginError> {
     let take = shared.recent.locked().chosen().cloned();
-    let Some(take) = take else { return Err("nothing to answer again yet: play a phrase first".into()) };
-    let Some(continuer) = slot.continuer.as_mut() else { return Err("no model plays yet".into()) };
+    let Some(take) = take else { return Err(PluginError::NothingToAnswer) };
+    let Some(continuer) = slot.continuer.as_mut() else { return Err(PluginError::NoModel) };
     let mut request = take.request;
     request.seed = take.request.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(take.number as u64);
     continuer.reseed(request.seed);
     continuer.follow_key = request.follow_key;
     let max_steps = Some(request.steps as usize);
-    prime(continuer, &request.phrase, request.start_step, &request, max_steps).map_err(|e| e.to_string())?;
+    prime(continuer, &request.phrase, request.start_step, &request, max_steps)?;
     let settings = sampler_settings(link);
-    let answer: Vec<Token> =
-        (0..request.steps).map(|_| continuer.next(&settings)).collect::<Result<_, _>>().map_err(|e| e.to_string())?;
+    let answer: Vec<Token> = (0..request.steps).map(|_| continuer.next(&settings)).collect::<Result<_, _>>()?;
     let history =
         History { answer, model: continuer.model.card().name.clone(), settings: describe(&settings), ..take.history };
     let history = shared.recent.locked().add(request, settings, history).history.clone();

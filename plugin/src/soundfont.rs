@@ -8,6 +8,7 @@
 //! ([`FontPlayer`]) never allocates or frees. The editor reads what the loader did
 //! ([`Loader::state`]).
 
+use crate::error::PluginError;
 use crate::events::NoteEvent;
 use crate::sync::{Locked, ReadWrite};
 use crossbeam_queue::ArrayQueue;
@@ -52,18 +53,20 @@ fn find_default(folder: &Path) -> Option<PathBuf> {
 }
 
 /// Read `path` and build its synthesiser for `sample_rate`; the error names the file.
-fn load(path: &Path, sample_rate: u32) -> Result<Loaded, String> {
-    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+fn load(path: &Path, sample_rate: u32) -> Result<Loaded, PluginError> {
+    let file = std::fs::File::open(path).map_err(PluginError::io(path))?;
     let mut reader = std::io::BufReader::new(file);
-    let font = SoundFont::new(&mut reader).map_err(|e| format!("{}: not a SoundFont ({e})", path.display()))?;
+    let font = SoundFont::new(&mut reader)
+        .map_err(|source| PluginError::NotASoundFont { path: path.to_path_buf(), source })?;
     if font.get_presets().is_empty() {
-        return Err(format!("{}: the SoundFont has no instruments", path.display()));
+        return Err(PluginError::NoInstruments { path: path.to_path_buf() });
     }
     let mut settings = SynthesizerSettings::new(sample_rate as i32);
     settings.block_size = CHUNK;
     settings.maximum_polyphony = POLYPHONY;
     settings.enable_reverb_and_chorus = false;
-    let synth = Synthesizer::new(&Arc::new(font), &settings).map_err(|e| format!("{}: {e}", path.display()))?;
+    let synth = Synthesizer::new(&Arc::new(font), &settings)
+        .map_err(|source| PluginError::Synthesizer { path: path.to_path_buf(), source })?;
     Ok(Loaded { synth, sample_rate })
 }
 
@@ -184,7 +187,7 @@ impl Loader {
                     FontState::Ready { path, instruments }
                 }
                 // The synthesiser playing, if any, stays.
-                Err(why) => FontState::Failed(why),
+                Err(why) => FontState::Failed(why.to_string()),
             };
             drop(state);
             repaint.request_repaint();
@@ -468,9 +471,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let bad = dir.path().join("broken.sf2");
         std::fs::write(&bad, b"RIFF\x04\0\0\0sfbk").unwrap();
-        let Err(why) = load(&bad, 48_000) else { panic!("a broken SoundFont loaded") };
+        let Err(why) = load(&bad, 48_000).map_err(|e| e.to_string()) else { panic!("a broken SoundFont loaded") };
         assert!(why.starts_with(&bad.display().to_string()) && why.contains("not a SoundFont"), "{why}");
-        let Err(why) = load(&dir.path().join("absent.sf2"), 48_000) else { panic!("an absent file loaded") };
+        let Err(why) = load(&dir.path().join("absent.sf2"), 48_000).map_err(|e| e.to_string()) else {
+            panic!("an absent file loaded")
+        };
         assert!(why.contains("absent.sf2"), "{why}");
     }
 

@@ -21,7 +21,7 @@ pub enum TrainerError {
     Onnx { path: PathBuf, why: String },
     /// The training run blew up: the loss, a gradient or a parameter stopped being a number.
     #[error("training diverged in epoch {epoch}, {during}: {cause}; lower the learning rate (--lr)")]
-    Diverged { epoch: usize, during: String, cause: String },
+    Diverged { epoch: usize, during: String, cause: Divergence },
     /// What the core could not do: read music or a corpus, a card, a vocabulary.
     #[error(transparent)]
     Core(#[from] continuo_core::Error),
@@ -40,6 +40,17 @@ pub enum TrainerError {
     /// A plot could not be drawn.
     #[error("{path}: cannot draw the plot: {why}")]
     Plot { path: PathBuf, why: String },
+}
+
+/// What showed that a training diverged.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Divergence {
+    /// A mean loss that is not a number, or far worse than guessing every token uniformly.
+    #[error("the {what} loss is {nll:.4e} nats/token (a uniform guess scores {uniform:.2})")]
+    Loss { what: &'static str, nll: f64, uniform: f64 },
+    /// A gradient norm that is not a number.
+    #[error("the gradient norm is {0}")]
+    GradientNorm(f32),
 }
 
 impl TrainerError {

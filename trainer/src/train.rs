@@ -13,7 +13,7 @@
 use crate::checkpoint::{Checkpoint, EpochRecord, Header, Schedule, TrainConfig, WindowOrder};
 use crate::codes::Code;
 use crate::data::Streams;
-use crate::error::TrainerError;
+use crate::error::{Divergence, TrainerError};
 use crate::network::{Batch, Grads, Model, State, Stats, Workspace};
 use crate::optim::clip_global_norm;
 use continuo_core::corpus::{Corpus, Split};
@@ -230,17 +230,17 @@ const DIVERGED_VS_UNIFORM: f64 = 10.0;
 
 /// Why a loss shows that training diverged, if it does: not a number, or far worse than
 /// guessing every token uniformly.
-fn divergence(what: &str, nll: f64, vocab: usize) -> Option<String> {
+fn divergence(what: &'static str, nll: f64, vocab: usize) -> Option<Divergence> {
     let uniform = (vocab as f64).ln();
     let bound = DIVERGED_VS_UNIFORM * uniform;
     let fine = nll.partial_cmp(&bound).is_some_and(|o| o.is_le());
-    (!fine).then(|| format!("the {what} loss is {nll:.4e} nats/token (a uniform guess scores {uniform:.2})"))
+    (!fine).then_some(Divergence::Loss { what, nll, uniform })
 }
 
 /// One truncated-BPTT window: forward, backward, clipping, warm-up and an Adam step. Stops
 /// before the step with the cause when the loss or the gradient is not a number, or the loss
 /// shows divergence.
-fn train_window(ckpt: &mut Checkpoint, batch: &Batch, parts: &mut Parts, hold: u32) -> Result<Stats, String> {
+fn train_window(ckpt: &mut Checkpoint, batch: &Batch, parts: &mut Parts, hold: u32) -> Result<Stats, Divergence> {
     let stats = parts.forward(&mut ckpt.model, batch, hold);
     if stats.count == 0 {
         return Ok(stats);
@@ -251,7 +251,7 @@ fn train_window(ckpt: &mut Checkpoint, batch: &Batch, parts: &mut Parts, hold: u
     let grads = parts.backward(&ckpt.model, batch, stats.count);
     let norm = clip_global_norm(&mut grads.tensors_mut(), ckpt.header.config.clip);
     if !norm.is_finite() {
-        return Err(format!("the gradient norm is {norm}"));
+        return Err(Divergence::GradientNorm(norm));
     }
     let adam = &mut ckpt.header.adam;
     let base = adam.lr;
