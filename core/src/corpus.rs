@@ -14,11 +14,12 @@
 //! 80–89 validation, 90–99 test, so a file keeps its split whatever else is imported.
 
 use crate::encoding::{EncodingKind, Token};
-use crate::error::{Error, ReadError};
+use crate::error::Error;
 use crate::grid::Grid;
 use crate::key::Key;
 use crate::metre::{spans_of, MetreSpan};
 use crate::midi::MidiOptions;
+use crate::read_error::ReadError;
 use crate::reader::{read_music_file, FileKind};
 use crate::song::{encode_score, shifts_for, song_key, KeyNormalisation, KeySource};
 use crate::vocab::Vocabulary;
@@ -432,7 +433,7 @@ impl Corpus {
     }
 
     pub fn vocabulary(&self) -> Result<Vocabulary, Error> {
-        Vocabulary::from_tokens(self.manifest.vocabulary.clone())
+        Ok(Vocabulary::from_tokens(self.manifest.vocabulary.clone())?)
     }
 
     pub fn split(&self, split: Split) -> impl Iterator<Item = &SongRecord> {

@@ -1,91 +1,17 @@
-//! The core's one error type, [`Error`], and the detailed errors it carries (a file that
-//! cannot be read as music, a model card, a model): each names the file and the problem,
-//! with the underlying error as its `source()`. Used on every thread; nothing here
-//! allocates on a hot path.
+//! The core's one error type, [`Error`], for its callers: every detailed error the core
+//! raises (a file that cannot be read as music, a model card, a model, a vocabulary, a
+//! corpus), each defined beside what raises it, naming the file and the problem, with the
+//! underlying error as its `source()`. Inside the crate only `corpus` returns it; nothing
+//! the errors come from depends on this module, so it closes no import circle. Any thread.
 
-use std::fmt;
-use std::path::{Path, PathBuf};
-
-/// Why a piece of music could not be read.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum ReadProblem {
-    #[error("the file is empty")]
-    Empty,
-    #[error("not a Standard MIDI file: {0}")]
-    NotMidi(String),
-    #[error("the file is truncated: {0}")]
-    Truncated(String),
-    #[error("tempo {0} µs per quarter note is out of range (allowed 10,000..=10,000,000, i.e. 6 to 6,000 BPM)")]
-    AbsurdTempo(u32),
-    #[error("too many events: more than {limit}")]
-    TooManyEvents { limit: usize },
-    #[error("the music lasts {beats:.0} beats, more than the {limit:.0} allowed")]
-    TooLong { beats: f64, limit: f64 },
-    #[error("line {line}: unsupported **kern token `{token}`: {why}")]
-    UnsupportedKern { line: usize, token: String, why: String },
-    #[error("line {line}: malformed **kern: {why}")]
-    MalformedKern { line: usize, why: String },
-    #[error("not a **kern file: no `**kern` spine")]
-    NotKern,
-    #[error("no notes left after filtering (tracks, channels, drums)")]
-    NoNotes,
-    #[error("unsupported file extension (expected .mid, .midi, .krn or .kern)")]
-    UnknownExtension,
-    #[error("I/O error: {0}")]
-    Io(String),
-}
-
-impl ReadProblem {
-    /// A short, stable category used to group skipped files in import summaries.
-    pub fn category(&self) -> &'static str {
-        match self {
-            ReadProblem::Empty => "empty file",
-            ReadProblem::NotMidi(_) => "not a MIDI file",
-            ReadProblem::Truncated(_) => "truncated file",
-            ReadProblem::AbsurdTempo(_) => "absurd tempo",
-            ReadProblem::TooManyEvents { .. } => "too many events",
-            ReadProblem::TooLong { .. } => "too long",
-            ReadProblem::UnsupportedKern { .. } => "unsupported kern token",
-            ReadProblem::MalformedKern { .. } => "malformed kern",
-            ReadProblem::NotKern => "not a kern file",
-            ReadProblem::NoNotes => "no notes",
-            ReadProblem::UnknownExtension => "unknown extension",
-            ReadProblem::Io(_) => "I/O error",
-        }
-    }
-}
-
-/// A read failure: which file, and why.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ReadError {
-    pub path: PathBuf,
-    pub problem: ReadProblem,
-}
-
-impl ReadError {
-    pub fn new(path: impl AsRef<Path>, problem: ReadProblem) -> Self {
-        ReadError { path: path.as_ref().to_path_buf(), problem }
-    }
-}
-
-impl fmt::Display for ReadError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.path.display(), self.problem)
-    }
-}
-
-impl std::error::Error for ReadError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.problem)
-    }
-}
+use std::path::PathBuf;
 
 /// Every way a core call can fail: the crate's one error type. The detailed errors inside
 /// keep their fields for callers that act on them.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(transparent)]
-    Read(#[from] ReadError),
+    Read(#[from] crate::read_error::ReadError),
     #[error(transparent)]
     Card(#[from] crate::card::CardError),
     #[error(transparent)]
@@ -101,8 +27,8 @@ pub enum Error {
     #[error("{path}: {why}")]
     Corpus { path: PathBuf, why: String },
     /// A token list that is not a vocabulary.
-    #[error("vocabulary: {0}")]
-    Vocabulary(String),
+    #[error(transparent)]
+    Vocabulary(#[from] crate::vocab::VocabError),
 }
 
 impl Error {

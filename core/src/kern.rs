@@ -7,8 +7,8 @@
 //! duration and are left out. Ornament, articulation, beam and stem signifiers are read
 //! and ignored; any other character in a note token is an [`ReadProblem::UnsupportedKern`].
 
-use crate::error::{ReadError, ReadProblem};
 use crate::key::Key;
+use crate::read_error::{ReadError, ReadProblem};
 use crate::score::{Note, Score, TempoChange, TimeSignature};
 use std::path::Path;
 

@@ -2,7 +2,7 @@
 //! (Krumhansl–Schmuckler correlation with key profiles), and the semitone shift that
 //! normalises a song to C major / A minor. Plain functions, any thread.
 
-use crate::score::Note;
+use crate::note::Note;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;

@@ -3,8 +3,8 @@
 //! selection, drums left out by default. Runs on the trainer's threads and the plugin's
 //! worker (exporting a continuation); never on the audio thread.
 
-use crate::error::{ReadError, ReadProblem};
 use crate::key::Key;
+use crate::read_error::{ReadError, ReadProblem};
 use crate::score::{Note, Score, TempoChange, TimeSignature};
 use midly::num::{u15, u24, u28, u4, u7};
 use midly::{Format, Header, MetaMessage, MidiMessage, Timing, TrackEvent, TrackEventKind};

@@ -1,8 +1,8 @@
 //! Reading any supported music file into a [`Score`], chosen by file extension.
 
-use crate::error::{ReadError, ReadProblem};
 use crate::kern::read_kern_file;
 use crate::midi::{read_midi_file, MidiOptions};
+use crate::read_error::{ReadError, ReadProblem};
 use crate::score::Score;
 use std::path::Path;
 

@@ -3,26 +3,8 @@
 //! Plain data, no I/O; used by the trainer and by the plugin's worker thread.
 
 use crate::key::Key;
+pub use crate::note::Note;
 use serde::{Deserialize, Serialize};
-
-/// One note. Times are in beats (quarter notes) from the start of the piece.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Note {
-    pub onset: f64,
-    pub duration: f64,
-    /// MIDI pitch, 0..=127 (60 = middle C).
-    pub pitch: u8,
-    /// MIDI velocity, 1..=127.
-    pub velocity: u8,
-    /// The MIDI channel (0-based) or the **kern spine the note came from.
-    pub voice: u8,
-}
-
-impl Note {
-    pub fn end(&self) -> f64 {
-        self.onset + self.duration
-    }
-}
 
 /// A tempo change at a beat position.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -102,10 +84,10 @@ impl Score {
     }
 
     /// A reader's last check: no longer than [`MAX_BEATS`].
-    pub fn check_length(&self) -> Result<(), crate::error::ReadProblem> {
+    pub fn check_length(&self) -> Result<(), crate::read_error::ReadProblem> {
         let beats = self.end_beat();
         if beats > MAX_BEATS {
-            return Err(crate::error::ReadProblem::TooLong { beats, limit: MAX_BEATS });
+            return Err(crate::read_error::ReadProblem::TooLong { beats, limit: MAX_BEATS });
         }
         Ok(())
     }

@@ -13,7 +13,10 @@
 //!   shares two or more pitches, its top pitch alone.
 
 use crate::encoding::Token;
-use crate::error::Error;
+/// A token list that is not a vocabulary: why.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("vocabulary: {0}")]
+pub struct VocabError(pub String);
 use std::collections::HashMap;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -55,20 +58,20 @@ impl Vocabulary {
     }
 
     /// From an id-ordered token list (as a model card stores it), checking its layout.
-    pub fn from_tokens(tokens: Vec<Token>) -> Result<Vocabulary, Error> {
+    pub fn from_tokens(tokens: Vec<Token>) -> Result<Vocabulary, VocabError> {
         if tokens.len() < SPECIALS.len() + 1 || tokens[..SPECIALS.len()] != SPECIALS {
-            return Err(Error::Vocabulary("it must start with `/`, `r`, `_` and hold at least one pitch".into()));
+            return Err(VocabError("it must start with `/`, `r`, `_` and hold at least one pitch".into()));
         }
         let mut ids = HashMap::with_capacity(tokens.len());
         for (i, t) in tokens.iter().enumerate() {
             if ids.insert(t.clone(), i as u32).is_some() {
-                return Err(Error::Vocabulary(format!("token `{t}` appears twice")));
+                return Err(VocabError(format!("token `{t}` appears twice")));
             }
         }
         let singles: Vec<u8> = tokens.iter().filter(|t| t.pitches().len() == 1).map(|t| t.pitches()[0]).collect();
         let (lo, hi) = (*singles.iter().min().unwrap_or(&60), *singles.iter().max().unwrap_or(&60));
         if singles.len() != (hi - lo) as usize + 1 {
-            return Err(Error::Vocabulary(format!("its single pitches must cover {lo}..={hi} without gaps")));
+            return Err(VocabError(format!("its single pitches must cover {lo}..={hi} without gaps")));
         }
         Ok(Vocabulary { tokens, ids, pitch_range: (lo, hi) })
     }

@@ -53,6 +53,13 @@ pub enum Divergence {
     GradientNorm(f32),
 }
 
+/// A vocabulary the core refused (a card's or a checkpoint's), as the core's error.
+impl From<continuo_core::vocab::VocabError> for TrainerError {
+    fn from(e: continuo_core::vocab::VocabError) -> TrainerError {
+        TrainerError::Core(e.into())
+    }
+}
+
 impl TrainerError {
     pub fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> TrainerError {
         let path = path.into();
