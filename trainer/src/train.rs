@@ -326,54 +326,18 @@ pub fn train_until(
     if songs.train.is_empty() {
         return Err(TrainerError::Invalid("the corpus has no training songs".into()));
     }
-    let mut stopped = false;
     std::fs::create_dir_all(out).map_err(TrainerError::io(out))?;
     let vocab = Vocabulary::from_tokens(ckpt.header.encoding.vocabulary.clone())?;
-    let (hold, song_end) = (special_id(&vocab, Token::Hold), special_id(&vocab, Token::SongEnd));
+    let ids = Ids { hold: special_id(&vocab, Token::Hold), song_end: special_id(&vocab, Token::SongEnd) };
     let config = ckpt.header.config.clone();
     let mut parts = Parts::new(&ckpt.model);
-    while !stopped && ckpt.header.epoch < config.max_epochs && ckpt.header.epochs_since_best < config.patience {
+    while ckpt.header.epoch < config.max_epochs && ckpt.header.epochs_since_best < config.patience {
         let epoch = ckpt.header.epoch + 1;
         let started = Instant::now();
-        let mut order: Vec<usize> = (0..songs.train.len()).collect();
-        let mut shuffle = epoch_rng(config.seed, epoch, 1);
-        for i in (1..order.len()).rev() {
-            order.swap(i, (shuffle.next_u64() % (i as u64 + 1)) as usize);
-        }
-        let refs: Vec<&[Code]> = order.iter().map(|&i| songs.train[i].as_slice()).collect();
-        let batches = match config.windows {
-            WindowOrder::Carried => vec![Streams::new(&refs, config.batch, song_end)],
-            WindowOrder::Random => Streams::random_windows(&refs, config.window, config.batch, song_end, &mut shuffle),
-        };
-        let windows = batches.iter().map(|b| b.windows(config.window).count()).sum();
-        progress(Progress::Epoch { epoch, windows });
+        let batches = epoch_batches(songs, &config, epoch, ids.song_end);
+        progress(Progress::Epoch { epoch, windows: batches.iter().map(|b| b.windows(config.window).count()).sum() });
         ckpt.header.adam.lr = scheduled_lr(&ckpt.header, epoch);
-        let mut total = Stats::default();
-        let mut k = 0;
-        'batches: for data in &batches {
-            parts.start(data.streams, &config, epoch);
-            for (t, steps) in data.windows(config.window) {
-                if stop() {
-                    stopped = true;
-                    break 'batches;
-                }
-                let (inputs, targets) = data.window(t, steps);
-                let batch = Batch { inputs, targets, steps, streams: data.streams };
-                let stats = train_window(ckpt, &batch, &mut parts, hold).map_err(|cause| TrainerError::Diverged {
-                    epoch,
-                    during: format!("window {}", k + 1),
-                    cause,
-                })?;
-                total.add(&stats);
-                k += 1;
-                let seconds = started.elapsed().as_secs_f64();
-                progress(Progress::Window {
-                    done: k,
-                    nll: total.mean_nll(),
-                    tokens_per_second: total.count as f64 / seconds,
-                });
-            }
-        }
+        let (total, stopped) = train_epoch(ckpt, &batches, &mut parts, (epoch, ids.hold, started), stop, progress)?;
         let train_seconds = started.elapsed().as_secs_f64();
         if total.count == 0 {
             break; // the deadline passed before this epoch trained anything
@@ -383,7 +347,7 @@ pub fn train_until(
         let val = if songs.validation.is_empty() {
             total
         } else {
-            evaluate(&mut ckpt.model, &songs.validation, config.batch, config.window, hold, song_end)
+            evaluate(&mut ckpt.model, &songs.validation, config.batch, config.window, ids.hold, ids.song_end)
         };
         if let Some(cause) = divergence("validation", val.mean_nll(), vocab.len()) {
             return Err(TrainerError::Diverged { epoch, during: "validation".into(), cause });
@@ -398,26 +362,94 @@ pub fn train_until(
             tokens_per_second: total.count as f64 / train_seconds,
             seconds: started.elapsed().as_secs_f64(),
         };
-        let h = &mut ckpt.header;
-        h.epoch = epoch;
-        h.train_seconds += record.seconds;
-        h.history.push(record.clone());
-        let improved =
-            songs.validation.is_empty() || h.best_validation_nll.is_none_or(|best| record.validation_nll < best - 1e-4);
-        if improved {
-            h.best_validation_nll = Some(record.validation_nll);
-            h.best_epoch = epoch;
-            h.epochs_since_best = 0;
-        } else {
-            h.epochs_since_best += 1;
-        }
-        if improved {
-            ckpt.save(&out.join("best.ckpt"))?;
-        }
-        ckpt.save(&out.join("last.ckpt"))?;
+        keep_epoch(ckpt, &record, songs.validation.is_empty(), out)?;
         progress(Progress::EpochDone(&record));
+        if stopped {
+            break;
+        }
     }
     Ok(())
+}
+
+/// The vocabulary's hold and song-end ids.
+#[derive(Clone, Copy)]
+struct Ids {
+    hold: u32,
+    song_end: u32,
+}
+
+/// An epoch's training songs in a shuffled order (seeded by the epoch), as carried streams
+/// or as shuffled windows from a zero state.
+fn epoch_batches(songs: &Songs, config: &TrainConfig, epoch: usize, song_end: u32) -> Vec<Streams> {
+    let mut order: Vec<usize> = (0..songs.train.len()).collect();
+    let mut shuffle = epoch_rng(config.seed, epoch, 1);
+    for i in (1..order.len()).rev() {
+        order.swap(i, (shuffle.next_u64() % (i as u64 + 1)) as usize);
+    }
+    let refs: Vec<&[Code]> = order.iter().map(|&i| songs.train[i].as_slice()).collect();
+    match config.windows {
+        WindowOrder::Carried => vec![Streams::new(&refs, config.batch, song_end)],
+        WindowOrder::Random => Streams::random_windows(&refs, config.window, config.batch, song_end, &mut shuffle),
+    }
+}
+
+/// Train on every window of `batches` (`at`: the epoch, the hold id, when the epoch
+/// started), reporting each; stops early when `stop` says so. The epoch's training figures,
+/// and whether it stopped early.
+fn train_epoch(
+    ckpt: &mut Checkpoint,
+    batches: &[Streams],
+    parts: &mut Parts,
+    at: (usize, u32, Instant),
+    stop: &dyn Fn() -> bool,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<(Stats, bool), TrainerError> {
+    let ((epoch, hold, started), window) = (at, ckpt.header.config.window);
+    let (mut total, mut k) = (Stats::default(), 0);
+    for data in batches {
+        parts.start(data.streams, &ckpt.header.config, epoch);
+        for (t, steps) in data.windows(window) {
+            if stop() {
+                return Ok((total, true));
+            }
+            let (inputs, targets) = data.window(t, steps);
+            let batch = Batch { inputs, targets, steps, streams: data.streams };
+            let stats = train_window(ckpt, &batch, parts, hold).map_err(|cause| TrainerError::Diverged {
+                epoch,
+                during: format!("window {}", k + 1),
+                cause,
+            })?;
+            total.add(&stats);
+            k += 1;
+            let tokens_per_second = total.count as f64 / started.elapsed().as_secs_f64();
+            progress(Progress::Window { done: k, nll: total.mean_nll(), tokens_per_second });
+        }
+    }
+    Ok((total, false))
+}
+
+/// The epoch goes into the checkpoint's history; the best so far (by validation NLL, or
+/// every epoch `without_validation`) is saved as `best.ckpt`, every epoch as `last.ckpt`.
+fn keep_epoch(
+    ckpt: &mut Checkpoint,
+    record: &EpochRecord,
+    without_validation: bool,
+    out: &Path,
+) -> Result<(), TrainerError> {
+    let h = &mut ckpt.header;
+    h.epoch = record.epoch;
+    h.train_seconds += record.seconds;
+    h.history.push(record.clone());
+    let improved = without_validation || h.best_validation_nll.is_none_or(|best| record.validation_nll < best - 1e-4);
+    if improved {
+        h.best_validation_nll = Some(record.validation_nll);
+        h.best_epoch = record.epoch;
+        h.epochs_since_best = 0;
+        ckpt.save(&out.join("best.ckpt"))?;
+    } else {
+        h.epochs_since_best += 1;
+    }
+    ckpt.save(&out.join("last.ckpt"))
 }
 
 #[cfg(test)]

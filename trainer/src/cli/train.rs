@@ -5,7 +5,8 @@ use clap::builder::{PossibleValue, PossibleValuesParser};
 use clap::Args;
 use continuo_core::card::EncodingSpec;
 use continuo_core::corpus::Corpus;
-use continuo_trainer::checkpoint::{Checkpoint, Schedule, WindowOrder};
+use continuo_core::vocab::Vocabulary;
+use continuo_trainer::checkpoint::{Checkpoint, Schedule, TrainConfig, WindowOrder};
 use continuo_trainer::presets::{preset, PRESETS};
 use continuo_trainer::train::{throughput, train, Progress, Songs};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -87,57 +88,7 @@ pub fn run(args: &TrainArgs) -> Result<(), String> {
     }
     let corpus = Corpus::read(&args.corpus)?;
     let vocab = corpus.vocabulary()?;
-    let mut ckpt = if args.resume {
-        let path = args.out.join("last.ckpt");
-        let mut c = Checkpoint::load(&path)?;
-        if c.header.encoding.vocabulary != corpus.manifest.vocabulary {
-            return Err(format!(
-                "{}: its vocabulary differs from the corpus {}",
-                path.display(),
-                args.corpus.display()
-            ));
-        }
-        if let Some(n) = args.max_epochs {
-            c.header.config.max_epochs = n;
-        }
-        if let Some(n) = args.patience {
-            c.header.config.patience = n;
-        }
-        eprintln!("resuming {} after epoch {}", path.display(), c.header.epoch);
-        c
-    } else {
-        let mut config = preset(&args.preset).ok_or_else(|| format!("unknown preset `{}`", args.preset))?.config();
-        config.embed = args.embed.unwrap_or(config.embed);
-        config.hidden = args.hidden.unwrap_or(config.hidden);
-        config.layers = args.layers.unwrap_or(config.layers).max(1);
-        config.dropout = args.dropout.unwrap_or(config.dropout);
-        config.batch = args.batch.unwrap_or(config.batch);
-        config.window = args.window.unwrap_or(config.window);
-        config.lr = args.lr.unwrap_or(config.lr);
-        config.clip = args.clip.unwrap_or(config.clip);
-        config.schedule = args.schedule.unwrap_or(config.schedule);
-        config.windows = args.windows.unwrap_or(config.windows);
-        config.weight_decay = args.weight_decay.unwrap_or(config.weight_decay);
-        config.max_epochs = args.max_epochs.unwrap_or(config.max_epochs);
-        config.patience = args.patience.unwrap_or(config.patience).max(1);
-        config.seed = args.seed.unwrap_or(config.seed);
-        config.metre = args.metre.unwrap_or(config.metre);
-        config.lookback = args.lookback.unwrap_or(config.lookback);
-        if config.lookback && !config.metre {
-            return Err("--lookback true needs the metre (--metre true): a lookback counts bars".into());
-        }
-        let m = &corpus.manifest;
-        let (lo, hi) = vocab.pitch_range();
-        let encoding = EncodingSpec {
-            kind: m.encoding,
-            steps_per_beat: m.steps_per_beat,
-            min_chord_count: Some(m.min_chord_count),
-            key_normalisation: m.key_normalisation,
-            pitch_range: [lo, hi],
-            vocabulary: m.vocabulary.clone(),
-        };
-        Checkpoint::fresh(config, encoding, m.summary.roots.join(", "), super::command_line())
-    };
+    let mut ckpt = if args.resume { resumed(args, &corpus)? } else { fresh(args, &corpus, &vocab)? };
     let metre = ckpt.header.config.metre;
     if metre && corpus.songs.iter().all(|s| s.metre.is_empty()) {
         return Err(format!(
@@ -148,18 +99,7 @@ pub fn run(args: &TrainArgs) -> Result<(), String> {
     }
     let songs = Songs::from_corpus_in(&corpus, &vocab, metre);
     if let Some(windows) = args.benchmark {
-        let (tokens, seconds) = throughput(&mut ckpt, &songs, 2, windows)?;
-        let c = &ckpt.header.config;
-        println!(
-            "{}",
-            serde_json::json!({
-                "preset": c.preset, "layers": c.layers, "hidden": c.hidden, "embed": c.embed, "vocab": vocab.len(),
-                "batch": c.batch, "window": c.window, "dropout": c.dropout, "batch_norm": c.batch_norm,
-                "threads": rayon::current_num_threads(), "windows": windows, "tokens": tokens, "seconds": seconds,
-                "tokens_per_second": tokens as f64 / seconds,
-            })
-        );
-        return Ok(());
+        return benchmark(&mut ckpt, &songs, vocab.len(), windows);
     }
     let c = &ckpt.header.config;
     println!(
@@ -174,37 +114,8 @@ pub fn run(args: &TrainArgs) -> Result<(), String> {
         songs.train.len(),
         songs.validation.len()
     );
-    let bar = ProgressBar::new(0);
-    bar.set_style(
-        ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} windows  {msg}  ETA {eta}")
-            .expect("a valid template")
-            .progress_chars("=> "),
-    );
-    train(&mut ckpt, &songs, &args.out, &mut |p| {
-        match p {
-        Progress::Epoch { epoch, windows } => {
-            bar.reset();
-            bar.set_length(windows as u64);
-            bar.set_prefix(epoch.to_string());
-        }
-        Progress::Window { done, nll, tokens_per_second } => {
-            bar.set_position(done as u64);
-            bar.set_message(format!("loss {nll:.4}  {tokens_per_second:.0} tokens/s"));
-        }
-        Progress::Validating => bar.set_message("validating …"),
-        Progress::EpochDone(r) => bar.suspend(|| println!(
-            "epoch {:3}  train {:.4}  validation {:.4}  accuracy {:.1} % ({:.1} % without holds)  lr {:.2e}  {:.0} tokens/s  {:.0} s",
-            r.epoch,
-            r.train_nll,
-            r.validation_nll,
-            r.validation_accuracy * 100.0,
-            r.validation_accuracy_no_hold * 100.0,
-            r.lr,
-            r.tokens_per_second,
-            r.seconds
-        )),
-    }
-    })?;
+    let bar = progress_bar();
+    train(&mut ckpt, &songs, &args.out, &mut |p| show(&bar, p))?;
     bar.finish_and_clear();
     let h = &ckpt.header;
     let best =
@@ -216,4 +127,119 @@ pub fn run(args: &TrainArgs) -> Result<(), String> {
         args.out.display()
     );
     Ok(())
+}
+
+/// The run in `--out` to go on with, with a new epoch limit and patience if given.
+fn resumed(args: &TrainArgs, corpus: &Corpus) -> Result<Checkpoint, String> {
+    let path = args.out.join("last.ckpt");
+    let mut c = Checkpoint::load(&path)?;
+    if c.header.encoding.vocabulary != corpus.manifest.vocabulary {
+        return Err(format!("{}: its vocabulary differs from the corpus {}", path.display(), args.corpus.display()));
+    }
+    if let Some(n) = args.max_epochs {
+        c.header.config.max_epochs = n;
+    }
+    if let Some(n) = args.patience {
+        c.header.config.patience = n;
+    }
+    eprintln!("resuming {} after epoch {}", path.display(), c.header.epoch);
+    Ok(c)
+}
+
+/// A new run: the preset's recipe with the options given, in the corpus's encoding.
+fn fresh(args: &TrainArgs, corpus: &Corpus, vocab: &Vocabulary) -> Result<Checkpoint, String> {
+    let config = config_of(args)?;
+    let m = &corpus.manifest;
+    let (lo, hi) = vocab.pitch_range();
+    let encoding = EncodingSpec {
+        kind: m.encoding,
+        steps_per_beat: m.steps_per_beat,
+        min_chord_count: Some(m.min_chord_count),
+        key_normalisation: m.key_normalisation,
+        pitch_range: [lo, hi],
+        vocabulary: m.vocabulary.clone(),
+    };
+    Ok(Checkpoint::fresh(config, encoding, m.summary.roots.join(", "), super::command_line()))
+}
+
+/// The preset's training config, each option given on the command line in place of its own.
+fn config_of(args: &TrainArgs) -> Result<TrainConfig, String> {
+    let mut config = preset(&args.preset).ok_or_else(|| format!("unknown preset `{}`", args.preset))?.config();
+    config.embed = args.embed.unwrap_or(config.embed);
+    config.hidden = args.hidden.unwrap_or(config.hidden);
+    config.layers = args.layers.unwrap_or(config.layers).max(1);
+    config.dropout = args.dropout.unwrap_or(config.dropout);
+    config.batch = args.batch.unwrap_or(config.batch);
+    config.window = args.window.unwrap_or(config.window);
+    config.lr = args.lr.unwrap_or(config.lr);
+    config.clip = args.clip.unwrap_or(config.clip);
+    config.schedule = args.schedule.unwrap_or(config.schedule);
+    config.windows = args.windows.unwrap_or(config.windows);
+    config.weight_decay = args.weight_decay.unwrap_or(config.weight_decay);
+    config.max_epochs = args.max_epochs.unwrap_or(config.max_epochs);
+    config.patience = args.patience.unwrap_or(config.patience).max(1);
+    config.seed = args.seed.unwrap_or(config.seed);
+    config.metre = args.metre.unwrap_or(config.metre);
+    config.lookback = args.lookback.unwrap_or(config.lookback);
+    if config.lookback && !config.metre {
+        return Err("--lookback true needs the metre (--metre true): a lookback counts bars".into());
+    }
+    Ok(config)
+}
+
+/// `--benchmark N`: the training speed over N windows, as one JSON line.
+fn benchmark(ckpt: &mut Checkpoint, songs: &Songs, vocab: usize, windows: usize) -> Result<(), String> {
+    let (tokens, seconds) = throughput(ckpt, songs, 2, windows)?;
+    let c = &ckpt.header.config;
+    println!(
+        "{}",
+        serde_json::json!({
+            "preset": c.preset, "layers": c.layers, "hidden": c.hidden, "embed": c.embed, "vocab": vocab,
+            "batch": c.batch, "window": c.window, "dropout": c.dropout, "batch_norm": c.batch_norm,
+            "threads": rayon::current_num_threads(), "windows": windows, "tokens": tokens, "seconds": seconds,
+            "tokens_per_second": tokens as f64 / seconds,
+        })
+    );
+    Ok(())
+}
+
+/// The bar that shows an epoch's windows.
+fn progress_bar() -> ProgressBar {
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} windows  {msg}  ETA {eta}")
+            .expect("a valid template")
+            .progress_chars("=> "),
+    );
+    bar
+}
+
+/// The training's progress on the bar, and a line for each epoch done.
+fn show(bar: &ProgressBar, p: Progress) {
+    match p {
+        Progress::Epoch { epoch, windows } => {
+            bar.reset();
+            bar.set_length(windows as u64);
+            bar.set_prefix(epoch.to_string());
+        }
+        Progress::Window { done, nll, tokens_per_second } => {
+            bar.set_position(done as u64);
+            bar.set_message(format!("loss {nll:.4}  {tokens_per_second:.0} tokens/s"));
+        }
+        Progress::Validating => bar.set_message("validating …"),
+        Progress::EpochDone(r) => bar.suspend(|| {
+            println!(
+                "epoch {:3}  train {:.4}  validation {:.4}  accuracy {:.1} % ({:.1} % without holds)  lr {:.2e}  \
+                 {:.0} tokens/s  {:.0} s",
+                r.epoch,
+                r.train_nll,
+                r.validation_nll,
+                r.validation_accuracy * 100.0,
+                r.validation_accuracy_no_hold * 100.0,
+                r.lr,
+                r.tokens_per_second,
+                r.seconds
+            )
+        }),
+    }
 }
