@@ -182,9 +182,47 @@ pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
     crate::ort::ensure_library(&crate::ort::default_dir())?;
     run_measured(cargo().current_dir(root).args(["build", "--release", "-p", "continuo-trainer"]))?;
     // Time to a model first, while nothing else of this run loads the machine.
+    let time_to_model = times_to_model(root, args)?;
+    let (inference, process) = benches(root, &out_dir, quick)?;
+    let corpus = essen_corpus(root)?;
+    let python = torch_python();
+    let windows = if quick { 4 } else { 12 };
+    let training = training_beside_torch(root, &corpus, python.as_deref(), windows)?;
+    let scale_training = training_at_scale(root, &corpus, windows)?;
+    let corpora: Vec<Value> = ["essen", "oneills", "bach"]
+        .iter()
+        .filter_map(|c| {
+            read_json(&root.join("data-out").join(c).join("corpus.json"))
+                .ok()
+                .map(|j| json!({ "name": c, "manifest": j }))
+        })
+        .collect();
+    let report = Report {
+        command: format!("cargo xtask perf{}", args.iter().map(|a| format!(" {a}")).collect::<String>()),
+        date: shell("date -u '+%Y-%m-%d %H:%M UTC'"),
+        machine: machine(),
+        torch: python.as_ref().map(|py| shell(&format!("{py} -c 'import torch; print(torch.__version__)'"))),
+        inference,
+        process,
+        training,
+        scale_training,
+        corpora,
+        time_to_model,
+    };
+    let md = report.markdown();
+    std::fs::write(root.join("docs/PERFORMANCE.md"), &md).map_err(|e| e.to_string())?;
+    std::fs::write(out_dir.join("report.json"), serde_json::to_string_pretty(&report.json()).unwrap())
+        .map_err(|e| e.to_string())?;
+    println!("{md}");
+    eprintln!("wrote docs/PERFORMANCE.md and target/perf/report.json");
+    Ok(())
+}
+
+/// Each `--time-to-model PRESET` trained on `--corpus DIR` (default: the Essen corpus) into
+/// `docs/perf/time-to-model.json`, beside the presets measured before; all of them.
+fn times_to_model(root: &Path, args: &[String]) -> Result<Value, String> {
     let ttm_path = root.join("docs/perf/time-to-model.json");
     let mut ttm = read_json(&ttm_path).unwrap_or_else(|_| json!({}));
-    // `--corpus DIR`: where `--time-to-model` trains (default: the Essen corpus).
     let ttm_corpus =
         args.windows(2).find(|w| w[0] == "--corpus").map_or_else(|| essen_corpus(root), |w| Ok(root.join(&w[1])))?;
     for preset in args.windows(2).filter(|w| w[0] == "--time-to-model").map(|w| w[1].as_str()) {
@@ -192,7 +230,12 @@ pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
         std::fs::create_dir_all(ttm_path.parent().unwrap()).map_err(|e| e.to_string())?;
         std::fs::write(&ttm_path, serde_json::to_string_pretty(&ttm).unwrap()).map_err(|e| e.to_string())?;
     }
+    Ok(ttm)
+}
 
+/// The inference benchmark (`trainer/benches/perf.rs`) and the audio thread's
+/// (`plugin/benches/process.rs`), each writing JSON into `out_dir`.
+fn benches(root: &Path, out_dir: &Path, quick: bool) -> Result<(Value, Value), String> {
     let inference_json = out_dir.join("inference.json");
     let mut cmd = cargo();
     cmd.current_dir(root)
@@ -210,19 +253,25 @@ pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
             .args(["bench", "-p", "continuo", "--bench", "process", "--", "--blocks", blocks, "--json"])
             .arg(&process_json),
     )?;
+    Ok((read_json(&inference_json)?, read_json(&process_json)?))
+}
 
-    let corpus = essen_corpus(root)?;
-    let python = torch_python();
-    let windows = if quick { 4 } else { 12 };
+/// Every preset's training speed beside the PyTorch reference's (when `python` has
+/// PyTorch). Each pair of measurements three times, alternating, and the median run of each
+/// kept: on a shared machine one run of either can be off by 2x.
+fn training_beside_torch(
+    root: &Path,
+    corpus: &Path,
+    python: Option<&str>,
+    windows: usize,
+) -> Result<Vec<Value>, String> {
     let mut training = Vec::new();
-    // Each pair of measurements three times, alternating, and the median run of each kept:
-    // on a shared machine one run of either can be off by 2x.
     for preset in PRESETS.iter().map(|p| p.name) {
         let w = if preset == "sona" { windows / 2 } else { windows };
         let (mut ours, mut torch) = (Vec::new(), Vec::new());
         for _ in 0..REPEATS {
-            ours.push(trainer_benchmark(root, &corpus, preset, &[], w)?);
-            if let Some(py) = &python {
+            ours.push(trainer_benchmark(root, corpus, preset, &[], w)?);
+            if let Some(py) = python {
                 torch.push(torch_reference(root, py, &ours[0].0, w)?);
             }
         }
@@ -235,48 +284,22 @@ pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
         let torch_median = torch.get(torch.len() / 2).cloned();
         training.push(json!({ "preset": preset, "ours": ours_median, "ours_runs": runs, "peak_rss_mib": peak, "torch": torch_median, "torch_runs": torch_runs }));
     }
+    Ok(training)
+}
+
+/// The `default` recipe's training speed at 1–3 layers of 128–512 units.
+fn training_at_scale(root: &Path, corpus: &Path, windows: usize) -> Result<Vec<Value>, String> {
     let mut scale_training = Vec::new();
     for layers in [1, 2, 3] {
         for hidden in [128, 256, 512] {
             let w = (windows * 256 / hidden / layers).max(2);
-            let (ours, _) = trainer_benchmark(
-                root,
-                &corpus,
-                "default",
-                &["--hidden", &hidden.to_string(), "--layers", &layers.to_string()],
-                w,
-            )?;
+            let size = ["--hidden", &hidden.to_string(), "--layers", &layers.to_string()].map(String::from);
+            let size: Vec<&str> = size.iter().map(String::as_str).collect();
+            let (ours, _) = trainer_benchmark(root, corpus, "default", &size, w)?;
             scale_training.push(ours);
         }
     }
-    let corpora: Vec<Value> = ["essen", "oneills", "bach"]
-        .iter()
-        .filter_map(|c| {
-            read_json(&root.join("data-out").join(c).join("corpus.json"))
-                .ok()
-                .map(|j| json!({ "name": c, "manifest": j }))
-        })
-        .collect();
-
-    let report = Report {
-        command: format!("cargo xtask perf{}", args.iter().map(|a| format!(" {a}")).collect::<String>()),
-        date: shell("date -u '+%Y-%m-%d %H:%M UTC'"),
-        machine: machine(),
-        torch: python.as_ref().map(|py| shell(&format!("{py} -c 'import torch; print(torch.__version__)'"))),
-        inference: read_json(&inference_json)?,
-        process: read_json(&process_json)?,
-        training,
-        scale_training,
-        corpora,
-        time_to_model: ttm,
-    };
-    let md = report.markdown();
-    std::fs::write(root.join("docs/PERFORMANCE.md"), &md).map_err(|e| e.to_string())?;
-    std::fs::write(out_dir.join("report.json"), serde_json::to_string_pretty(&report.json()).unwrap())
-        .map_err(|e| e.to_string())?;
-    println!("{md}");
-    eprintln!("wrote docs/PERFORMANCE.md and target/perf/report.json");
-    Ok(())
+    Ok(scale_training)
 }
 
 struct Report {
@@ -340,6 +363,18 @@ impl Report {
             "Every figure stands beside its baseline measured in the same run; timings are never test thresholds.\n"
         );
 
+        self.inference(w);
+        self.audio_thread(w);
+        self.training_throughput(w);
+        self.time_to_model(w);
+        self.memory(w);
+        self.session_memory(w);
+        self.scale(w);
+        m
+    }
+
+    /// Per-token inference: the stateful step against re-runs and the plain-Rust floor.
+    fn inference(&self, w: &mut String) {
         let _ = writeln!(w, "## Per-token inference (the plugin's path, one thread)\n");
         let _ = writeln!(w, "Each next token timed on its own (`trainer/benches/perf.rs`). Ratios are of medians.\n");
         let _ = writeln!(w, "| model | ONNX stateful step (ours), median / p99 | re-run over last 100 tokens | … last 64 | plain-Rust step (floor) | ours vs 100-token re-run | ours vs floor |");
@@ -382,7 +417,10 @@ impl Report {
             );
         }
         let _ = writeln!(w);
+    }
 
+    /// The audio thread against its real-time budget.
+    fn audio_thread(&self, w: &mut String) {
         let _ = writeln!(w, "## Audio thread\n");
         let _ = writeln!(
             w,
@@ -431,7 +469,10 @@ impl Report {
             );
         }
         let _ = writeln!(w);
+    }
 
+    /// Training throughput of every preset beside the PyTorch reference.
+    fn training_throughput(&self, w: &mut String) {
         let _ = writeln!(w, "## Training throughput\n");
         let _ = writeln!(w, "`trainer train --benchmark N` on the Essen corpus (the training loop's own windows: forward, backward, clipping, Adam) beside `trainer/reference/torch_lstm.py` with the same shapes, batch, window and threads (PyTorch {}).\n", self.torch.as_deref().unwrap_or("not installed: no reference run"));
         let _ = writeln!(
@@ -462,7 +503,10 @@ impl Report {
             );
         }
         let _ = writeln!(w, "\nGoal: ≥ 1.0× PyTorch on CPU.\n");
+    }
 
+    /// Time to a model: each preset trained to early stopping.
+    fn time_to_model(&self, w: &mut String) {
         let _ = writeln!(w, "## Time to a model\n");
         let measured = self.time_to_model.as_object().filter(|o| !o.is_empty());
         for (preset, t) in measured.into_iter().flatten() {
@@ -484,7 +528,10 @@ impl Report {
             let _ = writeln!(w, "Not measured yet: `cargo xtask perf --time-to-model esac`.");
         }
         let _ = writeln!(w);
+    }
 
+    /// Peak memory.
+    fn memory(&self, w: &mut String) {
         let _ = writeln!(w, "## Memory\n");
         let mem = &self.process["memory"];
         let _ = writeln!(
@@ -492,7 +539,10 @@ impl Report {
             "The plugin's process core with its worker and the shipped model (`plugin/benches/process.rs`): resident {:.0} MiB with the model loaded, against {:.0} MiB before loading (ONNX Runtime and the model: +{:.0} MiB). The trainer's peak resident memory is in the training table above.\n",
             f(&mem["rss_with_model_mib"]), f(&mem["rss_before_mib"]), f(&mem["rss_with_model_mib"]) - f(&mem["rss_before_mib"])
         );
+    }
 
+    /// The session memory's cost per step, and the answer step against the step before it.
+    fn session_memory(&self, w: &mut String) {
         let _ = writeln!(w, "## Session memory\n");
         let _ = writeln!(w, "A whole continuation step (model, sampling, steering; `Continuer::next`) after a session of 2,000 tokens, with the session memory blended in at the plugin's default against the same step without it, alternating in rounds (`trainer/benches/perf.rs`). Goal: within 20 %.\n");
         let _ = writeln!(w, "| model | step, median / p99 | with memory, median / p99 | cost of the memory |");
@@ -529,7 +579,10 @@ impl Report {
                 with / without
             );
         }
+    }
 
+    /// How the costs scale with the network and the corpus.
+    fn scale(&self, w: &mut String) {
         let _ = writeln!(w, "## Scale\n");
         let _ = writeln!(w, "Per-token inference (median, random weights, vocabulary 64) and training speed (Essen, batch 64 × 64) by layers × hidden size; relative to 1 × 128.\n");
         let _ = writeln!(w, "| layers × hidden | ONNX step | plain-Rust step | relative step cost | training tokens/s | relative training time |");
@@ -577,6 +630,5 @@ impl Report {
                 tokens / speed("sona")
             );
         }
-        m
     }
 }
