@@ -10,6 +10,15 @@
 //!
 //! Rows are time-major: row `t·B + b` is step `t` of stream `b`. Targets of -1 are padding
 //! and count for nothing. The state carried between windows (truncated BPTT) is detached.
+//!
+//! Legend of dimension names (shapes in comments are written with them):
+//! - T: steps in the window (`steps`); B: streams, the parallel sequences of a batch
+//!   (`streams`); TB: the window's rows, T·B;
+//! - E: the embedding's width; H: a layer's hidden units (`hidden`); `in`: a layer's input
+//!   width (E for the first, H above it); 4H: the gates i, f, g, o; V: the vocabulary.
+//!
+//! `h` and `c` always name buffers (hidden and cell states), never a width; `bn` and
+//! `batch_norm` always name batch normalisation, never a count.
 
 use crate::activation::{exp_in_place, lstm_cells, lstm_cells_backward};
 use crate::gemm::{matmul, matmul_serial, Mat, Write};
@@ -289,13 +298,13 @@ impl Model {
     pub fn inference_weights(&self) -> LstmWeights {
         let mut w = self.weights.clone();
         if let Some(bn) = &self.batch_norm {
-            let h = w.hidden;
+            let hidden = w.hidden;
             for r in 0..w.vocab {
                 let mut shift = 0.0;
-                for k in 0..h {
+                for k in 0..hidden {
                     let s = bn.gamma[k] / (bn.running_var[k] + BN_EPS).sqrt();
-                    shift += w.out_w[r * h + k] * (bn.beta[k] - s * bn.running_mean[k]);
-                    w.out_w[r * h + k] *= s;
+                    shift += w.out_w[r * hidden + k] * (bn.beta[k] - s * bn.running_mean[k]);
+                    w.out_w[r * hidden + k] *= s;
                 }
                 w.out_b[r] += shift;
             }
@@ -340,8 +349,8 @@ impl Model {
     /// Embedding, the LSTM layers and dropout: the top output [TB, H] into `ws.top`.
     fn hidden_forward(&self, batch: &Batch, state: &mut State, ws: &mut Workspace, train: Option<&mut Pcg64Mcg>) {
         let w = &self.weights;
-        let (bn, h) = (batch.streams, w.hidden);
-        let rows = batch.steps * bn;
+        let (streams, hidden) = (batch.streams, w.hidden);
+        let rows = batch.steps * streams;
         assert_eq!(batch.inputs.len(), rows);
         assert_eq!(batch.targets.len(), rows);
         ws.layers.resize_with(w.layers.len(), LayerCache::default);
@@ -352,13 +361,13 @@ impl Model {
                 None => embedding_forward(w, batch.inputs, &mut cache.x),
                 Some(below) => {
                     cache.x.clear();
-                    cache.x.extend_from_slice(&below.h[bn * h..]);
+                    cache.x.extend_from_slice(&below.h[streams * hidden..]);
                 }
             }
             let (h0, c0) = (&mut state.h[l], &mut state.c[l]);
             lstm_forward(layer, cache, h0, c0, &mut ws.w_hh_t, ws.one_core);
         }
-        let top_h = &ws.layers.last().expect("at least one layer").h[bn * h..];
+        let top_h = &ws.layers.last().expect("at least one layer").h[streams * hidden..];
         dropout_forward(top_h, self.dropout, train, &mut ws.mask, &mut ws.dropped);
         ws.top.clear();
         ws.top.extend_from_slice(&ws.dropped);
@@ -450,53 +459,59 @@ fn lstm_forward(
     w_hh_t: &mut Vec<f32>,
     one_core: bool,
 ) {
-    let h = layer.b_ih.len() / 4;
-    let (bn, input) = (h0.len() / h, layer.w_ih.len() / (4 * h));
+    let hidden = layer.b_ih.len() / 4;
+    let (streams, input) = (h0.len() / hidden, layer.w_ih.len() / (4 * hidden));
     let rows = cache.x.len() / input;
-    let tn = rows / bn;
+    let steps = rows / streams;
     // Every step's input projection in one product: gates = x · W_ihᵀ + b_ih + b_hh.
-    cache.gates.resize(rows * 4 * h, 0.0);
-    let w_ih = Mat::transpose_of(&layer.w_ih, input, 4 * h);
+    cache.gates.resize(rows * 4 * hidden, 0.0);
+    let w_ih = Mat::transpose_of(&layer.w_ih, input, 4 * hidden);
     product(one_core, &mut cache.gates, Mat::new(&cache.x, rows, input), w_ih, Write::Replace);
-    for row in cache.gates.chunks_mut(4 * h) {
+    for row in cache.gates.chunks_mut(4 * hidden) {
         for ((g, a), b) in row.iter_mut().zip(&layer.b_ih).zip(&layer.b_hh) {
             *g += a + b;
         }
     }
-    cache.h.resize((tn + 1) * bn * h, 0.0);
-    cache.c.resize((tn + 1) * bn * h, 0.0);
-    cache.tanh_c.resize(rows * h, 0.0);
-    cache.h[..bn * h].copy_from_slice(h0);
-    cache.c[..bn * h].copy_from_slice(c0);
+    cache.h.resize((steps + 1) * streams * hidden, 0.0);
+    cache.c.resize((steps + 1) * streams * hidden, 0.0);
+    cache.tanh_c.resize(rows * hidden, 0.0);
+    cache.h[..streams * hidden].copy_from_slice(h0);
+    cache.c[..streams * hidden].copy_from_slice(c0);
     // W_hh transposed once, so that each step's product reads it row by row (twice as fast
     // in gemm as reading it transposed, for 256 and 512 units).
-    transpose(&layer.w_hh, 4 * h, h, w_hh_t);
+    transpose(&layer.w_hh, 4 * hidden, hidden, w_hh_t);
     let w_hh_t = &*w_hh_t;
     // The recurrence, its streams spread over the cores: each part runs its streams through
     // every step of the window, so the cores never wait for each other.
-    let bounds = stream_parts(bn, one_core);
-    let parts = split_by_streams(&mut cache.gates, 4 * h, &bounds)
+    let bounds = stream_parts(streams, one_core);
+    let parts = split_by_streams(&mut cache.gates, 4 * hidden, &bounds)
         .into_par_iter()
-        .zip(split_by_streams(&mut cache.h, h, &bounds))
-        .zip(split_by_streams(&mut cache.c, h, &bounds))
-        .zip(split_by_streams(&mut cache.tanh_c, h, &bounds));
+        .zip(split_by_streams(&mut cache.h, hidden, &bounds))
+        .zip(split_by_streams(&mut cache.c, hidden, &bounds))
+        .zip(split_by_streams(&mut cache.tanh_c, hidden, &bounds));
     parts.for_each(|(((mut gates, mut hs), mut cs), mut tanh_cs)| {
-        for t in 0..tn {
+        for t in 0..steps {
             let g = &mut *gates[t];
             let (h_prev, h_next) = hs.split_at_mut(t + 1);
-            let streams = g.len() / (4 * h);
-            matmul_serial(g, Mat::new(h_prev[t], streams, h), Mat::new(w_hh_t, h, 4 * h), Write::Add);
             let (c_prev, c_next) = cs.split_at_mut(t + 1);
-            let cells = g.chunks_mut(4 * h).zip(c_prev[t].chunks(h)).zip(c_next[0].chunks_mut(h));
-            for (((gr, c_prev), c_next), (tanh_c, h_next)) in
-                cells.zip(tanh_cs[t].chunks_mut(h).zip(h_next[0].chunks_mut(h)))
-            {
-                lstm_cells(gr, c_prev, c_next, tanh_c, h_next);
+            let part_streams = g.len() / (4 * hidden);
+            let recurrent = Mat::new(w_hh_t, hidden, 4 * hidden);
+            matmul_serial(g, Mat::new(h_prev[t], part_streams, hidden), recurrent, Write::Add);
+            // Each stream's cells: its gates [4H], c before and after, tanh c and h [H].
+            for b in 0..part_streams {
+                let (four, one) = (stream_row(b, 4 * hidden), stream_row(b, hidden));
+                let (c_prev, tanh_c) = (&c_prev[t][one.clone()], &mut tanh_cs[t][one.clone()]);
+                lstm_cells(&mut g[four], c_prev, &mut c_next[0][one.clone()], tanh_c, &mut h_next[0][one]);
             }
         }
     });
-    h0.copy_from_slice(&cache.h[tn * bn * h..]);
-    c0.copy_from_slice(&cache.c[tn * bn * h..]);
+    h0.copy_from_slice(&cache.h[steps * streams * hidden..]);
+    c0.copy_from_slice(&cache.c[steps * streams * hidden..]);
+}
+
+/// Stream `b`'s slice of a row of `width` values per stream.
+fn stream_row(b: usize, width: usize) -> std::ops::Range<usize> {
+    b * width..(b + 1) * width
 }
 
 /// Buffers of the LSTM layers' backward pass, reused from window to window.
@@ -519,56 +534,59 @@ fn lstm_backward<'a>(
     d_top: &[f32],
     grads: &mut LayerWeights,
     ws: &'a mut LstmGrads,
-    bn: usize,
+    streams: usize,
     one_core: bool,
 ) -> &'a mut Vec<f32> {
-    let h = layer.b_ih.len() / 4;
-    let (rows, input) = (d_top.len() / h, layer.w_ih.len() / (4 * h));
-    let tn = rows / bn;
-    ws.d_gates.resize(rows * 4 * h, 0.0);
+    let hidden = layer.b_ih.len() / 4;
+    let (rows, input) = (d_top.len() / hidden, layer.w_ih.len() / (4 * hidden));
+    let steps = rows / streams;
+    ws.d_gates.resize(rows * 4 * hidden, 0.0);
     ws.d_h_next.clear();
-    ws.d_h_next.resize(bn * h, 0.0);
+    ws.d_h_next.resize(streams * hidden, 0.0);
     ws.d_c_next.clear();
-    ws.d_c_next.resize(bn * h, 0.0);
+    ws.d_c_next.resize(streams * hidden, 0.0);
     // As in the forward pass, each part of the streams on a core of its own.
-    let bounds = stream_parts(bn, one_core);
-    let parts = split_by_streams(&mut ws.d_gates, 4 * h, &bounds)
+    let bounds = stream_parts(streams, one_core);
+    let parts = split_by_streams(&mut ws.d_gates, 4 * hidden, &bounds)
         .into_par_iter()
-        .zip(split_by_streams(&mut ws.d_h_next, h, &bounds))
-        .zip(split_by_streams(&mut ws.d_c_next, h, &bounds))
+        .zip(split_by_streams(&mut ws.d_h_next, hidden, &bounds))
+        .zip(split_by_streams(&mut ws.d_c_next, hidden, &bounds))
         .zip(bounds.par_windows(2));
     parts.for_each(|(((mut d_gates, mut d_h_next), mut d_c_next), range)| {
         let (d_h_next, d_c_next) = (&mut *d_h_next[0], &mut *d_c_next[0]);
-        let rows = |t: usize, width: usize| (t * bn + range[0]) * width..(t * bn + range[1]) * width;
-        for t in (0..tn).rev() {
+        // This part's rows of step `t` in a whole-window buffer of `width` values per stream.
+        let rows = |t: usize, width: usize| (t * streams + range[0]) * width..(t * streams + range[1]) * width;
+        let part_streams = range[1] - range[0];
+        for t in (0..steps).rev() {
             let dg = &mut *d_gates[t];
-            let streams =
-                cache.gates[rows(t, 4 * h)].chunks(4 * h).zip(dg.chunks_mut(4 * h)).zip(cache.c[rows(t, h)].chunks(h));
-            let above = cache.tanh_c[rows(t, h)].chunks(h).zip(d_top[rows(t, h)].chunks(h));
-            for (((gr, dr), c_prev), ((tanh_c, d_h_in), (d_h_next, d_c_next))) in
-                streams.zip(above.zip(d_h_next.chunks(h).zip(d_c_next.chunks_mut(h))))
-            {
-                lstm_cells_backward(gr, c_prev, tanh_c, d_h_in, d_h_next, d_c_next, dr);
+            let (gates, c_prev) = (&cache.gates[rows(t, 4 * hidden)], &cache.c[rows(t, hidden)]);
+            let (tanh_c, d_h_in) = (&cache.tanh_c[rows(t, hidden)], &d_top[rows(t, hidden)]);
+            // Each stream's cells backward: d gates from its d h (from above and from the
+            // next step) and d c, which becomes the d c of the step before.
+            for b in 0..part_streams {
+                let (four, one) = (stream_row(b, 4 * hidden), stream_row(b, hidden));
+                let (d_h_ahead, d_c) = (&d_h_next[one.clone()], &mut d_c_next[one.clone()]);
+                let (g, c) = (&gates[four.clone()], &c_prev[one.clone()]);
+                lstm_cells_backward(g, c, &tanh_c[one.clone()], &d_h_in[one], d_h_ahead, d_c, &mut dg[four]);
             }
-            let streams = range[1] - range[0];
-            let d_g = Mat::new(dg, streams, 4 * h);
-            matmul_serial(d_h_next, d_g, Mat::new(&layer.w_hh, 4 * h, h), Write::Replace);
+            let d_g = Mat::new(dg, part_streams, 4 * hidden);
+            matmul_serial(d_h_next, d_g, Mat::new(&layer.w_hh, 4 * hidden, hidden), Write::Replace);
         }
     });
     // Weight gradients of every step in two batched products: d W_hh += d gatesᵀ · h_prev,
     // d W_ih += d gatesᵀ · x.
-    let d_gates_t = Mat::transpose_of(&ws.d_gates, 4 * h, rows);
-    product(one_core, &mut grads.w_hh, d_gates_t, Mat::new(&cache.h[..rows * h], rows, h), Write::Add);
+    let d_gates_t = Mat::transpose_of(&ws.d_gates, 4 * hidden, rows);
+    product(one_core, &mut grads.w_hh, d_gates_t, Mat::new(&cache.h[..rows * hidden], rows, hidden), Write::Add);
     product(one_core, &mut grads.w_ih, d_gates_t, Mat::new(&cache.x, rows, input), Write::Add);
-    for row in ws.d_gates.chunks(4 * h) {
+    for row in ws.d_gates.chunks(4 * hidden) {
         for ((gi, gh), d) in grads.b_ih.iter_mut().zip(grads.b_hh.iter_mut()).zip(row) {
             *gi += d;
             *gh += d;
         }
     }
     ws.d_x.resize(rows * input, 0.0);
-    let d_gates = Mat::new(&ws.d_gates, rows, 4 * h);
-    product(one_core, &mut ws.d_x, d_gates, Mat::new(&layer.w_ih, 4 * h, input), Write::Replace);
+    let d_gates = Mat::new(&ws.d_gates, rows, 4 * hidden);
+    product(one_core, &mut ws.d_x, d_gates, Mat::new(&layer.w_ih, 4 * hidden, input), Write::Replace);
     &mut ws.d_x
 }
 
@@ -611,24 +629,24 @@ fn batch_norm_forward(
     xhat: &mut Vec<f32>,
     inv_std: &mut Vec<f32>,
 ) {
-    let h = norm.gamma.len();
-    let rows = x.len() / h;
+    let hidden = norm.gamma.len();
+    let rows = x.len() / hidden;
     let (mean, var) = if training {
-        let mut mean = vec![0.0f32; h];
-        let mut var = vec![0.0f32; h];
-        for row in x.chunks(h) {
+        let mut mean = vec![0.0f32; hidden];
+        let mut var = vec![0.0f32; hidden];
+        for row in x.chunks(hidden) {
             for (m, x) in mean.iter_mut().zip(row) {
                 *m += x;
             }
         }
         mean.iter_mut().for_each(|m| *m /= rows as f32);
-        for row in x.chunks(h) {
+        for row in x.chunks(hidden) {
             for ((v, x), m) in var.iter_mut().zip(row).zip(&mean) {
                 *v += (x - m).powi(2);
             }
         }
         var.iter_mut().for_each(|s| *s /= rows as f32);
-        for k in 0..h {
+        for k in 0..hidden {
             norm.running_mean[k] = (1.0 - BN_MOMENTUM) * norm.running_mean[k] + BN_MOMENTUM * mean[k];
             let unbiased = var[k] * rows as f32 / (rows.max(2) - 1) as f32;
             norm.running_var[k] = (1.0 - BN_MOMENTUM) * norm.running_var[k] + BN_MOMENTUM * unbiased;
@@ -639,9 +657,9 @@ fn batch_norm_forward(
     };
     inv_std.clear();
     inv_std.extend(var.iter().map(|v| 1.0 / (v + BN_EPS).sqrt()));
-    xhat.resize(rows * h, 0.0);
-    for (row, xh_row) in x.chunks_mut(h).zip(xhat.chunks_mut(h)) {
-        for k in 0..h {
+    xhat.resize(rows * hidden, 0.0);
+    for (row, xh_row) in x.chunks_mut(hidden).zip(xhat.chunks_mut(hidden)) {
+        for k in 0..hidden {
             xh_row[k] = (row[k] - mean[k]) * inv_std[k];
             row[k] = norm.gamma[k] * xh_row[k] + norm.beta[k];
         }
@@ -658,12 +676,12 @@ fn batch_norm_backward(
     d_gamma: &mut [f32],
     d_beta: &mut [f32],
 ) {
-    let h = norm.gamma.len();
-    let n = (d.len() / h) as f32;
-    let mut sum_d = vec![0.0f32; h];
-    let mut sum_dx = vec![0.0f32; h];
-    for (d_row, xh_row) in d.chunks(h).zip(xhat.chunks(h)) {
-        for k in 0..h {
+    let hidden = norm.gamma.len();
+    let n = (d.len() / hidden) as f32;
+    let mut sum_d = vec![0.0f32; hidden];
+    let mut sum_dx = vec![0.0f32; hidden];
+    for (d_row, xh_row) in d.chunks(hidden).zip(xhat.chunks(hidden)) {
+        for k in 0..hidden {
             d_gamma[k] += d_row[k] * xh_row[k];
             d_beta[k] += d_row[k];
             let dxh = d_row[k] * norm.gamma[k];
@@ -671,8 +689,8 @@ fn batch_norm_backward(
             sum_dx[k] += dxh * xh_row[k];
         }
     }
-    for (d_row, xh_row) in d.chunks_mut(h).zip(xhat.chunks(h)) {
-        for k in 0..h {
+    for (d_row, xh_row) in d.chunks_mut(hidden).zip(xhat.chunks(hidden)) {
+        for k in 0..hidden {
             let dxh = d_row[k] * norm.gamma[k];
             d_row[k] = inv_std[k] / n * (n * dxh - sum_d[k] - xh_row[k] * sum_dx[k]);
         }
@@ -681,10 +699,10 @@ fn batch_norm_backward(
 
 /// logits [TB, V] = top [TB, H] · out_wᵀ + out_b.
 fn output_forward(out_w: &[f32], out_b: &[f32], top: &[f32], logits: &mut Vec<f32>, one_core: bool) {
-    let (v, h) = (out_b.len(), out_w.len() / out_b.len());
-    let rows = top.len() / h;
+    let (v, hidden) = (out_b.len(), out_w.len() / out_b.len());
+    let rows = top.len() / hidden;
     logits.resize(rows * v, 0.0);
-    product(one_core, logits, Mat::new(top, rows, h), Mat::transpose_of(out_w, h, v), Write::Replace);
+    product(one_core, logits, Mat::new(top, rows, hidden), Mat::transpose_of(out_w, hidden, v), Write::Replace);
     for row in logits.chunks_mut(v) {
         for (x, b) in row.iter_mut().zip(out_b) {
             *x += b;
@@ -702,16 +720,16 @@ fn output_backward(
     d_top: &mut Vec<f32>,
     one_core: bool,
 ) {
-    let (v, h) = (d_out_b.len(), out_w.len() / d_out_b.len());
-    let rows = top.len() / h;
-    product(one_core, d_out_w, Mat::transpose_of(d_logits, v, rows), Mat::new(top, rows, h), Write::Add);
+    let (v, hidden) = (d_out_b.len(), out_w.len() / d_out_b.len());
+    let rows = top.len() / hidden;
+    product(one_core, d_out_w, Mat::transpose_of(d_logits, v, rows), Mat::new(top, rows, hidden), Write::Add);
     for row in d_logits.chunks(v) {
         for (g, d) in d_out_b.iter_mut().zip(row) {
             *g += d;
         }
     }
-    d_top.resize(rows * h, 0.0);
-    product(one_core, d_top, Mat::new(d_logits, rows, v), Mat::new(out_w, v, h), Write::Replace);
+    d_top.resize(rows * hidden, 0.0);
+    product(one_core, d_top, Mat::new(d_logits, rows, v), Mat::new(out_w, v, hidden), Write::Replace);
 }
 
 /// Softmax of every row of logits [TB, V] in place (they become probabilities), and the
