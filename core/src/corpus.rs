@@ -300,8 +300,38 @@ pub fn import(
     options: &ImportOptions,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Corpus, Error> {
-    let mut jobs: Vec<(PathBuf, String, Split)> = Vec::new();
     let mut summary = ImportSummary::default();
+    let jobs = music_files(roots, &mut summary)?;
+    let results = read_in_parallel(&jobs, options, progress);
+    let mut songs = Vec::new();
+    for result in without_duplicates(results) {
+        match result {
+            FileResult::Songs(s, source) => {
+                summary.files_read += 1;
+                match source {
+                    KeySource::Declared => summary.keys_declared += 1,
+                    KeySource::Estimated => summary.keys_estimated += 1,
+                }
+                songs.extend(s);
+            }
+            FileResult::Skipped(s, category) => summary.skipped.entry(category.to_string()).or_default().push(s),
+        }
+    }
+    if songs.is_empty() {
+        let mut why = format!("no music could be read: {} music files found", summary.files_found);
+        for (reason, files) in &summary.skipped {
+            why += &format!(", {} skipped ({reason}, e.g. {}: {})", files.len(), files[0].file, files[0].reason);
+        }
+        let path = roots.first().cloned().unwrap_or_default();
+        return Err(Error::Corpus { path, why });
+    }
+    Ok(Corpus { manifest: manifest_of(&songs, options, summary), songs })
+}
+
+/// Every music file under `roots` (by extension): its path, its name (root folder and path
+/// inside it) and its split; the summary counts them and the files ignored.
+fn music_files(roots: &[PathBuf], summary: &mut ImportSummary) -> Result<Vec<(PathBuf, String, Split)>, Error> {
+    let mut jobs = Vec::new();
     for root in roots {
         let files = walk(root).map_err(Error::io(root))?;
         let root_name =
@@ -317,7 +347,15 @@ pub fn import(
         }
     }
     summary.files_found = jobs.len();
+    Ok(jobs)
+}
 
+/// Each file read (on `options.threads` threads, 0: one per core), in the order of `jobs`.
+fn read_in_parallel(
+    jobs: &[(PathBuf, String, Split)],
+    options: &ImportOptions,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Vec<FileResult> {
     let threads = if options.threads == 0 {
         std::thread::available_parallelism().map_or(1, |n| n.get())
     } else {
@@ -346,30 +384,13 @@ pub fn import(
     for (i, r) in chunks.into_iter().flatten() {
         results[i] = Some(r);
     }
+    results.into_iter().flatten().collect()
+}
 
-    let mut songs = Vec::new();
-    for result in without_duplicates(results.into_iter().flatten().collect()) {
-        match result {
-            FileResult::Songs(s, source) => {
-                summary.files_read += 1;
-                match source {
-                    KeySource::Declared => summary.keys_declared += 1,
-                    KeySource::Estimated => summary.keys_estimated += 1,
-                }
-                songs.extend(s);
-            }
-            FileResult::Skipped(s, category) => summary.skipped.entry(category.to_string()).or_default().push(s),
-        }
-    }
-    if songs.is_empty() {
-        let mut why = format!("no music could be read: {} music files found", summary.files_found);
-        for (reason, files) in &summary.skipped {
-            why += &format!(", {} skipped ({reason}, e.g. {}: {})", files.len(), files[0].file, files[0].reason);
-        }
-        let path = roots.first().cloned().unwrap_or_default();
-        return Err(Error::Corpus { path, why });
-    }
-    for s in &songs {
+/// The corpus's manifest: its encoding, the vocabulary of its training songs, and the
+/// summary with the songs and tokens of each split.
+fn manifest_of(songs: &[SongRecord], options: &ImportOptions, mut summary: ImportSummary) -> Manifest {
+    for s in songs {
         *summary.songs.entry(s.split).or_default() += 1;
         *summary.tokens.entry(s.split).or_default() += s.tokens.len();
     }
@@ -380,7 +401,7 @@ pub fn import(
     summary.vocabulary_size = vocabulary.len();
     let (lo, hi) = vocabulary.pitch_range();
     summary.pitch_range = [lo, hi];
-    let manifest = Manifest {
+    Manifest {
         format: CORPUS_FORMAT.into(),
         version: CORPUS_VERSION,
         encoding: options.kind,
@@ -390,8 +411,7 @@ pub fn import(
         split: SPLIT_RULE.into(),
         vocabulary: vocabulary.tokens().to_vec(),
         summary,
-    };
-    Ok(Corpus { manifest, songs })
+    }
 }
 
 impl Corpus {
