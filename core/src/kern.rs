@@ -248,93 +248,125 @@ pub fn parse_kern(text: &str) -> Result<Score, ReadProblem> {
     if text.trim().is_empty() {
         return Err(ReadProblem::Empty);
     }
-    let mut score = Score::default();
-    let mut spines: Vec<Spine> = Vec::new();
-    let mut next_voice = 0u8;
-    let mut t = 0.0f64;
-    let mut started = false;
-    // The latest time any event (note or rest) reaches: the piece's length.
-    let mut reached = 0.0f64;
-
+    let mut reader = KernReader::default();
     for (index, raw) in text.lines().enumerate() {
-        let line = index + 1;
-        let raw = raw.trim_end_matches('\r');
-        if raw.is_empty() {
-            continue;
-        }
-        if let Some(title) = raw.strip_prefix("!!!OTL:") {
-            score.title.get_or_insert_with(|| title.trim().to_string());
-            continue;
-        }
-        if raw.starts_with('!') && !started {
-            continue;
-        }
-        let fields: Vec<&str> = raw.split('\t').collect();
-        if !started {
-            if !raw.starts_with("**") {
-                return Err(ReadProblem::NotKern);
-            }
-            for f in &fields {
-                spines.push(Spine {
-                    is_kern: *f == "**kern",
-                    voice: next_voice,
-                    busy_until: 0.0,
-                    tied: vec![],
-                    phrase_start: None,
-                });
-                next_voice = next_voice.saturating_add(1);
-            }
-            if !spines.iter().any(|s| s.is_kern) {
-                return Err(ReadProblem::NotKern);
-            }
-            started = true;
-            continue;
-        }
-        if raw.starts_with("!!") {
-            continue;
-        }
-        if spines.is_empty() {
-            // Every spine was terminated: the rest of the file is ignored.
+        if !reader.line(raw.trim_end_matches('\r'), index + 1)? {
             break;
         }
-        if fields.len() != spines.len() {
-            return Err(malformed(line, format!("{} fields where {} spines are open", fields.len(), spines.len())));
+    }
+    reader.finish()
+}
+
+/// A `**kern` file being read, line by line.
+#[derive(Default)]
+struct KernReader {
+    score: Score,
+    spines: Vec<Spine>,
+    next_voice: u8,
+    /// The time the next data line starts at.
+    t: f64,
+    /// The exclusive interpretations (`**kern` …) have been read.
+    started: bool,
+    /// The latest time any event (note or rest) reaches: the piece's length.
+    reached: f64,
+}
+
+impl KernReader {
+    /// Read one line (`line`: its number from 1); false when the rest of the file is to be
+    /// ignored (every spine terminated).
+    fn line(&mut self, raw: &str, line: usize) -> Result<bool, ReadProblem> {
+        if raw.is_empty() {
+            return Ok(true);
+        }
+        if let Some(title) = raw.strip_prefix("!!!OTL:") {
+            self.score.title.get_or_insert_with(|| title.trim().to_string());
+            return Ok(true);
+        }
+        if raw.starts_with('!') && !self.started {
+            return Ok(true);
+        }
+        let fields: Vec<&str> = raw.split('\t').collect();
+        if !self.started {
+            return self.open_spines(raw, &fields).map(|()| true);
+        }
+        if raw.starts_with("!!") {
+            return Ok(true);
+        }
+        if self.spines.is_empty() {
+            return Ok(false);
+        }
+        if fields.len() != self.spines.len() {
+            let open = self.spines.len();
+            return Err(malformed(line, format!("{} fields where {open} spines are open", fields.len())));
         }
         if raw.starts_with('!') {
-            continue;
+            return Ok(true);
         }
         if raw.starts_with('*') {
-            read_interpretations(&mut score, &spines, &fields, t);
-            spines = manipulate(spines, &fields, line, &mut next_voice)?;
-            continue;
-        }
-        if raw.starts_with('=') {
-            if score.bar_lines.last().is_none_or(|&b| b < t) && !raw.starts_with("==") {
-                score.bar_lines.push(t);
+            read_interpretations(&mut self.score, &self.spines, &fields, self.t);
+            self.spines = manipulate(std::mem::take(&mut self.spines), &fields, line, &mut self.next_voice)?;
+        } else if raw.starts_with('=') {
+            if self.score.bar_lines.last().is_none_or(|&b| b < self.t) && !raw.starts_with("==") {
+                self.score.bar_lines.push(self.t);
             }
-            continue;
+        } else {
+            self.data_line(&fields, line)?;
         }
-        read_data_line(&mut score, &mut spines, &fields, t, line)?;
-        reached = spines.iter().map(|s| s.busy_until).fold(reached, f64::max);
-        // The next line starts when the earliest still-sounding event ends.
-        if let Some(next) = spines.iter().map(|s| s.busy_until).filter(|&b| b > t + 1e-9).reduce(f64::min) {
-            t = next;
+        Ok(true)
+    }
+
+    /// The exclusive interpretations: one spine per field; at least one must be `**kern`.
+    fn open_spines(&mut self, raw: &str, fields: &[&str]) -> Result<(), ReadProblem> {
+        if !raw.starts_with("**") {
+            return Err(ReadProblem::NotKern);
         }
+        for f in fields {
+            let spine = Spine {
+                is_kern: *f == "**kern",
+                voice: self.next_voice,
+                busy_until: 0.0,
+                tied: vec![],
+                phrase_start: None,
+            };
+            self.spines.push(spine);
+            self.next_voice = self.next_voice.saturating_add(1);
+        }
+        if !self.spines.iter().any(|s| s.is_kern) {
+            return Err(ReadProblem::NotKern);
+        }
+        self.started = true;
+        Ok(())
     }
-    if !started {
-        return Err(ReadProblem::NotKern);
+
+    /// A line of notes and rests; the next line starts when the earliest still-sounding
+    /// event ends.
+    fn data_line(&mut self, fields: &[&str], line: usize) -> Result<(), ReadProblem> {
+        read_data_line(&mut self.score, &mut self.spines, fields, self.t, line)?;
+        self.reached = self.spines.iter().map(|s| s.busy_until).fold(self.reached, f64::max);
+        if let Some(next) = self.spines.iter().map(|s| s.busy_until).filter(|&b| b > self.t + 1e-9).reduce(f64::min) {
+            self.t = next;
+        }
+        Ok(())
     }
-    if score.notes.is_empty() {
-        return Err(ReadProblem::NoNotes);
+
+    /// The score read, its events in order.
+    fn finish(self) -> Result<Score, ReadProblem> {
+        let mut score = self.score;
+        if !self.started {
+            return Err(ReadProblem::NotKern);
+        }
+        if score.notes.is_empty() {
+            return Err(ReadProblem::NoNotes);
+        }
+        score.sort();
+        score.phrases.sort_by(|a, b| a.0.total_cmp(&b.0));
+        score.phrases.dedup();
+        score.time_signatures.dedup();
+        score.tempi.dedup_by(|a, b| a.beat == b.beat);
+        score.length = Some(self.reached);
+        score.check_length()?;
+        Ok(score)
     }
-    score.sort();
-    score.phrases.sort_by(|a, b| a.0.total_cmp(&b.0));
-    score.phrases.dedup();
-    score.time_signatures.dedup();
-    score.tempi.dedup_by(|a, b| a.beat == b.beat);
-    score.length = Some(reached);
-    score.check_length()?;
-    Ok(score)
 }
 
 fn read_interpretations(score: &mut Score, spines: &[Spine], fields: &[&str], t: f64) {
