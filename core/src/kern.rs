@@ -10,7 +10,9 @@
 use crate::key::Key;
 use crate::read_error::{ReadError, ReadProblem};
 use crate::score::{Note, Score, TempoChange, TimeSignature};
+use std::iter::Peekable;
 use std::path::Path;
+use std::str::Chars;
 
 /// Signifiers that may appear in a note token and do not change pitch or duration.
 const IGNORED: &str = "{}()[]_;LJKk/\\'\"~^`v:,oOxXyYmMtTwWsSRuUzpP&|!?<>$";
@@ -88,59 +90,16 @@ fn parse_event(token: &str, line: usize) -> Result<Event, ReadProblem> {
         phrase_end: false,
         grace: false,
     };
-    let mut digits = String::new();
-    let mut rational: Option<String> = None;
-    let mut dots = 0usize;
-    let mut letter: Option<char> = None;
-    let mut letter_count = 0i32;
-    let mut accidental = 0i32;
-    let mut rest = false;
+    let mut sig = Signifiers::default();
     let mut chars = token.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
-            '0'..='9' => {
-                if !digits.is_empty() && dots > 0 {
-                    return Err(unsupported(line, token, "two durations"));
-                }
-                if letter.is_some() || rest {
-                    // Digits after the pitch: only allowed if no duration came before.
-                    if !digits.is_empty() {
-                        return Err(unsupported(line, token, "two durations"));
-                    }
-                }
-                digits.push(c);
-                while let Some(&d) = chars.peek().filter(|d| d.is_ascii_digit()) {
-                    digits.push(d);
-                    chars.next();
-                }
-                if chars.peek() == Some(&'%') {
-                    chars.next();
-                    let mut m = String::new();
-                    while let Some(&d) = chars.peek().filter(|d| d.is_ascii_digit()) {
-                        m.push(d);
-                        chars.next();
-                    }
-                    if m.is_empty() {
-                        return Err(unsupported(line, token, "`%` without a number after it"));
-                    }
-                    rational = Some(m);
-                }
-            }
-            '.' => dots += 1,
-            'a'..='g' | 'A'..='G' => {
-                match letter {
-                    Some(l) if l != c => return Err(unsupported(line, token, "two different pitches in one token")),
-                    _ => {}
-                }
-                if rest {
-                    return Err(unsupported(line, token, "a rest with a pitch"));
-                }
-                letter = Some(c);
-                letter_count += 1;
-            }
-            'r' => rest = true,
-            '#' => accidental += 1,
-            '-' => accidental -= 1,
+            '0'..='9' => sig.duration(c, &mut chars).map_err(|why| unsupported(line, token, why))?,
+            '.' => sig.dots += 1,
+            'a'..='g' | 'A'..='G' => sig.letter(c).map_err(|why| unsupported(line, token, why))?,
+            'r' => sig.rest = true,
+            '#' => sig.accidental += 1,
+            '-' => sig.accidental -= 1,
             'n' => {}
             'q' | 'Q' => ev.grace = true,
             '[' => ev.tie_start = true,
@@ -152,28 +111,89 @@ fn parse_event(token: &str, line: usize) -> Result<Event, ReadProblem> {
             c => return Err(unsupported(line, token, format!("unknown signifier {c:?}"))),
         }
     }
-    if letter.is_none() && !rest {
-        return Err(unsupported(line, token, "neither a pitch nor a rest"));
-    }
-    if ev.grace {
-        return Ok(ev);
-    }
-    if digits.is_empty() {
-        return Err(unsupported(line, token, "no duration"));
-    }
-    ev.beats = parse_duration(&digits, dots, rational.as_deref())
-        .filter(|b| b.is_finite() && *b > 0.0 && *b <= 1024.0)
-        .ok_or_else(|| unsupported(line, token, "duration out of range"))?;
-    if let Some(l) = letter {
-        let pc = crate::key::letter_pitch_class(l.to_ascii_lowercase()).expect("a note letter") as i32;
-        let octave = if l.is_ascii_lowercase() { 3 + letter_count } else { 4 - letter_count };
-        let midi = 12 * (octave + 1) + pc + accidental;
-        if !(0..=127).contains(&midi) {
-            return Err(unsupported(line, token, "pitch outside MIDI's range"));
+    sig.complete(ev).map_err(|why| unsupported(line, token, why))
+}
+
+/// What a token's duration and pitch signifiers said, as they are read.
+#[derive(Default)]
+struct Signifiers {
+    digits: String,
+    /// The `%` number of a rational duration (`3%2`).
+    rational: Option<String>,
+    dots: usize,
+    letter: Option<char>,
+    /// How often the letter is written (`cc`: an octave up).
+    letter_count: i32,
+    accidental: i32,
+    rest: bool,
+}
+
+impl Signifiers {
+    /// A duration starting with digit `first`, with the rest of its digits and a `%` number
+    /// read from `chars`.
+    fn duration(&mut self, first: char, chars: &mut Peekable<Chars>) -> Result<(), &'static str> {
+        // Digits after the pitch are allowed only if no duration came before.
+        if !self.digits.is_empty() && (self.dots > 0 || self.letter.is_some() || self.rest) {
+            return Err("two durations");
         }
-        ev.pitch = Some(midi as u8);
+        self.digits.push(first);
+        while let Some(&d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+            self.digits.push(d);
+            chars.next();
+        }
+        if chars.peek() == Some(&'%') {
+            chars.next();
+            let mut m = String::new();
+            while let Some(&d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+                m.push(d);
+                chars.next();
+            }
+            if m.is_empty() {
+                return Err("`%` without a number after it");
+            }
+            self.rational = Some(m);
+        }
+        Ok(())
     }
-    Ok(ev)
+
+    /// A pitch letter (repeated for octaves).
+    fn letter(&mut self, c: char) -> Result<(), &'static str> {
+        if self.letter.is_some_and(|l| l != c) {
+            return Err("two different pitches in one token");
+        }
+        if self.rest {
+            return Err("a rest with a pitch");
+        }
+        self.letter = Some(c);
+        self.letter_count += 1;
+        Ok(())
+    }
+
+    /// `ev` with the duration and pitch read, checked.
+    fn complete(&self, mut ev: Event) -> Result<Event, &'static str> {
+        if self.letter.is_none() && !self.rest {
+            return Err("neither a pitch nor a rest");
+        }
+        if ev.grace {
+            return Ok(ev);
+        }
+        if self.digits.is_empty() {
+            return Err("no duration");
+        }
+        ev.beats = parse_duration(&self.digits, self.dots, self.rational.as_deref())
+            .filter(|b| b.is_finite() && *b > 0.0 && *b <= 1024.0)
+            .ok_or("duration out of range")?;
+        if let Some(l) = self.letter {
+            let pc = crate::key::letter_pitch_class(l.to_ascii_lowercase()).expect("a note letter") as i32;
+            let octave = if l.is_ascii_lowercase() { 3 + self.letter_count } else { 4 - self.letter_count };
+            let midi = 12 * (octave + 1) + pc + self.accidental;
+            if !(0..=127).contains(&midi) {
+                return Err("pitch outside MIDI's range");
+            }
+            ev.pitch = Some(midi as u8);
+        }
+        Ok(ev)
+    }
 }
 
 fn malformed(line: usize, why: impl Into<String>) -> ReadProblem {
