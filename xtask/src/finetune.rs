@@ -39,51 +39,74 @@ pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
         let source = root.join("../shared/data/bach-chorales-midi");
         run_measured(Command::new(&trainer).arg("prepare").arg("-i").arg(source).arg("-o").arg(&corpus))?;
     }
-    let eval = |m: &Path, c: &Path| -> Result<f64, String> {
-        let (out, _) = run_measured(
-            Command::new(&trainer).arg("eval").arg("--model").arg(m).arg("--corpus").arg(c).arg("--json"),
-        )?;
-        Ok(last_json_line(&out)?["nll_nats"].as_f64().unwrap_or(f64::NAN))
-    };
-    let shipped = eval(&model, &corpus)?;
-    let run_dir = work.join("scratch");
-    let (log, _) = run_measured(
-        Command::new(&trainer)
-            .arg("train")
-            .arg("--corpus")
-            .arg(&corpus)
-            .arg("--out")
-            .arg(&run_dir)
-            .args(["--preset", "esac"]),
-    )?;
-    let scratch_done = log.lines().rev().find(|l| l.starts_with("done after")).unwrap_or("").to_string();
-    let scratch_model = work.join("scratch.onnx");
-    run_measured(
-        Command::new(&trainer)
-            .arg("export")
-            .arg("--checkpoint")
-            .arg(run_dir.join("best.ckpt"))
-            .arg("--out")
-            .arg(&scratch_model),
-    )?;
-    let scratch = eval(&scratch_model, &corpus)?;
+    let shipped = eval(&trainer, &model, &corpus)?;
+    let (scratch, scratch_done) = from_scratch(&trainer, &corpus, &work)?;
     let mut tuned = Vec::new();
     for minutes in ["0.5", "1", "2", "5"] {
         let out = work.join(format!("tuned-{minutes}.onnx"));
         finetune(&trainer, &model, &corpus, &out, minutes, None)?;
-        tuned.push((minutes, eval(&out, &corpus)?));
+        tuned.push((minutes, eval(&trainer, &out, &corpus)?));
     }
     let phrases = work.join("phrases");
     write_phrases(&corpus, &phrases)?;
-    let phrases_before = eval(&model, &phrases)?;
+    let phrases_before = eval(&trainer, &model, &phrases)?;
     let phrases_model = work.join("tuned-phrases.onnx");
     finetune(&trainer, &model, &phrases, &phrases_model, "1", Some(PHRASE_EPOCHS))?;
-    let phrases_after = eval(&phrases_model, &phrases)?;
-
+    let phrases_after = eval(&trainer, &phrases_model, &phrases)?;
+    let figures = Figures { shipped, scratch, scratch_done, tuned, phrases: (phrases_before, phrases_after) };
     let rel = |p: &Path| p.strip_prefix(root).unwrap_or(p).display().to_string();
+    let md = markdown(&rel(&model), &rel(&corpus), &figures);
+    std::fs::create_dir_all(root.join("docs/perf")).map_err(|e| e.to_string())?;
+    std::fs::write(root.join(format!("docs/perf/{report}.md")), &md).map_err(|e| e.to_string())?;
+    println!("{md}");
+    Ok(())
+}
+
+/// What the report compares: test NLL of the shipped model, of one trained from scratch
+/// (and how its training ended), of the fine-tuned ones by minutes, and on the phrases
+/// before and after fine-tuning on them.
+struct Figures {
+    shipped: f64,
+    scratch: f64,
+    scratch_done: String,
+    tuned: Vec<(&'static str, f64)>,
+    phrases: (f64, f64),
+}
+
+/// `trainer eval --model m --corpus c`: the test NLL.
+fn eval(trainer: &Path, m: &Path, c: &Path) -> Result<f64, String> {
+    let (out, _) =
+        run_measured(Command::new(trainer).arg("eval").arg("--model").arg(m).arg("--corpus").arg(c).arg("--json"))?;
+    Ok(last_json_line(&out)?["nll_nats"].as_f64().unwrap_or(f64::NAN))
+}
+
+/// A model of the `esac` recipe trained from scratch on `corpus` in `work`: its test NLL,
+/// and the training's last line.
+fn from_scratch(trainer: &Path, corpus: &Path, work: &Path) -> Result<(f64, String), String> {
+    let run_dir = work.join("scratch");
+    let (log, _) = run_measured(
+        Command::new(trainer)
+            .arg("train")
+            .arg("--corpus")
+            .arg(corpus)
+            .arg("--out")
+            .arg(&run_dir)
+            .args(["--preset", "esac"]),
+    )?;
+    let done = log.lines().rev().find(|l| l.starts_with("done after")).unwrap_or("").to_string();
+    let model = work.join("scratch.onnx");
+    run_measured(
+        Command::new(trainer).arg("export").arg("--checkpoint").arg(run_dir.join("best.ckpt")).arg("--out").arg(&model),
+    )?;
+    Ok((eval(trainer, &model, corpus)?, done))
+}
+
+/// The report, for `model` fine-tuned on `corpus` (paths as shown).
+fn markdown(model: &str, corpus: &str, f: &Figures) -> String {
+    let (shipped, scratch) = (f.shipped, f.scratch);
     let mut md = String::new();
     let _ = writeln!(md, "# Fine-tuning a shipped model to a style it has not seen\n");
-    let _ = writeln!(md, "`cargo xtask finetune --model {} --corpus {}` on {}, {}. Test-split NLL (nats/token, `trainer eval --model`).\n", rel(&model), rel(&corpus), crate::perf::machine(), crate::perf::shell("date -u '+%Y-%m-%d %H:%M UTC'"));
+    let _ = writeln!(md, "`cargo xtask finetune --model {model} --corpus {corpus}` on {}, {}. Test-split NLL (nats/token, `trainer eval --model`).\n", crate::perf::machine(), crate::perf::shell("date -u '+%Y-%m-%d %H:%M UTC'"));
     let _ = writeln!(md, "| model | test NLL | against the shipped model | share of the from-scratch gain |");
     let _ = writeln!(md, "|---|---|---|---|");
     // The share is only meaningful where training from scratch beats the shipped model.
@@ -96,9 +119,9 @@ pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
     };
     let change = |nll: f64| format!("{:+.1} %", (nll / shipped - 1.0) * 100.0);
     let _ = writeln!(md, "| shipped, untouched | {shipped:.4} | – | 0 % |");
-    let scratch_done = scratch_done.split("; checkpoints in").next().unwrap_or("");
+    let scratch_done = f.scratch_done.split("; checkpoints in").next().unwrap_or("");
     let _ = writeln!(md, "| from scratch (`esac`, {scratch_done}) | {scratch:.4} | {} | 100 % |", change(scratch));
-    for (minutes, nll) in &tuned {
+    for (minutes, nll) in &f.tuned {
         let _ = writeln!(
             md,
             "| shipped, fine-tuned {minutes} min (`trainer finetune --minutes {minutes}`) | {nll:.4} | {} | {} |",
@@ -106,11 +129,9 @@ pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
             gain(*nll)
         );
     }
-    let _ = writeln!(md, "\nOn 20 phrases (the first {} steps of 20 training songs; every fifth held out to stop on), at most {PHRASE_EPOCHS} passes and 1 minute: held-out phrases (the first {} steps of every test song) went from {phrases_before:.4} to {phrases_after:.4} nats/token ({:+.1} %).", PHRASE_STEPS, PHRASE_STEPS, (phrases_after / phrases_before - 1.0) * 100.0);
-    std::fs::create_dir_all(root.join("docs/perf")).map_err(|e| e.to_string())?;
-    std::fs::write(root.join(format!("docs/perf/{report}.md")), &md).map_err(|e| e.to_string())?;
-    println!("{md}");
-    Ok(())
+    let (before, after) = f.phrases;
+    let _ = writeln!(md, "\nOn 20 phrases (the first {} steps of 20 training songs; every fifth held out to stop on), at most {PHRASE_EPOCHS} passes and 1 minute: held-out phrases (the first {} steps of every test song) went from {before:.4} to {after:.4} nats/token ({:+.1} %).", PHRASE_STEPS, PHRASE_STEPS, (after / before - 1.0) * 100.0);
+    md
 }
 
 /// `trainer finetune` for at most `minutes`; with `epochs`, also at most that many passes
