@@ -119,7 +119,39 @@ pub struct ModelCard {
 #[error("model card {}: {problem}", path.display())]
 pub struct CardError {
     pub path: PathBuf,
-    pub problem: String,
+    #[source]
+    pub problem: CardProblem,
+}
+
+/// What is wrong with a model card, naming the field.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CardProblem {
+    /// The file could not be read (the I/O error's text: `CardError` stays comparable).
+    #[error("{0}")]
+    Unreadable(String),
+    /// Not JSON of a card's shape (serde's message).
+    #[error("{0}")]
+    Json(String),
+    #[error("field `format` is `{0}`, expected `{CARD_FORMAT}`")]
+    Format(String),
+    #[error("field `version` must be 1 or more")]
+    Version,
+    #[error("field `encoding.steps_per_beat` is {0}, expected 2, 3, 4, 6 or 8")]
+    Grid(u32),
+    #[error("field `encoding.vocabulary`: {0}")]
+    Vocabulary(#[source] crate::vocab::VocabError),
+    #[error("field `encoding.pitch_range` is {given:?}, but the vocabulary covers [{lo}, {hi}]")]
+    PitchRange { given: [u8; 2], lo: u8, hi: u8 },
+    #[error("field `encoding.vocabulary` holds chords, but `encoding.kind` is melody")]
+    ChordsInMelody,
+    #[error("fields `onnx.layers`, `onnx.hidden_size` and `onnx.embedding_size` must be positive")]
+    NoNetwork,
+    #[error("field `onnx.file` is empty")]
+    NoFile,
+    #[error("an `onnx` input or output has an empty `name`")]
+    UnnamedTensor,
+    #[error("field `onnx.outputs`: `logits` has {classes} classes but the vocabulary has {tokens} tokens")]
+    Classes { classes: u64, tokens: usize },
 }
 
 /// The card that belongs to a model file: `model.onnx` → `model.json`.
@@ -130,15 +162,15 @@ pub fn card_path_for(model: &Path) -> PathBuf {
 impl ModelCard {
     /// Parse and validate a card held in memory; `path` is only used in errors.
     pub fn from_json(json: &str, path: &Path) -> Result<ModelCard, CardError> {
-        let err = |problem: String| CardError { path: path.to_path_buf(), problem };
-        let card: ModelCard = serde_json::from_str(json).map_err(|e| err(e.to_string()))?;
+        let err = |problem: CardProblem| CardError { path: path.to_path_buf(), problem };
+        let card: ModelCard = serde_json::from_str(json).map_err(|e| err(CardProblem::Json(e.to_string())))?;
         card.validate().map_err(err)?;
         Ok(card)
     }
 
     pub fn load(path: &Path) -> Result<ModelCard, CardError> {
         let json = std::fs::read_to_string(path)
-            .map_err(|e| CardError { path: path.to_path_buf(), problem: e.to_string() })?;
+            .map_err(|e| CardError { path: path.to_path_buf(), problem: CardProblem::Unreadable(e.to_string()) })?;
         ModelCard::from_json(&json, path)
     }
 
@@ -162,52 +194,40 @@ impl ModelCard {
         self.encoding.steps_per_beat
     }
 
-    /// Check that the card holds together; the message names the field.
-    pub fn validate(&self) -> Result<(), String> {
+    /// Check that the card holds together.
+    pub fn validate(&self) -> Result<(), CardProblem> {
         if self.format != CARD_FORMAT {
-            return Err(format!("field `format` is `{}`, expected `{CARD_FORMAT}`", self.format));
+            return Err(CardProblem::Format(self.format.clone()));
         }
         if self.version == 0 {
-            return Err("field `version` must be 1 or more".into());
+            return Err(CardProblem::Version);
         }
         let e = &self.encoding;
         if !Grid::ALL.iter().any(|(g, _)| *g == e.steps_per_beat) {
-            return Err(format!(
-                "field `encoding.steps_per_beat` is {}, expected 2, 3, 4, 6 or 8",
-                e.steps_per_beat.steps_per_beat
-            ));
+            return Err(CardProblem::Grid(e.steps_per_beat.steps_per_beat));
         }
-        let vocab =
-            Vocabulary::from_tokens(e.vocabulary.clone()).map_err(|m| format!("field `encoding.vocabulary`: {m}"))?;
+        let vocab = Vocabulary::from_tokens(e.vocabulary.clone()).map_err(CardProblem::Vocabulary)?;
         let (lo, hi) = vocab.pitch_range();
         if e.pitch_range != [lo, hi] {
-            return Err(format!(
-                "field `encoding.pitch_range` is {:?}, but the vocabulary covers [{lo}, {hi}]",
-                e.pitch_range
-            ));
+            return Err(CardProblem::PitchRange { given: e.pitch_range, lo, hi });
         }
         if e.kind == EncodingKind::Melody && e.vocabulary.iter().any(|t| t.pitches().len() > 1) {
-            return Err("field `encoding.vocabulary` holds chords, but `encoding.kind` is melody".into());
+            return Err(CardProblem::ChordsInMelody);
         }
         let o = &self.onnx;
         if o.layers == 0 || o.hidden_size == 0 || o.embedding_size == 0 {
-            return Err("fields `onnx.layers`, `onnx.hidden_size` and `onnx.embedding_size` must be positive".into());
+            return Err(CardProblem::NoNetwork);
         }
         if o.file.is_empty() {
-            return Err("field `onnx.file` is empty".into());
+            return Err(CardProblem::NoFile);
         }
-        for spec in o.inputs.iter().chain(&o.outputs) {
-            if spec.name.is_empty() {
-                return Err("an `onnx` input or output has an empty `name`".into());
-            }
+        if o.inputs.iter().chain(&o.outputs).any(|spec| spec.name.is_empty()) {
+            return Err(CardProblem::UnnamedTensor);
         }
         if let Some(logits) = o.outputs.iter().find(|s| s.name == "logits") {
-            if let Some(Dim::Fixed(v)) = logits.shape.last() {
-                if *v as usize != vocab.len() {
-                    return Err(format!(
-                        "field `onnx.outputs`: `logits` has {v} classes but the vocabulary has {} tokens",
-                        vocab.len()
-                    ));
+            if let Some(&Dim::Fixed(classes)) = logits.shape.last() {
+                if classes as usize != vocab.len() {
+                    return Err(CardProblem::Classes { classes, tokens: vocab.len() });
                 }
             }
         }
@@ -280,7 +300,7 @@ pub(crate) mod tests {
         let mut v: serde_json::Value = serde_json::from_str(&json).unwrap();
         v["onnx"]["outputs"][0]["shape"][2] = 7.into();
         let e = ModelCard::from_json(&v.to_string(), p).unwrap_err();
-        assert!(e.problem.contains("logits"), "{e}");
+        assert!(e.problem.to_string().contains("logits"), "{e}");
 
         let mut v: serde_json::Value = serde_json::from_str(&json).unwrap();
         v["encoding"]["steps_per_beat"] = "four".into();
@@ -289,11 +309,11 @@ pub(crate) mod tests {
         let mut v: serde_json::Value = serde_json::from_str(&json).unwrap();
         v["encoding"]["vocabulary"][3] = "60.64".into();
         let e = ModelCard::from_json(&v.to_string(), p).unwrap_err();
-        assert!(e.problem.contains("vocabulary"), "{e}");
+        assert!(e.problem.to_string().contains("vocabulary"), "{e}");
 
         let mut v: serde_json::Value = serde_json::from_str(&json).unwrap();
         v["format"] = "something-else".into();
-        assert!(ModelCard::from_json(&v.to_string(), p).unwrap_err().problem.contains("format"));
+        assert!(ModelCard::from_json(&v.to_string(), p).unwrap_err().problem.to_string().contains("format"));
 
         assert!(ModelCard::from_json("{", p).is_err());
         assert!(ModelCard::load(Path::new("/nonexistent/m.json"))

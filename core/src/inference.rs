@@ -89,7 +89,7 @@ pub fn runtime_candidates(extra: &[PathBuf]) -> Vec<PathBuf> {
     out
 }
 
-static RUNTIME: OnceLock<Result<(ort::environment::Environment, PathBuf), String>> = OnceLock::new();
+static RUNTIME: OnceLock<Result<(ort::environment::Environment, PathBuf), ModelError>> = OnceLock::new();
 
 /// ONNX Runtime's own telemetry (a device id and queued events under
 /// `~/.cache/Microsoft/DeveloperTools/`) stays off: its switch is an environment variable
@@ -113,23 +113,20 @@ pub fn init_runtime(extra_dirs: &[PathBuf]) -> Result<PathBuf, ModelError> {
         let candidates = runtime_candidates(extra_dirs);
         let Some(path) = candidates.iter().find(|p| p.is_file()).cloned() else {
             let looked: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
-            return Err(format!(
+            return Err(ModelError::Runtime(format!(
                 "library not found (run `cargo xtask ort`, or set ORT_DYLIB_PATH); looked for: {}",
                 looked.join(", ")
-            ));
+            )));
         };
         disable_telemetry();
-        let builder = ort::init_from(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let env = builder
-            .with_name("continuo")
-            .with_telemetry(false)
-            .build()
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        Ok((env, path))
+        let failed = |e: &dyn std::fmt::Display| ModelError::Runtime(format!("{}: {e}", path.display()));
+        let builder = ort::init_from(&path).map_err(|e| failed(&e))?;
+        let env = builder.with_name("continuo").with_telemetry(false).build().map_err(|e| failed(&e))?;
+        Ok((env, path.clone()))
     });
     match outcome {
         Ok((_, path)) => Ok(path.clone()),
-        Err(e) => Err(ModelError::Runtime(e.clone())),
+        Err(e) => Err(e.clone()),
     }
 }
 
@@ -400,7 +397,7 @@ impl ContinuationModel {
         self.step.token.extract_tensor_mut().1[0] = id as i64;
         self.step.metre.extract_tensor_mut().1.copy_from_slice(&metre);
         self.step.lookback.extract_tensor_mut().1.copy_from_slice(&lookback);
-        run_bound(&self.session, &self.step.binding).map_err(|e| onnx_err(&self.path, e))?;
+        run_bound(&self.session, &self.step.binding, &self.path)?;
         self.logits.copy_from_slice(self.step.logits.extract_tensor().1);
         self.h.extract_tensor_mut().1.copy_from_slice(self.step.hn.extract_tensor().1);
         self.c.extract_tensor_mut().1.copy_from_slice(self.step.cn.extract_tensor().1);
@@ -410,8 +407,8 @@ impl ContinuationModel {
 
 /// Runs `session` on its bound inputs and outputs, and nothing else: ort's `run_binding`
 /// also fetches the bound outputs back as new values (an allocation and a reference count
-/// each), which a step reads from its own tensors anyway.
-fn run_bound(session: &Session, binding: &IoBinding) -> Result<(), String> {
+/// each), which a step reads from its own tensors anyway. An error names the model's `path`.
+fn run_bound(session: &Session, binding: &IoBinding, path: &Path) -> Result<(), ModelError> {
     use ort::AsPointer;
     let api = ort::api();
     // SAFETY: both pointers come from live ort objects borrowed for the call; the session
@@ -424,6 +421,6 @@ fn run_bound(session: &Session, binding: &IoBinding) -> Result<(), String> {
         }
         let message = std::ffi::CStr::from_ptr((api.GetErrorMessage)(status.0)).to_string_lossy().into_owned();
         (api.ReleaseStatus)(status.0);
-        Err(message)
+        Err(onnx_err(path, message))
     }
 }
