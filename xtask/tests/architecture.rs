@@ -1,11 +1,14 @@
 //! The workspace's shape, checked: no import circle among the modules of any crate (a module
-//! names another as `crate::name`, outside comments and its tests), and every module is named
-//! in the architecture page, `docs/ARCHITECTURE.md`.
+//! names another as `crate::name`, outside comments and its tests), every module is named in
+//! the architecture page, `docs/ARCHITECTURE.md`, and no function outside tests is longer
+//! than [`LONGEST_FUNCTION`] lines.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 const CRATES: [&str; 4] = ["core", "trainer", "plugin", "xtask"];
+/// The most lines a function may take, from `fn` to its closing brace.
+const LONGEST_FUNCTION: usize = 80;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -113,4 +116,67 @@ fn every_module_is_named_in_the_architecture_page() {
             assert!(named, "docs/ARCHITECTURE.md does not name {krate}'s module `{module}`");
         }
     }
+}
+
+/// Every `.rs` file under `dir`.
+fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap().map(Result::unwrap) {
+        let path = entry.path();
+        if path.is_dir() {
+            sources(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// The functions of `source` (before its `#[cfg(test)]` part) longer than `limit` lines, by
+/// name and length: a function runs from its `fn` line to the first line after it that
+/// closes a brace at the `fn` line's indentation.
+fn long_functions(source: &str, limit: usize) -> Vec<(String, usize)> {
+    let lines: Vec<&str> = source.lines().take_while(|l| l.trim() != "#[cfg(test)]").collect();
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let mut long = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let words: Vec<&str> = lines[i].split_whitespace().take_while(|w| !w.contains('(')).collect();
+        let Some(at) = words.iter().position(|w| *w == "fn") else {
+            i += 1;
+            continue;
+        };
+        let name = lines[i].split("fn ").nth(1).unwrap_or("").split(['(', '<']).next().unwrap_or("").to_string();
+        let Some(open) = (i..lines.len()).find(|&j| lines[j].trim_end().ends_with(['{', ';'])) else { break };
+        if at > 0 && words[..at].iter().any(|w| w.starts_with("//")) || lines[open].trim_end().ends_with(';') {
+            i = open + 1;
+            continue;
+        }
+        let close = (open + 1..lines.len())
+            .find(|&j| indent(lines[j]) == indent(lines[i]) && lines[j].trim_start().starts_with('}'))
+            .unwrap_or(lines.len() - 1);
+        if close - i + 1 > limit {
+            long.push((name, close - i + 1));
+        }
+        i = close + 1;
+    }
+    long
+}
+
+#[test]
+fn no_function_is_longer_than_the_limit() {
+    for krate in CRATES {
+        let mut files = Vec::new();
+        sources(&root().join(krate).join("src"), &mut files);
+        for file in files {
+            let long = long_functions(&std::fs::read_to_string(&file).unwrap(), LONGEST_FUNCTION);
+            assert!(long.is_empty(), "{}: functions over {LONGEST_FUNCTION} lines: {long:?}", file.display());
+        }
+    }
+}
+
+#[test]
+fn the_length_check_finds_a_long_function() {
+    let body = "    x += 1;\n".repeat(5);
+    let source = format!("/// doc\npub fn long(x: &mut i32) {{\n{body}}}\n\nfn short() {{}}\nfn declared();\n");
+    assert_eq!(long_functions(&source, 6), vec![("long".to_string(), 7)]);
+    assert!(long_functions(&source, 7).is_empty());
 }
