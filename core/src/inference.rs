@@ -130,6 +130,31 @@ pub fn init_runtime(extra_dirs: &[PathBuf]) -> Result<PathBuf, ModelError> {
     }
 }
 
+/// The largest network a card may claim when the graph does not fix its state's shape.
+const MAX_LAYERS: u32 = 16;
+const MAX_HIDDEN: u32 = 16_384;
+
+/// The card's state size against the graph's own `h0` shape [layers, 1, hidden], before
+/// anything of that size is allocated: a card that claims another (or a huge) network is
+/// an error, not an abort of the host.
+fn check_state_shape(session: &Session, card: &ModelCard, onnx: &Path) -> Result<(), ModelError> {
+    let (layers, hidden) = (card.onnx.layers, card.onnx.hidden_size);
+    let graph: Option<Vec<i64>> =
+        session.inputs().iter().find(|o| o.name() == "h0").and_then(|o| o.dtype().tensor_shape().map(|s| s.to_vec()));
+    let fits = match graph.as_deref() {
+        Some(&[l, 1, h]) if l > 0 && h > 0 => l == layers as i64 && h == hidden as i64,
+        _ => layers <= MAX_LAYERS && hidden <= MAX_HIDDEN,
+    };
+    if fits {
+        return Ok(());
+    }
+    let why = match graph {
+        Some(shape) => format!("the card says {layers} layers of {hidden} units, the graph's `h0` is {shape:?}"),
+        None => format!("the card says {layers} layers of {hidden} units, more than {MAX_LAYERS} of {MAX_HIDDEN}"),
+    };
+    Err(ModelError::Mismatch { path: onnx.to_path_buf(), why })
+}
+
 /// A loaded model with its LSTM state.
 pub struct ContinuationModel {
     card: ModelCard,
@@ -247,6 +272,7 @@ impl ContinuationModel {
                 }
             }
         }
+        check_state_shape(&session, &card, onnx)?;
         let (layers, hidden) = (card.onnx.layers as usize, card.onnx.hidden_size as usize);
         let state =
             |_| Tensor::from_array(([layers, 1, hidden], vec![0f32; layers * hidden])).map_err(|e| onnx_err(onnx, e));
@@ -260,7 +286,7 @@ impl ContinuationModel {
         let song_end = vocab.id(&crate::Token::SongEnd).expect("every vocabulary holds `/`");
         let step = StepBinding::new(&session, &h, &c, layers, hidden, vocab.len(), (metre, lookback))
             .map_err(|e| onnx_err(onnx, e))?;
-        Ok(ContinuationModel {
+        let mut model = ContinuationModel {
             h,
             c,
             step,
@@ -272,7 +298,29 @@ impl ContinuationModel {
             session,
             metre,
             lookback: lookback.then(|| Lookback::new(song_end)),
-        })
+        };
+        model.check_first_steps(song_end)?;
+        Ok(model)
+    }
+
+    /// A few steps from a fresh state (`/` and the first tokens of the vocabulary), before the
+    /// model may play: a model whose weights are not numbers (or blow up) is refused here,
+    /// where the one playing can keep playing, instead of answering with silence or noise.
+    /// (One step is not enough: from a zero state, infinite recurrent weights meet only
+    /// zeros.) Leaves the state fresh.
+    fn check_first_steps(&mut self, song_end: u32) -> Result<(), ModelError> {
+        let v = self.vocab.len() as u32;
+        let ids = [song_end, 0, 1 % v, 2 % v, 3 % v];
+        let logits = self.feed_all_at(&ids, &[crate::metre::UNKNOWN; 5])?;
+        let bad = logits.iter().find(|x| !x.is_finite()).copied();
+        self.reset();
+        match bad {
+            Some(x) => Err(ModelError::Mismatch {
+                path: self.path.clone(),
+                why: format!("its first steps give a logit of {x}: weights that are not numbers, or that blow up"),
+            }),
+            None => Ok(()),
+        }
     }
 
     /// Whether the model is metre-aware (takes each step's metre rows).

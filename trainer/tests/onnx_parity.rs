@@ -170,3 +170,40 @@ fn a_lookback_model_matches_the_reference() {
     assert!(agree(&weights.forward(&no_lookback, &mut state), &reference, 1e-4).is_err(), "the lookback counts");
     assert_eq!(continuo_trainer::export::read_weights(&path).unwrap(), weights);
 }
+
+/// A model whose weights are not numbers is refused at load, saying so, instead of playing
+/// silence or noise (issue #24): NaN output biases, infinite output weights. (Not yet:
+/// NaN or infinite recurrent weights, which ONNX Runtime's LSTM turns into finite,
+/// saturated gates.)
+#[test]
+fn a_model_whose_weights_are_not_numbers_is_refused_at_load() {
+    let mut nan = LstmWeights::random(20, 8, 16, 1, 6);
+    nan.out_b[3] = f32::NAN;
+    let mut infinite = LstmWeights::random(20, 8, 16, 1, 6);
+    infinite.out_w[5] = f32::INFINITY;
+    for (weights, name) in [(nan, "nan"), (infinite, "infinite")] {
+        let (_dir, path) = export(&weights, name);
+        let err = ContinuationModel::load(&path).unwrap_err();
+        assert!(matches!(err, ModelError::Mismatch { .. }), "{name}: {err}");
+        assert!(err.to_string().contains("not numbers") && err.to_string().contains(&format!("{name}.onnx")), "{err}");
+    }
+}
+
+/// A card that claims another network than its graph's (or a huge one) is an error before
+/// anything of that size is allocated, not an abort of the host (issue #24).
+#[test]
+fn a_card_that_claims_another_network_is_refused_before_allocating() {
+    let weights = LstmWeights::random(20, 8, 16, 1, 7);
+    for (layers, hidden) in [(1u64, 17u64), (40_000, 1_000_000_000), (2, 16)] {
+        let (_dir, path) = export(&weights, "claims");
+        let card_path = continuo_core::card::card_path_for(&path);
+        let mut card: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&card_path).unwrap()).unwrap();
+        card["onnx"]["layers"] = layers.into();
+        card["onnx"]["hidden_size"] = hidden.into();
+        std::fs::write(&card_path, card.to_string()).unwrap();
+        let err = ContinuationModel::load(&path).unwrap_err();
+        assert!(matches!(err, ModelError::Mismatch { .. }), "{layers} x {hidden}: {err}");
+        assert!(err.to_string().contains("`h0`"), "{err}");
+    }
+}
+
