@@ -59,7 +59,8 @@ impl Voices {
     }
 
     /// Play one step: an onset ends what sounds and starts its pitches (shifted by
-    /// `transpose`, kept in MIDI's range), a rest ends what sounds, a hold changes nothing.
+    /// `transpose`, folded back into MIDI's range by octaves), a rest ends what sounds, a
+    /// hold changes nothing.
     pub fn play(
         &mut self,
         token: StepToken,
@@ -76,14 +77,52 @@ impl Voices {
                 self.all_off(sample, out);
                 self.channel = channel;
                 for &p in token.pitches() {
-                    let pitch = p as i32 + transpose;
+                    let pitch = in_range(p as i32 + transpose);
                     let free = |p: usize| !self.sounding[p] && self.player[p] & (1 << (channel & 15)) == 0;
-                    if (0..128).contains(&pitch) && free(pitch as usize) {
+                    if free(pitch as usize) {
                         self.sounding[pitch as usize] = true;
                         out.push(NoteEvent::On { sample, channel, pitch: pitch as u8, velocity: velocity.max(1) });
                     }
                 }
             }
         }
+    }
+}
+
+/// `pitch` moved by octaves into MIDI's range, 0..=127 (the Octave control may shift an
+/// answer past it; its notes are then played an octave or more nearer, not dropped).
+fn in_range(pitch: i32) -> i32 {
+    match pitch {
+        ..0 => pitch.rem_euclid(12),
+        128.. => 116 + (pitch - 116).rem_euclid(12),
+        _ => pitch,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use continuo_core::Token;
+
+    #[test]
+    fn notes_shifted_out_of_midis_range_fold_back_by_octaves() {
+        let mut voices = Voices::default();
+        let mut out = EventSink::with_capacity(16);
+        let chord = StepToken::from_token(&Token::Onset(vec![5, 60, 120]));
+        voices.play(chord, 0, 0, 90, 36, &mut out);
+        let pitches = |out: &EventSink| -> Vec<u8> {
+            out.events()
+                .iter()
+                .filter_map(|e| if let NoteEvent::On { pitch, .. } = e { Some(*pitch) } else { None })
+                .collect()
+        };
+        // 5 + 36 = 41 and 60 + 36 = 96 as they are; 120 + 36 = 156 folds to 120 (C).
+        assert_eq!(pitches(&out), [41, 96, 120]);
+        out.clear();
+        voices.play(chord, 1, 0, 90, -36, &mut out);
+        // 5 − 36 = −31 folds to 5 (F), 60 − 36 = 24, 120 − 36 = 84.
+        assert_eq!(pitches(&out), [5, 24, 84]);
+        assert!((0..=127).all(|p| in_range(p) == p) && (-300..400).all(|p| (0..=127).contains(&in_range(p))));
+        assert!((-300..400).all(|p| (in_range(p) - p).rem_euclid(12) == 0), "the pitch class stays");
     }
 }

@@ -206,4 +206,3 @@ fn a_card_that_claims_another_network_is_refused_before_allocating() {
         assert!(err.to_string().contains("`h0`"), "{err}");
     }
 }
-
