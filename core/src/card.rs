@@ -168,7 +168,13 @@ impl ModelCard {
         Ok(card)
     }
 
+    /// Read and validate the card in `path`, a regular file (a FIFO or a device would
+    /// block the reading thread; a host closing the plugin would wait on it).
     pub fn load(path: &Path) -> Result<ModelCard, CardError> {
+        if path.exists() && !crate::is_regular_file(path) {
+            let problem = CardProblem::Unreadable("not a regular file".into());
+            return Err(CardError { path: path.to_path_buf(), problem });
+        }
         let json = std::fs::read_to_string(path)
             .map_err(|e| CardError { path: path.to_path_buf(), problem: CardProblem::Unreadable(e.to_string()) })?;
         ModelCard::from_json(&json, path)

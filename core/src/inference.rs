@@ -238,6 +238,9 @@ impl ContinuationModel {
     /// worker steps one token at a time: per-call overhead matters, not parallelism).
     pub fn load(onnx: &Path) -> Result<ContinuationModel, ModelError> {
         let card = ModelCard::load(&card_path_for(onnx)).map_err(ModelError::Card)?;
+        if onnx.exists() && !crate::is_regular_file(onnx) {
+            return Err(onnx_err(onnx, "not a regular file"));
+        }
         init_runtime(&[])?;
         let env = &RUNTIME.get().expect("initialised above").as_ref().expect("checked above").0;
         let session = Session::builder(env)

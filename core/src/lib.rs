@@ -38,3 +38,10 @@ pub use key::{Key, Mode};
 pub use read_error::{ReadError, ReadProblem};
 pub use reader::read_music_file;
 pub use score::{Note, Score};
+
+/// Whether `path` is a regular file (following symbolic links): what the readers of models,
+/// cards and music ask before opening one, since opening a FIFO blocks until a writer comes.
+/// Never blocks itself (it reads the file's metadata only).
+pub fn is_regular_file(path: &std::path::Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.is_file())
+}

@@ -23,6 +23,9 @@ pub enum PluginError {
         #[source]
         source: std::io::Error,
     },
+    /// A FIFO, a device or a folder where a file was wanted (opening it could block).
+    #[error("{}: not a regular file", path.display())]
+    NotAFile { path: PathBuf },
     #[error("{}: not a SoundFont ({source})", path.display())]
     NotASoundFont {
         path: PathBuf,

@@ -54,6 +54,9 @@ fn find_default(folder: &Path) -> Option<PathBuf> {
 
 /// Read `path` and build its synthesiser for `sample_rate`; the error names the file.
 fn load(path: &Path, sample_rate: u32) -> Result<Loaded, PluginError> {
+    if path.exists() && !continuo_core::is_regular_file(path) {
+        return Err(PluginError::NotAFile { path: path.to_path_buf() });
+    }
     let file = std::fs::File::open(path).map_err(PluginError::io(path))?;
     let mut reader = std::io::BufReader::new(file);
     let font = SoundFont::new(&mut reader)
@@ -477,6 +480,21 @@ mod tests {
             panic!("an absent file loaded")
         };
         assert!(why.contains("absent.sf2"), "{why}");
+    }
+
+    /// A SoundFont path that is a FIFO is an error at once: the loader never blocks on it
+    /// (issue #24).
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_for_a_soundfont_is_an_error_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("font.sf2");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        let (done, result) = std::sync::mpsc::channel();
+        let path = fifo.clone();
+        std::thread::spawn(move || done.send(load(&path, 48_000).map(|_| ()).map_err(|e| e.to_string())));
+        let outcome = result.recv_timeout(std::time::Duration::from_secs(10)).expect("the loader blocked on a FIFO");
+        assert!(outcome.unwrap_err().contains("not a regular file"));
     }
 
     #[test]

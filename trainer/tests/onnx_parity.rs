@@ -206,3 +206,23 @@ fn a_card_that_claims_another_network_is_refused_before_allocating() {
         assert!(err.to_string().contains("`h0`"), "{err}");
     }
 }
+
+/// A model or card path that is a FIFO is an error at once, not a worker (and a host
+/// closing the plugin) blocked on it forever (issue #24).
+#[cfg(unix)]
+#[test]
+fn a_fifo_for_a_model_or_its_card_is_an_error_at_once() {
+    let weights = LstmWeights::random(20, 8, 16, 1, 8);
+    for fifo in ["model", "card"] {
+        let (dir, path) = export(&weights, "fifo");
+        let target = if fifo == "model" { path.clone() } else { continuo_core::card::card_path_for(&path) };
+        std::fs::remove_file(&target).unwrap();
+        assert!(std::process::Command::new("mkfifo").arg(&target).status().unwrap().success());
+        let (done, result) = std::sync::mpsc::channel();
+        std::thread::spawn(move || done.send(ContinuationModel::load(&path).map(|_| ()).map_err(|e| e.to_string())));
+        let outcome = result.recv_timeout(std::time::Duration::from_secs(10)).expect("load blocked on a FIFO");
+        let err = outcome.unwrap_err();
+        assert!(err.contains("not a regular file"), "{fifo}: {err}");
+        drop(dir);
+    }
+}
