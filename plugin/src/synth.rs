@@ -18,8 +18,10 @@ use std::sync::Arc;
 pub const VOICES: usize = 16;
 /// A released note is silent (−80 dB) after this long.
 pub const RELEASE_SECONDS: f32 = 0.3;
-/// Events one block can hand the synth; more are dropped.
+/// Events one block can hand the synth; more note-ons are dropped (see `Synth::queue`).
 pub const QUEUE: usize = 1024;
+/// Places of the queue that only note-offs may take.
+pub const OFF_ROOM: usize = 256;
 /// The string's delay line: long enough for MIDI note 24 (32.7 Hz) at 96 kHz.
 const MAX_DELAY: usize = 4096;
 /// The level below which a voice is silent and free.
@@ -95,7 +97,9 @@ impl Voice {
 /// The synthesiser: voices, the events of the block, and the settings.
 pub struct Synth {
     voices: Vec<Voice>,
-    queue: Vec<(usize, NoteEvent)>,
+    /// The block's events: (sample, order of arrival, event), and how many have arrived.
+    queue: Vec<(usize, u16, NoteEvent)>,
+    arrived: u16,
     sample_rate: f32,
     /// The per-sample factor of a releasing note.
     release: f32,
@@ -115,11 +119,12 @@ pub struct Synth {
 
 impl Synth {
     pub fn new(sample_rate: f32) -> Synth {
-        let mut queue = vec![(0, NoteEvent::Off { sample: 0, channel: 0, pitch: 0 }); QUEUE];
+        let mut queue = vec![(0, 0, NoteEvent::Off { sample: 0, channel: 0, pitch: 0 }); QUEUE];
         queue.clear();
         let mut synth = Synth {
             voices: (0..VOICES).map(|_| Voice::new()).collect(),
             queue,
+            arrived: 0,
             sample_rate: 48_000.0,
             release: 0.0,
             notes: 0,
@@ -161,11 +166,27 @@ impl Synth {
         self.voices.iter().filter(|v| v.active).count()
     }
 
-    /// Hand over a note event of this block (at its sample); other events are ignored.
+    /// Hand over a note event of this block (at its sample); other events are ignored. The
+    /// last [`OFF_ROOM`] places of the queue are kept for note-offs; a note-off that finds
+    /// the queue full takes back the queued note-ons of its pitch and releases the pitch at
+    /// once: a note never sticks.
     pub fn queue(&mut self, event: NoteEvent) {
-        if matches!(event, NoteEvent::On { .. } | NoteEvent::Off { .. }) && self.queue.len() < QUEUE {
-            self.queue.push((event.sample(), event));
+        let len = self.queue.len();
+        match event {
+            NoteEvent::On { .. } if len < QUEUE - OFF_ROOM => self.push(event),
+            NoteEvent::Off { .. } if len < QUEUE => self.push(event),
+            NoteEvent::Off { channel, pitch, .. } => {
+                let same = |e: &NoteEvent| matches!(*e, NoteEvent::On { channel: c, pitch: p, .. } if (c, p) == (channel, pitch));
+                self.queue.retain(|(_, _, e)| !same(e));
+                self.play(event);
+            }
+            _ => {}
         }
+    }
+
+    fn push(&mut self, event: NoteEvent) {
+        self.queue.push((event.sample(), self.arrived, event));
+        self.arrived = self.arrived.wrapping_add(1);
     }
 
     /// Every note fades out now (transport stop, bypass, voice off).
@@ -182,16 +203,19 @@ impl Synth {
         let len = left.len().min(right.len());
         let font_plays = self.patch == Patch::SoundFont && self.font.as_mut().is_some_and(|f| f.follow(self.program));
         self.now = if self.patch == Patch::SoundFont && !font_plays { Patch::EPiano } else { self.patch };
-        self.queue.sort_by_key(|&(sample, _)| sample);
+        // In time, and in order of arrival at one sample; an unstable sort, which never
+        // allocates, on a key that is unique.
+        self.queue.sort_unstable_by_key(|&(sample, order, _)| (sample, order));
         let mut at = 0;
         for i in 0..self.queue.len() {
-            let (sample, event) = self.queue[i];
+            let (sample, _, event) = self.queue[i];
             let until = sample.min(len);
             self.render_span(&mut left[at..until], &mut right[at..until]);
             at = at.max(until);
             self.play(event);
         }
         self.queue.clear();
+        self.arrived = 0;
         self.render_span(&mut left[at..len], &mut right[at..len]);
     }
 

@@ -860,3 +860,42 @@ fn a_phrase_and_its_answer_sound_through_the_voice_and_only_while_notes_play() {
         println!("{patch:?}: peak {peak:.3}, {heard} windows with notes heard, {silent} without silent");
     }
 }
+
+/// The voice takes thousands of events in one block without allocating (an unstable sort on
+/// a unique key), and note-offs past its queue still end their notes (issue #24).
+#[test]
+fn the_voice_takes_thousands_of_events_in_a_block_without_allocating_or_sticking() {
+    let mut synth = Synth::new(SR as f32);
+    let (mut left, mut right) = (vec![0.0f32; 512], vec![0.0f32; 512]);
+    let pitch = |k: usize| 36 + (k % 48) as u8;
+    AUDIO.with(|a| a.set(true));
+    let before = ALLOCATIONS.with(Cell::get);
+    for k in 0..1500 {
+        synth.queue(NoteEvent::On { sample: k % 256, channel: 0, pitch: pitch(k), velocity: 100 });
+    }
+    synth.render(&mut left, &mut right);
+    let played = left.iter().any(|x| *x != 0.0);
+    // The next block: 1,500 note-offs, more than the queue holds.
+    for k in 0..1500 {
+        synth.queue(NoteEvent::Off { sample: k % 256, channel: 0, pitch: pitch(k) });
+    }
+    synth.render(&mut left, &mut right);
+    let allocations = ALLOCATIONS.with(Cell::get) - before;
+    AUDIO.with(|a| a.set(false));
+    assert_eq!(allocations, 0, "rendering 3,000 events allocated");
+    assert!(played, "the voice played");
+    // A second later nothing sounds: every note ended.
+    for _ in 0..100 {
+        synth.render(&mut left, &mut right);
+    }
+    assert_eq!(synth.sounding(), 0, "notes stuck");
+    // Note-ons and their note-offs in one block past the queue: none sticks either.
+    for k in 0..1200 {
+        synth.queue(NoteEvent::On { sample: k % 200, channel: 0, pitch: pitch(k), velocity: 100 });
+        synth.queue(NoteEvent::Off { sample: 200 + k % 200, channel: 0, pitch: pitch(k) });
+    }
+    for _ in 0..100 {
+        synth.render(&mut left, &mut right);
+    }
+    assert_eq!(synth.sounding(), 0, "notes stuck after a block of ons and offs");
+}
