@@ -14,7 +14,9 @@ use continuo_core::midi::write_midi;
 use continuo_core::score::{TempoChange, DEFAULT_BPM};
 use continuo_core::song::{decode_tokens, ESTIMATION_PROFILE};
 use continuo_core::{Grid, Note, Score};
+use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -143,15 +145,46 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (yoe + era * 400 + (m <= 2) as i64, m, d)
 }
 
-/// Write `bytes` to `path` through a temporary file in the same folder, renamed into place:
-/// a failed write leaves no partial take.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let temporary = path.with_extension("mid.part");
-    let written = std::fs::write(&temporary, bytes).and_then(|()| std::fs::rename(&temporary, path));
-    if written.is_err() {
-        let _ = std::fs::remove_file(&temporary);
+/// Write `bytes` as the new file `path`, through a temporary file of this writer's own in the
+/// same folder (named by the process and a per-process count, so another instance's never
+/// collides), flushed to the disk, then linked into place only if no file has the name yet:
+/// a failed write leaves no partial take, and a take is never replaced (`AlreadyExists`).
+/// On a file system without hard links, it is renamed into place if the name is free.
+fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    static WRITES: AtomicU64 = AtomicU64::new(0);
+    let unique = format!("mid.{}-{}.part", std::process::id(), WRITES.fetch_add(1, Ordering::Relaxed));
+    let temporary = path.with_extension(unique);
+    let flushed = std::fs::File::create_new(&temporary).and_then(|mut f| {
+        f.write_all(bytes)?;
+        f.sync_all()
+    });
+    let placed = flushed.and_then(|()| match std::fs::hard_link(&temporary, path) {
+        Err(e) if e.kind() != ErrorKind::AlreadyExists && !path.exists() => std::fs::rename(&temporary, path),
+        linked => linked,
+    });
+    let _ = std::fs::remove_file(&temporary);
+    placed
+}
+
+/// Write `take` as a new file in `folder`, named by its time and the next free count after
+/// `count` (which it advances): another instance writing into the folder in the same
+/// millisecond takes another name, never this one's.
+fn write_take(folder: &Path, take: &Take, count: &mut usize) -> std::io::Result<PathBuf> {
+    let named = |e: std::io::Error, path: &Path| std::io::Error::new(e.kind(), format!("{}: {e}", path.display()));
+    std::fs::create_dir_all(folder).map_err(|e| named(e, folder))?;
+    let bytes = write_midi(&take.score);
+    loop {
+        *count += 1;
+        let path = folder.join(file_name(take.at, *count, take.kind));
+        match write_new(&path, &bytes) {
+            Err(e) if e.kind() == ErrorKind::AlreadyExists && *count < 1_000_000 => continue,
+            Err(e) => {
+                *count -= 1;
+                return Err(named(e, &path));
+            }
+            Ok(()) => return Ok(path),
+        }
     }
-    written
 }
 
 /// The writer thread's handle: takes go in, files come out in `folder`.
@@ -188,24 +221,18 @@ fn write_takes(folder: &Path, takes: &Receiver<Take>, status: &Mutex<TakesStatus
     while let Ok(take) = takes.recv() {
         pending.push(take);
         let mut error = None;
-        pending.retain(|take| {
-            let path = folder.join(file_name(take.at, count + 1, take.kind));
-            let written =
-                std::fs::create_dir_all(folder).and_then(|()| write_atomically(&path, &write_midi(&take.score)));
-            match written {
-                Ok(()) => {
-                    count += 1;
-                    let mut st = status.locked();
-                    match take.kind {
-                        TakeKind::Kept => st.kept += 1,
-                        TakeKind::Phrase => st.phrases += 1,
-                    }
-                    false
+        pending.retain(|take| match write_take(folder, take, &mut count) {
+            Ok(_) => {
+                let mut st = status.locked();
+                match take.kind {
+                    TakeKind::Kept => st.kept += 1,
+                    TakeKind::Phrase => st.phrases += 1,
                 }
-                Err(e) => {
-                    error = Some(format!("{}: {e}", path.display()));
-                    true
-                }
+                false
+            }
+            Err(e) => {
+                error = Some(e.to_string());
+                true
             }
         });
         let mut st = status.locked();
@@ -295,6 +322,26 @@ mod tests {
             std::fs::read_dir(&folder).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
         files.sort();
         assert!(files[0].ends_with("-0001-phrase.mid") && files[1].ends_with("-0002-kept.mid"), "{files:?}");
+    }
+
+    /// Two instances keeping takes in one folder at the same moment never overwrite each
+    /// other's (issue #24): each takes the next free name.
+    #[test]
+    fn two_writers_in_one_folder_never_overwrite_a_take() {
+        let temp = tempfile::tempdir().unwrap();
+        let folder = temp.path().join("takes");
+        let (first, second) = (TakeWriter::start(folder.clone()).unwrap(), TakeWriter::start(folder.clone()).unwrap());
+        let at = SystemTime::now();
+        for _ in 0..5 {
+            first.send(take_of(&history(), TakeKind::Kept, at).unwrap());
+            second.send(take_of(&history(), TakeKind::Kept, at).unwrap());
+        }
+        wait_for(&first, |s| s.kept == 5);
+        wait_for(&second, |s| s.kept == 5);
+        let files: Vec<String> =
+            std::fs::read_dir(&folder).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        assert_eq!(files.len(), 10, "{files:?}");
+        assert!(files.iter().all(|f| f.ends_with("-kept.mid")), "no temporary file is left: {files:?}");
     }
 
     fn wait_for(writer: &TakeWriter, done: impl Fn(&TakesStatus) -> bool) -> TakesStatus {
