@@ -140,12 +140,27 @@ fn set(state: &Mutex<LearnState>, to: LearnState, changed: &dyn Fn()) {
     changed();
 }
 
-/// The learnt model's file: `NAME-learnt-SECONDS.onnx` (the parent's name without an
-/// earlier `-learnt-…`), sorting by time.
-pub fn learnt_file(models: &Path, parent_name: &str, at: SystemTime) -> PathBuf {
+/// The learnt model's file, `NAME-learnt-SECONDS[-K].onnx` (the parent's name without an
+/// earlier `-learnt-…`; names sort by time), and its checkpoint folder beside it
+/// (`….runs`), reserved by creating that folder: two learnings in one second, in this
+/// instance or another, never share a name, and no existing model (one playing, say) is
+/// overwritten.
+pub fn reserve_learnt(models: &Path, parent_name: &str, at: SystemTime) -> std::io::Result<(PathBuf, PathBuf)> {
     let base = parent_name.split("-learnt-").next().unwrap_or(parent_name);
     let seconds = at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    models.join(format!("{base}-learnt-{seconds}.onnx"))
+    for k in 1..10_000 {
+        let name = if k == 1 { format!("{base}-learnt-{seconds}") } else { format!("{base}-learnt-{seconds}-{k}") };
+        let (out, work) = (models.join(format!("{name}.onnx")), models.join(format!("{name}.runs")));
+        if out.exists() {
+            continue;
+        }
+        match std::fs::create_dir(&work) {
+            Ok(()) => return Ok((out, work)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::new(std::io::ErrorKind::AlreadyExists, "no free name for the learnt model"))
 }
 
 /// Read the takes in the parent's encoding and fine-tune it on them, on a one-thread pool.
@@ -171,8 +186,8 @@ fn learn(
     let corpus = import(std::slice::from_ref(&job.takes), &options, &|_, _| {})?;
     let takes = corpus.songs.len();
     std::fs::create_dir_all(&job.models).map_err(PluginError::io(&job.models))?;
-    let out = learnt_file(&job.models, &parent.name, SystemTime::now());
-    let work = out.with_extension("runs");
+    let (out, work) =
+        reserve_learnt(&job.models, &parent.name, SystemTime::now()).map_err(PluginError::io(&job.models))?;
     let options = FinetuneOptions {
         parent: job.parent.clone(),
         out: out.clone(),
@@ -224,5 +239,27 @@ fn lowest_priority() {
         if libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) != 0 {
             libc::setpriority(libc::PRIO_PROCESS, 0, 19);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two learnings in one second (of this instance or another) never share a model name
+    /// or a checkpoint folder, and an existing model is never overwritten (issue #24).
+    #[test]
+    fn learnings_in_one_second_reserve_names_of_their_own() {
+        let models = tempfile::tempdir().unwrap();
+        let at = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let (first, first_work) = reserve_learnt(models.path(), "folk-melody", at).unwrap();
+        let (second, second_work) = reserve_learnt(models.path(), "folk-melody-learnt-17", at).unwrap();
+        assert_eq!(first.file_name().unwrap(), "folk-melody-learnt-1800000000.onnx");
+        assert_eq!(second.file_name().unwrap(), "folk-melody-learnt-1800000000-2.onnx");
+        assert!(first_work.is_dir() && second_work.is_dir() && first_work != second_work);
+        // A model of the next name exists already (one playing): it is passed over.
+        std::fs::write(models.path().join("folk-melody-learnt-1800000000-3.onnx"), b"playing").unwrap();
+        let (third, _) = reserve_learnt(models.path(), "folk-melody", at).unwrap();
+        assert_eq!(third.file_name().unwrap(), "folk-melody-learnt-1800000000-4.onnx");
     }
 }
