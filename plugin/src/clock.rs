@@ -32,6 +32,26 @@ pub struct HostTransport {
     pub loop_beats: Option<(f64, f64)>,
 }
 
+/// The furthest position taken as one (beats: about 15,000 years at 120 BPM; samples: 2^52).
+/// A host's position beyond it, or not a number, is read as missing: the clock carries on
+/// as for a host that gives none, and a position that comes back is a jump. Never an
+/// overflow.
+pub const MAX_BEATS: f64 = 1e12;
+pub const MAX_SAMPLES: i64 = 1 << 52;
+
+impl HostTransport {
+    /// The transport with every absurd position read as missing ([`MAX_BEATS`]).
+    pub fn sane(self) -> HostTransport {
+        let beat = |b: &f64| b.is_finite() && b.abs() <= MAX_BEATS;
+        HostTransport {
+            beat: self.beat.filter(beat),
+            sample: self.sample.filter(|s| s.unsigned_abs() <= MAX_SAMPLES as u64),
+            loop_beats: self.loop_beats.filter(|(from, to)| beat(from) && beat(to)),
+            ..self
+        }
+    }
+}
+
 /// A grid step this close (in samples) after a sample boundary is played on that sample:
 /// hosts give beat positions with rounding (CLAP's are fixed-point, 2^-31 beats), which
 /// must not push a step to the next sample.
@@ -168,6 +188,7 @@ impl Clock {
 
     /// The timing of a block of `len` samples on a grid of `steps_per_beat`.
     pub fn block(&mut self, host: HostTransport, sample_rate: f64, len: usize, steps_per_beat: u32) -> BlockTiming {
+        let host = host.sane();
         let reported = self.reported_beat(&host, sample_rate);
         let beats_per_sample = self.beats_per_sample(&host, reported, sample_rate);
         let step = 1.0 / steps_per_beat.max(1) as f64;

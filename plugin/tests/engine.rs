@@ -899,3 +899,31 @@ fn the_voice_takes_thousands_of_events_in_a_block_without_allocating_or_sticking
     }
     assert_eq!(synth.sounding(), 0, "notes stuck after a block of ons and offs");
 }
+
+/// Absurd host positions (a sample position near `i64::MAX`, a beat position of ±1e19, not
+/// a number, infinite, huge tempi) are a jump, not a panic (issue #24: the test builds check
+/// overflow), with notes held across them; afterwards the plugin answers on the grid again.
+#[test]
+fn absurd_host_positions_are_a_jump_not_a_panic() {
+    let mut host = Host::new(512, 120.0);
+    let notes = [NoteEvent::On { sample: 10, channel: 0, pitch: 60, velocity: 100 }];
+    let absurd = [
+        (Some(1e19), Some(i64::MAX - 100), Some(120.0)),
+        (Some(-1e19), Some(i64::MIN + 100), Some(120.0)),
+        (Some(f64::NAN), None, Some(f64::NAN)),
+        (Some(f64::INFINITY), Some(0), Some(1e300)),
+        (Some(9.2e18), Some(i64::MAX), Some(1e-300)),
+        (None, Some(i64::MAX), None),
+    ];
+    for (beat, sample, tempo) in absurd {
+        for block in 0..3 {
+            let transport = HostTransport { playing: true, tempo, beat, sample, loop_beats: None };
+            let input: &[NoteEvent] = if block == 0 { &notes } else { &[] };
+            host.sink.clear();
+            host.engine.process(transport, host.rate, 512, input, &host.settings, &mut host.sink);
+        }
+    }
+    host.locate(0.0);
+    host.run((46.0 * host.samples_per_beat()) as u64, &eight_bars());
+    assert!(!host.answer_events().is_empty(), "no answer after absurd positions");
+}
