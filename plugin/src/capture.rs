@@ -124,6 +124,18 @@ impl Capture {
         self.ended_now = true;
     }
 
+    /// All Notes Off, All Sound Off: the pedal is up and every note held (by a key or the
+    /// pedal) ends at `step` (`ended` gets each); the phrase then ends after its gap as usual.
+    pub fn all_notes_off(&mut self, step: i64, mut ended: impl FnMut(HeardNote)) {
+        self.pedal = false;
+        for pitch in 0..128u8 {
+            self.sustained[pitch as usize] = false;
+            if let Some(note) = self.end_note(step, pitch) {
+                ended(note);
+            }
+        }
+    }
+
     fn end_note(&mut self, step: i64, pitch: u8) -> Option<HeardNote> {
         let (start, velocity) = self.held.get_mut(pitch.min(127) as usize).and_then(Option::take)?;
         if self.phrase.len == PHRASE_CAPACITY {
@@ -177,6 +189,24 @@ impl Capture {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// All Notes Off ends a key held and a note held by the pedal, and lifts the pedal, so
+    /// the phrase ends after its gap (issue #24).
+    #[test]
+    fn all_notes_off_ends_held_keys_and_lifts_the_pedal() {
+        let mut c = Capture::default();
+        c.note_on(0, 60, 100);
+        c.pedal(1, true, |_| {});
+        c.note_on(2, 64, 100);
+        assert_eq!(c.note_off(3, 64), None, "the pedal holds 64");
+        let mut ended = Vec::new();
+        c.all_notes_off(6, |n| ended.push((n.pitch, n.steps)));
+        assert_eq!(ended, [(60, 6), (64, 4)]);
+        assert!(!c.holding() && c.phrase_ended(14, 8));
+        // The pedal is up: a key released now ends its note.
+        c.note_on(20, 67, 100);
+        assert!(c.note_off(22, 67).is_some());
+    }
 
     #[test]
     fn phrases_end_after_a_gap_with_nothing_held() {

@@ -250,9 +250,13 @@ impl Engine {
         self.pending = None;
     }
 
-    /// Forget the clock too (activation, reset).
+    /// Forget the clock too, the pedal, and the keys the player held (activation, reset):
+    /// nothing held before stays held after.
     pub fn reset(&mut self, out: &mut EventSink) {
         self.stop_all(0, out);
+        self.capture.all_notes_off(0, |_| {});
+        self.capture.clear();
+        self.voices.forget_player();
         self.clock.reset();
     }
 
@@ -320,6 +324,12 @@ impl Engine {
         if settings.pass_through {
             self.voices.pass_through(event, out);
             out.push_passed(event);
+        }
+        if event.all_off() {
+            // All Notes Off, All Sound Off: no key or pedal of the player's stays held.
+            self.voices.forget_player();
+            let (link, status) = (&self.link, self.status);
+            self.capture.all_notes_off(step, |note| tell_worker(link, status, note));
         }
         if !listened {
             return;

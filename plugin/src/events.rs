@@ -73,6 +73,11 @@ impl NoteEvent {
     }
 
     /// The sustain pedal: `Some(down)` for a CC64 message.
+    /// Whether this is All Sound Off (CC 120) or All Notes Off (CC 123), on any channel.
+    pub fn all_off(&self) -> bool {
+        matches!(*self, NoteEvent::Midi { bytes: [status, 120 | 123, _], .. } if status & 0xf0 == 0xb0)
+    }
+
     pub fn pedal(&self) -> Option<bool> {
         match *self {
             NoteEvent::Midi { bytes: [status, SUSTAIN_CC, value], .. } if status & 0xf0 == 0xb0 => Some(value >= 64),

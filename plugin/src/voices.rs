@@ -39,6 +39,12 @@ impl Voices {
         }
     }
 
+    /// The player holds no key any more (All Notes Off, a reset): the answer may play every
+    /// pitch again. Nothing is sent (the player's own controller passes through).
+    pub fn forget_player(&mut self) {
+        self.player = [0; 128];
+    }
+
     /// End every note of the player's that passed through and is still held, at `sample`.
     pub fn release_player(&mut self, sample: usize, out: &mut EventSink) {
         for pitch in 0..128u8 {
@@ -103,6 +109,21 @@ fn in_range(pitch: i32) -> i32 {
 mod tests {
     use super::*;
     use continuo_core::Token;
+
+    /// A key the player held before All Notes Off or a reset no longer keeps the answer off
+    /// its pitch (issue #24).
+    #[test]
+    fn a_forgotten_key_frees_its_pitch_for_the_answer() {
+        let mut voices = Voices::default();
+        let mut out = EventSink::with_capacity(16);
+        voices.pass_through(NoteEvent::On { sample: 0, channel: 0, pitch: 60, velocity: 90 }, &mut out);
+        let c = StepToken::from_token(&Token::Onset(vec![60]));
+        voices.play(c, 1, 0, 90, 0, &mut out);
+        assert!(out.events().iter().all(|e| !matches!(e, NoteEvent::On { sample: 1, .. })), "held by the player");
+        voices.forget_player();
+        voices.play(c, 2, 0, 90, 0, &mut out);
+        assert!(out.events().iter().any(|e| matches!(e, NoteEvent::On { sample: 2, pitch: 60, .. })));
+    }
 
     #[test]
     fn notes_shifted_out_of_midis_range_fold_back_by_octaves() {

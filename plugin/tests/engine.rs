@@ -927,3 +927,39 @@ fn absurd_host_positions_are_a_jump_not_a_panic() {
     host.run((46.0 * host.samples_per_beat()) as u64, &eight_bars());
     assert!(!host.answer_events().is_empty(), "no answer after absurd positions");
 }
+
+/// A key and the pedal held down, then All Notes Off (CC 123): the phrase ends after its gap
+/// and is answered. Before, the held key and pedal kept the phrase open forever (issue #24).
+#[test]
+fn all_notes_off_ends_a_phrase_held_by_a_key_and_the_pedal() {
+    for cc in [123u8, 120] {
+        let mut host = Host::new(512, 120.0);
+        let beats_per_block = 512.0 * 120.0 / 60.0 / host.rate;
+        let mut asked = false;
+        for block in 0..200i64 {
+            let input = match block {
+                2 => vec![
+                    NoteEvent::On { sample: 0, channel: 0, pitch: 60, velocity: 100 },
+                    NoteEvent::Midi { sample: 10, bytes: [0xb0, 64, 127] },
+                ],
+                20 => vec![NoteEvent::Midi { sample: 0, bytes: [0xb0, cc, 0] }],
+                _ => vec![],
+            };
+            let beat = block as f64 * beats_per_block;
+            let transport = HostTransport {
+                playing: true,
+                tempo: Some(120.0),
+                beat: Some(beat),
+                sample: Some(block * 512),
+                loop_beats: None,
+            };
+            host.sink.clear();
+            host.engine.process(transport, host.rate, 512, &input, &host.settings, &mut host.sink);
+            if block < 20 {
+                assert!(host.link.requests.is_empty(), "CC {cc}: asked before the key was let go");
+            }
+            asked |= !host.link.requests.is_empty();
+        }
+        assert!(asked, "CC {cc}: the phrase never ended");
+    }
+}
