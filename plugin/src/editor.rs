@@ -26,7 +26,7 @@ use nice_plug::prelude::{Param, ParamPtr, ParamSetter, Params, ResizeHint};
 use nice_plug_egui::widgets::ParamSlider;
 use nice_plug_egui::{create_egui_editor, EguiEditor, EguiEditorState, EguiNiceSettings, NiceEguiApp};
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -100,16 +100,21 @@ fn state_word(model: bool, error: bool, answering: bool, bypassed: bool) -> (&'s
 }
 
 /// The health line: steps the worker was late for (held instead), events dropped because a
-/// block held more than the plugin keeps, and steps where the model did not know the music
-/// and the guard kept it in key, since the plugin was loaded.
-fn health(late_steps: u64, dropped_events: u64, guarded_steps: u64) -> String {
-    let count = |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+/// block held more than the plugin keeps, notes and steps lost to a full queue between the
+/// threads, and steps where the model did not know the music and the guard kept it in key,
+/// since the plugin was loaded.
+fn health(h: &crate::link::Health) -> String {
+    let count = |n: &AtomicU64, one: &str, many: &str| {
+        let n = n.load(Ordering::Relaxed);
+        format!("{n} {}", if n == 1 { one } else { many })
+    };
     format!(
-        "Health: {} late (held while the model caught up), {} dropped (too many in one block), {} unsure \
-         (unlike anything the model learnt: kept in key)",
-        count(late_steps, "step", "steps"),
-        count(dropped_events, "event", "events"),
-        count(guarded_steps, "step", "steps")
+        "Health: {} late (held while the model caught up), {} dropped (too many in one block), {} lost \
+         (a queue between the threads was full), {} unsure (unlike anything the model learnt: kept in key)",
+        count(&h.late_steps, "step", "steps"),
+        count(&h.dropped_events, "event", "events"),
+        count(&h.lost, "note or step", "notes or steps"),
+        count(&h.guarded_steps, "step", "steps")
     )
 }
 
@@ -499,11 +504,7 @@ impl App {
 
     /// Below the controls: health, the session memory, the takes, learning, the files.
     fn details(&mut self, ui: &mut egui::Ui) {
-        ui.label(health(
-            self.link.health.late_steps.load(Ordering::Relaxed),
-            self.link.health.dropped_events.load(Ordering::Relaxed),
-            self.link.health.guarded_steps.load(Ordering::Relaxed),
-        ));
+        ui.label(health(&self.link.health));
         ui.horizontal_wrapped(|ui| {
             ui.label(format!(
                 "Session memory: {} tokens heard and played, blended at {:.2}",

@@ -185,10 +185,12 @@ fn prefaulted<T: Clone>(capacity: usize, fill: T) -> Vec<T> {
 }
 
 /// In continuous mode, a note the player finished goes to the worker. A full queue drops
-/// it: the worker is far behind anyway.
+/// it (the worker is far behind anyway), and the health line counts it.
 fn tell_worker(link: &Link, status: Status, note: crate::capture::HeardNote) {
     if let Status::Continuing { .. } = status {
-        let _ = link.heard.push(Heard { generation: link.current_generation(), note });
+        if link.heard.push(Heard { generation: link.current_generation(), note }).is_err() {
+            link.health.lost.fetch_add(1, Ordering::Relaxed);
+        }
     }
 }
 
@@ -528,6 +530,18 @@ mod tests {
 
     const SR: f64 = 48_000.0;
     const BLOCK: usize = 1500; // a quarter of a 16th note at 120 BPM
+
+    /// The player's notes that the worker's full queue cannot take are counted for the
+    /// health line, not dropped silently (issue #24).
+    #[test]
+    fn notes_a_full_queue_cannot_take_are_counted() {
+        let link = Link::new();
+        let note = crate::capture::HeardNote { step: 0, steps: 1, pitch: 60, velocity: 100 };
+        for _ in 0..crate::link::HEARD_QUEUE + 10 {
+            tell_worker(&link, Status::Continuing { start: 0 }, note);
+        }
+        assert_eq!(link.health.lost.load(Ordering::Relaxed), 10);
+    }
 
     /// Run blocks from `from` to `to` beats at 120 BPM; `events` are (beat, event) with the
     /// event's sample replaced. Returns every event sent.

@@ -88,6 +88,9 @@ pub struct Health {
     pub late_steps: AtomicU64,
     /// Events dropped because a block held more than the plugin keeps.
     pub dropped_events: AtomicU64,
+    /// What a full queue between the threads could not take: the player's notes for the
+    /// worker (continuous mode), steps of a take for loop mode, the voice's note-ons.
+    pub lost: AtomicU64,
     /// Steps the sampling guard took over because the model was near-uniform (the music was
     /// unlike anything it learnt), since the model was loaded.
     pub guarded_steps: AtomicU64,

@@ -207,6 +207,7 @@ impl Continuo {
             }
         }
         self.synth.render(left, right);
+        self.link.health.lost.fetch_add(self.synth.take_dropped() as u64, Ordering::Relaxed);
     }
 
     fn settings(&self, transport: &Transport) -> Settings {

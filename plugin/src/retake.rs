@@ -72,7 +72,7 @@ fn regenerate(slot: &mut Slot, link: &Link, shared: &Shared) -> Result<(), Plugi
 }
 
 /// Send a take's tokens to the audio thread for loop mode (waiting, a second at most, while
-/// its queue is full).
+/// its queue is full; what is not sent then counts as lost on the health line).
 fn send_loop_take(link: &Link, tokens: &[Token]) {
     let len = tokens.len().min(TAKE_CAPACITY).min(u16::MAX as usize);
     for (index, token) in tokens[..len].iter().enumerate() {
@@ -80,10 +80,27 @@ fn send_loop_take(link: &Link, tokens: &[Token]) {
         let waited = Instant::now();
         while let Err(back) = link.loop_take.push(step) {
             if link.shutdown.load(Ordering::Acquire) || waited.elapsed() > Duration::from_secs(1) {
+                link.health.lost.fetch_add((len - index) as u64, Ordering::Relaxed);
                 return;
             }
             step = back;
             std::thread::park_timeout(JUST_IN_TIME_CHECK);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Steps of a take that the audio thread's full loop queue cannot take, after a second
+    /// of waiting, are counted for the health line (issue #24).
+    #[test]
+    fn steps_a_full_loop_queue_cannot_take_are_counted() {
+        let link = Link::new();
+        let rest = LoopStep { index: 0, len: 1, token: StepToken::Rest };
+        while link.loop_take.push(rest).is_ok() {}
+        send_loop_take(&link, &vec![Token::Rest; 10]);
+        assert_eq!(link.health.lost.load(Ordering::Relaxed), 10);
     }
 }

@@ -100,6 +100,8 @@ pub struct Synth {
     /// The block's events: (sample, order of arrival, event), and how many have arrived.
     queue: Vec<(usize, u16, NoteEvent)>,
     arrived: u16,
+    /// Note-ons the full queue could not take, since [`Synth::take_dropped`].
+    dropped: usize,
     sample_rate: f32,
     /// The per-sample factor of a releasing note.
     release: f32,
@@ -125,6 +127,7 @@ impl Synth {
             voices: (0..VOICES).map(|_| Voice::new()).collect(),
             queue,
             arrived: 0,
+            dropped: 0,
             sample_rate: 48_000.0,
             release: 0.0,
             notes: 0,
@@ -174,6 +177,7 @@ impl Synth {
         let len = self.queue.len();
         match event {
             NoteEvent::On { .. } if len < QUEUE - OFF_ROOM => self.push(event),
+            NoteEvent::On { .. } => self.dropped += 1,
             NoteEvent::Off { .. } if len < QUEUE => self.push(event),
             NoteEvent::Off { channel, pitch, .. } => {
                 let same = |e: &NoteEvent| matches!(*e, NoteEvent::On { channel: c, pitch: p, .. } if (c, p) == (channel, pitch));
@@ -182,6 +186,11 @@ impl Synth {
             }
             _ => {}
         }
+    }
+
+    /// Note-ons dropped since the last call (for the health line).
+    pub fn take_dropped(&mut self) -> usize {
+        std::mem::take(&mut self.dropped)
     }
 
     fn push(&mut self, event: NoteEvent) {
