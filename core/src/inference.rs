@@ -410,16 +410,22 @@ impl ContinuationModel {
         }
         let tokens: Vec<i64> = ids.iter().map(|&i| i as i64).collect();
         let tokens = Tensor::from_array(([ids.len(), 1], tokens)).map_err(|e| onnx_err(&self.path, e))?;
-        let rows: Vec<[i64; 2]> = (0..ids.len()).map(|i| self.metre_rows(metre, i)).collect();
-        let lookback: Vec<i64> = ids.iter().zip(&rows).flat_map(|(&id, &r)| self.lookback_rows(id, r)).collect();
-        let rows = Tensor::from_array(([ids.len(), 1, 2], rows.concat())).map_err(|e| onnx_err(&self.path, e))?;
-        let lookback =
-            Tensor::from_array(([ids.len(), 1, lookback::INPUTS], lookback)).map_err(|e| onnx_err(&self.path, e))?;
+        // Only the inputs this model reads: its metre rows, and its lookback rows.
+        let rows: Vec<[i64; 2]> =
+            if self.metre { (0..ids.len()).map(|i| self.metre_rows(metre, i)).collect() } else { vec![] };
+        let lookback: Vec<i64> = if self.lookback.is_some() {
+            ids.iter().zip(&rows).flat_map(|(&id, &r)| self.lookback_rows(id, r)).collect()
+        } else {
+            vec![]
+        };
         let mut inputs = ort::inputs!["tokens" => tokens, "h0" => self.h.view(), "c0" => self.c.view()];
         if self.metre {
+            let rows = Tensor::from_array(([ids.len(), 1, 2], rows.concat())).map_err(|e| onnx_err(&self.path, e))?;
             inputs.extend(ort::inputs!["metre" => rows]);
         }
         if self.lookback.is_some() {
+            let lookback = Tensor::from_array(([ids.len(), 1, lookback::INPUTS], lookback))
+                .map_err(|e| onnx_err(&self.path, e))?;
             inputs.extend(ort::inputs!["lookback" => lookback]);
         }
         let outputs = self.session.run(inputs).map_err(|e| onnx_err(&self.path, e))?;
