@@ -16,6 +16,7 @@ use crate::inference::{ContinuationModel, ModelError};
 use crate::key::{estimate_key, key_fit, Key};
 use crate::memory::{blend_logits, Memory, MAX_ORDER};
 use crate::metre::{first_downbeat, Metre, UNKNOWN};
+use crate::profile::PitchProfile;
 use crate::sampler::{normalised_entropy, Sampler, SamplerSettings, SpecialIds};
 use crate::score::{Note, Score};
 use crate::song::{decode_tokens, encode_score, shift_for, KeyNormalisation, ESTIMATION_PROFILE};
@@ -37,8 +38,9 @@ pub struct Continuer {
     /// Transpose what the model says back into the piece's key (else it stays in the
     /// model's frame, e.g. C major / A minor).
     pub follow_key: bool,
-    /// The session so far, in the model's ids (its key frame).
+    /// The session so far, in the model's ids (its key frame), and its pitch classes.
     memory: Memory,
+    profile: PitchProfile,
     /// The piece's recent past for the steering controls.
     steerer: Steerer,
     /// Which ids are onsets (the memory blends the choice among them apart from the rhythm).
@@ -71,6 +73,7 @@ impl Continuer {
         let v = vocab.len();
         let sampler = Sampler::new(v, seed);
         let memory = Memory::new(v, MAX_ORDER);
+        let profile = PitchProfile::new(vocab);
         let steerer = Steerer::new(vocab);
         let onset = vocab.tokens().iter().map(|t| !t.pitches().is_empty()).collect();
         let (probs, remembered, blended) = (vec![0.0; v], vec![0.0; v], vec![0.0; v]);
@@ -85,6 +88,7 @@ impl Continuer {
             shift: 0,
             follow_key: true,
             memory,
+            profile,
             steerer,
             onset,
             hold,
@@ -106,6 +110,7 @@ impl Continuer {
         for t in tokens.iter().filter(|t| **t != Token::SongEnd) {
             if let Some(id) = t.transposed(self.shift).and_then(|t| vocab.id(&t)) {
                 self.memory.observe(id);
+                self.profile.observe(id);
             }
         }
     }
@@ -113,6 +118,7 @@ impl Continuer {
     /// Forget the session.
     pub fn forget(&mut self) {
         self.memory.forget();
+        self.profile.forget();
     }
 
     /// Tokens the session memory has heard since it last forgot.
@@ -133,7 +139,7 @@ impl Continuer {
 
     /// Tell the continuer how long the answer about to start may be and the piece's key,
     /// after priming (and before the answer's first [`Continuer::next`]): the answer then
-    /// closes on a cadence on the downbeat of its last bar. Without it, an answer has no end.
+    /// closes on a cadence in its last bar ([`crate::cadence`]). Without it, an answer has no end.
     pub fn shape_answer(&mut self, shape: &AnswerShape) {
         self.cadence.clear();
         if let (Some(max), Some(key)) = (shape.max_steps, shape.key) {
@@ -206,6 +212,7 @@ impl Continuer {
             // The blend, as logits for the sampler (temperature and biases apply to it).
             self.memory.predict(&mut self.remembered);
             blend_logits(logits, &self.remembered, settings.memory, &self.onset, &mut self.probs, &mut self.blended);
+            self.profile.shape(&mut self.blended, &self.onset, settings.memory);
         } else {
             self.blended.copy_from_slice(logits);
         }
@@ -226,6 +233,7 @@ impl Continuer {
         self.developer.heard(id);
         self.cadence.heard(id);
         self.memory.observe(id);
+        self.profile.observe(id);
         self.steerer.heard(id);
         self.track_sounding(id);
         self.model.feed_at(&[id], &[rows])?;

@@ -23,6 +23,7 @@ pub mod metre;
 pub mod midi;
 pub mod note;
 pub mod parity;
+pub mod profile;
 pub mod read_error;
 pub mod reader;
 pub mod sampler;

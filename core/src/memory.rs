@@ -28,7 +28,7 @@ pub const MAX_NODES: usize = 200_000;
 /// The memory's share of the blend at Memory 1 when both models are equally sure.
 pub const MEMORY_SCALE: f32 = 0.15;
 /// The memory's share of the rhythm (an onset, a hold, a rest or the end) at Memory 1.
-pub const RHYTHM_SCALE: f32 = 0.2;
+pub const RHYTHM_SCALE: f32 = 0.05;
 /// The normalised entropy below which a distribution counts as certain.
 const ENTROPY_FLOOR: f32 = 0.01;
 /// The probability below which a token counts as impossible in the log-domain blend.

@@ -13,6 +13,7 @@ use continuo_core::encoding::decode;
 use continuo_core::grid::unquantise;
 use continuo_core::inference::{ContinuationModel, ModelError};
 use continuo_core::memory::{blend_logits, Memory, MAX_ORDER};
+use continuo_core::profile::PitchProfile;
 use continuo_core::sampler::{softmax, Sampler, SamplerSettings, SpecialIds};
 use continuo_core::song::encode_score;
 use continuo_core::vocab::Vocabulary;
@@ -241,6 +242,7 @@ pub fn model_figures(
     let vocab = model.vocab().clone();
     let (v, hold, song_end) = (vocab.len(), special_id(&vocab, Token::Hold), special_id(&vocab, Token::SongEnd));
     let mut short_term = Memory::new(v, MAX_ORDER);
+    let mut profile = PitchProfile::new(&vocab);
     let onset: Vec<bool> = vocab.tokens().iter().map(|t| !t.pitches().is_empty()).collect();
     let (mut lstm, mut remembered, mut mixed, mut scratch) =
         (vec![0.0f32; v], vec![0.0f32; v], vec![0.0f32; v], vec![0.0f32; v]);
@@ -249,6 +251,7 @@ pub fn model_figures(
     for song in songs.iter().filter(|s| !s.is_empty()) {
         model.reset();
         short_term.forget();
+        profile.forget();
         // The input at each step is the token before it; a song starts after `/`.
         let inputs: Vec<Code> =
             std::iter::once(song_end as Code).chain(song[..song.len() - 1].iter().copied()).collect();
@@ -261,6 +264,7 @@ pub fn model_figures(
                 short_term.predict(&mut remembered);
             }
             blend_logits(row, &remembered, memory, &onset, &mut scratch, &mut mixed);
+            profile.shape(&mut mixed, &onset, memory);
             softmax(&mixed, &mut lstm);
             let p = &lstm;
             let best = (0..v).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap_or(0) as u32;
@@ -277,6 +281,7 @@ pub fn model_figures(
                 onsets += 1;
             }
             short_term.observe(target);
+            profile.observe(target);
         }
     }
     Ok(ModelFigures {
