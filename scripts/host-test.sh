@@ -14,8 +14,10 @@
 # Every process started here is stopped by its id. Needs the bundle (`cargo xtask bundle
 # continuo --release`, run here when missing or older than the sources). Installs ardour,
 # jackd2 and python3-jack-client when missing (through scripts/setup.sh).
-# CONTINUO_STANDALONE_ONLY=1 skips Ardour; CONTINUO_KEEP_HOST_TEST=1 keeps the work folder
-# (sessions, logs, recordings).
+# CONTINUO_STANDALONE_ONLY=1 skips Ardour; CONTINUO_ARDOUR_ONLY=1 skips the standalone;
+# CONTINUO_ARDOUR_ATTEMPTS=N sets the starts of Ardour per case (1: a failed first start is
+# a failure, to count how often Ardour starts at the first attempt); CONTINUO_KEEP_HOST_TEST=1
+# keeps the work folder (sessions, logs, recordings).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -67,8 +69,11 @@ wait_for_port() { # port [seconds, default 30]
 
 # Starts of Ardour per case at most (see ardour_case): at the rate of failed starts seen here
 # (9 of 34), eight in a row would fail about once in 40,000 cases, if starts failed
-# independently; three in a row did once.
-ardour_attempts=8
+# independently; three in a row did once. Measured again with CONTINUO_ARDOUR_ONLY=1
+# CONTINUO_ARDOUR_ATTEMPTS=1 (a run: both cases, each at its first start): 5 of 8 runs
+# passed; with Ardour's automatic port connections turned off in session.lua, 17 of 20; with
+# the standard busses' off too, 11 of 20. The failed starts are not the connections' doing.
+ardour_attempts=${CONTINUO_ARDOUR_ATTEMPTS:-8}
 
 ardour_case() { # bpm period seconds [attempt]
   local bpm=$1 period=$2 seconds=$3 attempt=${4:-1} name="Ardour ($lua_tool, VST3) at $1 BPM, $2-sample periods"
@@ -208,6 +213,10 @@ if [ -z "${CONTINUO_STANDALONE_ONLY:-}" ]; then
   ardour_case 97 256 17
 fi
 
+if [ -n "${CONTINUO_ARDOUR_ONLY:-}" ]; then
+  echo "host test: passed (Ardour only)"
+  exit 0
+fi
 start_jack 512
 standalone_case "standalone on JACK, with its voice" 14 - --listen continuo:output_1
 standalone_case "standalone: a new phrase on the answer's sounding pitch" 20 - --cut-answer

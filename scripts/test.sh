@@ -4,6 +4,8 @@
 # CONTINUO_DATA to its location, or CONTINUO_ALLOW_MISSING_DATA=1 to skip them loudly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# ONNX Runtime's telemetry off for every test, the plugin in Ardour included (docs/HOSTS.md).
+export ORT_DISABLE_TELEMETRY=1
 bash scripts/setup.sh
 # Gates: the house format (rustfmt.toml) and no clippy warning, before any test runs.
 cargo fmt --all --check

@@ -184,11 +184,9 @@ impl ModelCard {
         serde_json::to_string_pretty(self).expect("a card always serialises")
     }
 
-    /// Write atomically: a temporary file, then a rename.
+    /// Write durably: the old card or the new one survives a crash, never half of one.
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
-        let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, self.to_json())?;
-        std::fs::rename(tmp, path)
+        crate::durable::write_durably(path, self.to_json().as_bytes())
     }
 
     /// The vocabulary, checked.

@@ -12,6 +12,7 @@
 //! hidden]. A model without `metre` is fed tokens alone.
 
 use crate::card::{card_path_for, CardError, ModelCard};
+use crate::golden::{golden_path_for, Golden, GoldenError};
 use crate::lookback::{self, Lookback};
 use crate::metre::METRE_ROWS;
 use crate::vocab::Vocabulary;
@@ -38,7 +39,18 @@ pub enum ModelError {
     /// The ONNX file and its card disagree.
     #[error("{}: does not match its model card: {why}", path.display())]
     Mismatch { path: PathBuf, why: String },
+    /// The model, its card and its golden file do not belong together.
+    #[error("{}: does not match its golden file: {source}", path.display())]
+    Golden {
+        path: PathBuf,
+        #[source]
+        source: GoldenError,
+    },
 }
+
+/// How far an ONNX model's logits may be from its golden file's at load: a little more than
+/// the 1e-4 the shipped models are held to, for other CPUs' arithmetic.
+const GOLDEN_TOLERANCE: f32 = 1e-3;
 
 fn library_names() -> [String; 2] {
     let (prefix, suffix) = (std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX);
@@ -91,20 +103,15 @@ pub fn runtime_candidates(extra: &[PathBuf]) -> Vec<PathBuf> {
 
 static RUNTIME: OnceLock<Result<(ort::environment::Environment, PathBuf), ModelError>> = OnceLock::new();
 
-/// ONNX Runtime's own telemetry (a device id and queued events under
-/// `~/.cache/Microsoft/DeveloperTools/`) stays off: its switch is an environment variable
-/// read when the library creates its environment, before any API call could turn it off.
-/// Set once, before the library is loaded, unless the user set it.
-fn disable_telemetry() {
-    const SWITCH: &str = "ORT_DISABLE_TELEMETRY";
-    if std::env::var_os(SWITCH).is_none() {
-        // Once per process (inside `RUNTIME`'s initialisation), before ONNX Runtime starts.
-        // In a host, another thread reading the environment at this moment is the one risk
-        // of setting a variable; there is no other switch that works before the library's
-        // environment exists.
-        std::env::set_var(SWITCH, "1");
-    }
-}
+/// The environment variable that turns ONNX Runtime's own telemetry off (since 1.29 on Linux
+/// and macOS: a device id under `~/.cache/Microsoft/DeveloperTools/` and an upload when its
+/// environment is made). It is read when the library makes its environment, and no API call
+/// can come before that. The library never sets it: setting a variable while another thread
+/// reads the environment can crash that thread, and a plugin lives in a host whose threads
+/// are already running. A program sets it in `main`, first thing, before it starts any
+/// thread (`trainer`, the standalone), unless the user did; a host that loads the plugin
+/// keeps ONNX Runtime's default unless its own environment sets it (`docs/PLUGIN.md`).
+pub const TELEMETRY_SWITCH: &str = "ORT_DISABLE_TELEMETRY";
 
 /// Load ONNX Runtime once per process (later calls return the first outcome). The error
 /// says where it looked and how to get the library.
@@ -118,7 +125,6 @@ pub fn init_runtime(extra_dirs: &[PathBuf]) -> Result<PathBuf, ModelError> {
                 looked.join(", ")
             )));
         };
-        disable_telemetry();
         let failed = |e: &dyn std::fmt::Display| ModelError::Runtime(format!("{}: {e}", path.display()));
         let builder = ort::init_from(&path).map_err(|e| failed(&e))?;
         let env = builder.with_name("continuo").with_telemetry(false).build().map_err(|e| failed(&e))?;
@@ -129,6 +135,10 @@ pub fn init_runtime(extra_dirs: &[PathBuf]) -> Result<PathBuf, ModelError> {
         Err(e) => Err(e.clone()),
     }
 }
+
+/// The largest ONNX file loaded: the shipped models are under 8 MB, and ONNX Runtime reads
+/// a file whole, so a huge one (a mistake, or a crafted path) would take the host's memory.
+pub const MAX_MODEL_BYTES: u64 = 512 << 20;
 
 /// The largest network a card may claim when the graph does not fix its state's shape.
 const MAX_LAYERS: u32 = 16;
@@ -241,6 +251,11 @@ impl ContinuationModel {
         if onnx.exists() && !crate::is_regular_file(onnx) {
             return Err(onnx_err(onnx, "not a regular file"));
         }
+        let bytes = std::fs::metadata(onnx).map_or(0, |m| m.len());
+        if bytes > MAX_MODEL_BYTES {
+            let why = format!("{bytes} bytes, more than any model Continuo plays ({MAX_MODEL_BYTES})");
+            return Err(onnx_err(onnx, why));
+        }
         init_runtime(&[])?;
         let env = &RUNTIME.get().expect("initialised above").as_ref().expect("checked above").0;
         let session = Session::builder(env)
@@ -303,7 +318,28 @@ impl ContinuationModel {
             lookback: lookback.then(|| Lookback::new(song_end)),
         };
         model.check_first_steps(song_end)?;
+        model.check_golden()?;
         Ok(model)
+    }
+
+    /// When the model has a golden file beside it: the card names the file's tokens at its
+    /// ids, and the model reproduces its logits. Leaves the state fresh.
+    fn check_golden(&mut self) -> Result<(), ModelError> {
+        let path = golden_path_for(&self.path);
+        if !path.exists() {
+            return Ok(());
+        }
+        let model = self.path.clone();
+        let failed = |source: GoldenError| ModelError::Golden { path: model.clone(), source };
+        let golden = Golden::read(&path).map_err(failed)?;
+        golden.check_tokens(&self.vocab).map_err(failed)?;
+        if golden.ids.is_empty() {
+            return Ok(());
+        }
+        let logits = self.feed_all_at(&golden.ids, &golden.metre_rows())?.to_vec();
+        self.reset();
+        golden.check_logits(&logits, GOLDEN_TOLERANCE).map_err(failed)?;
+        Ok(())
     }
 
     /// A few steps from a fresh state (`/` and the first tokens of the vocabulary), before the

@@ -4,6 +4,7 @@
 //! Needs the ONNX Runtime library (`cargo xtask ort`).
 
 use continuo_core::card::{card_path_for, ModelCard};
+use continuo_core::golden::Golden;
 use continuo_core::inference::ContinuationModel;
 use continuo_core::parity::agree;
 use continuo_core::EncodingKind;
@@ -47,29 +48,10 @@ fn shipped_models_agree_with_their_golden_files() {
 /// whole and token by token with state carried, and compares the logits with the file's,
 /// from a fresh state: (tokens, worst difference). A `null` logit reads as NaN.
 fn check_golden(model: &mut ContinuationModel, golden: &str) -> Result<(usize, f32), String> {
-    let golden: serde_json::Value = serde_json::from_str(golden).map_err(|e| e.to_string())?;
-    let ids: Vec<u32> = golden["ids"]
-        .as_array()
-        .ok_or("no ids")?
-        .iter()
-        .map(|x| x.as_u64().map(|id| id as u32).ok_or("an id that is not a number"))
-        .collect::<Result<_, _>>()?;
-    let metre: Vec<[u32; 2]> = match golden.get("metre") {
-        None => vec![continuo_core::metre::UNKNOWN; ids.len()],
-        Some(m) => serde_json::from_value(m.clone()).map_err(|e| format!("metre: {e}"))?,
-    };
-    let rows = golden["logits"].as_array().ok_or("no logits")?;
-    let mut expected = Vec::new();
-    for row in rows {
-        expected.extend(
-            row.as_array()
-                .ok_or("a logits row that is not a list")?
-                .iter()
-                .map(|x| x.as_f64().unwrap_or(f64::NAN) as f32),
-        );
-    }
+    let golden: Golden = serde_json::from_str(golden).map_err(|e| e.to_string())?;
+    let (ids, metre, expected) = (&golden.ids, golden.metre_rows(), golden.flat_logits());
     model.reset();
-    let whole = if ids.is_empty() { Vec::new() } else { model.feed_all_at(&ids, &metre).map_err(|e| e.to_string())? };
+    let whole = if ids.is_empty() { Vec::new() } else { model.feed_all_at(ids, &metre).map_err(|e| e.to_string())? };
     agree(&whole, &expected, 1e-4).map_err(|e| format!("whole sequence: {e}"))?;
     model.reset();
     let mut stepped = Vec::new();
@@ -96,7 +78,7 @@ fn a_bad_golden_file_fails_the_check() {
         g.to_string()
     };
     let cases = [
-        ("empty", r#"{"ids": [], "logits": []}"#.to_string()),
+        ("empty", r#"{"tokens": [], "ids": [], "logits": []}"#.to_string()),
         ("a row short", broken(&|g| drop(g["logits"].as_array_mut().unwrap().pop()))),
         ("a NaN logit", broken(&|g| g["logits"][1][2] = serde_json::Value::Null)),
         ("a changed logit", broken(&|g| g["logits"][0][0] = (g["logits"][0][0].as_f64().unwrap() + 0.01).into())),
@@ -106,4 +88,48 @@ fn a_bad_golden_file_fails_the_check() {
         assert!(result.is_err(), "{what}: passed with {result:?}");
         println!("{what}: {}", result.unwrap_err());
     }
+}
+
+/// A copy of a shipped model's three files in a folder of its own.
+fn copy_of(name: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models");
+    for ext in ["onnx", "json", "golden.json"] {
+        std::fs::copy(models.join(format!("{name}.{ext}")), dir.path().join(format!("{name}.{ext}"))).unwrap();
+    }
+    let path = dir.path().join(format!("{name}.onnx"));
+    (dir, path)
+}
+
+/// A card of the right size with the wrong tokens (two pitches swapped), or a golden file
+/// whose logits the model does not reproduce, is refused when the model loads: it would
+/// play wrong pitches (issue #24). Without its golden file the model loads.
+#[test]
+fn a_model_that_does_not_match_its_golden_file_is_refused_at_load() {
+    let (_dir, path) = copy_of("folk-melody");
+    assert!(ContinuationModel::load(&path).is_ok(), "the copy loads");
+    let card_path = card_path_for(&path);
+    let original = std::fs::read_to_string(&card_path).unwrap();
+    let mut card: serde_json::Value = serde_json::from_str(&original).unwrap();
+    let vocabulary = card["encoding"]["vocabulary"].as_array_mut().unwrap();
+    let (a, b) =
+        (vocabulary.iter().position(|t| t == "60").unwrap(), vocabulary.iter().position(|t| t == "62").unwrap());
+    vocabulary.swap(a, b);
+    std::fs::write(&card_path, card.to_string()).unwrap();
+    let err = ContinuationModel::load(&path).unwrap_err().to_string();
+    assert!(
+        err.contains("folk-melody.onnx") && err.contains("golden file") && err.contains("not the model's"),
+        "{err}"
+    );
+
+    std::fs::write(&card_path, original).unwrap();
+    let golden_path = continuo_core::golden::golden_path_for(&path);
+    let mut golden: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&golden_path).unwrap()).unwrap();
+    golden["logits"][3][7] = (golden["logits"][3][7].as_f64().unwrap() + 0.1).into();
+    std::fs::write(&golden_path, golden.to_string()).unwrap();
+    let err = ContinuationModel::load(&path).unwrap_err().to_string();
+    assert!(err.contains("does not reproduce its golden file's logits"), "{err}");
+
+    std::fs::remove_file(&golden_path).unwrap();
+    assert!(ContinuationModel::load(&path).is_ok(), "a model without a golden file loads");
 }

@@ -135,13 +135,26 @@ fn takes_line(status: Option<&TakesStatus>) -> String {
     let count = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
     match status {
         None => "Takes: none kept yet".into(),
-        Some(s) => format!(
-            "Takes: {} and {} written to {}{}",
-            count(s.kept, "take kept", "takes kept"),
-            count(s.phrases, "phrase", "phrases"),
-            s.folder.display(),
-            if s.pending > 0 { format!(", {} waiting to be written", s.pending) } else { String::new() }
-        ),
+        Some(s) => {
+            let why = s.error.as_deref().unwrap_or("");
+            let elsewhere = match s.elsewhere {
+                0 => String::new(),
+                n => format!("; {} in {} instead ({why})", count(n, "take", "takes"), s.second_folder.display()),
+            };
+            let pending = match s.pending {
+                0 => String::new(),
+                n => format!(
+                    "; {} only in memory, lost when Continuo closes unless a folder can be written ({why})",
+                    count(n, "take", "takes")
+                ),
+            };
+            format!(
+                "Takes: {} and {} written to {}{elsewhere}{pending}",
+                count(s.kept, "take kept", "takes kept"),
+                count(s.phrases, "phrase", "phrases"),
+                s.folder.display(),
+            )
+        }
     }
 }
 
@@ -729,7 +742,19 @@ mod tests {
     #[test]
     fn the_takes_line_counts_with_plurals_and_says_what_waits() {
         assert_eq!(takes_line(None), "Takes: none kept yet");
-        let s = TakesStatus { folder: "/t".into(), kept: 1, phrases: 3, pending: 2, error: None };
-        assert_eq!(takes_line(Some(&s)), "Takes: 1 take kept and 3 phrases written to /t, 2 waiting to be written");
+        let s = TakesStatus { folder: "/t".into(), kept: 1, phrases: 3, ..TakesStatus::default() };
+        assert_eq!(takes_line(Some(&s)), "Takes: 1 take kept and 3 phrases written to /t");
+        let full = TakesStatus {
+            elsewhere: 1,
+            second_folder: "/tmp/u".into(),
+            pending: 2,
+            error: Some("/t: no space left".into()),
+            ..s
+        };
+        assert_eq!(
+            takes_line(Some(&full)),
+            "Takes: 1 take kept and 3 phrases written to /t; 1 take in /tmp/u instead (/t: no space left); 2 takes only \
+             in memory, lost when Continuo closes unless a folder can be written (/t: no space left)"
+        );
     }
 }

@@ -161,6 +161,9 @@ pub struct Engine {
     incoming: Vec<StepToken>,
     /// The mode and grid of the previous block: a change ends every note.
     previous: Option<(Mode, u32)>,
+    /// The input channel of the previous block: a change lets go of the keys and the pedal
+    /// held on the old one, whose releases are no longer heard.
+    listened: Option<Option<u8>>,
     /// Drawn from the OS at start: answers with a random seed of 0 differ between launches.
     session_seed: u64,
     /// Whether the "answer now" and "keep" controls are held (each acts when pressed).
@@ -210,6 +213,7 @@ impl Engine {
             take_steps: 0,
             incoming: prefaulted(TAKE_CAPACITY, StepToken::Rest),
             previous: None,
+            listened: None,
             session_seed: {
                 use std::hash::{BuildHasher, Hasher};
                 std::collections::hash_map::RandomState::new().build_hasher().finish()
@@ -255,11 +259,18 @@ impl Engine {
     /// Forget the clock too, the pedal, and the keys the player held (activation, reset):
     /// nothing held before stays held after.
     pub fn reset(&mut self, out: &mut EventSink) {
+        self.let_go(out);
+        self.clock.reset();
+    }
+
+    /// Stop everything and forget the keys and the pedal the player held: their releases
+    /// will not be heard (the plugin bypassed, the input channel changed), so no phrase is
+    /// held open by them.
+    pub fn let_go(&mut self, out: &mut EventSink) {
         self.stop_all(0, out);
         self.capture.all_notes_off(0, |_| {});
         self.capture.clear();
         self.voices.forget_player();
-        self.clock.reset();
     }
 
     fn velocity(&self, settings: &Settings) -> u8 {
@@ -281,6 +292,10 @@ impl Engine {
         let timing = self.clock.block(host, sample_rate, len, spb);
         let changed = self.previous.is_some_and(|p| p != (settings.mode, spb));
         self.previous = Some((settings.mode, spb));
+        if self.listened.is_some_and(|c| c != settings.input_channel) {
+            self.let_go(out);
+        }
+        self.listened = Some(settings.input_channel);
         if timing.moved || changed {
             self.stop_all(0, out);
         } else if timing.discontinuity {

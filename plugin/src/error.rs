@@ -32,6 +32,16 @@ pub enum PluginError {
         #[source]
         source: rustysynth::SoundFontError,
     },
+    /// A SoundFont whose chunks do not fit its file (checked before it is read).
+    #[error("{}: a damaged SoundFont: {source}", path.display())]
+    BrokenSoundFont {
+        path: PathBuf,
+        #[source]
+        source: crate::sf2_file::StructureError,
+    },
+    /// A SoundFont that made its reader panic (the panic was caught on the loader thread).
+    #[error("{}: the SoundFont could not be read (its reader failed: {message})", path.display())]
+    SoundFontPanicked { path: PathBuf, message: String },
     #[error("{}: the SoundFont has no instruments", path.display())]
     NoInstruments { path: PathBuf },
     #[error("{}: {source}", path.display())]

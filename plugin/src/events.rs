@@ -110,6 +110,15 @@ impl Trigger {
     }
 }
 
+/// The plugin's output events in one block (the answer, the player's passed through, the
+/// built-in voice's): note-ons and other events up to here...
+pub const OUTPUT_EVENTS: usize = 2048;
+/// ...and room kept beyond them for note-offs, one per pitch and channel.
+pub const OFF_RESERVE: usize = 128 * 16;
+/// The most events the plugin sends in one block: what a host's (or the standalone's) MIDI
+/// output buffer must hold, so that no note-off is dropped.
+pub const MOST_OUTPUT_EVENTS: usize = OUTPUT_EVENTS + OFF_RESERVE;
+
 /// Output events of one block, in a buffer allocated once. Events past its capacity are
 /// dropped and counted (never a note-off: room is kept for those). Each event is marked as
 /// the player's, passed on, or the plugin's own (the answer), for the built-in voice.
@@ -123,7 +132,7 @@ pub struct EventSink {
 impl EventSink {
     pub fn with_capacity(capacity: usize) -> EventSink {
         // Filled and emptied, so its pages are touched before the audio thread uses them.
-        let mut events = vec![NoteEvent::Off { sample: 0, channel: 0, pitch: 0 }; capacity + 128 * 16];
+        let mut events = vec![NoteEvent::Off { sample: 0, channel: 0, pitch: 0 }; capacity + OFF_RESERVE];
         events.clear();
         let mut passed = vec![false; events.capacity()];
         passed.clear();

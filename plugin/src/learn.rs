@@ -4,8 +4,9 @@
 //! products on a one-thread pool), so the audio and the inference worker never wait for it.
 //! The new model goes into `learnt/` in Continuo's per-user models folder, with its card
 //! (parent model, takes folder) and golden file; the caller's `done` swaps it in through the
-//! worker's hot swap. Cancelling (deactivation, closing) stops it at the next training window
-//! and writes nothing.
+//! worker's hot swap. A deactivation (a host changing its buffer size) does not stop it;
+//! cancelling (the editor, or closing the plugin) stops it at the next training window and
+//! writes nothing.
 
 use crate::error::PluginError;
 use crate::sync::Locked;
@@ -125,12 +126,12 @@ impl Learner {
 }
 
 impl Drop for Learner {
-    /// Closing the plugin cancels the learning and waits for its thread (a training window
-    /// at most).
+    /// Closing the plugin cancels the learning and waits for its thread (a training window),
+    /// never longer than `closing` allows.
     fn drop(&mut self) {
         self.cancel();
         if let Some(h) = self.handle.get_mut().unwrap_or_else(|e| e.into_inner()).take() {
-            let _ = h.join();
+            crate::closing::join_within(h, crate::closing::CLOSING_WAIT);
         }
     }
 }

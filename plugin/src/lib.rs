@@ -5,6 +5,7 @@
 pub mod answering;
 pub mod capture;
 pub mod clock;
+pub mod closing;
 pub mod editor;
 pub mod engine;
 pub mod error;
@@ -21,6 +22,8 @@ pub mod priming;
 pub mod recent;
 pub mod retake;
 pub mod roll;
+pub mod saved_state;
+pub mod sf2_file;
 pub mod slot;
 pub mod soundfont;
 pub mod sync;

@@ -140,7 +140,9 @@ impl<'a> PersistentField<'a, Vec<(u8, u8, String)>> for MidiMap {
         for c in &self.by_controller {
             c.store(0, Ordering::Release);
         }
-        for (channel, cc, id) in mappings {
+        // A saved map may hold anything: controllers outside MIDI's 16 channels and 128
+        // numbers are left out, not folded onto others.
+        for (channel, cc, id) in mappings.into_iter().filter(|&(channel, cc, _)| channel < 16 && cc < 128) {
             if let Some(param) = Learnable::from_id(&id) {
                 self.by_controller[index(channel, cc)].store(param.slot() as u8 + 1, Ordering::Release);
             }
@@ -235,6 +237,12 @@ mod tests {
         let restored = MidiMap::default();
         restored.set(vec![(0, 7, "mem".to_string()), (1, 1, "no-such-parameter".to_string())]);
         assert_eq!(restored.hear(0, 7), Some(memory));
+        // Controllers outside MIDI's range in a saved map are left out, not folded onto
+        // channel 8 or controller 127 (issue #24).
+        let restored = MidiMap::default();
+        restored.set(vec![(200, 7, "mem".to_string()), (0, 255, "temp".to_string())]);
+        assert_eq!((restored.hear(8, 7), restored.hear(0, 127)), (None, None));
+        assert_eq!(restored.map(|m| m.clone()), vec![]);
         map.forget(memory);
         assert_eq!(map.controller_of(memory), None);
     }

@@ -5,7 +5,7 @@
 
 use crate::clock::HostTransport;
 use crate::engine::{Engine, Mode, Settings};
-use crate::events::{EventSink, NoteEvent};
+use crate::events::{EventSink, NoteEvent, OUTPUT_EVENTS};
 use crate::handle::Shared;
 use crate::link::{Command, Link};
 use crate::midi_learn::{Controlled, Learnable};
@@ -86,7 +86,7 @@ impl Default for Continuo {
             params,
             engine: Engine::new(link.clone()),
             link,
-            sink: EventSink::with_capacity(2048),
+            sink: EventSink::with_capacity(OUTPUT_EVENTS),
             input: EventSink::with_capacity(INPUT_CAPACITY),
             synth: Synth::new(48_000.0).with_font(fonts),
             controlled: Controlled::default(),
@@ -104,11 +104,17 @@ impl Default for Continuo {
 impl Continuo {
     /// The block's output events to the host. A full host buffer drops an event (the host
     /// decides its size).
+    /// The block's events to the host; what its buffer cannot take is counted as dropped
+    /// (the editor's health line shows it).
     fn send(&self, context: &mut impl ProcessContext<Self>) {
+        let mut refused = 0u64;
         for &e in self.sink.events() {
             if let Some(event) = to_host(e) {
-                let _ = context.try_send_event(event);
+                refused += context.try_send_event(event).is_err() as u64;
             }
+        }
+        if refused > 0 {
+            self.link.health.dropped_events.fetch_add(refused, Ordering::Relaxed);
         }
     }
 
@@ -276,6 +282,15 @@ impl Plugin for Continuo {
     ];
     const MIDI_INPUT: MidiConfig = MidiConfig::MidiCCs;
     const MIDI_OUTPUT: MidiConfig = MidiConfig::MidiCCs;
+    /// The host's events nice-plug's wrapper holds for a block without allocating (its
+    /// default, 1,024, allocated on the audio thread in the hostile-MIDI test's blocks of up
+    /// to 10,000 events).
+    const INPUT_EVENT_CAPACITY: usize = 16_384;
+
+    /// A saved state's values within their parameters' ranges before nice-plug applies them.
+    fn filter_state(state: &mut PluginState) {
+        crate::saved_state::within_ranges(state);
+    }
 
     type Editor = nice_plug_egui::EguiEditor<crate::editor::App>;
     type SysExMessage = ();
@@ -319,8 +334,8 @@ impl Plugin for Continuo {
 
     fn deactivate(&mut self) {
         self.flush = true;
-        // A learning stops with the plugin; the model playing stays.
-        self.shared.cancel_learning();
+        // A learning goes on: hosts deactivate to change the buffer size. It stops when the
+        // plugin closes (`Learner`'s drop).
     }
 
     fn process(
@@ -364,7 +379,8 @@ impl Plugin for Continuo {
         if std::mem::take(&mut self.flush) {
             self.engine.reset(&mut self.sink);
         } else if bypass && !self.bypassed {
-            self.engine.stop_all(0, &mut self.sink);
+            // The releases of keys and pedal held now pass by the engine while bypassed.
+            self.engine.let_go(&mut self.sink);
             // Bypassed, nothing is answered: the editor says so.
             self.link.set_answering(false);
         }

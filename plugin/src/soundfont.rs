@@ -14,8 +14,9 @@ use crate::sync::{Locked, ReadWrite};
 use crossbeam_queue::ArrayQueue;
 use nice_plug_egui::RepaintNotifier;
 use rustysynth::{SoundFont, Synthesizer, SynthesizerSettings};
+use std::io::Seek;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 /// Where Debian's SoundFont packages put their files.
@@ -27,6 +28,9 @@ const PREFERRED: [&str; 3] = ["default-GM.sf2", "FluidR3_GM.sf2", "TimGM6mb.sf2"
 pub const CHUNK: usize = 64;
 /// Notes the SoundFont synthesiser sounds at once (a GM note may take two voices).
 const POLYPHONY: usize = 64;
+/// The largest SoundFont read: `rustysynth` holds a font's samples in memory, and the
+/// largest General MIDI fonts are about 1 GB.
+const MAX_FONT_BYTES: u64 = 2 << 30;
 /// Gain of the synthesiser's output, to the level of the other patches' voices: one note
 /// at velocity 100 about as loud as the electric piano's.
 const FONT_GAIN: f32 = 24.0;
@@ -52,12 +56,33 @@ fn find_default(folder: &Path) -> Option<PathBuf> {
     found.into_iter().next()
 }
 
-/// Read `path` and build its synthesiser for `sample_rate`; the error names the file.
+/// Read `path` and build its synthesiser for `sample_rate`; the error names the file. Its
+/// structure is checked first (`rustysynth` allocates what a chunk claims), and a panic in
+/// `rustysynth` is caught and reported as the file's error.
 fn load(path: &Path, sample_rate: u32) -> Result<Loaded, PluginError> {
+    std::panic::catch_unwind(|| read(path, sample_rate)).unwrap_or_else(|panic| {
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic".into());
+        Err(PluginError::SoundFontPanicked { path: path.to_path_buf(), message })
+    })
+}
+
+fn read(path: &Path, sample_rate: u32) -> Result<Loaded, PluginError> {
     if path.exists() && !continuo_core::is_regular_file(path) {
         return Err(PluginError::NotAFile { path: path.to_path_buf() });
     }
-    let file = std::fs::File::open(path).map_err(PluginError::io(path))?;
+    let mut file = std::fs::File::open(path).map_err(PluginError::io(path))?;
+    let len = file.metadata().map_err(PluginError::io(path))?.len();
+    if len > MAX_FONT_BYTES {
+        let source = std::io::Error::other(format!("{len} bytes, more than Continuo reads ({MAX_FONT_BYTES})"));
+        return Err(PluginError::Io { path: path.to_path_buf(), source });
+    }
+    crate::sf2_file::check(&mut file, len)
+        .map_err(|source| PluginError::BrokenSoundFont { path: path.to_path_buf(), source })?;
+    file.seek(std::io::SeekFrom::Start(0)).map_err(PluginError::io(path))?;
     let mut reader = std::io::BufReader::new(file);
     let font = SoundFont::new(&mut reader)
         .map_err(|source| PluginError::NotASoundFont { path: path.to_path_buf(), source })?;
@@ -73,7 +98,25 @@ fn load(path: &Path, sample_rate: u32) -> Result<Loaded, PluginError> {
     Ok(Loaded { synth, sample_rate })
 }
 
-/// What the audio thread and the loader share: lock-free queues and one atomic.
+/// Load `path` as the loader does and play a note of its first preset for a few blocks as
+/// the audio thread does: `Ok(true)` when it played, `Ok(false)` when it panicked as it
+/// played (caught, as in the plugin). For the tests and the SoundFont fuzz target.
+pub fn audition(path: &Path) -> Result<bool, PluginError> {
+    let loaded = load(path, 48_000)?;
+    let handoff = Arc::new(Handoff::default());
+    let mut player = FontPlayer::new(handoff.clone());
+    handoff.offer(loaded);
+    player.follow(0);
+    player.play(NoteEvent::On { sample: 0, channel: 0, pitch: 60, velocity: 100 });
+    for _ in 0..8 {
+        let _ = player.next(CHUNK);
+    }
+    player.play(NoteEvent::Off { sample: 0, channel: 0, pitch: 60 });
+    let _ = player.next(CHUNK);
+    Ok(!handoff.broke.load(Ordering::Acquire))
+}
+
+/// What the audio thread and the loader share: lock-free queues and two atomics.
 pub struct Handoff {
     /// A synthesiser ready to play (loader → audio thread).
     ready: ArrayQueue<Box<Loaded>>,
@@ -81,11 +124,19 @@ pub struct Handoff {
     retired: ArrayQueue<Box<Loaded>>,
     /// The sample rate the audio thread wants a synthesiser for (0: none wanted).
     wanted: AtomicU32,
+    /// The synthesiser panicked as it played (audio thread → loader): it is never played
+    /// again, and no other is asked for until a file is chosen.
+    broke: AtomicBool,
 }
 
 impl Default for Handoff {
     fn default() -> Handoff {
-        Handoff { ready: ArrayQueue::new(1), retired: ArrayQueue::new(2), wanted: AtomicU32::new(0) }
+        Handoff {
+            ready: ArrayQueue::new(1),
+            retired: ArrayQueue::new(2),
+            wanted: AtomicU32::new(0),
+            broke: AtomicBool::new(false),
+        }
     }
 }
 
@@ -158,12 +209,24 @@ impl Loader {
     pub fn choose(&self, path: &Path, handoff: &Arc<Handoff>, repaint: &RepaintNotifier) {
         *self.path.writing() = path.to_string_lossy().into_owned();
         self.requested.store(0, Ordering::Release);
+        handoff.broke.store(false, Ordering::Release);
         self.follow(handoff, repaint);
     }
 
     /// Start a loader thread if the audio thread wants a synthesiser for a sample rate not
     /// yet loaded for (the worker calls this when it wakes); the editor redraws when it ends.
     pub fn follow(&self, handoff: &Arc<Handoff>, repaint: &RepaintNotifier) {
+        if handoff.broke.load(Ordering::Acquire) {
+            let mut state = self.state.locked();
+            if let FontState::Ready { path, .. } = &*state {
+                *state = FontState::Failed(format!(
+                    "{}: the SoundFont failed as it played, so the electric piano plays (choose another file)",
+                    path.display()
+                ));
+                repaint.request_repaint();
+            }
+            return;
+        }
         let rate = handoff.wanted.load(Ordering::Acquire);
         if rate == 0 || rate == self.requested.load(Ordering::Acquire) {
             return;
@@ -211,8 +274,11 @@ impl Loader {
 }
 
 impl Drop for Loader {
+    /// Closing waits for a loader thread, never longer than `closing` allows.
     fn drop(&mut self) {
-        self.wait();
+        if let Some(thread) = self.thread.locked().take() {
+            crate::closing::join_within(thread, crate::closing::CLOSING_WAIT);
+        }
     }
 }
 
@@ -220,6 +286,9 @@ impl Drop for Loader {
 pub struct FontPlayer {
     handoff: Arc<Handoff>,
     current: Option<Box<Loaded>>,
+    /// A synthesiser that panicked when the retired queue had no room: never played, freed
+    /// with the player (off the audio thread).
+    broken: Option<Box<Loaded>>,
     sample_rate: u32,
     /// The GM program (0..=127) the synthesiser plays, as last set.
     program: u8,
@@ -229,7 +298,15 @@ pub struct FontPlayer {
 
 impl FontPlayer {
     pub fn new(handoff: Arc<Handoff>) -> FontPlayer {
-        FontPlayer { handoff, current: None, sample_rate: 48_000, program: 0, left: [0.0; CHUNK], right: [0.0; CHUNK] }
+        FontPlayer {
+            handoff,
+            current: None,
+            broken: None,
+            sample_rate: 48_000,
+            program: 0,
+            left: [0.0; CHUNK],
+            right: [0.0; CHUNK],
+        }
     }
 
     pub fn set_sample_rate(&mut self, sample_rate: f32) {
@@ -250,54 +327,70 @@ impl FontPlayer {
                 self.program = u8::MAX;
             }
         }
-        match self.current.as_mut().filter(|l| l.sample_rate == self.sample_rate) {
+        if self.handoff.broke.load(Ordering::Acquire) {
+            return false;
+        }
+        match self.current.as_ref().filter(|l| l.sample_rate == self.sample_rate) {
             None => {
                 self.handoff.wanted.store(self.sample_rate, Ordering::Release);
                 false
             }
-            Some(loaded) => {
+            Some(_) => {
                 if program != self.program {
                     self.program = program.min(127);
-                    loaded.synth.process_midi_message(0, 0xC0, self.program as i32, 0);
+                    let program = self.program as i32;
+                    self.guarded(|synth| synth.process_midi_message(0, 0xC0, program, 0));
                 }
-                true
+                self.current.is_some()
             }
+        }
+    }
+
+    /// Run `f` on the synthesiser playing, if any. `rustysynth` may panic on a damaged file
+    /// that passed every check (an index past its samples): the panic is caught here, so it
+    /// never unwinds into the host, and that synthesiser is never played again. Catching
+    /// costs nothing until a panic; the panic itself allocates (its message), once.
+    fn guarded(&mut self, f: impl FnOnce(&mut Synthesizer)) {
+        let Some(loaded) = self.current.as_mut() else { return };
+        let synth = &mut loaded.synth;
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(synth))).is_err() {
+            let broken = self.current.take().expect("it played");
+            if let Err(broken) = self.handoff.retired.push(broken) {
+                self.broken = Some(broken);
+            }
+            self.handoff.broke.store(true, Ordering::Release);
         }
     }
 
     /// Play a note event now (the answer and the player's notes all on the first channel,
     /// with the chosen program). Off events reach it whatever plays, so no note hangs.
     pub fn play(&mut self, event: NoteEvent) {
-        let Some(loaded) = self.current.as_mut() else { return };
         match event {
-            NoteEvent::On { pitch, velocity, .. } => loaded.synth.note_on(0, pitch as i32, velocity as i32),
-            NoteEvent::Off { pitch, .. } => loaded.synth.note_off(0, pitch as i32),
+            NoteEvent::On { pitch, velocity, .. } => self.guarded(|s| s.note_on(0, pitch as i32, velocity as i32)),
+            NoteEvent::Off { pitch, .. } => self.guarded(|s| s.note_off(0, pitch as i32)),
             NoteEvent::Midi { .. } => {}
         }
     }
 
     /// Every note fades out with its release.
     pub fn release_all(&mut self) {
-        if let Some(loaded) = self.current.as_mut() {
-            loaded.synth.note_off_all(false);
-        }
+        self.guarded(|s| s.note_off_all(false));
     }
 
     /// The synthesiser's next `n` samples (at most [`CHUNK`]), left and right, at the level
     /// of the other patches (silence if none plays).
     pub fn next(&mut self, n: usize) -> (&[f32], &[f32]) {
         let n = n.min(CHUNK);
-        match self.current.as_mut() {
-            Some(loaded) => {
-                loaded.synth.render(&mut self.left[..n], &mut self.right[..n]);
-                for x in self.left[..n].iter_mut().chain(self.right[..n].iter_mut()) {
-                    *x *= FONT_GAIN;
-                }
+        let (mut left, mut right) = (self.left, self.right);
+        self.guarded(|s| s.render(&mut left[..n], &mut right[..n]));
+        (self.left, self.right) = (left, right);
+        if self.current.is_some() {
+            for x in self.left[..n].iter_mut().chain(self.right[..n].iter_mut()) {
+                *x *= FONT_GAIN;
             }
-            None => {
-                self.left[..n].fill(0.0);
-                self.right[..n].fill(0.0);
-            }
+        } else {
+            self.left[..n].fill(0.0);
+            self.right[..n].fill(0.0);
         }
         (&self.left[..n], &self.right[..n])
     }
@@ -475,11 +568,25 @@ mod tests {
         let bad = dir.path().join("broken.sf2");
         std::fs::write(&bad, b"RIFF\x04\0\0\0sfbk").unwrap();
         let Err(why) = load(&bad, 48_000).map_err(|e| e.to_string()) else { panic!("a broken SoundFont loaded") };
-        assert!(why.starts_with(&bad.display().to_string()) && why.contains("not a SoundFont"), "{why}");
+        assert!(why.starts_with(&bad.display().to_string()) && why.contains("a damaged SoundFont"), "{why}");
+        std::fs::write(&bad, b"MThd").unwrap();
+        let Err(why) = load(&bad, 48_000).map_err(|e| e.to_string()) else { panic!("a MIDI file loaded") };
+        assert!(why.contains("not a RIFF `sfbk` file"), "{why}");
         let Err(why) = load(&dir.path().join("absent.sf2"), 48_000).map_err(|e| e.to_string()) else {
             panic!("an absent file loaded")
         };
         assert!(why.contains("absent.sf2"), "{why}");
+    }
+
+    /// A SoundFont larger than any General MIDI font is an error before it is read (a sparse
+    /// 3 GB file here; issue #24).
+    #[test]
+    fn a_huge_soundfont_is_an_error_before_it_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let huge = dir.path().join("huge.sf2");
+        std::fs::File::create(&huge).unwrap().set_len(3 << 30).unwrap();
+        let why = load(&huge, 48_000).map(|_| ()).unwrap_err().to_string();
+        assert!(why.contains("huge.sf2") && why.contains("more than Continuo reads"), "{why}");
     }
 
     /// A SoundFont path that is a FIFO is an error at once: the loader never blocks on it
@@ -495,6 +602,74 @@ mod tests {
         std::thread::spawn(move || done.send(load(&path, 48_000).map(|_| ()).map_err(|e| e.to_string())));
         let outcome = result.recv_timeout(std::time::Duration::from_secs(10)).expect("the loader blocked on a FIFO");
         assert!(outcome.unwrap_err().contains("not a regular file"));
+    }
+
+    /// A player with `loaded` playing, as the audio thread has it after a load.
+    fn playing(loaded: Loaded) -> (FontPlayer, Arc<Handoff>) {
+        let handoff = Arc::new(Handoff::default());
+        let mut player = FontPlayer::new(handoff.clone());
+        player.set_sample_rate(loaded.sample_rate as f32);
+        handoff.offer(loaded);
+        assert!(player.follow(0), "the loaded font plays");
+        (player, handoff)
+    }
+
+    /// Every byte of a small SoundFont changed (three ways) and the file cut at every length:
+    /// each loads or is an error naming the file, and a font that loads plays a note through
+    /// the audio thread's player without a panic escaping it (the audit's two-byte edit made
+    /// `rustysynth` panic, and the editor said "Loading" for ever; issue #24).
+    #[test]
+    fn damaged_soundfonts_are_errors_or_play_and_no_panic_escapes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("font.sf2");
+        let font = crate::sf2_file::tiny_font();
+        // (loaded and played, refused, broke as it played)
+        let mut tried = [0usize; 3];
+        let attempt = |bytes: &[u8], tried: &mut [usize; 3]| {
+            std::fs::write(&path, bytes).unwrap();
+            match audition(&path) {
+                Ok(played) => tried[if played { 0 } else { 2 }] += 1,
+                Err(why) => {
+                    assert!(why.to_string().starts_with(&path.display().to_string()), "{why}");
+                    tried[1] += 1;
+                }
+            }
+        };
+        attempt(&font, &mut tried);
+        assert_eq!(tried, [1, 0, 0], "the font itself loads and plays");
+        for at in 0..font.len() {
+            for change in [0x01u8, 0x80, 0xff] {
+                let mut bytes = font.clone();
+                bytes[at] ^= change;
+                attempt(&bytes, &mut tried);
+            }
+            attempt(&font[..at], &mut tried);
+        }
+        eprintln!("damaged fonts: {} played, {} refused, {} broke as they played", tried[0] - 1, tried[1], tried[2]);
+    }
+
+    /// A synthesiser that panics as it plays is never played again, the electric piano plays
+    /// instead, and the editor says so; choosing a file asks for a synthesiser again.
+    #[test]
+    fn a_synthesiser_that_panics_as_it_plays_is_put_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("font.sf2");
+        std::fs::write(&path, crate::sf2_file::tiny_font()).unwrap();
+        let (mut player, handoff) = playing(load(&path, 48_000).unwrap());
+        player.guarded(|_| panic!("an index past the samples"));
+        assert!(player.current.is_none() && handoff.broke.load(Ordering::Acquire));
+        assert!(!player.follow(0), "it is not played again");
+        assert_eq!(handoff.wanted.load(Ordering::Acquire), 0, "no other is asked for");
+        assert!(player.next(CHUNK).0.iter().all(|x| *x == 0.0));
+        let loader = Loader::new(Arc::new(RwLock::new(path.to_string_lossy().into_owned())));
+        *loader.state.locked() = FontState::Ready { path: path.clone(), instruments: 1 };
+        let repaint = RepaintNotifier::new();
+        loader.follow(&handoff, &repaint);
+        let FontState::Failed(why) = loader.state() else { panic!("{:?}", loader.state()) };
+        assert!(why.contains("font.sf2") && why.contains("failed as it played"), "{why}");
+        loader.choose(&path, &handoff, &repaint);
+        assert!(!handoff.broke.load(Ordering::Acquire));
+        assert!(!player.follow(0) && handoff.wanted.load(Ordering::Acquire) == 48_000, "a synthesiser is asked for");
     }
 
     #[test]

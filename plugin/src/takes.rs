@@ -4,8 +4,10 @@
 //! that `trainer prepare` reads. Files are named to sort by time and carry the model, tempo,
 //! key and settings in their meta events. They are written on a thread of their own, never
 //! on the audio thread or the inference worker: a take that cannot be written (a full disk,
-//! an unwritable folder) stays in memory, is tried again with the next one, and the editor
-//! shows why; files already written are never touched.
+//! an unwritable folder) is written into a second folder instead (`unsaved_takes_folder`, in
+//! the system's temporary folder), or, when that fails too, stays in memory and is tried again
+//! with the next one; the editor says where each went, and that takes only in memory are lost
+//! when Continuo closes. Files already written are never touched.
 
 use crate::history::History;
 use crate::sync::Locked;
@@ -16,7 +18,6 @@ use continuo_core::song::{decode_tokens, ESTIMATION_PROFILE};
 use continuo_core::{Grid, Note, Score};
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -52,10 +53,19 @@ pub struct TakesStatus {
     /// Files written since the plugin was loaded, of each kind.
     pub kept: usize,
     pub phrases: usize,
+    /// Takes written into the second folder, because the first could not be written.
+    pub elsewhere: usize,
+    pub second_folder: PathBuf,
     /// Takes not written yet (they are tried again with the next one).
     pub pending: usize,
     /// Why the last write failed, until one succeeds.
     pub error: Option<String>,
+}
+
+/// Where takes go when the takes folder cannot be written (a full disk, a folder made
+/// read-only): `continuo-unsaved-takes` in the system's temporary folder.
+pub fn unsaved_takes_folder() -> PathBuf {
+    std::env::temp_dir().join("continuo-unsaved-takes")
 }
 
 /// The takes folder: `takes/` in Continuo's per-user data folder.
@@ -149,11 +159,10 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 /// same folder (named by the process and a per-process count, so another instance's never
 /// collides), flushed to the disk, then linked into place only if no file has the name yet:
 /// a failed write leaves no partial take, and a take is never replaced (`AlreadyExists`).
-/// On a file system without hard links, it is renamed into place if the name is free.
+/// On a file system without hard links, it is renamed into place if the name is free. The
+/// folder is flushed after, so that the name survives a power cut too.
 fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    static WRITES: AtomicU64 = AtomicU64::new(0);
-    let unique = format!("mid.{}-{}.part", std::process::id(), WRITES.fetch_add(1, Ordering::Relaxed));
-    let temporary = path.with_extension(unique);
+    let temporary = continuo_core::durable::temporary_beside(path);
     let flushed = std::fs::File::create_new(&temporary).and_then(|mut f| {
         f.write_all(bytes)?;
         f.sync_all()
@@ -163,7 +172,9 @@ fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         linked => linked,
     });
     let _ = std::fs::remove_file(&temporary);
-    placed
+    placed?;
+    // The new name survives a power cut too.
+    continuo_core::durable::sync_folder_of(path)
 }
 
 /// Write `take` as a new file in `folder`, named by its time and the next free count after
@@ -194,12 +205,22 @@ pub struct TakeWriter {
 }
 
 impl TakeWriter {
-    /// Start the writer thread for `folder` (made when the first take is written).
+    /// Start the writer thread for `folder` (made when the first take is written), with
+    /// [`unsaved_takes_folder`] as the second folder.
     pub fn start(folder: PathBuf) -> std::io::Result<TakeWriter> {
+        TakeWriter::start_with(folder, unsaved_takes_folder())
+    }
+
+    /// Start the writer thread for `folder`, and `second` for takes `folder` cannot take.
+    pub fn start_with(folder: PathBuf, second: PathBuf) -> std::io::Result<TakeWriter> {
         let (sender, receiver) = channel();
-        let status = Arc::new(Mutex::new(TakesStatus { folder: folder.clone(), ..TakesStatus::default() }));
+        let status = TakesStatus { folder: folder.clone(), second_folder: second.clone(), ..TakesStatus::default() };
+        let status = Arc::new(Mutex::new(status));
         let s = status.clone();
-        std::thread::Builder::new().name("continuo-takes".into()).spawn(move || write_takes(&folder, &receiver, &s))?;
+        let folders = [folder, second];
+        std::thread::Builder::new()
+            .name("continuo-takes".into())
+            .spawn(move || write_takes(&folders, &receiver, &s))?;
         Ok(TakeWriter { sender: Mutex::new(sender), status })
     }
 
@@ -213,27 +234,32 @@ impl TakeWriter {
     }
 }
 
-/// The writer thread: every take received is written, after any still pending; one that fails
-/// stays pending. Ends when the sending side is dropped.
-fn write_takes(folder: &Path, takes: &Receiver<Take>, status: &Mutex<TakesStatus>) {
+/// The writer thread: every take received is written, after any still pending, into the
+/// first of `folders` that takes it; one that neither takes stays pending. Ends when the
+/// sending side is dropped.
+fn write_takes(folders: &[PathBuf; 2], takes: &Receiver<Take>, status: &Mutex<TakesStatus>) {
     let mut pending: Vec<Take> = Vec::new();
-    let mut count = 0usize;
+    let mut counts = [0usize; 2];
     while let Ok(take) = takes.recv() {
         pending.push(take);
         let mut error = None;
-        pending.retain(|take| match write_take(folder, take, &mut count) {
-            Ok(_) => {
-                let mut st = status.locked();
-                match take.kind {
-                    TakeKind::Kept => st.kept += 1,
-                    TakeKind::Phrase => st.phrases += 1,
+        pending.retain(|take| {
+            let first = write_take(&folders[0], take, &mut counts[0]);
+            let written = first.as_ref().err().map(|e| (e.to_string(), write_take(&folders[1], take, &mut counts[1])));
+            let mut st = status.locked();
+            match written {
+                None if take.kind == TakeKind::Kept => st.kept += 1,
+                None => st.phrases += 1,
+                Some((why, Ok(_))) => {
+                    st.elsewhere += 1;
+                    error = Some(why);
                 }
-                false
+                Some((why, Err(_))) => {
+                    error = Some(why);
+                    return true;
+                }
             }
-            Err(e) => {
-                error = Some(e.to_string());
-                true
-            }
+            false
         });
         let mut st = status.locked();
         st.pending = pending.len();
@@ -305,11 +331,23 @@ mod tests {
         let temp = tempfile::tempdir().unwrap();
         let blocker = temp.path().join("not-a-folder");
         std::fs::write(&blocker, b"a file where the folder should be").unwrap();
-        let writer = TakeWriter::start(blocker.join("takes")).unwrap();
+        let writer = TakeWriter::start_with(blocker.join("takes"), blocker.join("second")).unwrap();
         writer.send(take_of(&history(), TakeKind::Kept, SystemTime::now()).unwrap());
         let status = wait_for(&writer, |s| s.error.is_some());
         assert_eq!(status.pending, 1);
         assert!(status.error.unwrap().contains("not-a-folder"));
+
+        // With a second folder that can be written, the take is written there, and the
+        // status says why the first could not be (issue #24: a take only in memory was lost
+        // when the plugin closed).
+        let second = temp.path().join("unsaved");
+        let writer = TakeWriter::start_with(blocker.join("takes"), second.clone()).unwrap();
+        writer.send(take_of(&history(), TakeKind::Kept, SystemTime::now()).unwrap());
+        let status = wait_for(&writer, |s| s.elsewhere == 1);
+        assert_eq!((status.pending, status.kept), (0, 0));
+        assert!(status.error.unwrap().contains("not-a-folder"));
+        let kept: Vec<_> = std::fs::read_dir(&second).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert!(kept.len() == 1 && kept[0].to_string_lossy().ends_with("-kept.mid"), "{kept:?}");
 
         // A writable folder: takes are written, in order, and nothing is pending.
         let folder = temp.path().join("takes");

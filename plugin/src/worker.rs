@@ -59,7 +59,7 @@ impl Drop for Worker {
         self.link.shutdown.store(true, Ordering::Release);
         if let Some(h) = self.handle.take() {
             h.thread().unpark();
-            let _ = h.join();
+            crate::closing::join_within(h, crate::closing::CLOSING_WAIT);
         }
     }
 }

@@ -3,16 +3,22 @@
 //! factory, activates it, and plays an 8-bar phrase into it through CLAP note events with a
 //! running transport. The answer comes back as CLAP note events, each on the exact sample
 //! of a 16th-note step, in blocks of an odd size; stopping the transport ends every note.
-//! Then the host presses Keep and Learn through parameter events: the take is written, a
-//! model learnt from the takes appears in `$CONTINUO_HOME/models/learnt`, and the plugin,
+//! Then the host presses Keep and Learn through parameter events, and deactivates and
+//! activates the plugin again as a host does to change its buffer size: the take is written,
+//! a model learnt from the takes appears in `$CONTINUO_HOME/models/learnt`, and the plugin,
 //! now playing it, answers the phrase again. `scripts/test.sh` runs this test once more with
 //! nice-plug's check that aborts on any allocation in `process`.
+//!
+//! Two hostile tests run in the same host (issue #24): blocks of up to 10,000 random MIDI
+//! events, and saved states naming hostile files or holding values out of range.
 //!
 //! Set `CONTINUO_CLAP` to test another build (for example `target/bundled/Continuo.clap`).
 
 mod common;
 
-use clack_host::events::event_types::{NoteOffEvent, NoteOnEvent, ParamValueEvent, TransportEvent, TransportFlags};
+use clack_host::events::event_types::{
+    MidiEvent, MidiSysExEvent, NoteOffEvent, NoteOnEvent, ParamValueEvent, TransportEvent, TransportFlags,
+};
 use clack_host::events::spaces::CoreEventSpace;
 use clack_host::events::{EventFlags, Match};
 use clack_host::prelude::*;
@@ -103,11 +109,11 @@ fn learnt_models(home: &std::path::Path) -> Vec<PathBuf> {
 
 /// Where the answer starts: notes sent before the phrase ended are the player's, passed
 /// through; after it, the answer's. Each answer note is on a 16th-note step.
-fn answer_on_the_grid(out: &[(u64, bool, u8)], samples_per_beat: f64) -> usize {
+fn answer_on_the_grid(out: &Sent, samples_per_beat: f64) -> usize {
     let phrase_end = (32.0 * samples_per_beat) as u64;
-    let answer: Vec<_> = out.iter().filter(|(t, _, _)| *t >= phrase_end).collect();
+    let answer: Vec<_> = out.iter().filter(|(t, ..)| *t >= phrase_end).collect();
     let step = samples_per_beat / 4.0;
-    for (t, on, pitch) in &answer {
+    for (t, on, pitch, _) in &answer {
         let k = (*t as f64 / step).round();
         assert_eq!(
             *t,
@@ -115,17 +121,26 @@ fn answer_on_the_grid(out: &[(u64, bool, u8)], samples_per_beat: f64) -> usize {
             "note {pitch} (on: {on}) at sample {t} is off the 16th grid"
         );
     }
-    answer.iter().filter(|(_, on, _)| *on).count()
+    answer.iter().filter(|(_, on, ..)| *on).count()
 }
 
-#[test]
-fn the_clap_build_answers_a_phrase_on_the_grid_in_a_host() {
-    // The phrases it saves (the default) go into a folder of the test's own.
-    let home = tempfile::Builder::new().prefix("continuo-home-").tempdir().unwrap();
-    std::env::set_var("CONTINUO_HOME", home.path());
-    let library = plugin_library();
-    let scan = Instant::now();
-    let entry = unsafe { PluginEntry::load(&library) }.unwrap_or_else(|e| panic!("{}: {e:?}", library.display()));
+/// The tests of this file run one at a time: each loads the plugin with a worker of its own,
+/// and the timing of the first needs the cores.
+static ALONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// `$CONTINUO_HOME` for this process: the phrases the plugin saves (the default) and the
+/// models it learns go into a folder of the tests' own. Set once, before any plugin loads.
+fn home() -> &'static tempfile::TempDir {
+    static HOME: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    HOME.get_or_init(|| {
+        let home = tempfile::Builder::new().prefix("continuo-home-").tempdir().unwrap();
+        std::env::set_var("CONTINUO_HOME", home.path());
+        home
+    })
+}
+
+/// The plugin instantiated from this build's library, by a host of the test's own.
+fn instance(entry: &PluginEntry) -> PluginInstance<TestHost> {
     let factory = entry.get_plugin_factory().expect("a plugin factory");
     let descriptor = factory
         .plugin_descriptors()
@@ -133,132 +148,208 @@ fn the_clap_build_answers_a_phrase_on_the_grid_in_a_host() {
         .expect("Continuo in the factory");
     assert_eq!(descriptor.name().unwrap().to_bytes(), b"Continuo");
     let host_info = HostInfo::new("continuo-test-host", "Continuo", "https://example.invalid", "0.1").unwrap();
-    let mut instance =
-        PluginInstance::<TestHost>::new(|_| TestHostShared, |_| (), &entry, descriptor.id().unwrap(), &host_info)
-            .expect("the plugin instantiates");
+    PluginInstance::<TestHost>::new(|_| TestHostShared, |_| (), entry, descriptor.id().unwrap(), &host_info)
+        .expect("the plugin instantiates")
+}
+
+/// (absolute sample, on?, pitch, channel) of the note events the plugin sent.
+type Sent = Vec<(u64, bool, u8, u8)>;
+
+/// A note event's key or channel (0 for "all").
+fn key(m: Match<u16>) -> u8 {
+    m.into_specific().unwrap_or(0) as u8
+}
+
+/// What the test host's audio thread needs to play blocks into the plugin.
+struct Player {
+    out_channels: [Vec<f32>; 2],
+    ports_out: AudioPorts,
+    input: EventBuffer,
+    output: EventBuffer,
+    samples_per_beat: f64,
+}
+
+impl Player {
+    fn new() -> Player {
+        Player {
+            out_channels: [vec![0.0f32; BLOCK as usize], vec![0.0f32; BLOCK as usize]],
+            ports_out: AudioPorts::with_capacity(2, 1),
+            input: EventBuffer::with_capacity(64),
+            output: EventBuffer::with_capacity(1024),
+            samples_per_beat: SR * 60.0 / TEMPO,
+        }
+    }
+
+    /// One block of `len` samples from sample `at`, the transport running or stopped:
+    /// `fill` puts its input events in; the note events the plugin sends go into `out`.
+    fn block(
+        &mut self,
+        processor: &mut StartedPluginAudioProcessor<TestHost>,
+        (at, len): (u64, u32),
+        playing: bool,
+        fill: impl FnOnce(&mut EventBuffer),
+        out: &mut Sent,
+    ) {
+        self.input.clear();
+        self.output.clear();
+        fill(&mut self.input);
+        self.input.sort();
+        let beat = at as f64 / self.samples_per_beat;
+        let [l, r] = &mut self.out_channels;
+        let mut audio_out = self.ports_out.with_output_buffers([AudioPortBuffer {
+            latency: 0,
+            channels: AudioPortBufferType::f32_output_only(
+                [&mut l[..len as usize], &mut r[..len as usize]].into_iter(),
+            ),
+        }]);
+        processor
+            .process(
+                &InputAudioBuffers::empty(),
+                &mut audio_out,
+                &self.input.as_input(),
+                &mut self.output.as_output(),
+                Some(at),
+                Some(&transport(playing, beat)),
+            )
+            .expect("process");
+        for e in self.output.iter() {
+            let time = at + e.header().time() as u64;
+            match e.as_core_event() {
+                Some(CoreEventSpace::NoteOn(n)) => out.push((time, true, key(n.key()), key(n.channel()))),
+                Some(CoreEventSpace::NoteOff(n)) => out.push((time, false, key(n.key()), key(n.channel()))),
+                _ => {}
+            }
+        }
+        // A little real time per block for the inference worker (a block is 7 ms).
+        std::thread::sleep(Duration::from_micros(500));
+    }
+
+    /// Play samples `from..to` in blocks: the transport running or stopped, the `notes`
+    /// ((beat, on?, pitch)) that fall in them, and `params` set in the first block; the
+    /// note events the plugin sends go into `out`.
+    #[allow(clippy::too_many_arguments)]
+    fn run(
+        &mut self,
+        processor: &mut StartedPluginAudioProcessor<TestHost>,
+        (from, to): (u64, u64),
+        playing: bool,
+        notes: &[(f64, bool, u8)],
+        params: &[(&str, f64)],
+        out: &mut Sent,
+    ) {
+        let mut at = from;
+        while at < to {
+            let len = BLOCK.min((to - at) as u32);
+            let samples_per_beat = self.samples_per_beat;
+            let fill = |input: &mut EventBuffer| {
+                if at == from {
+                    for &(id, value) in params {
+                        input.push(&ParamValueEvent::new(0, param_id(id), Pckn::match_all(), value));
+                    }
+                }
+                for &(beat, on, pitch) in notes {
+                    let sample = (beat * samples_per_beat).round() as u64;
+                    if (at..at + len as u64).contains(&sample) {
+                        let (t, pckn) = ((sample - at) as u32, Pckn::new(0u16, 0u16, pitch as u16, Match::All));
+                        match on {
+                            true => input.push(&NoteOnEvent::new(t, pckn, 0.8)),
+                            false => input.push(&NoteOffEvent::new(t, pckn, 0.0)),
+                        }
+                    }
+                }
+            };
+            self.block(processor, (at, len), playing, fill, out);
+            at += len as u64;
+        }
+    }
+
+    /// The phrase, its answer (2 bars from beat 32.25) and a little more, then stop; or a
+    /// stopped block after it, with parameter changes.
+    fn act(
+        &mut self,
+        p: &mut StartedPluginAudioProcessor<TestHost>,
+        phrase: bool,
+        params: &[(&str, f64)],
+        out: &mut Sent,
+    ) {
+        let end = (44.0 * self.samples_per_beat) as u64;
+        if phrase {
+            self.run(p, (0, end), true, &eight_bars(), &[], out);
+        }
+        self.run(p, (end, end + BLOCK as u64 * if phrase { 4 } else { 1 }), false, &[], params, out);
+    }
+
+    /// Stopped blocks for `seconds` (or until `until` holds).
+    fn idle(&mut self, p: &mut StartedPluginAudioProcessor<TestHost>, seconds: f64, until: &dyn Fn() -> bool) {
+        let mut ignored = Vec::new();
+        wait(seconds, until, || self.act(p, false, &[], &mut ignored));
+    }
+}
+
+/// Run `play` on a thread of its own (the host's audio thread) with the processor started,
+/// and give back the processor stopped with what `play` returned.
+fn on_the_audio_thread<T: Send>(
+    processor: StoppedPluginAudioProcessor<TestHost>,
+    play: impl FnOnce(&mut Player, &mut StartedPluginAudioProcessor<TestHost>) -> T + Send,
+) -> (StoppedPluginAudioProcessor<TestHost>, T) {
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut processor = processor.start_processing().expect("processing starts");
+            let result = play(&mut Player::new(), &mut processor);
+            (processor.stop_processing(), result)
+        })
+        .join()
+        .unwrap()
+    })
+}
+
+#[test]
+fn the_clap_build_answers_a_phrase_on_the_grid_in_a_host() {
+    let _alone = ALONE.lock().unwrap_or_else(|e| e.into_inner());
+    let home = home();
+    let library = plugin_library();
+    let scan = Instant::now();
+    let entry = unsafe { PluginEntry::load(&library) }.unwrap_or_else(|e| panic!("{}: {e:?}", library.display()));
+    let mut instance = instance(&entry);
     // Scanning loads no model: this is the time a host's scan takes.
     println!("load + instantiate: {:.1} ms", scan.elapsed().as_secs_f64() * 1e3);
 
     let config = PluginAudioConfiguration { sample_rate: SR, min_frames_count: 1, max_frames_count: BLOCK };
     let processor = instance.activate(|_, _| (), config).expect("the plugin activates");
-
     let samples_per_beat = SR * 60.0 / TEMPO;
-    let phrase = eight_bars();
-    // (absolute sample, on?, pitch) of every note event the plugin sent.
-    let (processor, out) = std::thread::scope(|s| {
-        s.spawn(|| {
-            let mut processor = processor.start_processing().expect("processing starts");
-            let mut out_channels = [vec![0.0f32; BLOCK as usize], vec![0.0f32; BLOCK as usize]];
-            let mut ports_out = AudioPorts::with_capacity(2, 1);
-            let mut input = EventBuffer::with_capacity(64);
-            let mut output = EventBuffer::with_capacity(1024);
-            let mut out: Vec<(u64, bool, u8)> = Vec::new();
-            let mut run = |processor: &mut StartedPluginAudioProcessor<TestHost>,
-                           from: u64,
-                           to: u64,
-                           playing: bool,
-                           notes: &[(f64, bool, u8)],
-                           params: &[(&str, f64)],
-                           out: &mut Vec<(u64, bool, u8)>| {
-                let mut at = from;
-                while at < to {
-                    let len = BLOCK.min((to - at) as u32);
-                    input.clear();
-                    output.clear();
-                    if at == from {
-                        for &(id, value) in params {
-                            input.push(&ParamValueEvent::new(0, param_id(id), Pckn::match_all(), value));
-                        }
-                    }
-                    for &(beat, on, pitch) in notes {
-                        let sample = (beat * samples_per_beat).round() as u64;
-                        if (at..at + len as u64).contains(&sample) {
-                            let t = (sample - at) as u32;
-                            let pckn = Pckn::new(0u16, 0u16, pitch as u16, Match::All);
-                            if on {
-                                input.push(&NoteOnEvent::new(t, pckn, 0.8));
-                            } else {
-                                input.push(&NoteOffEvent::new(t, pckn, 0.0));
-                            }
-                        }
-                    }
-                    input.sort();
-                    let beat = at as f64 / samples_per_beat;
-                    let [l, r] = &mut out_channels;
-                    let mut audio_out = ports_out.with_output_buffers([AudioPortBuffer {
-                        latency: 0,
-                        channels: AudioPortBufferType::f32_output_only(
-                            [&mut l[..len as usize], &mut r[..len as usize]].into_iter(),
-                        ),
-                    }]);
-                    processor
-                        .process(
-                            &InputAudioBuffers::empty(),
-                            &mut audio_out,
-                            &input.as_input(),
-                            &mut output.as_output(),
-                            Some(at),
-                            Some(&transport(playing, beat)),
-                        )
-                        .expect("process");
-                    for e in output.iter() {
-                        let time = at + e.header().time() as u64;
-                        match e.as_core_event() {
-                            Some(CoreEventSpace::NoteOn(n)) => {
-                                out.push((time, true, n.key().into_specific().unwrap_or(0) as u8))
-                            }
-                            Some(CoreEventSpace::NoteOff(n)) => {
-                                out.push((time, false, n.key().into_specific().unwrap_or(0) as u8))
-                            }
-                            _ => {}
-                        }
-                    }
-                    at += len as u64;
-                    // A little real time per block for the inference worker (a block is 7 ms).
-                    std::thread::sleep(Duration::from_micros(500));
-                }
-            };
-            let end = (44.0 * samples_per_beat) as u64;
-            // The phrase, its answer (2 bars from beat 32.25) and a little more, then stop;
-            // or a stopped block after it, with parameter changes.
-            let mut act = |p: &mut StartedPluginAudioProcessor<TestHost>,
-                           phrase_too: bool,
-                           params: &[(&str, f64)],
-                           out: &mut Vec<(u64, bool, u8)>| {
-                if phrase_too {
-                    run(p, 0, end, true, &phrase, &[], out);
-                }
-                run(p, end, end + BLOCK as u64 * if phrase_too { 4 } else { 1 }, false, &[], params, out);
-            };
-            // Idle a second with the transport stopped while the worker loads the model.
-            let mut ignored = Vec::new();
-            wait(1.0, &|| false, || act(&mut processor, false, &[], &mut ignored));
-            act(&mut processor, true, &[], &mut out);
-            // Keep it (the rising edge of the Keep parameter), then Learn, and wait for the
-            // learnt model, playing blocks meanwhile.
-            act(&mut processor, false, &[("keep", 1.0)], &mut ignored);
-            act(&mut processor, false, &[("keep", 0.0)], &mut ignored);
-            wait(1.0, &|| false, || act(&mut processor, false, &[], &mut ignored));
-            act(&mut processor, false, &[("learn", 1.0)], &mut ignored);
-            let learnt = || !learnt_models(home.path()).is_empty();
-            wait(120.0, &learnt, || act(&mut processor, false, &[], &mut ignored));
-            // The worker looks for a new model every 100 ms while idle.
-            wait(1.0, &|| false, || act(&mut processor, false, &[], &mut ignored));
-            let mut again = Vec::new();
-            act(&mut processor, true, &[], &mut again);
-            (processor.stop_processing(), (out, again))
-        })
-        .join()
-        .unwrap()
+    let (processor, out) = on_the_audio_thread(processor, |player, processor| {
+        // Idle a second with the transport stopped while the worker loads the model.
+        player.idle(processor, 1.0, &|| false);
+        let mut out = Vec::new();
+        player.act(processor, true, &[], &mut out);
+        // Keep it (the rising edge of the Keep parameter), then Learn.
+        let mut ignored = Vec::new();
+        player.act(processor, false, &[("keep", 1.0)], &mut ignored);
+        player.act(processor, false, &[("keep", 0.0)], &mut ignored);
+        player.idle(processor, 1.0, &|| false);
+        player.act(processor, false, &[("learn", 1.0)], &mut ignored);
+        out
     });
-    let (out, again) = out;
+    // A host changing its buffer size deactivates and activates the plugin again: the
+    // learning goes on (issue #24: a deactivation cancelled it).
+    instance.deactivate(processor);
+    let config = PluginAudioConfiguration { max_frames_count: 2 * BLOCK, ..config };
+    let processor = instance.activate(|_, _| (), config).expect("the plugin activates again");
+    let (processor, again) = on_the_audio_thread(processor, |player, processor| {
+        player.idle(processor, 120.0, &|| !learnt_models(home.path()).is_empty());
+        // The worker looks for a new model every 100 ms while idle.
+        player.idle(processor, 1.0, &|| false);
+        let mut again = Vec::new();
+        player.act(processor, true, &[], &mut again);
+        again
+    });
     instance.deactivate(processor);
 
     let ons = answer_on_the_grid(&out, samples_per_beat);
     println!("{} events out, {ons} answer notes", out.len());
     assert!(ons > 0, "no answer came back: {out:?}");
     let mut sounding = [0i32; 128];
-    for (t, on, pitch) in &out {
+    for (t, on, pitch, _) in &out {
         let s = &mut sounding[*pitch as usize];
         *s += if *on { 1 } else { -1 };
         assert!(*s <= 1, "note {pitch} on twice at {t}");
@@ -274,4 +365,337 @@ fn the_clap_build_answers_a_phrase_on_the_grid_in_a_host() {
     let ons = answer_on_the_grid(&again, samples_per_beat);
     println!("after learning: {ons} answer notes from {}", learnt[0].display());
     assert!(ons > 0, "no answer after learning: {again:?}");
+}
+
+/// A small deterministic random source (xorshift64*).
+struct Dice(u64);
+
+impl Dice {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n.max(1)
+    }
+}
+
+/// A SysEx message for the hostile blocks (CLAP needs its bytes to outlive the block).
+static SYSEX: [u8; 6] = [0xf0, 0x7e, 0x7f, 0x09, 0x01, 0xf7];
+
+/// Up to `most` random events at random times of a block of `len` samples, on all 16
+/// channels: note-ons without offs, offs without ons (CLAP notes and MIDI bytes), the
+/// pedal, All Notes Off and All Sound Off, pitch bends, SysEx, pitches 0 to 127; and now and
+/// then a new octave shift (to ±3) or input channel. Returns how many events it put in.
+fn hostile_block(dice: &mut Dice, input: &mut EventBuffer, len: u32, most: u64) -> usize {
+    let count = dice.below(most + 1) as usize;
+    for _ in 0..count {
+        let (t, channel, pitch) = (dice.below(len as u64) as u32, dice.below(16) as u8, dice.below(128) as u8);
+        let pckn = Pckn::new(0u16, channel as u16, pitch as u16, Match::All);
+        match dice.below(10) {
+            0..=2 => input.push(&NoteOnEvent::new(t, pckn, dice.below(128) as f64 / 127.0)),
+            3..=5 => input.push(&NoteOffEvent::new(t, pckn, 0.0)),
+            6 => input.push(&MidiEvent::new(t, 0, [0x90 | channel, pitch, dice.below(128) as u8])),
+            7 => input.push(&MidiEvent::new(t, 0, [0xb0 | channel, 64, [0, 127][dice.below(2) as usize]])),
+            8 => match dice.below(3) {
+                0 => input.push(&MidiEvent::new(t, 0, [0xb0 | channel, [120, 123][dice.below(2) as usize], 0])),
+                1 => input.push(&MidiEvent::new(t, 0, [0xe0 | channel, pitch, dice.below(128) as u8])),
+                _ => input.push(&unsafe { MidiSysExEvent::new(t, 0, &SYSEX) }),
+            },
+            _ => input.push(&MidiEvent::new(t, 0, [0x80 | channel, pitch, 0])),
+        }
+    }
+    if dice.below(8) == 0 {
+        input.push(&ParamValueEvent::new(0, param_id("oct"), Pckn::match_all(), dice.below(7) as f64 - 3.0));
+    }
+    if dice.below(8) == 0 {
+        input.push(&ParamValueEvent::new(0, param_id("inch"), Pckn::match_all(), dice.below(17) as f64));
+    }
+    count
+}
+
+/// Hostile MIDI (issue #24): blocks of up to 10,000 random events on all 16 channels, then
+/// the player lets go of every key and the pedal, and the transport stops. No note the
+/// plugin sent is left sounding (a note-off ends its key, as in a synthesiser), no key stays
+/// held (a phrase played after is answered), and `process` never allocates: the test command
+/// runs this file again with nice-plug's check that aborts on an allocation in `process`.
+#[test]
+fn hostile_midi_never_sticks_a_note_or_a_key() {
+    let _alone = ALONE.lock().unwrap_or_else(|e| e.into_inner());
+    home();
+    let library = plugin_library();
+    let entry = unsafe { PluginEntry::load(&library) }.unwrap_or_else(|e| panic!("{}: {e:?}", library.display()));
+    let mut instance = instance(&entry);
+    let config = PluginAudioConfiguration { sample_rate: SR, min_frames_count: 1, max_frames_count: BLOCK };
+    let processor = instance.activate(|_, _| (), config).expect("the plugin activates");
+    let (processor, (blocks, events, out, again)) = on_the_audio_thread(processor, |player, processor| {
+        player.idle(processor, 1.0, &|| false);
+        let mut out = Vec::new();
+        // No phrase saved as a take: the takes folder is the other test's.
+        player.run(processor, (0, BLOCK as u64), false, &[], &[("savph", 0.0)], &mut out);
+        let (mut dice, mut at, mut events) = (Dice(0x5eed_c0de), BLOCK as u64, 0usize);
+        let blocks = 60;
+        for _ in 0..blocks {
+            let mut count = 0;
+            player.block(
+                processor,
+                (at, BLOCK),
+                true,
+                |input| count = hostile_block(&mut dice, input, BLOCK, 10_000),
+                &mut out,
+            );
+            events += count;
+            at += BLOCK as u64;
+        }
+        // Every key and pedal let go on every channel, on the octave and channel the test
+        // plays in; then a few seconds of the transport running, and it stops.
+        let release = |input: &mut EventBuffer| {
+            input.push(&ParamValueEvent::new(0, param_id("oct"), Pckn::match_all(), 0.0));
+            input.push(&ParamValueEvent::new(0, param_id("inch"), Pckn::match_all(), 0.0));
+            for channel in 0..16u8 {
+                input.push(&MidiEvent::new(0, 0, [0xb0 | channel, 64, 0]));
+                for pitch in 0..128u16 {
+                    input.push(&NoteOffEvent::new(0, Pckn::new(0u16, channel as u16, pitch, Match::All), 0.0));
+                }
+            }
+        };
+        player.block(processor, (at, BLOCK), true, release, &mut out);
+        at += BLOCK as u64;
+        let seconds = |s: f64| (s * SR) as u64;
+        player.run(processor, (at, at + seconds(3.0)), true, &[], &[], &mut out);
+        player.run(processor, (at + seconds(3.0), at + seconds(3.5)), false, &[], &[], &mut out);
+        // A phrase after: answered, so no key is held.
+        let mut again = Vec::new();
+        player.act(processor, true, &[], &mut again);
+        (blocks, events, out, again)
+    });
+    instance.deactivate(processor);
+
+    let mut sounding = std::collections::BTreeSet::new();
+    for &(_, on, pitch, channel) in &out {
+        if on {
+            sounding.insert((channel, pitch));
+        } else {
+            sounding.remove(&(channel, pitch));
+        }
+    }
+    println!(
+        "hostile MIDI: {blocks} blocks, {events} events in, {} note events out; stuck: {}",
+        out.len(),
+        sounding.len()
+    );
+    assert!(sounding.is_empty(), "notes left sounding (channel, pitch): {sounding:?}");
+    let ons = answer_on_the_grid(&again, SR * 60.0 / TEMPO);
+    assert!(ons > 0, "the phrase after the hostile blocks was not answered: a key is held? {again:?}");
+}
+
+/// Four quarter notes from beat 0, then `beats` of the transport running: the answer's
+/// note-ons after the phrase.
+fn short_phrase_answered(
+    player: &mut Player,
+    processor: &mut StartedPluginAudioProcessor<TestHost>,
+    beats: f64,
+) -> usize {
+    let phrase: Vec<(f64, bool, u8)> = [60u8, 62, 64, 65]
+        .iter()
+        .enumerate()
+        .flat_map(|(i, &p)| [(i as f64, true, p), (i as f64 + 0.9, false, p)])
+        .collect();
+    let mut out = Vec::new();
+    player.run(processor, (0, (beats * player.samples_per_beat) as u64), true, &phrase, &[], &mut out);
+    player.run(
+        processor,
+        ((beats * player.samples_per_beat) as u64, (beats * player.samples_per_beat) as u64 + 4 * BLOCK as u64),
+        false,
+        &[],
+        &[],
+        &mut out,
+    );
+    let phrase_end = (4.0 * player.samples_per_beat) as u64;
+    out.iter().filter(|(t, on, ..)| *on && *t >= phrase_end).count()
+}
+
+/// Files that a saved state may name as a model or a SoundFont, each hostile: (what, path).
+/// Named files: (what, path).
+type Named = Vec<(String, PathBuf)>;
+
+fn hostile_files(dir: &std::path::Path) -> (Named, Named) {
+    let models = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../models");
+    let shipped = std::fs::read(models.join("folk-melody.onnx")).unwrap();
+    let write_model = |name: &str, bytes: &[u8]| {
+        let path = dir.join(format!("{name}.onnx"));
+        std::fs::write(&path, bytes).unwrap();
+        for ext in ["json", "golden.json"] {
+            std::fs::copy(models.join(format!("folk-melody.{ext}")), dir.join(format!("{name}.{ext}"))).unwrap();
+        }
+        (name.to_string(), path)
+    };
+    let mut model_files = vec![
+        ("missing".to_string(), dir.join("missing.onnx")),
+        ("a folder".to_string(), dir.to_path_buf()),
+        ("/dev/zero".to_string(), PathBuf::from("/dev/zero")),
+        write_model("truncated", &shipped[..shipped.len() / 2]),
+        write_model("empty", &[]),
+    ];
+    for at in [100usize, shipped.len() / 3, shipped.len() / 2, shipped.len() - 200] {
+        let mut flipped = shipped.clone();
+        flipped[at] ^= 0x5a;
+        flipped[at + 1] ^= 0xff;
+        model_files.push(write_model(&format!("flipped-{at}"), &flipped));
+    }
+    let (fifo, looped, huge) = (dir.join("fifo.onnx"), dir.join("loop.onnx"), dir.join("huge.onnx"));
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    std::fs::copy(models.join("folk-melody.json"), dir.join("fifo.json")).unwrap();
+    std::os::unix::fs::symlink(&looped, &looped).unwrap();
+    std::fs::File::create(&huge).unwrap().set_len(3 << 30).unwrap();
+    std::fs::copy(models.join("folk-melody.json"), dir.join("huge.json")).unwrap();
+    model_files.extend([
+        ("a FIFO".into(), fifo.clone()),
+        ("a symlink loop".into(), looped.clone()),
+        ("3 GB".into(), huge),
+    ]);
+    let font = continuo::sf2_file::tiny_font();
+    let write_font = |name: &str, bytes: &[u8]| {
+        let path = dir.join(format!("{name}.sf2"));
+        std::fs::write(&path, bytes).unwrap();
+        (name.to_string(), path)
+    };
+    let mut flipped = font.clone();
+    flipped[font.len() / 2] ^= 0xff;
+    let huge_font = dir.join("huge.sf2");
+    std::fs::File::create(&huge_font).unwrap().set_len(3 << 30).unwrap();
+    let font_files = vec![
+        ("missing".into(), dir.join("missing.sf2")),
+        ("a FIFO".into(), fifo),
+        ("a symlink loop".into(), looped),
+        ("/dev/zero".into(), PathBuf::from("/dev/zero")),
+        ("3 GB".into(), huge_font),
+        write_font("truncated", &font[..font.len() / 2]),
+        write_font("flipped", &flipped),
+    ];
+    (model_files, font_files)
+}
+
+/// A state as nice-plug's CLAP wrapper reads it: the JSON's length, then the JSON.
+fn framed(json: &[u8]) -> Vec<u8> {
+    [(json.len() as u64).to_le_bytes().as_slice(), json].concat()
+}
+
+/// Saved states, each hostile, derived from a good one (`good`, nice-plug's JSON): (what, bytes).
+fn hostile_states(good: &serde_json::Value, dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    let (model_files, font_files) = hostile_files(dir);
+    let with = |change: &dyn Fn(&mut serde_json::Value)| {
+        let mut s = good.clone();
+        change(&mut s);
+        framed(&serde_json::to_vec(&s).unwrap())
+    };
+    let field = |value: serde_json::Value| serde_json::Value::String(value.to_string());
+    let mut states = Vec::new();
+    for (what, path) in &model_files {
+        let path = path.to_string_lossy().into_owned();
+        states.push((format!("model: {what}"), with(&|s| s["fields"]["model"] = field(path.clone().into()))));
+    }
+    for (what, path) in &font_files {
+        let path = path.to_string_lossy().into_owned();
+        states.push((
+            format!("SoundFont: {what}"),
+            with(&|s| {
+                s["fields"]["soundfont"] = field(path.clone().into());
+                s["params"]["voice"] = serde_json::json!({"string": "sf2"});
+            }),
+        ));
+    }
+    let maps = [
+        serde_json::json!([[200, 7, "temp"], [0, 255, "mem"]]),
+        serde_json::json!([[0, 7, "no such"]]),
+        serde_json::json!({"x": 1}),
+    ];
+    for map in maps {
+        states.push((format!("MIDI map {map}"), with(&|s| s["fields"]["midimap"] = field(map.clone()))));
+    }
+    for (what, value) in [
+        ("huge", serde_json::json!({"i32": i32::MAX})),
+        ("tiny", serde_json::json!({"i32": i32::MIN})),
+        ("huge float", serde_json::json!({"f32": 3e38})),
+        ("negative float", serde_json::json!({"f32": -3e38})),
+        ("wrong type", serde_json::json!({"string": "x"})),
+        ("a switch", serde_json::json!({"bool": true})),
+    ] {
+        let ids: Vec<String> = good["params"].as_object().unwrap().keys().cloned().collect();
+        // Bypass on is a state that answers nothing by design (the editor says so). Keep and
+        // Learn on are restored released: no take is kept, no learning starts (the other
+        // test counts the models learnt in this home).
+        let every = |s: &mut serde_json::Value| {
+            ids.iter().for_each(|id| s["params"][id] = value.clone());
+            s["params"]["bypass"] = serde_json::json!({"bool": false});
+        };
+        states.push((format!("every parameter {what}"), with(&every)));
+    }
+    for version in [serde_json::json!("99.0.0"), serde_json::json!(""), serde_json::json!(7)] {
+        states.push((format!("version {version}"), with(&|s| s["version"] = version.clone())));
+    }
+    states
+        .push(("fields not strings".into(), with(&|s| s["fields"] = serde_json::json!({"model": 5, "midimap": [1]}))));
+    let bytes = framed(&serde_json::to_vec(good).unwrap());
+    let mut dice = Dice(0xbad_5eed);
+    for k in 0..12 {
+        let mut b = bytes.clone();
+        if k % 3 == 0 {
+            b.truncate(dice.below(b.len() as u64) as usize);
+        } else {
+            for _ in 0..1 + k {
+                let at = dice.below(b.len() as u64) as usize;
+                b[at] ^= 1 << dice.below(8);
+            }
+        }
+        states.push((format!("bytes changed ({k})"), b));
+    }
+    states
+}
+
+/// Hostile saved states (issue #24): model and SoundFont paths to missing, huge, FIFO,
+/// symlink-loop, truncated and bit-flipped files, MIDI-learn maps out of range, parameters
+/// out of range or of the wrong type, unknown versions, and changed bytes, each restored
+/// into the plugin while it plays: the restore returns (accepted or refused), and the plugin
+/// then answers a phrase: a model it cannot load leaves the one playing, and the editor
+/// says why.
+#[test]
+fn hostile_saved_states_leave_a_plugin_that_answers() {
+    use clack_extensions::state::PluginState;
+    let _alone = ALONE.lock().unwrap_or_else(|e| e.into_inner());
+    home();
+    let library = plugin_library();
+    let entry = unsafe { PluginEntry::load(&library) }.unwrap_or_else(|e| panic!("{}: {e:?}", library.display()));
+    let mut instance = instance(&entry);
+    let state: PluginState = instance.plugin_shared_handle().get_extension().expect("the state extension");
+    let mut saved = Vec::new();
+    state.save(&instance.plugin_handle(), &mut saved).expect("the state saves");
+    // nice-plug's CLAP state: its JSON's length (8 bytes, little-endian), then the JSON.
+    let good: serde_json::Value = serde_json::from_slice(&saved[8..]).expect("nice-plug's state is JSON");
+    let dir = tempfile::tempdir().unwrap();
+    let states = hostile_states(&good, dir.path());
+    let config = PluginAudioConfiguration { sample_rate: SR, min_frames_count: 1, max_frames_count: BLOCK };
+    let mut processor = instance.activate(|_, _| (), config).expect("the plugin activates");
+    let (p, baseline) = on_the_audio_thread(processor, |player, processor| {
+        player.idle(processor, 1.0, &|| false);
+        short_phrase_answered(player, processor, 16.0)
+    });
+    processor = p;
+    assert!(baseline > 0, "the good state does not answer");
+    let (mut accepted, mut refused) = (0, 0);
+    for (what, bytes) in &states {
+        let started = Instant::now();
+        match state.load(&instance.plugin_handle(), &mut bytes.as_slice()) {
+            Ok(()) => accepted += 1,
+            Err(_) => refused += 1,
+        }
+        assert!(started.elapsed() < Duration::from_secs(5), "{what}: the restore took {:?}", started.elapsed());
+        let (p, answered) = on_the_audio_thread(processor, |player, processor| {
+            player.idle(processor, 0.3, &|| false);
+            short_phrase_answered(player, processor, 16.0)
+        });
+        processor = p;
+        assert!(answered > 0, "{what}: no answer after the restore");
+    }
+    instance.deactivate(processor);
+    println!("hostile states: {} restored ({accepted} accepted, {refused} refused), failures: 0", states.len());
 }

@@ -160,6 +160,22 @@ impl Host {
         self.rate * 60.0 / self.tempo
     }
 
+    /// Block number `block` of 512 samples at 120 BPM, the transport playing from sample 0,
+    /// with `input`: whether the engine answers (is not listening) after it.
+    fn play_block(&mut self, block: i64, input: &[NoteEvent]) -> bool {
+        let beats_per_block = 512.0 * 120.0 / 60.0 / self.rate;
+        let transport = HostTransport {
+            playing: true,
+            tempo: Some(120.0),
+            beat: Some(block as f64 * beats_per_block),
+            sample: Some(block * 512),
+            loop_beats: None,
+        };
+        self.sink.clear();
+        self.engine.process(transport, self.rate, 512, input, &self.settings, &mut self.sink);
+        !matches!(self.engine.status(), Status::Listening)
+    }
+
     /// Start at `beat` (a locate; the timeline follows).
     fn locate(&mut self, beat: f64) {
         self.beat = beat;
@@ -930,37 +946,86 @@ fn absurd_host_positions_are_a_jump_not_a_panic() {
     assert!(!host.answer_events().is_empty(), "no answer after absurd positions");
 }
 
+/// Middle C pressed on the first channel, then the sustain pedal: the start of a phrase held
+/// open until both are let go.
+fn key_and_pedal_down() -> Vec<NoteEvent> {
+    vec![
+        NoteEvent::On { sample: 0, channel: 0, pitch: 60, velocity: 100 },
+        NoteEvent::Midi { sample: 10, bytes: [0xb0, 64, 127] },
+    ]
+}
+
 /// A key and the pedal held down, then All Notes Off (CC 123): the phrase ends after its gap
 /// and is answered. Before, the held key and pedal kept the phrase open forever (issue #24).
 #[test]
 fn all_notes_off_ends_a_phrase_held_by_a_key_and_the_pedal() {
     for cc in [123u8, 120] {
         let mut host = Host::new(512, 120.0);
-        let beats_per_block = 512.0 * 120.0 / 60.0 / host.rate;
         let mut asked = false;
         for block in 0..200i64 {
             let input = match block {
-                2 => vec![
-                    NoteEvent::On { sample: 0, channel: 0, pitch: 60, velocity: 100 },
-                    NoteEvent::Midi { sample: 10, bytes: [0xb0, 64, 127] },
-                ],
+                2 => key_and_pedal_down(),
                 20 => vec![NoteEvent::Midi { sample: 0, bytes: [0xb0, cc, 0] }],
                 _ => vec![],
             };
-            let beat = block as f64 * beats_per_block;
-            let transport = HostTransport {
-                playing: true,
-                tempo: Some(120.0),
-                beat: Some(beat),
-                sample: Some(block * 512),
-                loop_beats: None,
-            };
-            host.sink.clear();
-            host.engine.process(transport, host.rate, 512, &input, &host.settings, &mut host.sink);
-            let answering = !matches!(host.engine.status(), Status::Listening);
+            let answering = host.play_block(block, &input);
             assert!(block >= 20 || !answering, "CC {cc}: answered before the key was let go");
             asked |= answering;
         }
         assert!(asked, "CC {cc}: the phrase never ended");
     }
+}
+
+/// A key and the pedal held down on the input channel, then the input channel changed: their
+/// releases on the old channel are no longer heard, and yet a phrase on the new channel ends
+/// after its gap and is answered, instead of being held open for ever (issue #24).
+#[test]
+fn changing_the_input_channel_lets_go_of_the_keys_held_on_the_old_one() {
+    let mut host = Host::new(512, 120.0);
+    host.settings.input_channel = Some(0);
+    let mut asked = false;
+    for block in 0..200i64 {
+        let input = match block {
+            2 => key_and_pedal_down(),
+            // On the old channel, after the change: not heard.
+            30 => vec![
+                NoteEvent::Off { sample: 0, channel: 0, pitch: 60 },
+                NoteEvent::Midi { sample: 10, bytes: [0xb0, 64, 0] },
+            ],
+            40 => vec![NoteEvent::On { sample: 0, channel: 1, pitch: 64, velocity: 100 }],
+            42 => vec![NoteEvent::Off { sample: 0, channel: 1, pitch: 64 }],
+            _ => vec![],
+        };
+        if block == 20 {
+            host.settings.input_channel = Some(1);
+        }
+        asked |= host.play_block(block, &input) && block > 42;
+    }
+    assert!(asked, "the phrase on the new channel was never answered");
+}
+
+/// Letting go (as the plugin does when it is bypassed) forgets the held key and pedal: the
+/// next phrase ends and is answered though their releases were never heard.
+#[test]
+fn letting_go_forgets_the_keys_and_pedal_whose_release_passed_by() {
+    let mut host = Host::new(512, 120.0);
+    let mut asked = false;
+    for block in 0..240i64 {
+        let input = match block {
+            2 => key_and_pedal_down(),
+            // After the bypass: a new phrase of one note.
+            40 => vec![NoteEvent::On { sample: 0, channel: 0, pitch: 64, velocity: 100 }],
+            42 => vec![NoteEvent::Off { sample: 0, channel: 0, pitch: 64 }],
+            _ => vec![],
+        };
+        if block == 20 {
+            // Bypassed from here to block 39: the engine is not called, the releases pass by.
+            host.engine.let_go(&mut host.sink);
+        }
+        if (20..40).contains(&block) {
+            continue;
+        }
+        asked |= host.play_block(block, &input) && block > 42;
+    }
+    assert!(asked, "the phrase after the bypass was never answered");
 }

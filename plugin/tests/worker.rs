@@ -358,8 +358,9 @@ fn learn_from_the_takes(link: &Link, worker: &Worker, home: &std::path::Path) {
 }
 
 /// A phrase that starts on beat 3 of the host's bar: the model is told where the answer
-/// starts in the host's bar, and the answer lands its phrase on the host's last downbeat
-/// (the key's tonic or dominant, held for a beat, then only the tonic triad).
+/// starts in the host's bar, and the answer lands its phrase on beat 3 of the host's last
+/// bar (the key's tonic or dominant, struck or held into it, held for a beat, then only the
+/// rest of the tonic triad).
 #[test]
 fn an_answer_is_primed_with_the_hosts_bar_position() {
     let link = Link::new();
@@ -396,17 +397,26 @@ fn an_answer_is_primed_with_the_hosts_bar_position() {
             answer.len() == steps as usize
         });
         assert_eq!(worker.shared.history.lock().unwrap().bar_position, bar_position as usize);
+        // 40 steps from beat 3 (or 2) of a bar: the last bar starts 24 (or 28) steps in, and
+        // its beat 3 comes 8 steps later.
         let last_downbeat = (0..steps as usize).rev().find(|i| (bar_position as usize + i).is_multiple_of(16)).unwrap();
-        let closing = answer[last_downbeat].pitches();
+        let close = last_downbeat + 8;
+        // The note sounding there: struck on it, or a C or G held into it.
+        let struck = (0..=close).rev().find(|&i| answer[i] != StepToken::Hold).unwrap();
+        let closing = answer[struck].pitches();
         assert!(
             !closing.is_empty() && closing.iter().all(|p| p % 12 == 0 || p % 12 == 7),
-            "the answer closes on C or G on the host's downbeat (step {last_downbeat}): {answer:?}"
+            "the answer closes on C or G on beat 3 of the host's last bar (step {close}): {answer:?}"
         );
-        // It rings for a beat; then only the tonic triad (C, E, G) sounds.
-        let ring = &answer[last_downbeat + 1..(last_downbeat + 4).min(steps as usize)];
+        // It rings for a beat; then only the tonic triad (C, E, G) sounds, and not the
+        // closing pitch again.
+        let ring = &answer[close + 1..(close + 4).min(steps as usize)];
         assert!(ring.iter().all(|&t| t == StepToken::Hold), "the closing note rings: {answer:?}");
-        let mut after = answer[(last_downbeat + 4).min(steps as usize)..].iter().flat_map(|t| t.pitches().to_vec());
-        assert!(after.all(|p| [0, 4, 7].contains(&(p % 12))), "the tonic triad after the close: {answer:?}");
+        let mut after = answer[(close + 4).min(steps as usize)..].iter().flat_map(|t| t.pitches().to_vec());
+        assert!(
+            after.all(|p| [0, 4, 7].contains(&(p % 12)) && p != closing[0]),
+            "the tonic triad after the close: {answer:?}"
+        );
     }
     drop(worker);
 }

@@ -11,6 +11,8 @@ use crate::error::TrainerError;
 use crate::weights::{LstmState, LstmWeights};
 use continuo_core::card::{Dim, EncodingSpec, ModelCard, OnnxSpec, TensorSpec, Training, CARD_FORMAT, CARD_VERSION};
 use continuo_core::corpus::{Corpus, Split};
+use continuo_core::durable::write_durably;
+use continuo_core::golden::{golden_path_for, Golden};
 use continuo_core::lookback;
 use continuo_core::metre::{rows_at, METRE_ROWS};
 use continuo_core::vocab::Vocabulary;
@@ -343,7 +345,7 @@ pub fn onnx_spec(weights: &LstmWeights, onnx_file: &str) -> OnnxSpec {
     }
 }
 
-/// Write `NAME.onnx` and its card `NAME.json` (each to a temporary file, then renamed).
+/// Write `NAME.onnx` and its card `NAME.json`, each durably (`continuo_core::durable`).
 pub fn write_model(weights: &LstmWeights, onnx_path: &Path, card: &ModelCard) -> Result<(), TrainerError> {
     if card.encoding.vocabulary.len() != weights.vocab {
         return Err(TrainerError::Invalid(format!(
@@ -357,9 +359,7 @@ pub fn write_model(weights: &LstmWeights, onnx_path: &Path, card: &ModelCard) ->
     let bytes = onnx_model(weights, &name)
         .write_to_bytes()
         .map_err(|e| TrainerError::Onnx { path: onnx_path.to_path_buf(), why: e.to_string() })?;
-    let tmp = onnx_path.with_extension("onnx.tmp");
-    std::fs::write(&tmp, bytes).map_err(TrainerError::io(&tmp))?;
-    std::fs::rename(&tmp, onnx_path).map_err(TrainerError::io(onnx_path))?;
+    write_durably(onnx_path, &bytes).map_err(TrainerError::io(onnx_path))?;
     let card_path = continuo_core::card::card_path_for(onnx_path);
     card.save(&card_path).map_err(TrainerError::io(card_path))
 }
@@ -392,19 +392,19 @@ pub fn write_golden(
     let codes = crate::codes::with_lookback(&ids, |i| (weights.metre_rows > 0).then_some(metre[i]), song_end);
     let mut state = LstmState::zeros(weights.num_layers(), weights.hidden);
     let logits = weights.forward(&codes, &mut state);
-    let mut golden = serde_json::json!({
-        "about": "the trainer's logits for these token ids (and metre rows), fed from a zero state; the ONNX model \
-                  must agree to within 1e-4",
-        "file": song.file,
-        "tokens": tokens.iter().map(|t| t.to_string()).collect::<Vec<_>>(),
-        "ids": ids,
-        "logits": logits.chunks(weights.vocab).collect::<Vec<_>>(),
-    });
-    if weights.metre_rows > 0 {
-        golden["metre"] = serde_json::json!(metre);
-    }
-    let path = onnx_path.with_extension("golden.json");
-    std::fs::write(&path, golden.to_string()).map_err(TrainerError::io(&path))
+    let golden = Golden {
+        about: "the trainer's logits for these token ids (and metre rows), fed from a zero state; the ONNX model \
+                must agree to within 1e-4"
+            .into(),
+        file: song.file.clone(),
+        tokens: tokens.iter().map(|t| t.to_string()).collect(),
+        ids,
+        metre: (weights.metre_rows > 0).then_some(metre),
+        logits: logits.chunks(weights.vocab).map(|row| row.iter().copied().map(Some).collect()).collect(),
+    };
+    let path = golden_path_for(onnx_path);
+    let json = serde_json::to_string(&golden).expect("a golden file always serialises");
+    write_durably(&path, json.as_bytes()).map_err(TrainerError::io(&path))
 }
 
 #[cfg(test)]

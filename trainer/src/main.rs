@@ -32,6 +32,10 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Before any thread starts (`continuo_core::inference::TELEMETRY_SWITCH`).
+    if std::env::var_os(continuo_core::inference::TELEMETRY_SWITCH).is_none() {
+        std::env::set_var(continuo_core::inference::TELEMETRY_SWITCH, "1");
+    }
     let result = match Cli::parse().command {
         Command::Prepare(args) => cli::prepare::run(&args),
         Command::Inspect(args) => cli::inspect::run(&args),

@@ -225,3 +225,25 @@ fn bad_input_gives_clear_errors() {
         assert!(!ok && text.contains(option) && text.contains(value), "{option} {value}: {text}");
     }
 }
+
+/// `trainer` turns ONNX Runtime's telemetry off itself, first thing in `main`: with a fresh
+/// `HOME` and the switch not set by anyone, generating with a model leaves no telemetry
+/// store (issue #24: the library never sets the environment; a program's `main` does).
+#[test]
+fn the_trainer_turns_onnx_runtimes_telemetry_off() {
+    let home = temp("telemetry");
+    let out = home.path().join("out.mid");
+    let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/essen-melody.onnx");
+    let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../core/tests/fixtures/example-phrase.krn");
+    let result = Command::new(env!("CARGO_BIN_EXE_trainer"))
+        .args(["generate", "--model", models.to_str().unwrap(), "--seed", seed.to_str().unwrap(), "--bars", "1"])
+        .arg("--out")
+        .arg(&out)
+        .env("HOME", home.path())
+        .env_remove(continuo_core::inference::TELEMETRY_SWITCH)
+        .output()
+        .expect("the trainer runs");
+    assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
+    let store = home.path().join(".cache/Microsoft/DeveloperTools/.onnxruntime");
+    assert!(!store.exists(), "{} appeared", store.display());
+}

@@ -226,3 +226,74 @@ fn a_fifo_for_a_model_or_its_card_is_an_error_at_once() {
         drop(dir);
     }
 }
+
+/// Every value of a card's `encoding` and `onnx` sections (and each token of its vocabulary)
+/// replaced by hostile values, or removed: the model loads and steps, or it is an error that
+/// names the card or the model; never a panic or an abort (issue #24).
+#[test]
+fn hostile_cards_are_errors_or_models_that_step() {
+    let weights = LstmWeights::random(20, 8, 16, 1, 9);
+    let (_dir, path) = export(&weights, "hostile");
+    let card_path = continuo_core::card::card_path_for(&path);
+    let card: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&card_path).unwrap()).unwrap();
+    let hostile: Vec<serde_json::Value> = serde_json::from_str(
+        r#"[0, -1, 4294967295, 18446744073709551615, 1e300, -1e300, "", "x", "\u0000", null, true, [], {}, [1, [2]]]"#,
+    )
+    .unwrap();
+    // JSON pointers to every value under `encoding` and `onnx`.
+    fn leaves(value: &serde_json::Value, at: String, out: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Object(m) => m.iter().for_each(|(k, v)| leaves(v, format!("{at}/{k}"), out)),
+            serde_json::Value::Array(a) => a.iter().enumerate().for_each(|(i, v)| leaves(v, format!("{at}/{i}"), out)),
+            _ => {}
+        }
+        out.push(at);
+    }
+    let mut pointers = Vec::new();
+    leaves(&card["encoding"], "/encoding".into(), &mut pointers);
+    leaves(&card["onnx"], "/onnx".into(), &mut pointers);
+    let (mut loaded, mut refused) = (0, 0);
+    for pointer in &pointers {
+        for value in hostile.iter().map(Some).chain([None]) {
+            let mut changed = card.clone();
+            let (parent, key) = pointer.rsplit_once('/').unwrap();
+            match (changed.pointer_mut(parent).unwrap(), value) {
+                (serde_json::Value::Object(m), None) => drop(m.remove(key)),
+                (serde_json::Value::Array(a), None) => drop(a.remove(key.parse::<usize>().unwrap())),
+                (_, None) => continue,
+                (_, Some(v)) => *changed.pointer_mut(pointer).unwrap() = v.clone(),
+            }
+            std::fs::write(&card_path, changed.to_string()).unwrap();
+            match ContinuationModel::load(&path) {
+                Ok(mut model) => {
+                    let v = model.vocab().len() as u32;
+                    let stepped = (0..5u32).try_for_each(|i| model.feed(&[i % v]).map(|_| ()));
+                    assert!(stepped.is_ok(), "{pointer} = {value:?}: loaded but cannot step: {stepped:?}");
+                    loaded += 1;
+                }
+                Err(e) => {
+                    let e = e.to_string();
+                    assert!(e.contains("hostile.json") || e.contains("hostile.onnx"), "{pointer} = {value:?}: {e}");
+                    refused += 1;
+                }
+            }
+        }
+    }
+    println!(
+        "{} values of {} card fields: {loaded} loaded and stepped, {refused} refused",
+        loaded + refused,
+        pointers.len()
+    );
+    assert!(refused > 0 && loaded > 0);
+}
+
+/// A model file larger than any model Continuo plays is refused before ONNX Runtime reads it
+/// whole (issue #24: a 3 GB file named by a saved state).
+#[test]
+fn a_huge_model_file_is_refused_before_it_is_read() {
+    let weights = LstmWeights::random(20, 8, 16, 1, 10);
+    let (_dir, path) = export(&weights, "huge");
+    std::fs::OpenOptions::new().write(true).open(&path).unwrap().set_len(3 << 30).unwrap();
+    let err = ContinuationModel::load(&path).unwrap_err().to_string();
+    assert!(err.contains("huge.onnx") && err.contains("more than any model"), "{err}");
+}

@@ -180,3 +180,37 @@ fn the_length_check_finds_a_long_function() {
     assert_eq!(long_functions(&source, 6), vec![("long".to_string(), 7)]);
     assert!(long_functions(&source, 7).is_empty());
 }
+
+/// Whether `source` (before its `#[cfg(test)]` part) sets or removes an environment variable.
+fn sets_the_environment(source: &str) -> bool {
+    let code = source.split("#[cfg(test)]").next().unwrap_or("");
+    code.lines()
+        .filter(|l| !l.trim_start().starts_with("//"))
+        .any(|l| l.contains("set_var(") || l.contains("remove_var("))
+}
+
+/// Library code never sets an environment variable: a plugin runs in a host whose threads
+/// may read the environment at that moment, and crash (issue #24). Only a program's
+/// `main.rs` may, first thing, before it starts any thread.
+#[test]
+fn no_library_code_sets_the_environment() {
+    for krate in CRATES {
+        let mut files = Vec::new();
+        sources(&root().join(krate).join("src"), &mut files);
+        for file in files.iter().filter(|f| f.file_name().is_some_and(|n| n != "main.rs")) {
+            assert!(
+                !sets_the_environment(&std::fs::read_to_string(file).unwrap()),
+                "{} sets the environment",
+                file.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn the_environment_check_finds_a_setter() {
+    assert!(sets_the_environment("fn f() {\n    std::env::set_var(\"A\", \"1\");\n}\n"));
+    assert!(!sets_the_environment(
+        "// std::env::set_var\nfn f() {}\n#[cfg(test)]\nmod t { fn g() { std::env::set_var(\"A\", \"1\"); } }\n"
+    ));
+}

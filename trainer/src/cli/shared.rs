@@ -50,7 +50,7 @@ pub struct SamplingArgs {
     #[arg(long, default_value_t = DEFAULT_DEVELOP, allow_hyphen_values = true, value_parser = unit)]
     pub develop: f32,
     /// Let the answer run to its last step (by default it closes on the tonic or dominant
-    /// on the downbeat of its last bar).
+    /// on beat 3 of its last bar, or the last beat of a bar of three).
     #[arg(long)]
     pub no_cadence: bool,
     /// -1..1: fewer (-) or more (+) onsets.
