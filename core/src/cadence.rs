@@ -43,6 +43,9 @@ pub struct Cadence {
     closing: u16,
     /// The tonic triad's pitch classes: what may sound after the closing note.
     triad: u16,
+    /// The tones of the chord the player holds, followed (0: none): where the tonic or the
+    /// dominant is one of them, the answer closes on it (on G over a G chord in C).
+    chord: u16,
     /// The answer's step that takes the closing note, and the answer's steps so far.
     close: usize,
     step: usize,
@@ -59,6 +62,7 @@ impl Cadence {
             ring: 0,
             closing: 0,
             triad: 0,
+            chord: 0,
             close: 0,
             step: 0,
             landed: false,
@@ -99,6 +103,11 @@ impl Cadence {
         self.triad = self.closing | class(if minor { 3 } else { 4 });
     }
 
+    /// The tones of the chord that sounds from the next step on, if it is followed (0: none).
+    pub fn set_chord(&mut self, tones: u16) {
+        self.chord = tones;
+    }
+
     /// Whether the answer's closing note has sounded.
     pub fn landed(&self) -> bool {
         self.landed
@@ -118,7 +127,11 @@ impl Cadence {
         };
         let again = |id: usize| self.top[id].is_some() && self.top[id] == self.last;
         let in_triad = |id: usize| self.classes[id] & !self.triad == 0 && near(id, TRIAD_REACH) && !again(id);
-        let closes = |id: usize| self.classes[id] != 0 && self.classes[id] & !self.closing == 0;
+        let closing = match self.closing & self.chord {
+            0 => self.closing,
+            over_the_chord => over_the_chord,
+        };
+        let closes = |id: usize| self.classes[id] != 0 && self.classes[id] & !closing == 0;
         let possible =
             |ok: &dyn Fn(usize) -> bool| (0..logits.len()).any(|id| ok(id) && logits[id] > f32::NEG_INFINITY);
         if self.step == self.close && !possible(&closes) {

@@ -10,8 +10,10 @@
 //! known length on a cadence ([`crate::cadence`]).
 
 use crate::cadence::Cadence;
+use crate::chord::{Chord, Progression};
 use crate::develop::Developer;
 use crate::encoding::Token;
+use crate::harmony::{is_strong, ChordFollower};
 use crate::inference::{ContinuationModel, ModelError};
 use crate::key::{estimate_key, key_fit, Key};
 use crate::memory::{blend_logits, Memory, MAX_ORDER};
@@ -41,6 +43,10 @@ pub struct Continuer {
     /// The session so far, in the model's ids (its key frame), and its pitch classes.
     memory: Memory,
     profile: PitchProfile,
+    /// The chord the player holds, followed at `SamplerSettings::follow_chords`, and the
+    /// piece's key its scale is bent from (told by [`Continuer::shape_answer`]).
+    chords: ChordFollower,
+    key: Option<Key>,
     /// The piece's recent past for the steering controls.
     steerer: Steerer,
     /// Which ids are onsets (the memory blends the choice among them apart from the rhythm).
@@ -74,6 +80,7 @@ impl Continuer {
         let sampler = Sampler::new(v, seed);
         let memory = Memory::new(v, MAX_ORDER);
         let profile = PitchProfile::new(vocab);
+        let chords = ChordFollower::new(vocab);
         let steerer = Steerer::new(vocab);
         let onset = vocab.tokens().iter().map(|t| !t.pitches().is_empty()).collect();
         let (probs, remembered, blended) = (vec![0.0; v], vec![0.0; v], vec![0.0; v]);
@@ -89,6 +96,8 @@ impl Continuer {
             follow_key: true,
             memory,
             profile,
+            chords,
+            key: None,
             steerer,
             onset,
             hold,
@@ -142,6 +151,7 @@ impl Continuer {
     /// closes on a cadence in its last bar ([`crate::cadence`]). Without it, an answer has no end.
     pub fn shape_answer(&mut self, shape: &AnswerShape) {
         self.cadence.clear();
+        self.key = shape.key;
         if let (Some(max), Some(key)) = (shape.max_steps, shape.key) {
             let tonic = (key.tonic as i32 + self.shift).rem_euclid(12) as u8;
             let (metre, position) = (self.developer.metre(), self.bar_position());
@@ -149,6 +159,13 @@ impl Continuer {
             let minor = key.mode == crate::key::Mode::Minor;
             self.cadence.plan(max, metre.bar_steps as usize, position, ring, (tonic, minor));
         }
+    }
+
+    /// The chord that sounds from the next step on (in the piece's key), or none: the answer
+    /// follows it at [`SamplerSettings::follow_chords`] ([`crate::harmony`]), in the key
+    /// [`Continuer::shape_answer`] was told.
+    pub fn set_chord(&mut self, chord: Option<Chord>) {
+        self.chords.set_chord(chord, self.key, self.shift);
     }
 
     /// Where the next step falls in its bar (steps from the downbeat).
@@ -178,9 +195,12 @@ impl Continuer {
         self.developer.prime(&ids[1..], metre);
         self.cadence.clear();
         self.steerer.clear();
+        self.chords.clear();
+        self.key = None;
         self.sounding = false;
         for &id in &ids {
             self.steerer.heard(id);
+            self.chords.heard(id);
             self.track_sounding(id);
         }
         let rows: Vec<[u32; 2]> =
@@ -225,6 +245,10 @@ impl Continuer {
             // lengthen a note that has already ended).
             self.blended[hold as usize] = f32::NEG_INFINITY;
         }
+        let (metre, ring) = (self.developer.metre(), self.model.card().grid().steps_per_beat as usize);
+        let strong = is_strong(self.bar_position(), metre.bar_steps as usize, ring);
+        self.chords.shape(&mut self.blended, settings.follow_chords, strong);
+        self.cadence.set_chord(if settings.follow_chords > 0.0 { self.chords.tones() } else { 0 });
         if settings.cadence {
             self.cadence.shape(&mut self.blended);
         }
@@ -235,6 +259,7 @@ impl Continuer {
         self.memory.observe(id);
         self.profile.observe(id);
         self.steerer.heard(id);
+        self.chords.heard(id);
         self.track_sounding(id);
         self.model.feed_at(&[id], &[rows])?;
         let token = self.model.vocab().token(id).cloned().unwrap_or(Token::Rest);
@@ -347,11 +372,14 @@ pub struct Continued {
 }
 
 /// Continue a whole score from its end ([`seed_end`], rests included) to the bar line
-/// `bars` bars later, in the metre and at the tempo in force at the seed's end.
+/// `bars` bars later, in the metre and at the tempo in force at the seed's end, over
+/// `chords` (one a bar from the continuation's first bar line; the bar it starts in takes
+/// the first too), if any.
 pub fn continue_score(
     continuer: &mut Continuer,
     seed: &Score,
     bars: usize,
+    chords: &Progression,
     settings: &SamplerSettings,
     velocity: u8,
 ) -> Result<Continued, ModelError> {
@@ -379,7 +407,10 @@ pub fn continue_score(
     continuer.remember(&tokens);
     continuer.shape_answer(&AnswerShape { max_steps: Some(steps), key: key.key });
     let mut generated = Vec::with_capacity(steps);
-    for _ in 0..steps {
+    let first_bar_line = (to_bar_line / grid.step_beats()).round() as usize;
+    for k in 0..steps {
+        let bar = k.saturating_sub(first_bar_line) / bar_steps as usize;
+        continuer.set_chord(chords.at_bar(bar));
         generated.push(continuer.next(settings)?);
     }
     // Decoded together, holds at the start of the continuation lengthen the seed's last note.

@@ -8,6 +8,7 @@
 
 pub mod cadence;
 pub mod card;
+pub mod chord;
 pub mod continuation;
 pub mod corpus;
 pub mod develop;
@@ -16,6 +17,7 @@ pub mod encoding;
 pub mod error;
 pub mod golden;
 pub mod grid;
+pub mod harmony;
 pub mod inference;
 pub mod kern;
 pub mod key;

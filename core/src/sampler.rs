@@ -29,6 +29,9 @@ pub struct SamplerSettings {
     /// 0..=1: how often an answer's bar takes up an earlier bar of the call
     /// ([`crate::develop`]); read by the continuer.
     pub develop: f32,
+    /// 0..=1: how closely the answer fits the chord that sounds ([`crate::harmony`]), where
+    /// the continuer is told one; read by the continuer.
+    pub follow_chords: f32,
     /// Whether an answer of known length closes on a cadence ([`crate::cadence`]); read
     /// by the continuer.
     pub cadence: bool,
@@ -50,6 +53,7 @@ impl Default for SamplerSettings {
             allow_song_end: true,
             memory: 0.0,
             develop: 0.0,
+            follow_chords: crate::harmony::FOLLOW_CHORDS_DEFAULT,
             cadence: true,
             steering: Steering::default(),
             guard: true,

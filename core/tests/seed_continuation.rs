@@ -5,6 +5,7 @@
 
 mod common;
 
+use continuo_core::chord::Progression;
 use continuo_core::continuation::{continue_score, first_bars, seed_end, seed_key, Continued, Continuer};
 use continuo_core::inference::ContinuationModel;
 use continuo_core::key::{Key, Mode};
@@ -35,7 +36,8 @@ fn melody(pitches: &[u8], beats: f64) -> Vec<Note> {
 }
 
 fn continued(seed: &Score, bars: usize, random_seed: u64) -> Continued {
-    continue_score(&mut continuer(random_seed), seed, bars, &SamplerSettings::default(), 90).unwrap()
+    continue_score(&mut continuer(random_seed), seed, bars, &Progression::default(), &SamplerSettings::default(), 90)
+        .unwrap()
 }
 
 fn added(c: &Continued) -> Vec<Note> {

@@ -8,6 +8,7 @@
 use crate::capture::{HeardNote, Phrase};
 use crate::events::StepToken;
 use crate::handle::Shared;
+use crate::harmony_input::chord_of_word;
 use crate::history::History;
 use crate::inbox::Inbox;
 use crate::link::{Answered, Link, Request, AHEAD};
@@ -48,6 +49,7 @@ pub fn answer(
         }
         let continuer = slot.continuer.as_mut().expect("a model once loaded stays");
         follow_memory(continuer, link, shared, inbox);
+        continuer.set_chord(chord_of_word(link.chord.load(Ordering::Relaxed)));
         let token = continuer.next(&sampler_settings(link))?;
         link.health.guarded_steps.store(continuer.guarded(), Ordering::Relaxed);
         voices.answered(step, &token);

@@ -8,6 +8,7 @@
 //! only when something changes.
 
 use crate::handle::Shared;
+use crate::harmony_input::chord_of_word;
 use crate::history::History;
 use crate::learn::LearnState;
 use crate::link::{Command, Link};
@@ -62,11 +63,12 @@ const GROUP_MARGIN: f32 = 10.0;
 const VALUE_WIDTH: f32 = 100.0;
 
 /// The parameter groups, each a heading and its parameters' ids, in the order shown.
-const GROUPS: [(&str, &[&str]); 6] = [
+const GROUPS: [(&str, &[&str]); 7] = [
     ("Form", &["mode", "grid", "bars", "gap", "bypass"]),
     ("Sampling", &["temp", "rest", "entr", "mem", "dev", "seed"]),
     ("Shape", &["dens", "leap", "rep", "regc", "regw", "regh", "scale"]),
     ("Key, velocity, octave", &["keyf", "vel", "oct", "thru", "inch", "outch"]),
+    ("Chords", &["csplit", "cchan", "fchd"]),
     ("Voice", &["voice", "sfprog", "level", "mine"]),
     ("Takes and controls", &["keep", "savph", "learn", "trnow", "trkeep"]),
 ];
@@ -278,6 +280,11 @@ fn groups(ui: &mut egui::Ui, params: &ContinuoParams, setter: &ParamSetter) {
     });
 }
 
+/// The chord the player holds, where a harmony input is on: "Chord: Am7", or "No chord".
+fn chord_text(harmony: bool, word: u32) -> Option<String> {
+    harmony.then(|| chord_of_word(word).map_or("No chord".into(), |c| format!("Chord: {c}")))
+}
+
 /// A controller as a musician names it: "CC 20, channel 1".
 fn controller_text((channel, cc): (u8, u8)) -> String {
     format!("CC {cc}, channel {}", channel + 1)
@@ -345,6 +352,11 @@ impl App {
             ui.label(RichText::new(word).size(18.0).color(colour));
             ui.add_space(12.0);
             ui.label(format!("{} · {grid} {} a beat", self.params.mode, if grid == 1 { "step" } else { "steps" }));
+            let harmony = self.params.chord_split.value() > 0 || self.params.chord_channel.value() > 0;
+            if let Some(chord) = chord_text(harmony, self.link.chord.load(Ordering::Relaxed)) {
+                ui.add_space(12.0);
+                ui.label(RichText::new(chord).size(18.0));
+            }
         });
         if !status.summary.is_empty() {
             ui.label(RichText::new(&status.summary).color(Color32::from_gray(190)));
@@ -705,6 +717,17 @@ mod tests {
             assert_eq!(grouped.iter().filter(|g| **g == id.as_str()).count(), 1, "{id}");
         }
         assert_eq!(grouped.len(), shown.len(), "a group names a parameter that is not shown");
+    }
+
+    #[test]
+    fn the_chord_shows_where_a_harmony_input_is_on() {
+        let mut held = crate::harmony_input::HeldChord::default();
+        assert_eq!(chord_text(false, held.word()), None);
+        assert_eq!(chord_text(true, held.word()).as_deref(), Some("No chord"));
+        for pitch in [45, 52, 55, 60] {
+            held.hear(&crate::events::NoteEvent::On { sample: 0, channel: 0, pitch, velocity: 80 });
+        }
+        assert_eq!(chord_text(true, held.word()).as_deref(), Some("Chord: Am7"));
     }
 
     #[test]

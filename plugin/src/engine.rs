@@ -17,6 +17,7 @@
 use crate::capture::{Capture, Phrase};
 use crate::clock::{BlockTiming, Clock, HostTransport};
 use crate::events::{EventSink, NoteEvent, StepToken, Trigger};
+use crate::harmony_input::{HarmonyInput, HeldChord};
 use crate::link::{Answered, Command, Heard, Link, LoopStep, Request, TAKE_CAPACITY};
 use crate::voices::Voices;
 use std::sync::atomic::Ordering;
@@ -67,6 +68,9 @@ pub struct Settings {
     /// last phrase and its answer); their events are not music (not heard, not passed on).
     pub answer_now: Option<Trigger>,
     pub keep: Option<Trigger>,
+    /// Which notes are the player's harmony (a chord split, a chord channel): they make the
+    /// chord the answer follows and are never part of a phrase.
+    pub harmony: HarmonyInput,
 }
 
 impl Default for Settings {
@@ -87,6 +91,7 @@ impl Default for Settings {
             follow_key: true,
             answer_now: None,
             keep: None,
+            harmony: HarmonyInput::default(),
         }
     }
 }
@@ -168,6 +173,8 @@ pub struct Engine {
     session_seed: u64,
     /// Whether the "answer now" and "keep" controls are held (each acts when pressed).
     held: Held,
+    /// The player's harmony keys held.
+    chord: HeldChord,
 }
 
 impl Drop for Engine {
@@ -219,6 +226,7 @@ impl Engine {
                 std::collections::hash_map::RandomState::new().build_hasher().finish()
             },
             held: Held::default(),
+            chord: HeldChord::default(),
         }
     }
 
@@ -271,6 +279,20 @@ impl Engine {
         self.capture.all_notes_off(0, |_| {});
         self.capture.clear();
         self.voices.forget_player();
+        self.hear_chord(None);
+    }
+
+    /// A harmony note (or, with `None`, every harmony key let go): the chord the worker
+    /// follows changes.
+    fn hear_chord(&mut self, event: Option<&NoteEvent>) {
+        match event {
+            Some(event) => self.chord.hear(event),
+            None => self.chord.clear(),
+        }
+        let word = self.chord.word();
+        if self.link.chord.swap(word, Ordering::Relaxed) != word {
+            self.link.repaint.request_repaint();
+        }
     }
 
     fn velocity(&self, settings: &Settings) -> u8 {
@@ -334,17 +356,22 @@ impl Engine {
         if listened && self.control(event, step, settings) {
             return;
         }
+        let harmony = settings.harmony.takes(&event) && (listened || settings.harmony.channel == Some(event.channel()));
+        if harmony {
+            // The player's chord: it sounds through, and neither starts nor cuts a phrase.
+            self.pass_on(event, settings, out);
+            self.hear_chord(Some(&event));
+            return;
+        }
         if listened && matches!(event, NoteEvent::On { .. }) && matches!(self.status, Status::Answering { .. }) {
             // The player starts a new phrase: the answer stops here, before their note sounds.
             self.end_answer(event.sample(), out);
         }
-        if settings.pass_through {
-            self.voices.pass_through(event, out);
-            out.push_passed(event);
-        }
+        self.pass_on(event, settings, out);
         if event.all_off() {
             // All Notes Off, All Sound Off: no key or pedal of the player's stays held.
             self.voices.forget_player();
+            self.hear_chord(None);
             let (link, status) = (&self.link, self.status);
             self.capture.all_notes_off(step, |note| tell_worker(link, status, note));
         }
@@ -364,6 +391,14 @@ impl Engine {
         }
         if let Some(note) = ended {
             tell_worker(&self.link, self.status, note);
+        }
+    }
+
+    /// With pass-through on, the player's `event` goes out as it came (and to the voice).
+    fn pass_on(&mut self, event: NoteEvent, settings: &Settings, out: &mut EventSink) {
+        if settings.pass_through {
+            self.voices.pass_through(event, out);
+            out.push_passed(event);
         }
     }
 

@@ -11,6 +11,7 @@ pub mod engine;
 pub mod error;
 pub mod events;
 pub mod handle;
+pub mod harmony_input;
 pub mod history;
 pub mod inbox;
 pub mod learn;

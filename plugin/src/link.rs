@@ -125,6 +125,8 @@ pub struct SamplingShared {
     pub register_high: AtomicI32,
     pub register_hard: AtomicBool,
     pub scale: AtomicU32,
+    /// How closely the answer fits the chord the player holds (0..=1).
+    pub follow_chords: AtomicF32,
 }
 
 pub struct Link {
@@ -151,6 +153,9 @@ pub struct Link {
     /// The worker's thread, once it runs: woken by [`Link::wake`].
     pub worker: OnceLock<Thread>,
     pub sampling: SamplingShared,
+    /// The chord the player's harmony keys make, as [`crate::harmony_input::HeldChord::word`]
+    /// packs it (the audio thread writes it; the worker follows it, the editor shows it).
+    pub chord: AtomicU32,
     /// Steps of a take for loop mode, from the worker (see [`LoopStep`]).
     pub loop_take: ArrayQueue<LoopStep>,
     /// Write every phrase played into the takes folder too.
@@ -201,7 +206,9 @@ impl Link {
                 register_high: AtomicI32::new(0),
                 register_hard: AtomicBool::new(false),
                 scale: AtomicU32::new(0),
+                follow_chords: AtomicF32::new(continuo_core::harmony::FOLLOW_CHORDS_DEFAULT),
             },
+            chord: AtomicU32::new(crate::harmony_input::NO_CHORD),
             save_phrases: AtomicBool::new(false),
             bpm: AtomicF32::new(120.0),
             answer_velocity: AtomicU32::new(0),

@@ -26,11 +26,12 @@ pub enum Learnable {
     Gap,
     Level,
     Develop,
+    FollowChords,
 }
 
 impl Learnable {
     /// Every learnable parameter, in slot order.
-    pub const ALL: [Learnable; 13] = [
+    pub const ALL: [Learnable; 14] = [
         Learnable::Temperature,
         Learnable::RestBias,
         Learnable::Entropy,
@@ -44,6 +45,7 @@ impl Learnable {
         Learnable::Gap,
         Learnable::Level,
         Learnable::Develop,
+        Learnable::FollowChords,
     ];
 
     /// The parameter's stable id (as the host and the saved state know it).
@@ -62,6 +64,7 @@ impl Learnable {
             Learnable::Gap => "gap",
             Learnable::Level => "level",
             Learnable::Develop => "dev",
+            Learnable::FollowChords => "fchd",
         }
     }
 

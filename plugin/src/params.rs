@@ -7,6 +7,7 @@ use crate::events::Trigger;
 use crate::midi_learn::{Learnable, MidiMap};
 use crate::synth::Patch;
 use continuo_core::develop::DEFAULT_DEVELOP;
+use continuo_core::harmony::FOLLOW_CHORDS_DEFAULT;
 use nice_plug::prelude::*;
 use std::sync::{Arc, RwLock};
 
@@ -54,6 +55,14 @@ pub struct ContinuoParams {
     /// Only the pitches of a scale (the followed key, or another on its tonic).
     #[id = "scale"]
     pub scale: EnumParam<ScaleChoice>,
+    /// The player's harmony: notes below the chord split (0: off), or on the chord channel
+    /// (0: off), make the chord the answer follows, and how closely it does.
+    #[id = "csplit"]
+    pub chord_split: IntParam,
+    #[id = "cchan"]
+    pub chord_channel: IntParam,
+    #[id = "fchd"]
+    pub follow_chords: FloatParam,
     #[id = "bars"]
     pub answer_bars: IntParam,
     #[id = "gap"]
@@ -132,6 +141,7 @@ impl ContinuoParams {
             Learnable::AnswerBars => Int(&self.answer_bars),
             Learnable::Gap => Int(&self.gap_steps),
             Learnable::Level => Float(&self.level),
+            Learnable::FollowChords => Float(&self.follow_chords),
         }
     }
 }
@@ -349,6 +359,30 @@ fn trigger_text() -> TextConversions<i32> {
     )
 }
 
+/// A MIDI note's name, C4 being middle C (60).
+pub fn note_name(pitch: i32) -> String {
+    const NAMES: [&str; 12] = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"];
+    format!("{}{}", NAMES[pitch.rem_euclid(12) as usize], pitch.div_euclid(12) - 1)
+}
+
+/// The chord split: "Off" (0), or the MIDI note below which the player's notes are harmony,
+/// by name ("C4") or number.
+fn chord_split() -> IntParam {
+    IntParam::new("Chord split", 0, IntRange::Linear { min: 0, max: 127 })
+        .with_value_to_string(Arc::new(|v| if v == 0 { "Off".into() } else { format!("Below {}", note_name(v)) }))
+        .with_string_to_value(Arc::new(|s| {
+            let s = s.trim().to_ascii_lowercase();
+            let s = s.strip_prefix("below").unwrap_or(&s).trim();
+            if s == "off" {
+                return Some(0);
+            }
+            s.parse::<i32>()
+                .ok()
+                .or_else(|| (0..=127).find(|&p| note_name(p).eq_ignore_ascii_case(s)))
+                .filter(|p| (0..=127).contains(p))
+        }))
+}
+
 fn trigger(name: &str) -> IntParam {
     let (v2s, s2v) = trigger_text();
     IntParam::new(name, 0, IntRange::Linear { min: 0, max: 255 }).with_value_to_string(v2s).with_string_to_value(s2v)
@@ -388,6 +422,15 @@ impl Default for ContinuoParams {
             leap: float("Step / leap", 0.0, FloatRange::Linear { min: -1.0, max: 1.0 }, 2, 0.01),
             repetition: float("Repetition", 0.0, FloatRange::Linear { min: -1.0, max: 1.0 }, 2, 0.01),
             scale: EnumParam::new("Scale lock", ScaleChoice::Off),
+            chord_split: chord_split(),
+            chord_channel: int("Chord channel", 0, 0, 16, Some("Off"), None),
+            follow_chords: float(
+                "Follow chords",
+                FOLLOW_CHORDS_DEFAULT,
+                FloatRange::Linear { min: 0.0, max: 1.0 },
+                2,
+                0.01,
+            ),
             answer_bars: int("Answer length", 2, 1, 16, None, Some(("bar", "bars"))),
             gap_steps: int("Phrase-end gap", 8, 1, 64, None, Some(("step", "steps"))),
             pass_through: switch("Pass-through", true),

@@ -7,6 +7,7 @@ use crate::clock::HostTransport;
 use crate::engine::{Engine, Mode, Settings};
 use crate::events::{EventSink, NoteEvent, OUTPUT_EVENTS};
 use crate::handle::Shared;
+use crate::harmony_input::HarmonyInput;
 use crate::link::{Command, Link};
 use crate::midi_learn::{Controlled, Learnable};
 use crate::params::{trigger_of, ContinuoParams};
@@ -178,6 +179,7 @@ impl Continuo {
             (Learnable::Density, &p.density, &s.density),
             (Learnable::Leap, &p.leap, &s.leap),
             (Learnable::Repetition, &p.repetition, &s.repetition),
+            (Learnable::FollowChords, &p.follow_chords, &s.follow_chords),
         ];
         for (learnable, param, shared) in sampling {
             shared.store(c.float(learnable, param, steps), Ordering::Relaxed);
@@ -252,6 +254,10 @@ impl Continuo {
             follow_key: p.follow_key.value(),
             answer_now: trigger_of(p.answer_trigger.value()),
             keep: trigger_of(p.keep_trigger.value()),
+            harmony: HarmonyInput {
+                split: (1..=127).contains(&p.chord_split.value()).then(|| p.chord_split.value() as u8),
+                channel: (1..=16).contains(&p.chord_channel.value()).then(|| (p.chord_channel.value() - 1) as u8),
+            },
         }
     }
 }

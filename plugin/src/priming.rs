@@ -87,6 +87,7 @@ pub fn sampler_settings(link: &Link) -> SamplerSettings {
         allow_song_end: false,
         memory: link.sampling.memory.load(Ordering::Relaxed),
         develop: link.sampling.develop.load(Ordering::Relaxed),
+        follow_chords: link.sampling.follow_chords.load(Ordering::Relaxed),
         cadence: true,
         steering: steering(&link.sampling),
         guard: true,

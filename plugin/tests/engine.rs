@@ -12,6 +12,7 @@ use common::eight_bars;
 use continuo::clock::HostTransport;
 use continuo::engine::{Engine, Mode, Settings, Status};
 use continuo::events::{EventSink, NoteEvent};
+use continuo::harmony_input::{chord_of_word, HarmonyInput};
 use continuo::link::Link;
 use continuo::soundfont::{FontState, Handoff, Loader};
 use continuo::synth::{Patch, Synth, OFF_ROOM, QUEUE, RELEASE_SECONDS};
@@ -1028,4 +1029,58 @@ fn letting_go_forgets_the_keys_and_pedal_whose_release_passed_by() {
         asked |= host.play_block(block, &input) && block > 42;
     }
     assert!(asked, "the phrase after the bypass was never answered");
+}
+
+/// A left hand holding C, Am, F and G below the chord split, a bar each from the first bar
+/// on, never ends, starts or cuts a phrase: the right hand's 2-bar phrase is answered while
+/// the chords go on, and the 8-bar answer plays through the chord changes under it. At
+/// Follow chords 1 the answer's notes on beat 3 (the chord held two beats by then) are its
+/// tones. The notes on a downbeat were sampled before the new chord came (the worker stays a
+/// block ahead), so they are counted, not checked.
+#[test]
+fn a_left_hand_progression_is_followed_and_never_cuts_the_answer() {
+    let mut host = Host::new(512, 120.0);
+    host.settings.harmony = HarmonyInput { split: Some(60), channel: None };
+    host.settings.answer_bars = 8;
+    host.link.sampling.follow_chords.store(1.0, Ordering::Relaxed);
+    let progression: [[u8; 3]; 4] = [[48, 52, 55], [45, 48, 52], [41, 45, 48], [43, 47, 50]];
+    let mut notes = Vec::new();
+    for (i, pitch) in [72u8, 74, 76, 77, 79, 77, 76, 74].into_iter().enumerate() {
+        notes.push((i as f64, true, pitch));
+        notes.push((i as f64 + 0.8, false, pitch));
+    }
+    for bar in 0..16 {
+        for pitch in progression[bar % 4] {
+            notes.push((bar as f64 * 4.0, true, pitch));
+            notes.push((bar as f64 * 4.0 + 3.99, false, pitch));
+        }
+    }
+    let spb = host.samples_per_beat();
+    host.run((64.0 * spb) as u64, &notes);
+    let answer = host.answer_events();
+    assert_on_grid(&answer, "over chords");
+    let ons: Vec<(f64, u8)> = answer
+        .iter()
+        .filter_map(|o| match o.event {
+            NoteEvent::On { pitch, .. } => Some((o.timeline, pitch)),
+            _ => None,
+        })
+        .collect();
+    let (first, last) = (ons.first().expect("an answer").0, ons.last().unwrap().0);
+    // The phrase ended 2 beats after its last note (beat 7.8), the chords held on.
+    assert!((9.0..11.0).contains(&first), "the answer started at beat {first}");
+    assert!(last - first >= 28.0, "the answer was cut short at beat {last}: {ons:?}");
+    let chord_tone =
+        |(beat, pitch): &(f64, u8)| progression[(*beat / 4.0) as usize % 4].iter().any(|c| c % 12 == pitch % 12);
+    let on_beat = |k: f64| ons.iter().filter(move |(b, _)| (b.rem_euclid(4.0) - k).abs() < 1e-6);
+    let third: Vec<&(f64, u8)> = on_beat(2.0).collect();
+    let fitting = third.iter().filter(|n| chord_tone(n)).count();
+    let downbeats = on_beat(0.0).filter(|n| chord_tone(n)).count();
+    println!("beat 3: {fitting} of {} chord tones; downbeats: {downbeats} of {}", third.len(), on_beat(0.0).count());
+    assert!(third.len() >= 4 && fitting as f64 >= 0.8 * third.len() as f64, "{third:?}");
+    host.playing = false;
+    host.run(1024, &[]);
+    assert_no_stuck_notes(&host.out);
+    assert_eq!(host.allocations, 0);
+    assert_eq!(chord_of_word(host.link.chord.load(Ordering::Relaxed)), None, "every chord key was let go");
 }

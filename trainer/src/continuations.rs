@@ -8,6 +8,7 @@
 //! trainer's thread.
 
 use crate::evaluate::{music_stats, overlap};
+use continuo_core::chord::Progression;
 use continuo_core::continuation::{continue_score, first_bars, Continuer};
 use continuo_core::encoding::decode;
 use continuo_core::grid::StepNote;
@@ -347,7 +348,7 @@ pub fn case_of(
     if score.time_signature_at(0.0) != ts || score.time_signature_at(whole.end() - 1e-6) != ts {
         return Ok(None);
     }
-    let continued = continue_score(continuer, &call, answer_bars, settings, 90)?;
+    let continued = continue_score(continuer, &call, answer_bars, &Progression::default(), settings, 90)?;
     let Some(key) = continued.key.key else { return Ok(None) };
     let step = |beat: f64| (beat / grid.step_beats()).round() as usize;
     let bar_steps = step(ts.bar_beats());

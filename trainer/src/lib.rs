@@ -3,6 +3,7 @@
 
 pub mod activation;
 pub mod checkpoint;
+pub mod chord_bench;
 pub mod codes;
 pub mod continuations;
 pub mod data;

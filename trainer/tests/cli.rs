@@ -247,3 +247,65 @@ fn the_trainer_turns_onnx_runtimes_telemetry_off() {
     let store = home.path().join(".cache/Microsoft/DeveloperTools/.onnxruntime");
     assert!(!store.exists(), "{} appeared", store.display());
 }
+
+/// The share of the continuation's notes (voice 1) on beats 1 and 3 of their bar that are
+/// tones of the chord sounding there (voice 2), and the count of those notes.
+fn chord_tones_on_strong_beats(path: &Path) -> (f64, usize) {
+    let score = read_midi_file(path, &MidiOptions::default()).unwrap();
+    let chord = |beat: f64| -> Vec<u8> {
+        let notes = score.notes.iter().filter(|n| n.voice == 2 && n.onset <= beat + 1e-6 && n.end() > beat + 1e-6);
+        notes.map(|n| n.pitch % 12).collect()
+    };
+    let strong = score.notes.iter().filter(|n| n.voice == 1 && (n.onset.rem_euclid(2.0)).abs() < 1e-6);
+    let (mut hits, mut count) = (0, 0);
+    for n in strong {
+        let tones = chord(n.onset);
+        assert!(!tones.is_empty(), "no chord under the note at beat {}", n.onset);
+        count += 1;
+        hits += usize::from(tones.contains(&(n.pitch % 12)));
+    }
+    (hits as f64 / count.max(1) as f64, count)
+}
+
+/// `generate --chords` writes the chords as a third track, one a bar from the continuation's
+/// first bar line, and the continuation follows them on beats 1 and 3 at Follow chords 1,
+/// and not at 0. A chord file gives the same; a bad chord name is a clear error.
+#[test]
+fn generate_over_chords_follows_them_and_writes_them() {
+    let dir = temp("chords");
+    let root = dir.path();
+    let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/folk-melody.onnx");
+    let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../core/tests/fixtures/example-phrase.krn");
+    let s = |p: &Path| p.to_string_lossy().into_owned();
+    let run = |out: &Path, extra: &[&str]| {
+        let args = ["generate", "--model", &s(&models), "--seed", &s(&seed), "--bars", "8", "--out", &s(out)];
+        trainer(&[&args[..], extra].concat())
+    };
+    let (following, ignoring) = (root.join("following.mid"), root.join("ignoring.mid"));
+    let (ok, text) = run(&following, &["--chords", "C Am F G", "--follow-chords", "1"]);
+    assert!(ok, "{text}");
+    let (ok, text) = run(&ignoring, &["--chords", "C Am F G", "--follow-chords", "0"]);
+    assert!(ok, "{text}");
+    let ((follows, n), (ignores, m)) =
+        (chord_tones_on_strong_beats(&following), chord_tones_on_strong_beats(&ignoring));
+    println!("chord tones on beats 1 and 3: {follows:.2} of {n} notes following, {ignores:.2} of {m} ignoring");
+    assert!(n >= 8 && follows >= 0.9 && follows > ignores, "{follows} of {n}, against {ignores}");
+
+    // The chord track of the first file, as a chord file, gives the same continuation.
+    let mut chords = read_midi_file(&following, &MidiOptions::default()).unwrap();
+    let start = chords.notes.iter().filter(|n| n.voice == 2).map(|n| n.onset).fold(f64::MAX, f64::min);
+    chords.notes.retain(|n| n.voice == 2);
+    chords.notes.iter_mut().for_each(|n| n.onset -= start);
+    let chord_file = root.join("chords.mid");
+    continuo_core::midi::write_midi_file(&chord_file, &chords).unwrap();
+    let from_file = root.join("from-file.mid");
+    let (ok, text) = run(&from_file, &["--chords-file", &s(&chord_file), "--follow-chords", "1"]);
+    assert!(ok, "{text}");
+    let notes = |p: &Path| read_midi_file(p, &MidiOptions::default()).unwrap().notes;
+    let melody =
+        |p: &Path| notes(p).into_iter().filter(|n| n.voice == 1).map(|n| (n.pitch, n.onset)).collect::<Vec<_>>();
+    assert_eq!(melody(&from_file), melody(&following));
+
+    let (ok, text) = run(&root.join("bad.mid"), &["--chords", "C Hm F"]);
+    assert!(!ok && text.contains("`Hm` is not a chord"), "{text}");
+}

@@ -6,9 +6,12 @@
 use continuo_core::continuation::Continuer;
 use continuo_core::corpus::{Corpus, Split};
 use continuo_core::inference::ContinuationModel;
+use continuo_core::key::Key;
 use continuo_core::midi::MidiOptions;
 use continuo_core::read_music_file;
 use continuo_core::sampler::SamplerSettings;
+use continuo_core::score::Score;
+use continuo_trainer::chord_bench;
 use continuo_trainer::continuations::{case_of, report, Distribution, Figures, Report, Table};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -139,4 +142,98 @@ fn print_report(report: &Report, model: &Path, corpus: &Path) {
         println!("in {metre} ({} calls):", table.cases);
         print_table(table);
     }
+}
+
+/// The split's calls for the chord benchmark, in `key`: each song's first bars, where they
+/// are in 4/4 and a major key ([`chord_bench::call_in`]).
+fn chord_calls(benchmark: &Benchmark, corpus_path: &Path, corpus: &Corpus, key: Key) -> Result<Vec<Score>, String> {
+    let mut seen = HashSet::new();
+    let mut calls = Vec::new();
+    let songs = corpus.songs.iter().filter(|s| benchmark.split.is_none_or(|split| s.split == split));
+    for song in songs.filter(|s| seen.insert(s.file.clone())) {
+        if calls.len() >= benchmark.songs {
+            break;
+        }
+        let score = read_music_file(&source_of(corpus, corpus_path, &song.file)?, &MidiOptions::default())
+            .map_err(|e| e.to_string())?;
+        calls.extend(chord_bench::call_in(&score, key));
+    }
+    if calls.is_empty() {
+        return Err(format!("{}: no song in 4/4 and a major key to call with", corpus_path.display()));
+    }
+    Ok(calls)
+}
+
+/// `trainer eval --chords N`: N answers per key and progression, each without and with
+/// following the chords (at the settings' Follow chords), from the same random seeds.
+pub fn run_chords(
+    benchmark: Benchmark,
+    corpus_path: &Path,
+    corpus: &Corpus,
+    model_path: &Path,
+    model: ContinuationModel,
+    json: bool,
+) -> Result<(), String> {
+    let mut continuer = Continuer::new(model, benchmark.random_seed);
+    let follow = benchmark.settings.follow_chords;
+    let mut rows = Vec::new();
+    for (name, numerals) in chord_bench::PROGRESSIONS {
+        let (mut ignoring, mut following) = (Vec::new(), Vec::new());
+        for key in chord_bench::KEYS {
+            let calls = chord_calls(&benchmark, corpus_path, corpus, key)?;
+            let chords = chord_bench::progression_in(&numerals, key);
+            for k in 0..benchmark.songs {
+                for (amount, cases) in [(0.0, &mut ignoring), (follow, &mut following)] {
+                    continuer.forget();
+                    continuer.reseed(benchmark.random_seed.wrapping_add(k as u64));
+                    let settings = SamplerSettings { follow_chords: amount, ..benchmark.settings };
+                    let call = &calls[k % calls.len()];
+                    cases.push(
+                        chord_bench::answer(&mut continuer, call, key, &chords, &settings)
+                            .map_err(|e| e.to_string())?,
+                    );
+                }
+            }
+        }
+        rows.push((name, chord_bench::figures(&ignoring), chord_bench::figures(&following)));
+    }
+    if json {
+        let rows: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|(name, ignoring, following)| serde_json::json!({"progression": name, "follow_0": ignoring, "follow": following}))
+            .collect();
+        let value = serde_json::json!({"model": model_path.display().to_string(), "corpus": corpus_path.display().to_string(),
+            "follow_chords": follow, "random_seed": benchmark.random_seed, "rows": rows});
+        println!("{value}");
+        return Ok(());
+    }
+    println!(
+        "{} on {}: chord following, {} answers of {} bars per key (C, G, F, D major) and progression",
+        model_path.display(),
+        corpus_path.display(),
+        benchmark.songs,
+        chord_bench::ANSWER_BARS
+    );
+    println!(
+        "  {:12} {:>16} {:>16} {:>16} {:>16}",
+        "",
+        "on 1 & 3 (0)",
+        format!("on 1 & 3 ({follow})"),
+        "in scale (0)",
+        format!("in scale ({follow})")
+    );
+    for (name, a, b) in rows {
+        println!(
+            "  {name:12} {:>16.3} {:>16.3} {:>16.3} {:>16.3}   ({} and {} notes on 1 & 3, {} and {} in all)",
+            a.strong_chord_tones,
+            b.strong_chord_tones,
+            a.in_chord_scale,
+            b.in_chord_scale,
+            a.strong_notes,
+            b.strong_notes,
+            a.notes,
+            b.notes
+        );
+    }
+    Ok(())
 }

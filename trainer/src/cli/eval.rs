@@ -58,6 +58,11 @@ pub struct EvalArgs {
     /// own next bars and the call replayed (definitions: models/README.md).
     #[arg(long, value_name = "N")]
     continuations: Option<usize>,
+    /// With --model: the chord-following benchmark: N answers in each of four keys over each
+    /// of two held progressions, from the split's songs in 4/4 and a major key, without and
+    /// with --follow-chords.
+    #[arg(long, value_name = "N", conflicts_with = "continuations")]
+    chords: Option<usize>,
     /// With --continuations: the call's length in bars of the song's metre.
     #[arg(long, default_value_t = 4)]
     call_bars: usize,
@@ -85,8 +90,8 @@ fn roll(tokens: &[Token], offset: u32) -> Vec<RollNote> {
 }
 
 pub fn run(args: &EvalArgs) -> Result<(), String> {
-    if args.continuations.is_some() && args.model.is_none() {
-        return Err("--continuations needs an exported model: give --model NAME.onnx".into());
+    if (args.continuations.is_some() || args.chords.is_some()) && args.model.is_none() {
+        return Err("--continuations and --chords need an exported model: give --model NAME.onnx".into());
     }
     match (&args.checkpoint, &args.model, &args.out) {
         (Some(checkpoint), _, Some(out)) => run_checkpoint(args, checkpoint, out),
@@ -131,6 +136,11 @@ fn run_model(args: &EvalArgs, path: &Path) -> Result<(), String> {
     }
     if let Some(n) = args.continuations {
         return super::benchmark::run(args_benchmark(args, n), &args.corpus, &corpus, path, model, args.json);
+    }
+    if let Some(n) = args.chords {
+        let mut bench = args_benchmark(args, n);
+        bench.call_bars = continuo_trainer::chord_bench::CALL_BARS;
+        return super::benchmark::run_chords(bench, &args.corpus, &corpus, path, model, args.json);
     }
     let speeds = if args.speeds { Some(speed_table(args, &corpus, model)?) } else { None };
     if args.json {

@@ -1,10 +1,13 @@
 //! `trainer generate`: continue a MIDI or `**kern` file with a model and write a MIDI file
-//! holding the seed (track 1) and the continuation (track 2).
+//! holding the seed (track 1) and the continuation (track 2), over a chord progression if
+//! one is given (then track 3, in block chords).
 
 use clap::Args;
-use continuo_core::continuation::{continue_score, first_bars, Continuer};
+use continuo_core::chord::{contains, Chord, Progression};
+use continuo_core::continuation::{continue_score, first_bars, Continued, Continuer};
 use continuo_core::inference::ContinuationModel;
 use continuo_core::midi::{write_midi_file, MidiOptions};
+use continuo_core::note::Note;
 use continuo_core::read_music_file;
 use std::path::PathBuf;
 
@@ -26,6 +29,14 @@ pub struct GenerateArgs {
     seed_bars: Option<u64>,
     #[arg(long)]
     out: PathBuf,
+    /// Chords for the continuation, one a bar from its first bar line, again from the first
+    /// when they run out: `"C Am F G"`, `"Dm7 | G7 | Cmaj7"`, `"C/E"`.
+    #[arg(long, value_parser = parse_progression, conflicts_with = "chords_file")]
+    chords: Option<Progression>,
+    /// The chords from a MIDI or `**kern` file instead: each bar's notes make its chord (a
+    /// bar without notes keeps the chord before).
+    #[arg(long, value_name = "FILE")]
+    chords_file: Option<PathBuf>,
     #[command(flatten)]
     sampling: super::shared::SamplingArgs,
     /// The continuation's note velocity (1-127).
@@ -41,9 +52,15 @@ pub fn run(args: &GenerateArgs) -> Result<(), String> {
             .ok_or_else(|| format!("{}: the piece is not longer than {n} bars", args.seed.display()))?;
     }
     let settings = args.sampling.settings();
+    let chords = match (&args.chords, &args.chords_file) {
+        (Some(chords), _) => chords.clone(),
+        (None, Some(file)) => chords_of_file(file)?,
+        (None, None) => Progression::default(),
+    };
     let mut continuer = Continuer::new(model, args.sampling.random_seed);
-    let continued =
-        continue_score(&mut continuer, &seed, args.bars, &settings, args.velocity).map_err(|e| e.to_string())?;
+    let mut continued = continue_score(&mut continuer, &seed, args.bars, &chords, &settings, args.velocity)
+        .map_err(|e| e.to_string())?;
+    add_chord_track(&mut continued, &chords);
     write_midi_file(&args.out, &continued.score).map_err(|e| format!("{}: {e}", args.out.display()))?;
     let key = &continued.key;
     if let (true, Some(declared), Some(followed)) = (key.followed_notes, key.declared, key.key) {
@@ -70,4 +87,55 @@ pub fn run(args: &GenerateArgs) -> Result<(), String> {
         text.join(" ")
     );
     Ok(())
+}
+
+fn parse_progression(s: &str) -> Result<Progression, String> {
+    s.parse()
+}
+
+/// The chords of a file, a bar each: the notes that sound in each bar of its metre.
+fn chords_of_file(path: &std::path::Path) -> Result<Progression, String> {
+    let score = read_music_file(path, &MidiOptions::default()).map_err(|e| e.to_string())?;
+    let (mut chords, mut bar) = (Vec::new(), 0.0);
+    while bar < score.end_beat() - 1e-9 {
+        let end = bar + score.time_signature_at(bar).bar_beats();
+        let sounding = score.notes.iter().filter(|n| n.onset < end - 1e-9 && n.end() > bar + 1e-9).map(|n| n.pitch);
+        match Chord::recognise(sounding).or(chords.last().copied()) {
+            Some(chord) => chords.push(chord),
+            None if chords.is_empty() => {}
+            None => unreachable!("a bar without notes keeps the chord before"),
+        }
+        bar = end;
+    }
+    if chords.is_empty() {
+        return Err(format!("{}: no notes, so no chords", path.display()));
+    }
+    Ok(Progression(chords))
+}
+
+/// The chords under the continuation as block chords (voice 2), as `continue_score` plays
+/// over them: the bar the continuation starts in and its first whole bar take the first.
+fn add_chord_track(continued: &mut Continued, chords: &Progression) {
+    let score = &mut continued.score;
+    let (start, end) = (continued.start, score.end());
+    let ts = score.time_signature_at(start);
+    let bar_beats = ts.bar_beats();
+    let first_bar_line = start + (bar_beats - (start - ts.beat()).rem_euclid(bar_beats)) % bar_beats;
+    // (onset, end, bar) of each stretch under one chord.
+    let mut stretches = vec![(start, first_bar_line, 0)];
+    stretches.extend(
+        (0..)
+            .map(|k| first_bar_line + k as f64 * bar_beats)
+            .take_while(|&b| b < end - 1e-9)
+            .enumerate()
+            .map(|(k, b)| (b, (b + bar_beats).min(end), k)),
+    );
+    for (onset, until, bar) in stretches.into_iter().filter(|s| s.1 > s.0 + 1e-9) {
+        let Some(chord) = chords.at_bar(bar) else { return };
+        let bass = 48 + chord.bass;
+        for pitch in (bass..bass + 12).filter(|&p| contains(chord.tones, p)) {
+            score.notes.push(Note { onset, duration: until - onset, pitch, velocity: 70, voice: 2 });
+        }
+    }
+    score.sort();
 }

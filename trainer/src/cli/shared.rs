@@ -5,6 +5,7 @@ use clap::Args;
 use continuo_core::card::ModelCard;
 use continuo_core::corpus::Corpus;
 use continuo_core::develop::DEFAULT_DEVELOP;
+use continuo_core::harmony::FOLLOW_CHORDS_DEFAULT;
 use continuo_core::sampler::SamplerSettings;
 use continuo_core::song::KeyNormalisation;
 use continuo_core::steering::{Scale, Steering};
@@ -49,6 +50,10 @@ pub struct SamplingArgs {
     /// transposed or varied): 0 plays fresh material.
     #[arg(long, default_value_t = DEFAULT_DEVELOP, allow_hyphen_values = true, value_parser = unit)]
     pub develop: f32,
+    /// 0..1: how closely the continuation fits the chords it is given (`generate --chords`):
+    /// chord tones on strong beats, the chord's scale everywhere; 0 ignores them.
+    #[arg(long, default_value_t = FOLLOW_CHORDS_DEFAULT, allow_hyphen_values = true, value_parser = unit)]
+    pub follow_chords: f32,
     /// Let the answer run to its last step (by default it closes on the tonic or dominant
     /// on beat 3 of its last bar, or the last beat of a bar of three).
     #[arg(long)]
@@ -174,6 +179,7 @@ impl SamplingArgs {
             allow_song_end: false,
             memory: self.memory,
             develop: self.develop,
+            follow_chords: self.follow_chords,
             cadence: !self.no_cadence,
             steering: Steering {
                 density: self.density,
