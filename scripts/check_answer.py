@@ -5,7 +5,7 @@ has its note-off, and no note-off comes for a note that is not sounding (MIDI se
 exits 1 with the reason otherwise.
 
     check_answer.py RESULT.json NAME [--period=N] [--no-pass-through] [--cut-answer]
-                    [--controllers] [--exit] [--listen PORT]
+                    [--controllers] [--exit] [--listen PORT] [--span-beats=N]
 
 The grid's phase is not known to a JACK client (the host's transport started it), so it is
 fitted: the latest phase at which every answered event is at or after its exact step time.
@@ -17,7 +17,8 @@ out after the answer's note-off, and no note-off cut it short. `--controllers`: 
 pedal and pitch bend sent came out. `--listen` (the player recorded the app's audio): the
 built-in voice was silent before the phrase, sounded at every answered onset, never past
 0 dBFS. `--exit`: the app quit during the answer; the note-offs of
-its last frame are not on the grid.
+its last frame are not on the grid. `--span-beats=N`: the answer's first and last onsets are
+at least N beats apart (nothing, a chord track for one, cut it short).
 
 Exit status 2 instead of 1: a note went out twice or not at all while the JACK server had
 xruns (a client finished late; JACK may then read a late client's MIDI twice or not at all).
@@ -108,6 +109,11 @@ def main():
     if worst > 1:
         fail(name, f"an answered note is {worst} samples off the 16th grid at {r['tempo']} BPM")
     check_pairs(name, r)
+    span = next((float(f.split("=")[1]) for f in flags if f.startswith("--span-beats=")), None)
+    if span is not None:
+        played = (ons[-1]["frame"] - ons[0]["frame"]) / (step * 4.0)
+        if played < span:
+            fail(name, f"the answer's onsets span {played:.2f} beats, less than {span}: it was cut short")
     if "--cut-answer" in flags:
         check_cut(name, r, passed)
     if "--controllers" in flags:

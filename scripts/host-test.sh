@@ -76,14 +76,19 @@ cp scripts/ardour/*.lua "$HOME/.config/${lua_tool%-lua}/scripts/"
 phrase=$(sed -n 's/^PHRASE = \[\(.*\)\]$/\1/p' scripts/jack_player.py)
 [ -n "$phrase" ] || { echo "host test: no PHRASE in scripts/jack_player.py" >&2; exit 1; }
 
-ardour_case() { # bpm period seconds
+ardour_case() { # bpm period seconds [chords]
   local bpm=$1 period=$2 seconds=$3 name="Ardour ($lua_tool, VST3, dummy backend) at $1 BPM, $2-sample periods"
+  # With "chords": a chord track on channel 2 (C Am F G, a bar each from the phrase's start,
+  # for 8 bars), Continuo's chord channel set to 2, a 4-bar answer: the chords neither end
+  # the phrase nor cut the answer, which must span 2 bars at least.
+  local chords=${4:-} checks=()
+  [ -z "$chords" ] || { name="$name, over a chord track on channel 2"; checks=(--span-beats=8); }
   cat >"$work/session.lua" <<LUA
 ARDOUR.config():set_hide_dummy_backend(false)
 local backend = AudioEngine:set_backend("None (Dummy)", "", "")
 assert(backend, "no dummy backend")
 assert(backend:set_buffer_size($period) == 0, "the dummy backend refused $period-sample periods")
-local s = create_session("$work/session-$bpm", "continuo-$bpm", 48000)
+local s = create_session("$work/session-$bpm$chords", "continuo-$bpm$chords", 48000)
 assert(s, "no session")
 local tm = Temporal.TempoMap.write_copy()
 tm:set_tempo(Temporal.Tempo($bpm, $bpm, 4), Temporal.timepos_t(0))
@@ -106,6 +111,16 @@ for j = 0, plug:parameter_count() - 1 do
   end
 end
 assert(found, "no Pass-through parameter")
+local chords = "$chords" ~= ""
+if chords then
+  local set = {}
+  for j = 0, plug:parameter_count() - 1 do
+    local label = plug:parameter_label(j)
+    if label == "Chord channel" then ARDOUR.LuaAPI.set_processor_param(proc, j, 2); set[label] = true end
+    if label == "Answer length" then ARDOUR.LuaAPI.set_processor_param(proc, j, 4); set[label] = true end
+  end
+  assert(set["Chord channel"] and set["Answer length"], "no Chord channel or Answer length parameter")
+end
 -- The player before Continuo, the recorder after it.
 local player = ARDOUR.LuaAPI.new_luaproc(Session, "Continuo Test Player")
 local recorder = ARDOUR.LuaAPI.new_luaproc(Session, "Continuo Test Recorder")
@@ -115,16 +130,26 @@ track:add_processor_by_index(recorder, 2, nil, true)
 assert(track:nth_plugin(1):display_name() == "Continuo", "Continuo is not between the player and the recorder")
 -- The phrase, as jack_player.py plays it: a note a beat from 1 s after the start, held 0.8 beat.
 local phrase, beat = { $phrase }, 48000 * 60 / $bpm
-local plan = player:to_insert():plugin(0):to_luaproc():shmem():to_int(0):array()
-plan[1], plan[2] = 48000, 2 * #phrase
 local sent = {}
 for i, pitch in ipairs(phrase) do
   local on = math.floor((i - 1) * beat + 0.5)
-  for k, e in ipairs({ { on, 0x90, pitch, 100 }, { on + math.floor(0.8 * beat + 0.5), 0x80, pitch, 0 } }) do
-    local base = 2 + 4 * (2 * (i - 1) + k - 1)
-    for j = 1, 4 do plan[base + j] = e[j] end
-    sent[#sent + 1] = e
+  sent[#sent + 1] = { on, 0x90, pitch, 100 }
+  sent[#sent + 1] = { on + math.floor(0.8 * beat + 0.5), 0x80, pitch, 0 }
+end
+if chords then
+  local progression = { { 48, 52, 55 }, { 45, 48, 52 }, { 41, 45, 48 }, { 43, 47, 50 } }
+  for bar = 0, 7 do
+    for _, pitch in ipairs(progression[bar % 4 + 1]) do
+      sent[#sent + 1] = { math.floor(bar * 4 * beat + 0.5), 0x91, pitch, 80 }
+      sent[#sent + 1] = { math.floor((bar + 1) * 4 * beat + 0.5) - 1, 0x81, pitch, 0 }
+    end
   end
+end
+table.sort(sent, function(a, b) return a[1] < b[1] or (a[1] == b[1] and a[2] < b[2]) end)
+local plan = player:to_insert():plugin(0):to_luaproc():shmem():to_int(0):array()
+plan[1], plan[2] = 48000, #sent
+for i, e in ipairs(sent) do
+  for j = 1, 4 do plan[2 + 4 * (i - 1) + j] = e[j] end
 end
 Session:request_roll(ARDOUR.TransportRequestSource.TRS_UI)
 ARDOUR.LuaAPI.usleep($seconds * 1000000)
@@ -137,7 +162,7 @@ for _, e in ipairs(sent) do out[#out + 1] = event(plan[1] + e[1], e[2], e[3], e[
 local got = {}
 local log = recorder:to_insert():plugin(0):to_luaproc():shmem():to_int(0):array()
 for i = 0, log[1] - 1 do got[#got + 1] = event(log[2 + 4 * i], log[3 + 4 * i], log[4 + 4 * i], log[5 + 4 * i]) end
-local f = assert(io.open("$work/ardour-$bpm.json", "w"))
+local f = assert(io.open("$work/ardour-$bpm$chords.json", "w"))
 f:write('{"rate": 48000, "tempo": $bpm, "sent": [' .. table.concat(out, ", ") .. '], "received": [' .. table.concat(got, ", ") .. '], "audio": [], "xruns": []}')
 f:close()
 print("recorded", log[1])
@@ -150,8 +175,8 @@ LUA
     echo "$name: FAILED: Ardour exited with status $status before it recorded the answer" >&2
     exit 1
   fi
-  /usr/bin/python3 scripts/check_answer.py "$work/ardour-$bpm.json" "$name" --period="$period" --no-pass-through \
-    || { tail -n 30 "$work/ardour.log"; exit 1; }
+  /usr/bin/python3 scripts/check_answer.py "$work/ardour-$bpm$chords.json" "$name" --period="$period" --no-pass-through \
+    "${checks[@]}" || { tail -n 30 "$work/ardour.log"; exit 1; }
 }
 
 standalone_case() { # name seconds signal-after player-flags...
@@ -203,6 +228,7 @@ standalone_attempt() { # name seconds signal-after player-flags...
 if [ -z "${CONTINUO_STANDALONE_ONLY:-}" ]; then
   ardour_case 120 512 14
   ardour_case 97 256 17
+  ardour_case 120 512 20 chords
 fi
 
 if [ -n "${CONTINUO_ARDOUR_ONLY:-}" ]; then

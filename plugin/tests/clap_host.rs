@@ -367,6 +367,61 @@ fn the_clap_build_answers_a_phrase_on_the_grid_in_a_host() {
     assert!(ons > 0, "no answer after learning: {again:?}");
 }
 
+/// A left hand holding C, Am, F and G (a bar each, on from the first bar) below the chord
+/// split at C4, under the right hand's 2-bar phrase, in the built plugin: the phrase is
+/// answered while the chords go on, the 8-bar answer plays through the chord changes, and at
+/// Follow chords 1 its notes on beat 3 are the chord's tones (issue #25).
+#[test]
+fn the_clap_build_answers_over_the_players_chords_and_is_not_cut_by_them() {
+    let _alone = ALONE.lock().unwrap_or_else(|e| e.into_inner());
+    let _home = home();
+    let library = plugin_library();
+    let entry = unsafe { PluginEntry::load(&library) }.unwrap_or_else(|e| panic!("{}: {e:?}", library.display()));
+    let mut instance = instance(&entry);
+    let config = PluginAudioConfiguration { sample_rate: SR, min_frames_count: 1, max_frames_count: BLOCK };
+    let processor = instance.activate(|_, _| (), config).expect("the plugin activates");
+    let progression: [[u8; 3]; 4] = [[48, 52, 55], [45, 48, 52], [41, 45, 48], [43, 47, 50]];
+    let mut notes: Vec<(f64, bool, u8)> = [72u8, 74, 76, 77, 79, 77, 76, 74]
+        .into_iter()
+        .enumerate()
+        .flat_map(|(i, p)| [(i as f64, true, p), (i as f64 + 0.8, false, p)])
+        .collect();
+    for bar in 0..12 {
+        notes.extend(
+            progression[bar % 4]
+                .iter()
+                .flat_map(|&p| [(bar as f64 * 4.0, true, p), (bar as f64 * 4.0 + 3.99, false, p)]),
+        );
+    }
+    let params = [("csplit", 60.0), ("fchd", 1.0), ("bars", 8.0), ("thru", 0.0)];
+    let (processor, out) = on_the_audio_thread(processor, |player, processor| {
+        player.idle(processor, 1.0, &|| false);
+        let mut out = Vec::new();
+        let end = (48.0 * player.samples_per_beat) as u64;
+        player.run(processor, (0, end), true, &notes, &params, &mut out);
+        player.run(processor, (end, end + 4 * BLOCK as u64), false, &[], &[], &mut out);
+        out
+    });
+    instance.deactivate(processor);
+    let samples_per_beat = SR * 60.0 / TEMPO;
+    let ons: Vec<(f64, u8)> =
+        out.iter().filter(|e| e.1).map(|&(t, _, p, _)| (t as f64 / samples_per_beat, p)).collect();
+    let (first, last) = (ons.first().expect("an answer").0, ons.last().unwrap().0);
+    assert!((9.0..13.0).contains(&first), "the answer started at beat {first}: {ons:?}");
+    assert!(last - first >= 28.0, "the answer was cut short at beat {last}: {ons:?}");
+    let third: Vec<&(f64, u8)> = ons.iter().filter(|(b, _)| (b.rem_euclid(4.0) - 2.0).abs() < 1e-3).collect();
+    let tone = |&(beat, pitch): &(f64, u8)| progression[(beat / 4.0) as usize % 4].iter().any(|c| c % 12 == pitch % 12);
+    let fitting = third.iter().filter(|n| tone(n)).count();
+    println!("beat 3: {fitting} of {} chord tones", third.len());
+    assert!(third.len() >= 4 && fitting as f64 >= 0.8 * third.len() as f64, "{third:?}");
+    let mut sounding = [0i32; 128];
+    for (t, on, pitch, _) in &out {
+        sounding[*pitch as usize] += if *on { 1 } else { -1 };
+        assert!(sounding[*pitch as usize] <= 1, "note {pitch} on twice at {t}");
+    }
+    assert!(sounding.iter().all(|&s| s <= 0), "stuck notes: {sounding:?}");
+}
+
 /// A small deterministic random source (xorshift64*).
 struct Dice(u64);
 
