@@ -68,7 +68,7 @@ const GROUPS: [(&str, &[&str]); 7] = [
     ("Sampling", &["temp", "rest", "entr", "mem", "dev", "seed"]),
     ("Shape", &["dens", "leap", "rep", "regc", "regw", "regh", "scale"]),
     ("Key, velocity, octave", &["keyf", "vel", "oct", "thru", "inch", "outch"]),
-    ("Chords", &["csplit", "cchan", "fchd"]),
+    ("Harmony and feel", &["csplit", "cchan", "fchd", "swing"]),
     ("Voice", &["voice", "sfprog", "level", "mine"]),
     ("Takes and controls", &["keep", "savph", "learn", "trnow", "trkeep"]),
 ];
@@ -285,6 +285,11 @@ fn chord_text(harmony: bool, word: u32) -> Option<String> {
     harmony.then(|| chord_of_word(word).map_or("No chord".into(), |c| format!("Chord: {c}")))
 }
 
+/// The answer's swing where it is not straight: "swing 2.0:1".
+fn swing_text(position: f64) -> Option<String> {
+    (position > 0.51).then(|| format!("swing {:.1}:1", crate::swing::ratio_of(position)))
+}
+
 /// A controller as a musician names it: "CC 20, channel 1".
 fn controller_text((channel, cc): (u8, u8)) -> String {
     format!("CC {cc}, channel {}", channel + 1)
@@ -356,6 +361,10 @@ impl App {
             if let Some(chord) = chord_text(harmony, self.link.chord.load(Ordering::Relaxed)) {
                 ui.add_space(12.0);
                 ui.label(RichText::new(chord).size(18.0));
+            }
+            if let Some(swing) = swing_text(self.link.swing.load(Ordering::Relaxed) as f64) {
+                ui.add_space(12.0);
+                ui.label(swing);
             }
         });
         if !status.summary.is_empty() {
@@ -728,6 +737,7 @@ mod tests {
             held.hear(&crate::events::NoteEvent::On { sample: 0, channel: 0, pitch, velocity: 80 });
         }
         assert_eq!(chord_text(true, held.word()).as_deref(), Some("Chord: Am7"));
+        assert_eq!((swing_text(0.5), swing_text(2.0 / 3.0).as_deref()), (None, Some("swing 2.0:1")));
     }
 
     #[test]

@@ -19,6 +19,7 @@ use crate::clock::{BlockTiming, Clock, HostTransport};
 use crate::events::{EventSink, NoteEvent, StepToken, Trigger};
 use crate::harmony_input::{HarmonyInput, HeldChord};
 use crate::link::{Answered, Command, Heard, Link, LoopStep, Request, TAKE_CAPACITY};
+use crate::swing::{Swing, SwingMeter, STRAIGHT};
 use crate::voices::Voices;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -71,6 +72,9 @@ pub struct Settings {
     /// Which notes are the player's harmony (a chord split, a chord channel): they make the
     /// chord the answer follows and are never part of a phrase.
     pub harmony: HarmonyInput,
+    /// The answer's swing: the off-beat eighth's position in the beat, fixed, or `None` to
+    /// follow the player's ([`crate::swing`]).
+    pub swing: Option<f64>,
 }
 
 impl Default for Settings {
@@ -92,6 +96,7 @@ impl Default for Settings {
             answer_now: None,
             keep: None,
             harmony: HarmonyInput::default(),
+            swing: None,
         }
     }
 }
@@ -175,6 +180,10 @@ pub struct Engine {
     held: Held,
     /// The player's harmony keys held.
     chord: HeldChord,
+    /// The grid's swing (the player's, latched when a phrase ends, or fixed), and the meter
+    /// that measures the player's.
+    swing: Swing,
+    meter: SwingMeter,
 }
 
 impl Drop for Engine {
@@ -227,6 +236,8 @@ impl Engine {
             },
             held: Held::default(),
             chord: HeldChord::default(),
+            swing: Swing::default(),
+            meter: SwingMeter::default(),
         }
     }
 
@@ -269,6 +280,8 @@ impl Engine {
     pub fn reset(&mut self, out: &mut EventSink) {
         self.let_go(out);
         self.clock.reset();
+        self.swing = Swing::default();
+        self.meter.clear();
     }
 
     /// Stop everything and forget the keys and the pedal the player held: their releases
@@ -323,8 +336,10 @@ impl Engine {
         } else if timing.discontinuity {
             self.end_answer(0, out);
         }
+        self.follow_fixed_swing(&timing, settings);
         let mut next_input = 0;
-        for (step, sample) in timing.steps(spb) {
+        let swing = self.swing;
+        for (step, sample) in timing.steps(spb, swing) {
             // What the player plays on a step's sample comes first: a new phrase cuts the answer there.
             while next_input < input.len() && input[next_input].sample() <= sample {
                 self.hear(&timing, input[next_input], settings, out);
@@ -350,9 +365,28 @@ impl Engine {
         timing
     }
 
+    /// A fixed swing that changed takes effect from the next whole beat.
+    fn follow_fixed_swing(&mut self, timing: &BlockTiming, settings: &Settings) {
+        if let Some(position) = settings.swing.filter(|&p| p != self.swing.position()) {
+            self.swing.change(position, timing.start_beat);
+        }
+        self.link.swing.store(self.swing.position() as f32, Ordering::Relaxed);
+    }
+
+    /// Where the player's note falls on the grid: straightened by the swing heard so far (or
+    /// the fixed one), then rounded to the nearest step.
+    fn step_of(&self, beat: f64, settings: &Settings) -> i64 {
+        let position = settings.swing.or(self.meter.position()).unwrap_or(STRAIGHT);
+        (Swing::steady(position).straightened(beat) * settings.steps_per_beat as f64).round() as i64
+    }
+
     fn hear(&mut self, timing: &BlockTiming, event: NoteEvent, settings: &Settings, out: &mut EventSink) {
         let listened = settings.input_channel.is_none_or(|c| c == event.channel());
-        let step = (timing.beat_of(event.sample()) * settings.steps_per_beat as f64).round() as i64;
+        let beat = timing.beat_of(event.sample());
+        if listened && matches!(event, NoteEvent::On { .. }) && !settings.harmony.takes(&event) {
+            self.meter.hear(beat);
+        }
+        let step = self.step_of(beat, settings);
         if listened && self.control(event, step, settings) {
             return;
         }
@@ -391,6 +425,15 @@ impl Engine {
         }
         if let Some(note) = ended {
             tell_worker(&self.link, self.status, note);
+        }
+    }
+
+    /// A phrase ended at `step`: its answer swings as the player did (where they played
+    /// pairs of eighths), from the next whole beat.
+    fn latch_swing(&mut self, step: i64, settings: &Settings) {
+        if let (None, Some(position)) = (settings.swing, self.meter.position()) {
+            let beat = self.swing.swung(step as f64 / settings.steps_per_beat.max(1) as f64);
+            self.swing.change(position, beat);
         }
     }
 
@@ -562,6 +605,7 @@ impl Engine {
         };
         // A full queue (the worker is busy) keeps the phrase: asked again next step.
         if self.link.request(request) {
+            self.latch_swing(step, settings);
             self.capture.start_new_phrase();
             self.take.clear();
             self.take_steps = steps as usize;

@@ -156,6 +156,9 @@ pub struct Link {
     /// The chord the player's harmony keys make, as [`crate::harmony_input::HeldChord::word`]
     /// packs it (the audio thread writes it; the worker follows it, the editor shows it).
     pub chord: AtomicU32,
+    /// The answer's swing, as the off-beat eighth's position in the beat (0.5: straight),
+    /// for the editor.
+    pub swing: AtomicF32,
     /// Steps of a take for loop mode, from the worker (see [`LoopStep`]).
     pub loop_take: ArrayQueue<LoopStep>,
     /// Write every phrase played into the takes folder too.
@@ -209,6 +212,7 @@ impl Link {
                 follow_chords: AtomicF32::new(continuo_core::harmony::FOLLOW_CHORDS_DEFAULT),
             },
             chord: AtomicU32::new(crate::harmony_input::NO_CHORD),
+            swing: AtomicF32::new(0.5),
             save_phrases: AtomicBool::new(false),
             bpm: AtomicF32::new(120.0),
             answer_velocity: AtomicU32::new(0),

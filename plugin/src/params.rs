@@ -63,6 +63,9 @@ pub struct ContinuoParams {
     pub chord_channel: IntParam,
     #[id = "fchd"]
     pub follow_chords: FloatParam,
+    /// The answer's swing: Follow the player's (0), or a fixed ratio (see [`swing_ratio`]).
+    #[id = "swing"]
+    pub swing: IntParam,
     #[id = "bars"]
     pub answer_bars: IntParam,
     #[id = "gap"]
@@ -383,6 +386,26 @@ fn chord_split() -> IntParam {
         }))
 }
 
+/// The swing ratio (long : short) of a Swing parameter value: `None` for 0 (Follow), else
+/// 1.0 (straight) for 1 up to 3.0 for 21, in tenths.
+pub fn swing_ratio(value: i32) -> Option<f64> {
+    (value > 0).then(|| 1.0 + (value.min(21) - 1) as f64 / 10.0)
+}
+
+/// Swing: "Follow", or a ratio from "1.0:1" (straight) to "3.0:1".
+fn swing() -> IntParam {
+    IntParam::new("Swing", 0, IntRange::Linear { min: 0, max: 21 })
+        .with_value_to_string(Arc::new(|v| swing_ratio(v).map_or("Follow".into(), |r| format!("{r:.1}:1"))))
+        .with_string_to_value(Arc::new(|s| {
+            let s = s.trim().to_ascii_lowercase();
+            if s == "follow" {
+                return Some(0);
+            }
+            let ratio = s.trim_end_matches(":1").trim().parse::<f64>().ok()?;
+            (1.0..=3.0).contains(&ratio).then(|| 1 + ((ratio - 1.0) * 10.0).round() as i32)
+        }))
+}
+
 fn trigger(name: &str) -> IntParam {
     let (v2s, s2v) = trigger_text();
     IntParam::new(name, 0, IntRange::Linear { min: 0, max: 255 }).with_value_to_string(v2s).with_string_to_value(s2v)
@@ -424,6 +447,7 @@ impl Default for ContinuoParams {
             scale: EnumParam::new("Scale lock", ScaleChoice::Off),
             chord_split: chord_split(),
             chord_channel: int("Chord channel", 0, 0, 16, Some("Off"), None),
+            swing: swing(),
             follow_chords: float(
                 "Follow chords",
                 FOLLOW_CHORDS_DEFAULT,
