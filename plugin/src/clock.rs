@@ -16,7 +16,7 @@
 //!
 //! Plain data in, plain data out; no allocation. Runs on the audio thread.
 
-use crate::swing::Swing;
+use crate::feel::Feel;
 use continuo_core::score::DEFAULT_BPM;
 
 /// What the host says about time for one block.
@@ -122,15 +122,16 @@ impl BlockTiming {
         (s >= 0.0 && s < self.len as f64).then_some(s as usize)
     }
 
-    /// The grid steps (at `steps_per_beat`, on the `swing`'s grid) that fall in this block,
-    /// with their samples, in order. Every step falls in exactly one block of a continuous
-    /// stream of blocks.
-    pub fn steps(&self, steps_per_beat: u32, swing: Swing) -> impl Iterator<Item = (i64, usize)> + '_ {
+    /// The grid steps (at `steps_per_beat`, where `feel` puts them) that fall in this
+    /// block, with their samples, in order. Every step falls in exactly one block of a
+    /// continuous stream of blocks.
+    pub fn steps(&self, steps_per_beat: u32, feel: Feel) -> impl Iterator<Item = (i64, usize)> + '_ {
         let spb = steps_per_beat as f64;
-        let straight = |beat: f64| swing.straightened(beat);
-        let first = (straight(self.start_beat - SAMPLE_TOLERANCE * self.beats_per_sample) * spb).floor() as i64;
+        let straight = |beat: f64| feel.swing.straightened(beat);
+        // Humanise moves a step by less than a step: one more on each side covers it.
+        let first = (straight(self.start_beat - SAMPLE_TOLERANCE * self.beats_per_sample) * spb).floor() as i64 - 1;
         let last = (straight(self.end_beat()) * spb).ceil() as i64 + 1;
-        (first..=last).filter_map(move |k| self.sample_of(swing.swung(k as f64 / spb)).map(|s| (k, s)))
+        (first..=last).filter_map(move |k| self.sample_of(feel.step_beat(k, steps_per_beat)).map(|s| (k, s)))
     }
 }
 
@@ -334,7 +335,7 @@ mod tests {
                 let mut sample = 0usize;
                 while sample < 48_000 * 4 {
                     let t = clock.block(HostTransport { tempo: Some(bpm), ..HostTransport::default() }, SR, block, 4);
-                    seen.extend(t.steps(4, Swing::default()).map(|(k, s)| (k, sample + s)));
+                    seen.extend(t.steps(4, Feel::default()).map(|(k, s)| (k, sample + s)));
                     sample += block;
                 }
                 // Step k lands on the first sample at or after its exact time.

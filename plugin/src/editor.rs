@@ -68,7 +68,7 @@ const GROUPS: [(&str, &[&str]); 7] = [
     ("Sampling", &["temp", "rest", "entr", "mem", "dev", "seed"]),
     ("Shape", &["dens", "leap", "rep", "regc", "regw", "regh", "scale"]),
     ("Key, velocity, octave", &["keyf", "vel", "oct", "thru", "inch", "outch"]),
-    ("Harmony and feel", &["csplit", "cchan", "fchd", "swing"]),
+    ("Harmony and feel", &["csplit", "cchan", "fchd", "swing", "human"]),
     ("Voice", &["voice", "sfprog", "level", "mine"]),
     ("Takes and controls", &["keep", "savph", "learn", "trnow", "trkeep"]),
 ];

@@ -17,6 +17,7 @@
 use crate::capture::{Capture, Phrase};
 use crate::clock::{BlockTiming, Clock, HostTransport};
 use crate::events::{EventSink, NoteEvent, StepToken, Trigger};
+use crate::feel::{Accents, Feel, Humanise};
 use crate::harmony_input::{HarmonyInput, HeldChord};
 use crate::link::{Answered, Command, Heard, Link, LoopStep, Request, TAKE_CAPACITY};
 use crate::swing::{Swing, SwingMeter, STRAIGHT};
@@ -75,6 +76,8 @@ pub struct Settings {
     /// The answer's swing: the off-beat eighth's position in the beat, fixed, or `None` to
     /// follow the player's ([`crate::swing`]).
     pub swing: Option<f64>,
+    /// 0..=1: how much the answer's timing and velocity vary ([`crate::feel::Humanise`]).
+    pub humanise: f32,
 }
 
 impl Default for Settings {
@@ -97,6 +100,7 @@ impl Default for Settings {
             keep: None,
             harmony: HarmonyInput::default(),
             swing: None,
+            humanise: 0.0,
         }
     }
 }
@@ -184,6 +188,10 @@ pub struct Engine {
     /// that measures the player's.
     swing: Swing,
     meter: SwingMeter,
+    /// The player's velocity by place in the bar, which the answer's follows.
+    accents: Accents,
+    /// The last step played, while the music runs on without a jump.
+    last_step: Option<i64>,
 }
 
 impl Drop for Engine {
@@ -238,6 +246,8 @@ impl Engine {
             chord: HeldChord::default(),
             swing: Swing::default(),
             meter: SwingMeter::default(),
+            accents: Accents::default(),
+            last_step: None,
         }
     }
 
@@ -282,6 +292,8 @@ impl Engine {
         self.clock.reset();
         self.swing = Swing::default();
         self.meter.clear();
+        self.accents.clear();
+        self.last_step = None;
     }
 
     /// Stop everything and forget the keys and the pedal the player held: their releases
@@ -336,10 +348,17 @@ impl Engine {
         } else if timing.discontinuity {
             self.end_answer(0, out);
         }
+        if timing.moved || changed || timing.discontinuity {
+            self.last_step = None;
+        }
         self.follow_fixed_swing(&timing, settings);
         let mut next_input = 0;
-        let swing = self.swing;
-        for (step, sample) in timing.steps(spb, swing) {
+        let feel = self.feel(settings);
+        // Humanise changed between blocks may bring a step played in the last block into
+        // this one: it is not played again.
+        let last_step = self.last_step;
+        for (step, sample) in timing.steps(spb, feel).filter(|(step, _)| last_step.is_none_or(|l| *step > l)) {
+            self.last_step = Some(step);
             // What the player plays on a step's sample comes first: a new phrase cuts the answer there.
             while next_input < input.len() && input[next_input].sample() <= sample {
                 self.hear(&timing, input[next_input], settings, out);
@@ -365,6 +384,19 @@ impl Engine {
         timing
     }
 
+    /// Where the steps sound: on the swing's grid, humanised (reproducibly: from the random
+    /// seed, or the session's).
+    fn feel(&self, settings: &Settings) -> Feel {
+        let seed = if settings.seed == 0 { self.session_seed } else { settings.seed };
+        Feel { swing: self.swing, humanise: Humanise { amount: settings.humanise, seed } }
+    }
+
+    /// Steps after the host's last bar line.
+    fn bar_position(step: i64, settings: &Settings) -> usize {
+        let bar_steps = (settings.beats_per_bar * settings.steps_per_beat as f64).round().max(1.0) as i64;
+        (step - settings.downbeat_step).rem_euclid(bar_steps) as usize
+    }
+
     /// A fixed swing that changed takes effect from the next whole beat.
     fn follow_fixed_swing(&mut self, timing: &BlockTiming, settings: &Settings) {
         if let Some(position) = settings.swing.filter(|&p| p != self.swing.position()) {
@@ -387,6 +419,9 @@ impl Engine {
             self.meter.hear(beat);
         }
         let step = self.step_of(beat, settings);
+        if let (true, NoteEvent::On { velocity, .. }) = (listened && !settings.harmony.takes(&event), event) {
+            self.accents.hear(Self::bar_position(step, settings), velocity);
+        }
         if listened && self.control(event, step, settings) {
             return;
         }
@@ -513,7 +548,11 @@ impl Engine {
     fn play_answered(&mut self, step: i64, sample: usize, settings: &Settings, out: &mut EventSink) {
         let token = self.token_for(step);
         self.record(token);
-        let velocity = self.velocity(settings);
+        let velocity = match settings.velocity {
+            Some(fixed) => fixed,
+            None => self.accents.velocity(Self::bar_position(step, settings), self.capture.velocity()),
+        };
+        let velocity = self.feel(settings).humanise.velocity(step, velocity);
         self.voices.play(token, sample, settings.output_channel, velocity, 12 * settings.octave, out);
     }
 

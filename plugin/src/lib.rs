@@ -10,6 +10,7 @@ pub mod editor;
 pub mod engine;
 pub mod error;
 pub mod events;
+pub mod feel;
 pub mod handle;
 pub mod harmony_input;
 pub mod history;

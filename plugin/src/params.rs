@@ -66,6 +66,9 @@ pub struct ContinuoParams {
     /// The answer's swing: Follow the player's (0), or a fixed ratio (see [`swing_ratio`]).
     #[id = "swing"]
     pub swing: IntParam,
+    /// How much the answer's timing and velocity vary (0: on the grid, at the velocity).
+    #[id = "human"]
+    pub humanise: FloatParam,
     #[id = "bars"]
     pub answer_bars: IntParam,
     #[id = "gap"]
@@ -448,6 +451,7 @@ impl Default for ContinuoParams {
             chord_split: chord_split(),
             chord_channel: int("Chord channel", 0, 0, 16, Some("Off"), None),
             swing: swing(),
+            humanise: float("Humanise", 0.0, FloatRange::Linear { min: 0.0, max: 1.0 }, 2, 0.01),
             follow_chords: float(
                 "Follow chords",
                 FOLLOW_CHORDS_DEFAULT,

@@ -260,6 +260,7 @@ impl Continuo {
                 channel: (1..=16).contains(&p.chord_channel.value()).then(|| (p.chord_channel.value() - 1) as u8),
             },
             swing: swing_ratio(p.swing.value()).map(position_of_ratio),
+            humanise: p.humanise.value(),
         }
     }
 }

@@ -227,6 +227,12 @@ impl Host {
 
     /// Run `samples` samples with the player's notes given at timeline beats (beat, on?, pitch).
     fn run(&mut self, samples: u64, notes: &[(f64, bool, u8)]) {
+        let notes: Vec<(f64, bool, u8, u8)> = notes.iter().map(|&(b, on, p)| (b, on, p, 100)).collect();
+        self.run_with_velocities(samples, &notes);
+    }
+
+    /// [`Host::run`] with each note-on's velocity: (beat, on?, pitch, velocity).
+    fn run_with_velocities(&mut self, samples: u64, notes: &[(f64, bool, u8, u8)]) {
         let end = self.sample + samples;
         let mut input = Vec::with_capacity(64);
         while self.sample < end {
@@ -237,12 +243,12 @@ impl Host {
                 len = len.min(self.samples_to(loop_end - self.beat).max(1.0) as usize);
             }
             input.clear();
-            for &(beat, on, pitch) in notes {
+            for &(beat, on, pitch, velocity) in notes {
                 let at = self.samples_to(beat - self.timeline);
                 if at >= 0.0 && at < len as f64 {
                     let sample = at as usize;
                     input.push(if on {
-                        NoteEvent::On { sample, channel: 0, pitch, velocity: 100 }
+                        NoteEvent::On { sample, channel: 0, pitch, velocity }
                     } else {
                         NoteEvent::Off { sample, channel: 0, pitch }
                     });
@@ -1129,5 +1135,61 @@ fn the_answer_swings_as_the_player_did() {
         host.run(1024, &[]);
         assert_no_stuck_notes(&host.out);
         assert_eq!(host.allocations, 0);
+    }
+}
+
+/// The answer's note-ons of `host` as (timeline beat, velocity).
+fn answer_velocities(host: &Host) -> Vec<(f64, u8)> {
+    host.answer_events()
+        .iter()
+        .filter_map(|o| match o.event {
+            NoteEvent::On { velocity, .. } => Some((o.timeline, velocity)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The player's accents come back in the answer: a phrase of quarter notes loud on the
+/// downbeat (120), less on beat 3 (100), soft on 2 and 4 (60) gets an answer louder on its
+/// downbeats than on its beats 2 and 4. Humanise 1 moves each answered event by at most a
+/// fifth of a step and its velocity by at most 12, the same twice with the same seed, and
+/// sticks no note.
+#[test]
+fn the_answer_keeps_the_players_accents_and_humanise_is_bounded_and_reproducible() {
+    let mut notes = Vec::new();
+    for beat in 0..8 {
+        let velocity = [120u8, 60, 100, 60][beat % 4];
+        notes.push((beat as f64, true, [67u8, 69, 71, 72, 74, 72, 71, 69][beat], velocity));
+        notes.push((beat as f64 + 0.9, false, [67u8, 69, 71, 72, 74, 72, 71, 69][beat], 0));
+    }
+    let run = |humanise: f32| {
+        let mut host = Host::new(512, 120.0);
+        host.settings.answer_bars = 4;
+        host.settings.humanise = humanise;
+        let spb = host.samples_per_beat();
+        host.run_with_velocities((32.0 * spb) as u64, &notes);
+        host.playing = false;
+        host.run(1024, &[]);
+        assert_no_stuck_notes(&host.out);
+        assert_eq!(host.allocations, 0);
+        answer_velocities(&host)
+    };
+    let plain = run(0.0);
+    let mean = |beats: &[i64]| {
+        let on = |b: f64| (b - b.round()).abs() < 1e-6 && beats.contains(&(b.round() as i64).rem_euclid(4));
+        let v: Vec<f64> = plain.iter().filter(|(b, _)| on(*b)).map(|&(_, v)| v as f64).collect();
+        (v.iter().sum::<f64>() / v.len().max(1) as f64, v.len())
+    };
+    let ((down, n), (weak, m)) = (mean(&[0]), mean(&[1, 3]));
+    println!("answer velocity: downbeats {down:.0} ({n} notes), beats 2 and 4 {weak:.0} ({m} notes)");
+    assert!(n > 0 && m > 0 && down >= weak + 30.0, "{plain:?}");
+    let (human, again) = (run(1.0), run(1.0));
+    assert_eq!(human, again, "the same seed, the same humanised answer");
+    assert_ne!(human, plain);
+    assert_eq!(human.len(), plain.len(), "Humanise changes how, not what, the answer plays");
+    for (&(beat, velocity), &(straight, planned)) in human.iter().zip(&plain) {
+        let moved = (beat - straight) * 4.0;
+        assert!(moved.abs() <= 0.2 + 1e-3, "an onset {moved:.3} steps off its step");
+        assert!(velocity.abs_diff(planned) <= 12, "{velocity} for {planned}");
     }
 }
