@@ -49,11 +49,16 @@ pub fn answer(
         }
         let continuer = slot.continuer.as_mut().expect("a model once loaded stays");
         follow_memory(continuer, link, shared, inbox);
-        continuer.set_chord(chord_of_word(link.chord.load(Ordering::Relaxed)));
+        let chord = link.chord.load(Ordering::Relaxed);
+        continuer.set_chord(chord_of_word(chord));
         let token = continuer.next(&sampler_settings(link))?;
         link.health.guarded_steps.store(continuer.guarded(), Ordering::Relaxed);
         voices.answered(step, &token);
-        shared.history.locked().push_answered(&token);
+        let mut history = shared.history.locked();
+        let origin = history.origin_step;
+        history.heard_chord(step - origin, chord);
+        history.push_answered(&token);
+        drop(history);
         link.repaint.request_repaint();
         if !send(link, request, step, &token) {
             return Ok(());
@@ -111,6 +116,7 @@ fn history_of(continuer: &Continuer, link: &Link, request: &Request) -> History 
         octave: link.octave.load(Ordering::Relaxed),
         model: continuer.model.card().name.clone(),
         settings: describe(&sampler_settings(link)),
+        chords: Vec::new(),
     }
 }
 

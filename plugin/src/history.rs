@@ -28,6 +28,9 @@ pub struct History {
     /// The model's name and the sampling settings, for the takes' meta events.
     pub model: String,
     pub settings: String,
+    /// The chords the answer followed: from each step (counted like the phrase's) on, the
+    /// chord word of [`crate::harmony_input::HeldChord::word`] (its changes only).
+    pub chords: Vec<(i64, u32)>,
 }
 
 /// How many answered tokens the history keeps (a continuous answer never ends).
@@ -41,5 +44,16 @@ impl History {
             self.answer_start += (HISTORY_TOKENS / 2) as i64;
         }
         self.answer.push(token.clone());
+    }
+
+    /// The chord that sounds at `step` (counted like the phrase's), kept when it changes
+    /// (the last [`HISTORY_TOKENS`] changes at most).
+    pub fn heard_chord(&mut self, step: i64, word: u32) {
+        if self.chords.last().map_or(word != crate::harmony_input::NO_CHORD, |&(_, w)| w != word) {
+            if self.chords.len() >= HISTORY_TOKENS {
+                self.chords.drain(..HISTORY_TOKENS / 2);
+            }
+            self.chords.push((step, word));
+        }
     }
 }

@@ -3,6 +3,7 @@
 //! an answer plays, a playhead. [`view`] lays it out as plain data (tested without a
 //! window); [`paint`] draws it.
 
+use crate::harmony_input::chord_of_word;
 use crate::history::History;
 use crate::takes::history_score;
 use continuo_core::{Note, Score};
@@ -13,6 +14,8 @@ pub const ROLL_BEATS: f64 = 32.0;
 /// The player's notes and the answer's.
 pub const HEARD: Color32 = Color32::from_rgb(90, 160, 255);
 pub const ANSWERED: Color32 = Color32::from_rgb(255, 150, 60);
+/// The names of the chords the answer followed, along the roll's top.
+pub const CHORD: Color32 = Color32::from_rgb(150, 220, 150);
 /// The fewest semitones the roll spans, so a phrase of few pitches is not drawn as bars.
 const MIN_SPAN: u8 = 14;
 
@@ -50,6 +53,22 @@ pub fn view(score: &Score, playhead: Option<f64>, beats_per_bar: f64) -> Option<
     let bars = ((start / bar).ceil() as i64..=(end / bar).floor() as i64).map(|b| b as f64 * bar).collect();
     let playhead = playhead.filter(|p| (start..=end).contains(p));
     Some(RollView { start, end, low, high, bars, notes, playhead })
+}
+
+/// The chords the answer followed that fall in beats `start..end` of `h`'s score: (beat,
+/// name) of each change, the one sounding at `start` drawn there.
+pub fn chord_labels(h: &History, start: f64, end: f64) -> Vec<(f64, String)> {
+    let spb = h.steps_per_beat.max(1) as f64;
+    let beat = |step: i64| step as f64 / spb;
+    let first = h.chords.iter().rposition(|&(step, _)| beat(step) <= start).unwrap_or(0);
+    h.chords[first.min(h.chords.len())..]
+        .iter()
+        .filter(|&&(step, _)| beat(step) < end)
+        .map(|&(step, word)| {
+            let name = chord_of_word(word).map_or("no chord".into(), |c| c.to_string());
+            (beat(step).max(start), name)
+        })
+        .collect()
 }
 
 /// The playhead's beat in `h`'s score: the engine's `play_step`, counted from the
@@ -93,6 +112,10 @@ pub fn paint(ui: &mut Ui, h: &History, take: Option<u32>, playhead: Option<f64>,
         );
         painter.rect_filled(body, 2.0, colour);
     }
+    for (beat, name) in chord_labels(h, v.start, v.end) {
+        let at = egui::pos2(x(beat) + 3.0, rect.top() + 4.0);
+        painter.text(at, Align2::LEFT_TOP, name, FontId::proportional(14.0), CHORD);
+    }
     if let Some(beat) = v.playhead {
         painter.vline(x(beat), rect.y_range(), Stroke::new(2.0, Color32::from_gray(230)));
     }
@@ -128,6 +151,33 @@ mod tests {
         assert_eq!(v.playhead, Some(39.5));
         assert_eq!(view(&score, Some(2.0), 4.0).unwrap().playhead, None, "out of view");
         assert_eq!(view(&score, None, 3.0).unwrap().bars.first(), Some(&9.0), "bars of 3 beats");
+    }
+
+    #[test]
+    fn the_chords_followed_are_named_where_they_change() {
+        let word = |pitches: &[u8]| {
+            let mut held = crate::harmony_input::HeldChord::default();
+            pitches.iter().for_each(|&pitch| {
+                held.hear(&crate::events::NoteEvent::On { sample: 0, channel: 0, pitch, velocity: 80 })
+            });
+            held.word()
+        };
+        let mut h = History { steps_per_beat: 4, ..History::default() };
+        for step in 0..64 {
+            let chord = if step < 16 {
+                word(&[48, 52, 55])
+            } else if step < 48 {
+                word(&[45, 48, 52])
+            } else {
+                0
+            };
+            h.heard_chord(step, chord);
+        }
+        assert_eq!(h.chords.len(), 3, "{:?}", h.chords);
+        let labels = chord_labels(&h, 2.0, 20.0);
+        assert_eq!(labels, vec![(2.0, "C".to_string()), (4.0, "Am".into()), (12.0, "no chord".into())]);
+        assert_eq!(chord_labels(&h, 5.0, 8.0), vec![(5.0, "Am".to_string())]);
+        assert!(chord_labels(&History::default(), 0.0, 8.0).is_empty());
     }
 
     #[test]

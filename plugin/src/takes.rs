@@ -291,6 +291,7 @@ mod tests {
             octave: 0,
             model: "essen-melody".into(),
             settings: "temperature 1.00".into(),
+            chords: Vec::new(),
         }
     }
 
