@@ -139,11 +139,7 @@ pub fn is_strong(position: usize, bar_steps: usize, steps_per_beat: usize) -> bo
 mod tests {
     use super::*;
 
-    fn vocab() -> Vocabulary {
-        let mut tokens = vec![Token::SongEnd, Token::Rest, Token::Hold];
-        tokens.extend((55..=79).map(Token::note));
-        Vocabulary::from_tokens(tokens).unwrap()
-    }
+    use crate::vocab::test_melody_vocab as vocab;
 
     #[test]
     fn chord_tones_win_on_strong_beats_and_the_scale_everywhere() {

@@ -255,11 +255,7 @@ impl Steerer {
 mod tests {
     use super::*;
 
-    fn vocab() -> Vocabulary {
-        let mut tokens = vec![Token::SongEnd, Token::Rest, Token::Hold];
-        tokens.extend((55..=79).map(Token::note));
-        Vocabulary::from_tokens(tokens).unwrap()
-    }
+    use crate::vocab::test_melody_vocab as vocab;
 
     #[test]
     fn repetition_favours_what_followed_the_last_two_tokens() {

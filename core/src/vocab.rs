@@ -156,6 +156,15 @@ impl Vocabulary {
     }
 }
 
+/// A small melody vocabulary for the tests of the shaping modules: `/`, rest, hold and the
+/// notes 55..=79.
+#[cfg(test)]
+pub(crate) fn test_melody_vocab() -> Vocabulary {
+    let mut tokens = vec![Token::SongEnd, Token::Rest, Token::Hold];
+    tokens.extend((55..=79).map(Token::note));
+    Vocabulary::from_tokens(tokens).unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -52,6 +52,25 @@ fn source_of(corpus: &Corpus, corpus_path: &Path, file: &str) -> Result<PathBuf,
     Ok(path)
 }
 
+/// The benchmark split's songs, each file once, read again from the files the corpus was
+/// prepared from.
+fn split_scores<'a>(
+    benchmark: &'a Benchmark,
+    corpus_path: &'a Path,
+    corpus: &'a Corpus,
+) -> impl Iterator<Item = Result<Score, String>> + 'a {
+    let mut seen = HashSet::new();
+    corpus
+        .songs
+        .iter()
+        .filter(|s| benchmark.split.is_none_or(|split| s.split == split))
+        .filter(move |s| seen.insert(s.file.clone()))
+        .map(|song| {
+            let path = source_of(corpus, corpus_path, &song.file)?;
+            read_music_file(&path, &MidiOptions::default()).map_err(|e| e.to_string())
+        })
+}
+
 pub fn run(
     benchmark: Benchmark,
     corpus_path: &Path,
@@ -61,15 +80,12 @@ pub fn run(
     json: bool,
 ) -> Result<(), String> {
     let mut continuer = Continuer::new(model, benchmark.random_seed);
-    let mut seen = HashSet::new();
     let mut cases = Vec::new();
-    let songs = corpus.songs.iter().filter(|s| benchmark.split.is_none_or(|split| s.split == split));
-    for song in songs.filter(|s| seen.insert(s.file.clone())) {
+    for score in split_scores(&benchmark, corpus_path, corpus) {
         if cases.len() >= benchmark.songs {
             break;
         }
-        let path = source_of(corpus, corpus_path, &song.file)?;
-        let score = read_music_file(&path, &MidiOptions::default()).map_err(|e| e.to_string())?;
+        let score = score?;
         continuer.forget();
         continuer.reseed(benchmark.random_seed.wrapping_add(cases.len() as u64));
         let case = case_of(&mut continuer, &score, benchmark.call_bars, benchmark.answer_bars, &benchmark.settings)
@@ -147,16 +163,12 @@ fn print_report(report: &Report, model: &Path, corpus: &Path) {
 /// The split's calls for the chord benchmark, in `key`: each song's first bars, where they
 /// are in 4/4 and a major key ([`chord_bench::call_in`]).
 fn chord_calls(benchmark: &Benchmark, corpus_path: &Path, corpus: &Corpus, key: Key) -> Result<Vec<Score>, String> {
-    let mut seen = HashSet::new();
     let mut calls = Vec::new();
-    let songs = corpus.songs.iter().filter(|s| benchmark.split.is_none_or(|split| s.split == split));
-    for song in songs.filter(|s| seen.insert(s.file.clone())) {
+    for score in split_scores(benchmark, corpus_path, corpus) {
         if calls.len() >= benchmark.songs {
             break;
         }
-        let score = read_music_file(&source_of(corpus, corpus_path, &song.file)?, &MidiOptions::default())
-            .map_err(|e| e.to_string())?;
-        calls.extend(chord_bench::call_in(&score, key));
+        calls.extend(chord_bench::call_in(&score?, key));
     }
     if calls.is_empty() {
         return Err(format!("{}: no song in 4/4 and a major key to call with", corpus_path.display()));
