@@ -285,9 +285,10 @@ fn chord_text(harmony: bool, word: u32) -> Option<String> {
     harmony.then(|| chord_of_word(word).map_or("No chord".into(), |c| format!("Chord: {c}")))
 }
 
-/// The answer's swing where it is not straight: "swing 2.0:1".
-fn swing_text(position: f64) -> Option<String> {
-    (position > 0.51).then(|| format!("swing {:.1}:1", crate::swing::ratio_of(position)))
+/// The answer's swing where it is not straight: "swing 2.0:1", "swing 1.5:1 (16ths)".
+fn swing_text(position: f64, sixteenths: bool) -> Option<String> {
+    let unit = if sixteenths { " (16ths)" } else { "" };
+    (position > 0.51).then(|| format!("swing {:.1}:1{unit}", crate::swing::ratio_of(position)))
 }
 
 /// A controller as a musician names it: "CC 20, channel 1".
@@ -362,7 +363,8 @@ impl App {
                 ui.add_space(12.0);
                 ui.label(RichText::new(chord).size(18.0));
             }
-            if let Some(swing) = swing_text(self.link.swing.load(Ordering::Relaxed) as f64) {
+            let sixteenths = self.link.swing_sixteenths.load(Ordering::Relaxed);
+            if let Some(swing) = swing_text(self.link.swing.load(Ordering::Relaxed) as f64, sixteenths) {
                 ui.add_space(12.0);
                 ui.label(swing);
             }
@@ -737,7 +739,8 @@ mod tests {
             held.hear(&crate::events::NoteEvent::On { sample: 0, channel: 0, pitch, velocity: 80 });
         }
         assert_eq!(chord_text(true, held.word()).as_deref(), Some("Chord: Am7"));
-        assert_eq!((swing_text(0.5), swing_text(2.0 / 3.0).as_deref()), (None, Some("swing 2.0:1")));
+        assert_eq!((swing_text(0.5, false), swing_text(2.0 / 3.0, false).as_deref()), (None, Some("swing 2.0:1")));
+        assert_eq!(swing_text(0.6, true).as_deref(), Some("swing 1.5:1 (16ths)"));
     }
 
     #[test]

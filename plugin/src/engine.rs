@@ -20,7 +20,7 @@ use crate::events::{EventSink, NoteEvent, StepToken, Trigger};
 use crate::feel::{Accents, Feel, Humanise};
 use crate::harmony_input::{HarmonyInput, HeldChord};
 use crate::link::{Answered, Command, Heard, Link, LoopStep, Request, TAKE_CAPACITY};
-use crate::swing::{Swing, SwingMeter, STRAIGHT};
+use crate::swing::{Groove, Swing, SwingMeter, Unit};
 use crate::voices::Voices;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -73,9 +73,8 @@ pub struct Settings {
     /// Which notes are the player's harmony (a chord split, a chord channel): they make the
     /// chord the answer follows and are never part of a phrase.
     pub harmony: HarmonyInput,
-    /// The answer's swing: the off-beat eighth's position in the beat, fixed, or `None` to
-    /// follow the player's ([`crate::swing`]).
-    pub swing: Option<f64>,
+    /// The answer's swing, fixed, or `None` to follow the player's ([`crate::swing`]).
+    pub swing: Option<Groove>,
     /// 0..=1: how much the answer's timing and velocity vary ([`crate::feel::Humanise`]).
     pub humanise: f32,
 }
@@ -399,17 +398,19 @@ impl Engine {
 
     /// A fixed swing that changed takes effect from the next whole beat.
     fn follow_fixed_swing(&mut self, timing: &BlockTiming, settings: &Settings) {
-        if let Some(position) = settings.swing.filter(|&p| p != self.swing.position()) {
-            self.swing.change(position, timing.start_beat);
+        if let Some(groove) = settings.swing.filter(|&g| g != self.swing.groove()) {
+            self.swing.change(groove, timing.start_beat);
         }
-        self.link.swing.store(self.swing.position() as f32, Ordering::Relaxed);
+        let groove = self.swing.groove();
+        self.link.swing.store(groove.position as f32, Ordering::Relaxed);
+        self.link.swing_sixteenths.store(groove.unit == Unit::Sixteenths, Ordering::Relaxed);
     }
 
     /// Where the player's note falls on the grid: straightened by the swing heard so far (or
     /// the fixed one), then rounded to the nearest step.
     fn step_of(&self, beat: f64, settings: &Settings) -> i64 {
-        let position = settings.swing.or(self.meter.position()).unwrap_or(STRAIGHT);
-        (Swing::steady(position).straightened(beat) * settings.steps_per_beat as f64).round() as i64
+        let groove = settings.swing.or(self.meter.groove()).unwrap_or(Groove::STRAIGHT);
+        (Swing::steady(groove).straightened(beat) * settings.steps_per_beat as f64).round() as i64
     }
 
     fn hear(&mut self, timing: &BlockTiming, event: NoteEvent, settings: &Settings, out: &mut EventSink) {
@@ -466,9 +467,9 @@ impl Engine {
     /// A phrase ended at `step`: its answer swings as the player did (where they played
     /// pairs of eighths), from the next whole beat.
     fn latch_swing(&mut self, step: i64, settings: &Settings) {
-        if let (None, Some(position)) = (settings.swing, self.meter.position()) {
+        if let (None, Some(groove)) = (settings.swing, self.meter.groove()) {
             let beat = self.swing.swung(step as f64 / settings.steps_per_beat.max(1) as f64);
-            self.swing.change(position, beat);
+            self.swing.change(groove, beat);
         }
     }
 

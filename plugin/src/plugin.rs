@@ -11,7 +11,7 @@ use crate::harmony_input::HarmonyInput;
 use crate::link::{Command, Link};
 use crate::midi_learn::{Controlled, Learnable};
 use crate::params::{swing_ratio, trigger_of, ContinuoParams};
-use crate::swing::position_of_ratio;
+use crate::swing::Groove;
 use crate::synth::Synth;
 use crate::worker::Worker;
 use nice_plug::midi::{Channel, Key, MidiResult, VoiceID};
@@ -259,7 +259,7 @@ impl Continuo {
                 split: (1..=127).contains(&p.chord_split.value()).then(|| p.chord_split.value() as u8),
                 channel: (1..=16).contains(&p.chord_channel.value()).then(|| (p.chord_channel.value() - 1) as u8),
             },
-            swing: swing_ratio(p.swing.value()).map(position_of_ratio),
+            swing: swing_ratio(p.swing.value()).map(Groove::eighths),
             humanise: p.humanise.value(),
         }
     }

@@ -15,7 +15,7 @@ use continuo::events::{EventSink, NoteEvent};
 use continuo::harmony_input::{chord_of_word, HarmonyInput};
 use continuo::link::Link;
 use continuo::soundfont::{FontState, Handoff, Loader};
-use continuo::swing::{position_of_ratio, ratio_of, Swing, SwingMeter};
+use continuo::swing::{position_of_ratio, ratio_of, Groove, Swing, SwingMeter, Unit};
 use continuo::synth::{Patch, Synth, OFF_ROOM, QUEUE, RELEASE_SECONDS};
 use continuo::worker::Worker;
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -1092,30 +1092,39 @@ fn a_left_hand_progression_is_followed_and_never_cuts_the_answer() {
     assert_eq!(chord_of_word(host.link.chord.load(Ordering::Relaxed)), None, "every chord key was let go");
 }
 
-/// Phrases of eighths played with swing ratios from straight to 2.5:1 (Swing: Follow) are
-/// answered with the same swing: the answer's pairs of eighths, measured as the player's are,
-/// are within 0.1 of the player's ratio, and every answered event lies on a step of the
-/// swung grid (a 16th step of straight time, bent). The phrase is straightened before it is
-/// placed on the grid: the answer of a 2.5:1 phrase is not made of dotted rhythms.
+/// Phrases of eighths played with swing ratios from straight to 2.5:1, and of sixteenths at
+/// 1.5:1 and 2:1 (Swing: Follow), are answered with the same swing: the answer's pairs of
+/// that unit, measured as the player's are, are within 0.1 of the player's ratio, and every
+/// answered event lies on a step of the swung grid (a 16th step of straight time, bent). The
+/// phrase is straightened before it is placed on the grid: the answer of a 2.5:1 phrase is
+/// not made of dotted rhythms.
 #[test]
 fn the_answer_swings_as_the_player_did() {
-    for ratio in [1.0, 1.5, 2.0, 2.5] {
+    let cases = [(Unit::Eighths, 1.0), (Unit::Eighths, 1.5), (Unit::Eighths, 2.0), (Unit::Eighths, 2.5)];
+    let sixteenths = [(Unit::Sixteenths, 1.5), (Unit::Sixteenths, 2.0)];
+    for (unit, ratio) in cases.into_iter().chain(sixteenths) {
         let mut host = Host::new(512, 120.0);
         host.settings.answer_bars = 4;
-        let p = ratio / (1.0 + ratio);
+        let groove = Groove { unit, position: position_of_ratio(ratio) };
+        let span = unit.span();
         let mut notes = Vec::new();
         let pitches = [67u8, 69, 71, 72, 74, 72, 71, 69, 67, 71, 74, 79, 78, 76, 74, 72];
-        for (i, &pitch) in pitches.iter().enumerate() {
-            let (beat, len) =
-                if i % 2 == 0 { ((i / 2) as f64, 0.9 * p) } else { ((i / 2) as f64 + p, 0.9 * (1.0 - p)) };
+        for i in 0..(16.0 / span) as usize {
+            let pitch = pitches[i % pitches.len()];
+            let pair = (i / 2) as f64 * span;
+            let (beat, len) = if i % 2 == 0 {
+                (pair, groove.position)
+            } else {
+                (pair + groove.position * span, 1.0 - groove.position)
+            };
             notes.push((beat, true, pitch));
-            notes.push((beat + len, false, pitch));
+            notes.push((beat + 0.9 * len * span, false, pitch));
         }
         let spb = host.samples_per_beat();
         host.run((32.0 * spb) as u64, &notes);
         let answer = host.answer_events();
         let mut meter = SwingMeter::default();
-        let swing = Swing::steady(position_of_ratio(ratio));
+        let swing = Swing::steady(groove);
         for o in &answer {
             let step = swing.straightened(o.timeline) * 4.0;
             assert!(
@@ -1127,9 +1136,9 @@ fn the_answer_swings_as_the_player_did() {
                 meter.hear(o.timeline);
             }
         }
-        let heard = meter.position().map(ratio_of);
-        println!("played {ratio:.1}:1, answered {heard:?} ({} events)", answer.len());
-        let heard = heard.unwrap_or_else(|| panic!("{ratio}: the answer has no pairs of eighths"));
+        let heard = meter.groove_of(unit).map(|g| ratio_of(g.position));
+        println!("played {ratio:.1}:1 {unit:?}, answered {heard:?} ({} events)", answer.len());
+        let heard = heard.unwrap_or_else(|| panic!("{ratio}: the answer has no pairs of {unit:?}"));
         assert!((heard - ratio).abs() <= 0.1, "played {ratio}:1, answered {heard:.2}:1");
         host.playing = false;
         host.run(1024, &[]);
