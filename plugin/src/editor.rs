@@ -285,6 +285,17 @@ fn chord_text(harmony: bool, word: u32) -> Option<String> {
     harmony.then(|| chord_of_word(word).map_or("No chord".into(), |c| format!("Chord: {c}")))
 }
 
+/// What the editor says when the player plays triplets, for a model of `grid` steps a beat.
+fn triplets_text(grid: u32) -> String {
+    if grid.is_multiple_of(3) {
+        "You played triplets: the model's grid has them".into()
+    } else {
+        format!(
+            "You played triplets: this model's grid ({grid} steps a beat) has none, so the answer swings them instead"
+        )
+    }
+}
+
 /// The answer's swing where it is not straight: "swing 2.0:1", "swing 1.5:1 (16ths)".
 fn swing_text(position: f64, sixteenths: bool) -> Option<String> {
     let unit = if sixteenths { " (16ths)" } else { "" };
@@ -371,6 +382,10 @@ impl App {
         });
         if !status.summary.is_empty() {
             ui.label(RichText::new(&status.summary).color(Color32::from_gray(190)));
+        }
+        if self.link.triplets.load(Ordering::Relaxed) {
+            let grid = self.link.model_steps_per_beat.load(Ordering::Relaxed);
+            ui.label(RichText::new(triplets_text(grid)).color(Color32::from_rgb(230, 200, 120)));
         }
         if let Some(e) = &status.error {
             ui.colored_label(Color32::from_rgb(255, 110, 110), format!("Error: {e}"));
@@ -741,6 +756,7 @@ mod tests {
         assert_eq!(chord_text(true, held.word()).as_deref(), Some("Chord: Am7"));
         assert_eq!((swing_text(0.5, false), swing_text(2.0 / 3.0, false).as_deref()), (None, Some("swing 2.0:1")));
         assert_eq!(swing_text(0.6, true).as_deref(), Some("swing 1.5:1 (16ths)"));
+        assert!(triplets_text(4).contains("(4 steps a beat) has none") && triplets_text(12).contains("has them"));
     }
 
     #[test]

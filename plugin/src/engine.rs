@@ -20,7 +20,7 @@ use crate::events::{EventSink, NoteEvent, StepToken, Trigger};
 use crate::feel::{Accents, Feel, Humanise};
 use crate::harmony_input::{HarmonyInput, HeldChord};
 use crate::link::{Answered, Command, Heard, Link, LoopStep, Request, TAKE_CAPACITY};
-use crate::swing::{Groove, Swing, SwingMeter, Unit};
+use crate::swing::{Groove, Swing, SwingMeter, TripletMeter, Unit};
 use crate::voices::Voices;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -187,6 +187,8 @@ pub struct Engine {
     /// that measures the player's.
     swing: Swing,
     meter: SwingMeter,
+    /// Whether the phrase being played is in triplets (for the editor).
+    triplets: TripletMeter,
     /// The player's velocity by place in the bar, which the answer's follows.
     accents: Accents,
     /// The last step played, while the music runs on without a jump.
@@ -245,6 +247,7 @@ impl Engine {
             chord: HeldChord::default(),
             swing: Swing::default(),
             meter: SwingMeter::default(),
+            triplets: TripletMeter::default(),
             accents: Accents::default(),
             last_step: None,
         }
@@ -418,6 +421,7 @@ impl Engine {
         let beat = timing.beat_of(event.sample());
         if listened && matches!(event, NoteEvent::On { .. }) && !settings.harmony.takes(&event) {
             self.meter.hear(beat);
+            self.triplets.hear(beat);
         }
         let step = self.step_of(beat, settings);
         if let (true, NoteEvent::On { velocity, .. }) = (listened && !settings.harmony.takes(&event), event) {
@@ -467,6 +471,7 @@ impl Engine {
     /// A phrase ended at `step`: its answer swings as the player did (where they played
     /// pairs of eighths), from the next whole beat.
     fn latch_swing(&mut self, step: i64, settings: &Settings) {
+        self.link.triplets.store(self.triplets.phrase_ended(), Ordering::Relaxed);
         if let (None, Some(groove)) = (settings.swing, self.meter.groove()) {
             let beat = self.swing.swung(step as f64 / settings.steps_per_beat.max(1) as f64);
             self.swing.change(groove, beat);

@@ -161,6 +161,8 @@ pub struct Link {
     pub swing: AtomicF32,
     /// Whether what swings is sixteenths (else eighths).
     pub swing_sixteenths: AtomicBool,
+    /// The last phrase was played in triplets (for the editor).
+    pub triplets: AtomicBool,
     /// Steps of a take for loop mode, from the worker (see [`LoopStep`]).
     pub loop_take: ArrayQueue<LoopStep>,
     /// Write every phrase played into the takes folder too.
@@ -216,6 +218,7 @@ impl Link {
             chord: AtomicU32::new(crate::harmony_input::NO_CHORD),
             swing: AtomicF32::new(0.5),
             swing_sixteenths: AtomicBool::new(false),
+            triplets: AtomicBool::new(false),
             save_phrases: AtomicBool::new(false),
             bpm: AtomicF32::new(120.0),
             answer_velocity: AtomicU32::new(0),

@@ -218,6 +218,41 @@ impl SwingMeter {
     }
 }
 
+/// How near a third of a beat an onset must be to count as a triplet's (beats).
+const NEAR_A_THIRD: f64 = 0.05;
+
+/// Hears whether a phrase is played in triplets: most of its onsets off the beat fall on a
+/// third of it, and some on the first third (which swing never puts a note on).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TripletMeter {
+    off_beat: u32,
+    on_thirds: u32,
+    on_first_thirds: u32,
+}
+
+impl TripletMeter {
+    /// A melody onset at `beat` (timeline beats).
+    pub fn hear(&mut self, beat: f64) {
+        let f = beat - beat.floor();
+        if f.min(1.0 - f) <= ON_THE_BEAT / 2.0 {
+            return;
+        }
+        self.off_beat += 1;
+        let first = (f - 1.0 / 3.0).abs() <= NEAR_A_THIRD;
+        if first || (f - 2.0 / 3.0).abs() <= NEAR_A_THIRD {
+            self.on_thirds += 1;
+            self.on_first_thirds += u32::from(first);
+        }
+    }
+
+    /// Whether the phrase heard since the last call was in triplets (and start the next).
+    pub fn phrase_ended(&mut self) -> bool {
+        let triplets = self.off_beat >= 4 && self.on_thirds * 5 >= self.off_beat * 3 && self.on_first_thirds >= 2;
+        *self = TripletMeter::default();
+        triplets
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -278,5 +313,21 @@ mod tests {
         let mut quarters = SwingMeter::default();
         (0..8).for_each(|b| quarters.hear(b as f64));
         assert_eq!(quarters.groove(), None);
+    }
+
+    #[test]
+    fn triplets_are_told_from_swing_and_straight_time() {
+        let mut meter = TripletMeter::default();
+        let mut phrase = |onsets: &[f64]| {
+            onsets.iter().for_each(|&b| meter.hear(b));
+            meter.phrase_ended()
+        };
+        let triplets: Vec<f64> = (0..12).map(|k| k as f64 / 3.0).collect();
+        let swung: Vec<f64> = (0..8).flat_map(|b| [b as f64, b as f64 + 2.0 / 3.0]).collect();
+        let straight: Vec<f64> = (0..16).map(|k| k as f64 / 4.0).collect();
+        assert!(phrase(&triplets));
+        assert!(!phrase(&swung), "swung eighths are not triplets");
+        assert!(!phrase(&straight));
+        assert!(!phrase(&[]), "each phrase is heard afresh");
     }
 }
