@@ -247,6 +247,12 @@ impl ContinuationModel {
     /// Load `model.onnx` and its card `model.json`, on one thread, no spinning (the plugin's
     /// worker steps one token at a time: per-call overhead matters, not parallelism).
     pub fn load(onnx: &Path) -> Result<ContinuationModel, ModelError> {
+        if onnx.extension().is_some_and(|e| e == "json") {
+            return Err(onnx_err(onnx, "this is a model card; give the model, its .onnx file beside it"));
+        }
+        if !onnx.exists() {
+            return Err(onnx_err(onnx, "no such file"));
+        }
         let card = ModelCard::load(&card_path_for(onnx)).map_err(ModelError::Card)?;
         if onnx.exists() && !crate::is_regular_file(onnx) {
             return Err(onnx_err(onnx, "not a regular file"));

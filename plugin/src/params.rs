@@ -8,6 +8,7 @@ use crate::midi_learn::{Learnable, MidiMap};
 use crate::synth::Patch;
 use continuo_core::develop::DEFAULT_DEVELOP;
 use continuo_core::harmony::FOLLOW_CHORDS_DEFAULT;
+use continuo_core::note::{pitch_name, pitch_of_name};
 use nice_plug::prelude::*;
 use std::sync::{Arc, RwLock};
 
@@ -365,27 +366,20 @@ fn trigger_text() -> TextConversions<i32> {
     )
 }
 
-/// A MIDI note's name, C4 being middle C (60).
-pub fn note_name(pitch: i32) -> String {
-    const NAMES: [&str; 12] = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"];
-    format!("{}{}", NAMES[pitch.rem_euclid(12) as usize], pitch.div_euclid(12) - 1)
-}
-
 /// The chord split: "Off" (0), or the MIDI note below which the player's notes are harmony,
 /// by name ("C4") or number.
 fn chord_split() -> IntParam {
     IntParam::new("Chord split", 0, IntRange::Linear { min: 0, max: 127 })
-        .with_value_to_string(Arc::new(|v| if v == 0 { "Off".into() } else { format!("Below {}", note_name(v)) }))
+        .with_value_to_string(Arc::new(
+            |v| if v == 0 { "Off".into() } else { format!("Below {}", pitch_name(v as u8)) },
+        ))
         .with_string_to_value(Arc::new(|s| {
             let s = s.trim().to_ascii_lowercase();
             let s = s.strip_prefix("below").unwrap_or(&s).trim();
             if s == "off" {
                 return Some(0);
             }
-            s.parse::<i32>()
-                .ok()
-                .or_else(|| (0..=127).find(|&p| note_name(p).eq_ignore_ascii_case(s)))
-                .filter(|p| (0..=127).contains(p))
+            pitch_of_name(s).map(i32::from)
         }))
 }
 

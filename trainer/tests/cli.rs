@@ -206,7 +206,7 @@ fn bad_input_gives_clear_errors() {
         "--out",
         &s(&root.join("o.mid")),
     ]);
-    assert!(!ok && text.contains("none.json"), "{text}");
+    assert!(!ok && text.contains("none.onnx: no such file"), "{text}");
 
     let (ok, text) = trainer(&["prepare", "-i", &s(&root.join("missing")), "-o", &s(&root.join("c2"))]);
     assert!(!ok && text.contains("not a folder"), "{text}");
@@ -214,7 +214,7 @@ fn bad_input_gives_clear_errors() {
     let ckpt = s(&root.join("broken.ckpt"));
     let (ok, text) =
         trainer(&["eval", "--checkpoint", &ckpt, "--out", &s(root), "--corpus", "c", "--continuations", "5"]);
-    assert!(!ok && text.contains("--continuations needs an exported model"), "{text}");
+    assert!(!ok && text.contains("--continuations and --chords need an exported model"), "{text}");
 
     // Sampling options out of range are refused, naming the option.
     for (option, value) in
@@ -308,4 +308,52 @@ fn generate_over_chords_follows_them_and_writes_them() {
 
     let (ok, text) = run(&root.join("bad.mid"), &["--chords", "C Hm F"]);
     assert!(!ok && text.contains("`Hm` is not a chord"), "{text}");
+}
+
+/// The errors a developer met first with `generate` and `export` (issue #26) say what is
+/// wrong with what they typed, and the surprises are refused: a negative temperature, a
+/// register given high first, a model file that does not exist or is its card, no bars, an
+/// output that is the seed. A register by note names works, and `export` makes the folder
+/// its output goes into.
+#[test]
+fn the_first_errors_are_clear_and_the_surprises_refused() {
+    let dir = temp("first");
+    let root = dir.path();
+    let s = |p: &Path| p.to_string_lossy().into_owned();
+    let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models");
+    let model = s(&models.join("folk-melody.onnx"));
+    let seed = root.join("seed.krn");
+    std::fs::copy(Path::new(env!("CARGO_MANIFEST_DIR")).join("../core/tests/fixtures/example-phrase.krn"), &seed)
+        .unwrap();
+    let out = s(&root.join("out.mid"));
+    let generate = |extra: &[&str]| {
+        let bars: &[&str] = if extra.contains(&"--bars") { &[] } else { &["--bars", "1"] };
+        let args = ["generate", "--model", &model, "--seed", &s(&seed), "--out", &out];
+        trainer(&[&args[..], bars, extra].concat())
+    };
+    let cases: [(&[&str], &str); 4] = [
+        (&["--temperature", "-1"], "-1 is below 0"),
+        (&["--register", "80-60"], "the low pitch comes first: C4-G#5"),
+        (&["--bars", "0"], "0 would add nothing"),
+        (&["--register", "C4-H5"], "expected LOW-HIGH as note names or MIDI pitches"),
+    ];
+    for (extra, message) in cases {
+        let (ok, text) = generate(extra);
+        assert!(!ok && text.contains(message), "{extra:?}: {text}");
+    }
+    let (ok, text) = generate(&["--register", "C4-E5"]);
+    assert!(ok, "a register by note names: {text}");
+    for (model, message) in
+        [("nosuch.onnx", "nosuch.onnx: no such file"), ("models/folk-melody.json", "this is a model card")]
+    {
+        let (ok, text) = trainer(&["generate", "--model", model, "--seed", &s(&seed), "--out", &out]);
+        assert!(!ok && text.contains(message) && !text.contains("nosuch.json"), "{model}: {text}");
+    }
+    let before = std::fs::read(&seed).unwrap();
+    let (ok, text) = trainer(&["generate", "--model", &model, "--seed", &s(&seed), "--out", &s(&seed)]);
+    assert!(!ok && text.contains("is the seed"), "{text}");
+    assert_eq!(std::fs::read(&seed).unwrap(), before, "the seed was overwritten");
+    let deep = root.join("new/folder/mine.onnx");
+    let (ok, text) = trainer(&["export", "--onnx", &model, "--out", &s(&deep)]);
+    assert!(ok && deep.is_file(), "{text}");
 }

@@ -39,6 +39,7 @@ pub struct ExportArgs {
 }
 
 pub fn run(args: &ExportArgs) -> Result<(), String> {
+    super::shared::make_parent(&args.out)?;
     let Some(checkpoint) = &args.checkpoint else {
         return reexport(args.onnx.as_deref().expect("clap requires --checkpoint or --onnx"), &args.out);
     };

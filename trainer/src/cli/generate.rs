@@ -21,7 +21,7 @@ pub struct GenerateArgs {
     seed: PathBuf,
     /// How many bars to add after the seed's end (and the rest of its last bar), in the
     /// metre in force there (4/4 if it has none).
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 8, value_parser = super::shared::at_least_one)]
     bars: usize,
     /// Continue after the seed's first N bars instead of its end, to compare with what the
     /// composer wrote next.
@@ -45,6 +45,13 @@ pub struct GenerateArgs {
 }
 
 pub fn run(args: &GenerateArgs) -> Result<(), String> {
+    let same = |a: &std::path::Path, b: &std::path::Path| {
+        std::fs::canonicalize(a).ok().is_some_and(|a| std::fs::canonicalize(b).ok() == Some(a))
+    };
+    if same(&args.out, &args.seed) {
+        return Err(format!("--out {} is the seed: it would be overwritten; write elsewhere", args.out.display()));
+    }
+    super::shared::make_parent(&args.out)?;
     let model = ContinuationModel::load(&args.model).map_err(|e| e.to_string())?;
     let mut seed = read_music_file(&args.seed, &MidiOptions::default()).map_err(|e| e.to_string())?;
     if let Some(n) = args.seed_bars {

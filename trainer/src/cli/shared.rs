@@ -6,6 +6,7 @@ use continuo_core::card::ModelCard;
 use continuo_core::corpus::Corpus;
 use continuo_core::develop::DEFAULT_DEVELOP;
 use continuo_core::harmony::FOLLOW_CHORDS_DEFAULT;
+use continuo_core::note::{pitch_name, pitch_of_name};
 use continuo_core::sampler::SamplerSettings;
 use continuo_core::song::KeyNormalisation;
 use continuo_core::steering::{Scale, Steering};
@@ -61,7 +62,8 @@ pub struct SamplingArgs {
     /// -1..1: fewer (-) or more (+) onsets.
     #[arg(long, default_value_t = 0.0, allow_hyphen_values = true, value_parser = signed_unit)]
     pub density: f32,
-    /// The register to keep to, LOW-HIGH in MIDI pitches (e.g. 60-76), in the seed's key.
+    /// The register to keep to, LOW-HIGH as note names or MIDI pitches (C4-E5, 60-76), in the
+    /// seed's key.
     #[arg(long, value_parser = parse_register)]
     pub register: Option<(u8, u8)>,
     /// Never leave the register (else pitches outside are damped smoothly).
@@ -139,7 +141,8 @@ fn within(s: &str, lo: f32, hi: f32) -> Result<f32, String> {
 
 /// A finite number at or above 0 (a temperature).
 fn non_negative(s: &str) -> Result<f32, String> {
-    within(s, 0.0, f32::MAX)
+    let x = finite(s)?;
+    (x >= 0.0).then_some(x).ok_or_else(|| format!("{x} is below 0: expected 0 (always the likeliest) or more"))
 }
 
 /// A finite number in 0..=1.
@@ -158,13 +161,20 @@ fn probability_mass(s: &str) -> Result<f32, String> {
     (x > 0.0).then_some(x).ok_or_else(|| "0 keeps no token: expected a mass above 0, at most 1".into())
 }
 
-/// `LOW-HIGH`, two MIDI pitches, low first.
+/// `LOW-HIGH`, two pitches by name or MIDI number (`C4-E5`, `60-76`), low first.
 fn parse_register(s: &str) -> Result<(u8, u8), String> {
-    let bad = || format!("`{s}`: expected LOW-HIGH in MIDI pitches, e.g. 60-76");
-    let (low, high) = s.split_once('-').ok_or_else(bad)?;
-    let (low, high) = (low.trim().parse::<u8>().map_err(|_| bad())?, high.trim().parse::<u8>().map_err(|_| bad())?);
-    if low > high || high > 127 {
-        return Err(bad());
+    let bad = || format!("`{s}`: expected LOW-HIGH as note names or MIDI pitches, e.g. C4-E5 or 60-76");
+    // The first `-` that splits it into two pitches (`C-1` has a `-` of its own).
+    let (low, high) = s
+        .match_indices('-')
+        .find_map(|(i, _)| Some((pitch_of_name(&s[..i])?, pitch_of_name(&s[i + 1..])?)))
+        .ok_or_else(bad)?;
+    if low > high {
+        return Err(format!(
+            "`{s}`: the low pitch comes first: {}-{} ({low} is above {high})",
+            pitch_name(high),
+            pitch_name(low)
+        ));
     }
     Ok((low, high))
 }
@@ -192,6 +202,20 @@ impl SamplingArgs {
             guard: !self.no_guard,
         }
     }
+}
+
+/// The folder `out` goes into, made if it is missing (with its parents).
+pub fn make_parent(out: &std::path::Path) -> Result<(), String> {
+    match out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(folder) => std::fs::create_dir_all(folder).map_err(|e| format!("{}: {e}", folder.display())),
+        None => Ok(()),
+    }
+}
+
+/// A count of at least 1 (`--bars`).
+pub fn at_least_one(s: &str) -> Result<usize, String> {
+    let n: usize = s.trim().parse().map_err(|_| format!("`{s}` is not a whole number"))?;
+    (n >= 1).then_some(n).ok_or_else(|| "0 would add nothing: expected 1 or more".into())
 }
 
 #[cfg(test)]
