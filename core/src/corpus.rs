@@ -200,6 +200,9 @@ pub struct Corpus {
 
 /// Every file below `root`, sorted, following no symbolic links out of it.
 fn walk(root: &Path) -> std::io::Result<Vec<PathBuf>> {
+    if root.is_file() {
+        return Ok(vec![root.to_path_buf()]);
+    }
     let mut out = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
@@ -318,7 +321,11 @@ pub fn import(
         }
     }
     if songs.is_empty() {
-        let mut why = format!("no music could be read: {} music files found", summary.files_found);
+        let mut why = format!(
+            "no music could be read: {} music files found (files ending {})",
+            summary.files_found,
+            crate::reader::FileKind::EXTENSIONS
+        );
         for (reason, files) in &summary.skipped {
             why += &format!(", {} skipped ({reason}, e.g. {}: {})", files.len(), files[0].file, files[0].reason);
         }
@@ -343,7 +350,10 @@ fn music_files(roots: &[PathBuf], summary: &mut ImportSummary) -> Result<Vec<(Pa
                 continue;
             }
             let inside = path.strip_prefix(root).unwrap_or(&path).to_string_lossy().replace('\\', "/");
-            jobs.push((path, format!("{root_name}/{inside}"), split_of(&inside)));
+            // A file given as a root is named by itself.
+            let name = if inside.is_empty() { root_name.clone() } else { format!("{root_name}/{inside}") };
+            let split = split_of(if inside.is_empty() { &root_name } else { &inside });
+            jobs.push((path, name, split));
         }
     }
     summary.files_found = jobs.len();
@@ -434,6 +444,13 @@ impl Corpus {
     pub fn read(dir: &Path) -> Result<Corpus, Error> {
         let manifest_path = dir.join(MANIFEST_FILE);
         let bad = |path: &Path, why: String| Error::Corpus { path: path.to_path_buf(), why };
+        if !manifest_path.is_file() {
+            let why = format!(
+                "not a prepared corpus (no {MANIFEST_FILE}): make one with `trainer prepare --input MUSIC_FOLDER --out {}`",
+                dir.display()
+            );
+            return Err(bad(dir, why));
+        }
         let text = std::fs::read_to_string(&manifest_path).map_err(Error::io(&manifest_path))?;
         let manifest: Manifest = serde_json::from_str(&text).map_err(|e| bad(&manifest_path, e.to_string()))?;
         if manifest.format != CORPUS_FORMAT {

@@ -14,6 +14,9 @@ pub enum FileKind {
 }
 
 impl FileKind {
+    /// The extensions read, for messages.
+    pub const EXTENSIONS: &'static str = ".mid, .midi, .smf, .krn, .kern";
+
     /// By extension, case-insensitively: `.mid`/`.midi`/`.smf` or `.krn`/`.kern`.
     pub fn of(path: &Path) -> Option<FileKind> {
         let ext = path.extension()?.to_str()?.to_ascii_lowercase();

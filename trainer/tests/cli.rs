@@ -209,7 +209,7 @@ fn bad_input_gives_clear_errors() {
     assert!(!ok && text.contains("none.onnx: no such file"), "{text}");
 
     let (ok, text) = trainer(&["prepare", "-i", &s(&root.join("missing")), "-o", &s(&root.join("c2"))]);
-    assert!(!ok && text.contains("not a folder"), "{text}");
+    assert!(!ok && text.contains("no such folder or file"), "{text}");
 
     let ckpt = s(&root.join("broken.ckpt"));
     let (ok, text) =
@@ -356,4 +356,18 @@ fn the_first_errors_are_clear_and_the_surprises_refused() {
     let deep = root.join("new/folder/mine.onnx");
     let (ok, text) = trainer(&["export", "--onnx", &model, "--out", &s(&deep)]);
     assert!(ok && deep.is_file(), "{text}");
+
+    // `prepare` takes a single file, says which files it reads when it finds none, and warns
+    // of empty splits; `eval` says what it needs.
+    let one = root.join("one");
+    let (ok, text) = trainer(&["prepare", "-i", &s(&seed), "-o", &s(&one)]);
+    assert!(ok && text.contains("songs: 1 train") && text.contains("warning: 0 validation songs"), "{text}");
+    let (ok, text) = trainer(&["inspect", &s(&seed)]);
+    assert!(ok, "{text}");
+    let (ok, text) = trainer(&["prepare", "-i", &s(&root.join("new")), "-o", &s(&root.join("none"))]);
+    assert!(!ok && text.contains("files ending .mid, .midi, .smf, .krn, .kern"), "{text}");
+    let (ok, text) = trainer(&["eval", "--corpus", &s(&one)]);
+    assert!(!ok && text.contains("give --model NAME.onnx"), "{text}");
+    let (ok, text) = trainer(&["eval", "--model", &model, "--corpus", &s(&root.join("new"))]);
+    assert!(!ok && text.contains("not a prepared corpus") && text.contains("trainer prepare"), "{text}");
 }

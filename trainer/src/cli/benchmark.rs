@@ -31,7 +31,7 @@ pub struct Benchmark {
 /// The file a song of the corpus was read from: its path starts with the name of one of the
 /// corpus's roots.
 fn source_of(corpus: &Corpus, corpus_path: &Path, file: &str) -> Result<PathBuf, String> {
-    let (root_name, inside) = file.split_once('/').unwrap_or(("", file));
+    let (root_name, inside) = file.split_once('/').unwrap_or((file, ""));
     let root = corpus
         .manifest
         .summary
@@ -40,7 +40,8 @@ fn source_of(corpus: &Corpus, corpus_path: &Path, file: &str) -> Result<PathBuf,
         .map(PathBuf::from)
         .find(|r| r.file_name().is_some_and(|n| n.to_string_lossy() == root_name))
         .ok_or_else(|| format!("{}: no corpus root named `{root_name}` for {file}", corpus_path.display()))?;
-    let path = root.join(inside);
+    // A file prepared on its own is its own root.
+    let path = if inside.is_empty() { root.clone() } else { root.join(inside) };
     if !path.is_file() {
         return Err(format!(
             "{}: the song {file} is not at {} (the benchmark reads the files the corpus was prepared from; run it \

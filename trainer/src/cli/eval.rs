@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 #[derive(Args, Debug)]
 pub struct EvalArgs {
     /// A training checkpoint: full report with plots into --out.
-    #[arg(long, required_unless_present = "model", conflicts_with = "model", requires = "out")]
+    #[arg(long, conflicts_with = "model", requires = "out")]
     checkpoint: Option<PathBuf>,
     /// An exported model (NAME.onnx with its card): its test-split figures, run through
     /// ONNX Runtime as the plugin runs it.
@@ -96,7 +96,9 @@ pub fn run(args: &EvalArgs) -> Result<(), String> {
     match (&args.checkpoint, &args.model, &args.out) {
         (Some(checkpoint), _, Some(out)) => run_checkpoint(args, checkpoint, out),
         (_, Some(model), _) => run_model(args, model),
-        _ => Err("give --checkpoint with --out, or --model".into()),
+        _ => {
+            Err("give --model NAME.onnx (an exported model), or --checkpoint FILE --out FOLDER (a training run)".into())
+        }
     }
 }
 

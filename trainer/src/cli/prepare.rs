@@ -2,14 +2,14 @@
 //! and print the import summary (every skipped file with its reason).
 
 use clap::Args;
-use continuo_core::corpus::{import, ImportOptions};
+use continuo_core::corpus::{import, ImportOptions, Split};
 use continuo_core::midi::MidiOptions;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
 pub struct PrepareArgs {
-    /// Folders to import, read recursively (.mid, .midi, .krn, .kern).
+    /// Folders to import, read recursively, or single files (.mid, .midi, .smf, .krn, .kern).
     #[arg(long = "input", short, required = true)]
     inputs: Vec<PathBuf>,
     /// Where to write songs.jsonl and corpus.json.
@@ -38,9 +38,9 @@ pub struct PrepareArgs {
 }
 
 pub fn run(args: &PrepareArgs) -> Result<(), String> {
-    for dir in &args.inputs {
-        if !dir.is_dir() {
-            return Err(format!("{}: not a folder", dir.display()));
+    for input in &args.inputs {
+        if !input.is_dir() && !input.is_file() {
+            return Err(format!("{}: no such folder or file", input.display()));
         }
     }
     let options = ImportOptions {
@@ -68,6 +68,9 @@ pub fn run(args: &PrepareArgs) -> Result<(), String> {
     bar.finish_and_clear();
     corpus.write(&args.out).map_err(|e| format!("{}: cannot write the corpus: {e}", args.out.display()))?;
     println!("{}", corpus.manifest.summary);
+    for warning in split_warnings(&corpus.manifest.summary.songs) {
+        println!("warning: {warning}");
+    }
     println!(
         "encoding: {}, grid {}, keys {}; written to {}",
         options.kind,
@@ -76,4 +79,36 @@ pub fn run(args: &PrepareArgs) -> Result<(), String> {
         args.out.display()
     );
     Ok(())
+}
+
+/// What a developer should know of a corpus's splits: a split with no songs (training needs
+/// validation songs to stop on; the test split gives the figures) or very few.
+fn split_warnings(songs: &std::collections::BTreeMap<Split, usize>) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for (split, what) in [(Split::Train, "training"), (Split::Validation, "validation"), (Split::Test, "test")] {
+        let n = songs.get(&split).copied().unwrap_or(0);
+        if n < 3 {
+            warnings.push(format!(
+                "{n} {what} song{}: songs go to a split by their file's name (8 in 10 to training, 1 in 10 each to \
+                 validation and test), so a corpus of few files may leave a split empty; `train` needs training and \
+                 validation songs. Add files, or fine-tune a model on a few tunes with `trainer finetune`",
+                if n == 1 { "" } else { "s" }
+            ));
+        }
+    }
+    warnings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_or_tiny_splits_are_warned_of() {
+        let songs = |t, v, e| [(Split::Train, t), (Split::Validation, v), (Split::Test, e)].into_iter().collect();
+        assert!(split_warnings(&songs(400, 50, 50)).is_empty());
+        let w = split_warnings(&songs(6, 0, 1));
+        assert_eq!(w.len(), 2);
+        assert!(w[0].starts_with("0 validation songs") && w[1].starts_with("1 test song:"), "{w:?}");
+    }
 }

@@ -224,7 +224,7 @@ mod tests {
 
     #[test]
     fn bad_numbers_are_refused_with_a_reason() {
-        assert!(non_negative("-0.5").unwrap_err().contains("outside"));
+        assert!(non_negative("-0.5").unwrap_err().contains("below 0"));
         assert!(non_negative("NaN").unwrap_err().contains("finite"));
         assert!(probability_mass("2").is_err());
         assert!(probability_mass("0").is_err());
