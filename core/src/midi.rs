@@ -263,6 +263,11 @@ fn delta_track(mut timed: Vec<(u64, u8, TrackEventKind<'_>)>) -> Vec<TrackEvent<
 /// Write a score as a format-1 Standard MIDI file: a conductor track (name, tempi, time
 /// signatures, key) and one track per voice, the voice number used as the channel.
 pub fn write_midi(score: &Score) -> Vec<u8> {
+    write_midi_named(score, &|_| None)
+}
+
+/// [`write_midi`], each voice's track named by `name` where it gives one.
+pub fn write_midi_named(score: &Score, name: &dyn Fn(u8) -> Option<String>) -> Vec<u8> {
     let title = score.title.clone().unwrap_or_else(|| "Continuo".to_string());
     let mut conductor: Vec<(u64, u8, TrackEventKind)> =
         vec![(0, 0, TrackEventKind::Meta(MetaMessage::TrackName(title.as_bytes())))];
@@ -289,9 +294,13 @@ pub fn write_midi(score: &Score) -> Vec<u8> {
     voices.sort_unstable();
     voices.dedup();
     let mut tracks = vec![delta_track(conductor)];
+    let names: Vec<(u8, String)> = voices.iter().filter_map(|&v| name(v).map(|n| (v, n))).collect();
     for voice in voices {
         let channel = u4::new(voice % 16);
         let mut timed = Vec::new();
+        if let Some((_, track_name)) = names.iter().find(|(v, _)| *v == voice) {
+            timed.push((0, 0, TrackEventKind::Meta(MetaMessage::TrackName(track_name.as_bytes()))));
+        }
         for n in score.notes.iter().filter(|n| n.voice == voice) {
             let key = u7::new(n.pitch.min(127));
             let on = beat_to_tick(n.onset);

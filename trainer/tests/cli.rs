@@ -308,6 +308,18 @@ fn generate_over_chords_follows_them_and_writes_them() {
 
     let (ok, text) = run(&root.join("bad.mid"), &["--chords", "C Hm F"]);
     assert!(!ok && text.contains("`Hm` is not a chord"), "{text}");
+
+    // The tracks are named; --answer-only leaves the seed out; --samples writes one file per
+    // random seed, each saying its seed.
+    let bytes = std::fs::read(&following).unwrap();
+    let named = |b: &[u8], name: &str| b.windows(name.len()).any(|w| w == name.as_bytes());
+    assert!(named(&bytes, "seed") && named(&bytes, "answer") && named(&bytes, "chords"));
+    let (ok, text) = run(&root.join("take.mid"), &["--chords", "C Am F G", "--answer-only", "--samples", "2"]);
+    assert!(ok && text.contains("random seed 1;") && text.contains("random seed 2;"), "{text}");
+    let takes: Vec<Vec<u8>> =
+        [1, 2].iter().map(|k| notes(&root.join(format!("take-{k}.mid"))).iter().map(|n| n.voice).collect()).collect();
+    assert!(takes.iter().all(|voices| !voices.contains(&0) && voices.contains(&1)), "{takes:?}");
+    assert_ne!(melody(&root.join("take-1.mid")), melody(&root.join("take-2.mid")), "two samples, two continuations");
 }
 
 /// The errors a developer met first with `generate` and `export` (issue #26) say what is
@@ -363,7 +375,7 @@ fn the_first_errors_are_clear_and_the_surprises_refused() {
     let (ok, text) = trainer(&["prepare", "-i", &s(&seed), "-o", &s(&one)]);
     assert!(ok && text.contains("songs: 1 train") && text.contains("warning: 0 validation songs"), "{text}");
     let (ok, text) = trainer(&["inspect", &s(&seed)]);
-    assert!(ok, "{text}");
+    assert!(ok && text.contains("pitch  67 G4") && text.contains("into C major, the model's key frame"), "{text}");
     let (ok, text) = trainer(&["prepare", "-i", &s(&root.join("new")), "-o", &s(&root.join("none"))]);
     assert!(!ok && text.contains("files ending .mid, .midi, .smf, .krn, .kern"), "{text}");
     let (ok, text) = trainer(&["eval", "--corpus", &s(&one)]);

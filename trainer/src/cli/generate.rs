@@ -1,14 +1,15 @@
 //! `trainer generate`: continue a MIDI or `**kern` file with a model and write a MIDI file
-//! holding the seed (track 1) and the continuation (track 2), over a chord progression if
-//! one is given (then track 3, in block chords).
+//! holding the seed (the track named "seed") and the continuation ("answer"), over a chord
+//! progression if one is given ("chords", in block chords); one file or several samples.
 
 use clap::Args;
 use continuo_core::chord::{contains, Chord, Progression};
 use continuo_core::continuation::{continue_score, first_bars, Continued, Continuer};
 use continuo_core::inference::ContinuationModel;
-use continuo_core::midi::{write_midi_file, MidiOptions};
+use continuo_core::midi::{write_midi_named, MidiOptions};
 use continuo_core::note::Note;
 use continuo_core::read_music_file;
+use continuo_core::score::Score;
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
@@ -39,6 +40,13 @@ pub struct GenerateArgs {
     chords_file: Option<PathBuf>,
     #[command(flatten)]
     sampling: super::shared::SamplingArgs,
+    /// Write only the continuation (and the chords), not the seed.
+    #[arg(long)]
+    answer_only: bool,
+    /// How many continuations to write, each with the next random seed: NAME-1.mid,
+    /// NAME-2.mid, ... beside --out (one: --out itself).
+    #[arg(long, default_value_t = 1, value_parser = super::shared::at_least_one)]
+    samples: usize,
     /// The continuation's note velocity (1-127).
     #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u8).range(1..=127))]
     velocity: u8,
@@ -48,7 +56,7 @@ pub fn run(args: &GenerateArgs) -> Result<(), String> {
     let same = |a: &std::path::Path, b: &std::path::Path| {
         std::fs::canonicalize(a).ok().is_some_and(|a| std::fs::canonicalize(b).ok() == Some(a))
     };
-    if same(&args.out, &args.seed) {
+    if (1..=args.samples).any(|k| same(&sample_path(&args.out, k, args.samples), &args.seed)) {
         return Err(format!("--out {} is the seed: it would be overwritten; write elsewhere", args.out.display()));
     }
     super::shared::make_parent(&args.out)?;
@@ -58,17 +66,48 @@ pub fn run(args: &GenerateArgs) -> Result<(), String> {
         seed = first_bars(&seed, n as usize)
             .ok_or_else(|| format!("{}: the piece is not longer than {n} bars", args.seed.display()))?;
     }
-    let settings = args.sampling.settings();
     let chords = match (&args.chords, &args.chords_file) {
         (Some(chords), _) => chords.clone(),
         (None, Some(file)) => chords_of_file(file)?,
         (None, None) => Progression::default(),
     };
     let mut continuer = Continuer::new(model, args.sampling.random_seed);
-    let mut continued = continue_score(&mut continuer, &seed, args.bars, &chords, &settings, args.velocity)
-        .map_err(|e| e.to_string())?;
-    add_chord_track(&mut continued, &chords);
-    write_midi_file(&args.out, &continued.score).map_err(|e| format!("{}: {e}", args.out.display()))?;
+    for k in 1..=args.samples {
+        let random_seed = args.sampling.random_seed.wrapping_add(k as u64 - 1);
+        continuer.reseed(random_seed);
+        continuer.forget();
+        sample(args, &mut continuer, &seed, &chords, (k, random_seed))?;
+    }
+    Ok(())
+}
+
+/// The file of sample `k` of `samples`: `--out` itself for one, `NAME-k.mid` for more.
+fn sample_path(out: &std::path::Path, k: usize, samples: usize) -> PathBuf {
+    if samples == 1 {
+        return out.to_path_buf();
+    }
+    let stem = out.file_stem().map_or("continued".into(), |s| s.to_string_lossy().into_owned());
+    out.with_file_name(format!("{stem}-{k}.mid"))
+}
+
+/// One continuation of `seed` (sample `k`, drawn with `random_seed`), written and described.
+fn sample(
+    args: &GenerateArgs,
+    continuer: &mut Continuer,
+    seed: &Score,
+    chords: &Progression,
+    (k, random_seed): (usize, u64),
+) -> Result<(), String> {
+    let settings = args.sampling.settings();
+    let mut continued =
+        continue_score(continuer, seed, args.bars, chords, &settings, args.velocity).map_err(|e| e.to_string())?;
+    add_chord_track(&mut continued, chords);
+    if args.answer_only {
+        continued.score.notes.retain(|n| n.voice != 0);
+    }
+    let out = sample_path(&args.out, k, args.samples);
+    let names = |voice: u8| ["seed", "answer", "chords"].get(voice as usize).map(|n| n.to_string());
+    std::fs::write(&out, write_midi_named(&continued.score, &names)).map_err(|e| format!("{}: {e}", out.display()))?;
     let key = &continued.key;
     if let (true, Some(declared), Some(followed)) = (key.followed_notes, key.declared, key.key) {
         println!("the seed declares {declared}, but its notes are in {followed}: following the notes");
@@ -84,13 +123,14 @@ pub fn run(args: &GenerateArgs) -> Result<(), String> {
     let added = continued.score.notes.iter().filter(|n| n.voice == 1).count();
     let text: Vec<String> = continued.tokens.iter().take(64).map(|t| t.to_string()).collect();
     println!(
-        "continued {} from beat {} by {} bars ({} steps, {added} notes) with {}; wrote {}\nfirst tokens: {}",
+        "continued {} from beat {} by {} bars ({} steps, {added} notes) with {}, random seed {random_seed}; wrote \
+         {}\nfirst tokens: {}",
         args.seed.display(),
         continued.start,
         args.bars,
         continued.tokens.len(),
         continuer.model.card().name,
-        args.out.display(),
+        out.display(),
         text.join(" ")
     );
     Ok(())

@@ -3,6 +3,7 @@
 
 use clap::Args;
 use continuo_core::midi::MidiOptions;
+use continuo_core::note::pitch_name;
 use continuo_core::read_music_file;
 use continuo_core::song::shift_for;
 use continuo_core::song::{encode_score, song_key};
@@ -46,13 +47,28 @@ pub fn run(args: &InspectArgs) -> Result<(), String> {
     );
     for n in score.notes.iter().take(args.notes) {
         println!(
-            "  beat {:8.3}  len {:6.3}  pitch {:3}  vel {:3}  voice {}",
-            n.onset, n.duration, n.pitch, n.velocity, n.voice
+            "  beat {:8.3}  len {:6.3}  pitch {:3} {:4}  vel {:3}  voice {}",
+            n.onset,
+            n.duration,
+            n.pitch,
+            pitch_name(n.pitch),
+            n.velocity,
+            n.voice
         );
     }
     let shift = shift_for(args.encoding.keys, key.map(|k| k.0));
     let tokens = encode_score(&score, args.encoding.grid, args.encoding.encoding, shift);
     let text: Vec<String> = tokens.iter().map(|t| t.to_string()).collect();
-    println!("tokens ({}, {} steps, shift {shift}):\n{}", args.encoding.encoding, tokens.len(), text.join(" "));
+    let frame = match key.map(|k| k.0.transposed(shift)) {
+        Some(k) if shift != 0 => format!("moved {shift:+} semitones into {k}, the model's key frame"),
+        Some(k) => format!("in {k}, as written"),
+        None => "as written (no key)".into(),
+    };
+    println!(
+        "tokens ({}, {} steps, {frame}; pitches as MIDI numbers, 60 = C4):\n{}",
+        args.encoding.encoding,
+        tokens.len(),
+        text.join(" ")
+    );
     Ok(())
 }
