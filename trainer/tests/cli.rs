@@ -64,9 +64,17 @@ fn prepare_train_eval_export_generate() {
     let (ok, text) = trainer(&[&train_args[..], &["--batch", "4", "--window", "16", "--max-epochs", "2"]].concat());
     assert!(ok, "{text}");
     assert!(run.join("best.ckpt").is_file() && run.join("last.ckpt").is_file());
-    // Resuming for one more epoch picks up where it stopped.
+    let log = std::fs::read_to_string(run.join("history.csv")).unwrap();
+    assert!(log.starts_with("epoch,train_nll,validation_nll") && log.lines().count() == 3, "{log}");
+    // The run is not replaced by accident, and a resumed run keeps its recipe.
+    let (ok, text) = trainer(&["train", "--corpus", &s(&corpus), "--out", &s(&run), "--preset", "esac"]);
+    assert!(!ok && text.contains("already holds a training run") && text.contains("--force"), "{text}");
+    let (ok, text) = trainer(&["train", "--corpus", &s(&corpus), "--out", &s(&run), "--resume", "--preset", "melody"]);
+    assert!(!ok && text.contains("--preset: --resume goes on with the run's own recipe (preset `esac`)"), "{text}");
+    // Resuming for one more epoch picks up where it stopped, and its log goes on.
     let (ok, text) = trainer(&["train", "--corpus", &s(&corpus), "--out", &s(&run), "--resume", "--max-epochs", "3"]);
     assert!(ok && text.contains("resuming") && text.contains("done after 3 epochs"), "{text}");
+    assert_eq!(std::fs::read_to_string(run.join("history.csv")).unwrap().lines().count(), 4);
 
     let (ok, text) = trainer(&[
         "eval",

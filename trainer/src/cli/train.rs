@@ -6,7 +6,7 @@ use clap::Args;
 use continuo_core::card::EncodingSpec;
 use continuo_core::corpus::Corpus;
 use continuo_core::vocab::Vocabulary;
-use continuo_trainer::checkpoint::{Checkpoint, Schedule, TrainConfig, WindowOrder};
+use continuo_trainer::checkpoint::{Checkpoint, EpochRecord, Schedule, TrainConfig, WindowOrder};
 use continuo_trainer::presets::{preset, PRESETS};
 use continuo_trainer::train::{throughput, train, Progress, Songs};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -26,14 +26,19 @@ pub struct TrainArgs {
     #[arg(long)]
     out: PathBuf,
     /// The network and learning rate to start from (any value can be overridden below).
-    #[arg(long, default_value = "default", value_parser = preset_names())]
-    preset: String,
+    /// [default: default]
+    #[arg(long, value_parser = preset_names())]
+    preset: Option<String>,
+    /// The width of each token's embedding.
     #[arg(long)]
     embed: Option<usize>,
+    /// The width of each LSTM layer.
     #[arg(long)]
     hidden: Option<usize>,
+    /// LSTM layers (1 to 3 in the seed studies).
     #[arg(long)]
     layers: Option<usize>,
+    /// Dropout between the layers while training (0 to 1).
     #[arg(long)]
     dropout: Option<f32>,
     /// Parallel streams per batch.
@@ -42,6 +47,7 @@ pub struct TrainArgs {
     /// Steps per truncated-BPTT window.
     #[arg(long)]
     window: Option<usize>,
+    /// The learning rate (Adam) at its peak, after the warm-up.
     #[arg(long)]
     lr: Option<f32>,
     /// Global gradient-norm clipping.
@@ -56,10 +62,13 @@ pub struct TrainArgs {
     /// Decoupled weight decay (AdamW).
     #[arg(long)]
     weight_decay: Option<f32>,
+    /// Passes over the training songs at most (with --resume: a new limit for the run).
     #[arg(long)]
     max_epochs: Option<usize>,
+    /// Epochs without a better validation NLL before training stops.
     #[arg(long)]
     patience: Option<usize>,
+    /// The random seed of the weights, the dropout and the order of the windows.
     #[arg(long)]
     seed: Option<u64>,
     /// Give the network each step's metre (position in the bar, bar in a four-bar group):
@@ -73,9 +82,13 @@ pub struct TrainArgs {
     /// Threads for the matrix products (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
-    /// Continue from OUT/last.ckpt.
+    /// Continue from OUT/last.ckpt, with the run's own recipe (only --max-epochs, --patience
+    /// and --threads may change).
     #[arg(long)]
     resume: bool,
+    /// Start a new run in an --out that holds one, replacing its checkpoints.
+    #[arg(long, conflicts_with = "resume")]
+    force: bool,
     /// Do not train: time this many training windows (after 2 untimed ones) and print the
     /// speed as one line of JSON. Nothing is written.
     #[arg(long, value_name = "WINDOWS")]
@@ -115,24 +128,56 @@ pub fn run(args: &TrainArgs) -> Result<(), String> {
         songs.validation.len()
     );
     let bar = progress_bar();
-    train(&mut ckpt, &songs, &args.out, &mut |p| show(&bar, p))?;
+    let log = args.out.join("history.csv");
+    let max_epochs = c.max_epochs;
+    train(&mut ckpt, &songs, &args.out, &mut |p| show(&bar, p, max_epochs, &log))?;
     bar.finish_and_clear();
     let h = &ckpt.header;
     let best =
         h.best_validation_nll.map_or("none".into(), |nll| format!("{nll:.4} nats/token at epoch {}", h.best_epoch));
     println!(
-        "done after {} epochs ({:.0} s): best validation NLL {best}; checkpoints in {}",
+        "done after {} epoch{} ({:.0} s): best validation NLL {best}; checkpoints and history.csv in {}",
         h.epoch,
+        if h.epoch == 1 { "" } else { "s" },
         h.train_seconds,
         args.out.display()
     );
     Ok(())
 }
 
+/// The options that set a run's recipe, where given: `--resume` keeps the run's own.
+fn recipe_options(args: &TrainArgs) -> Vec<&'static str> {
+    let given = [
+        ("--preset", args.preset.is_some()),
+        ("--embed", args.embed.is_some()),
+        ("--hidden", args.hidden.is_some()),
+        ("--layers", args.layers.is_some()),
+        ("--dropout", args.dropout.is_some()),
+        ("--batch", args.batch.is_some()),
+        ("--window", args.window.is_some()),
+        ("--lr", args.lr.is_some()),
+        ("--clip", args.clip.is_some()),
+        ("--schedule", args.schedule.is_some()),
+        ("--windows", args.windows.is_some()),
+        ("--weight-decay", args.weight_decay.is_some()),
+        ("--seed", args.seed.is_some()),
+        ("--metre", args.metre.is_some()),
+        ("--lookback", args.lookback.is_some()),
+    ];
+    given.into_iter().filter(|(_, g)| *g).map(|(name, _)| name).collect()
+}
+
 /// The run in `--out` to go on with, with a new epoch limit and patience if given.
 fn resumed(args: &TrainArgs, corpus: &Corpus) -> Result<Checkpoint, String> {
     let path = args.out.join("last.ckpt");
     let mut c = Checkpoint::load(&path)?;
+    if let Some(option) = recipe_options(args).first() {
+        return Err(format!(
+            "{option}: --resume goes on with the run's own recipe (preset `{}`); leave it out, or start a new run \
+             in another --out",
+            c.header.config.preset
+        ));
+    }
     if c.header.encoding.vocabulary != corpus.manifest.vocabulary {
         return Err(format!("{}: its vocabulary differs from the corpus {}", path.display(), args.corpus.display()));
     }
@@ -146,8 +191,21 @@ fn resumed(args: &TrainArgs, corpus: &Corpus) -> Result<Checkpoint, String> {
     Ok(c)
 }
 
-/// A new run: the preset's recipe with the options given, in the corpus's encoding.
+/// A new run: the preset's recipe with the options given, in the corpus's encoding. An
+/// --out that holds a run is refused without --force (then its history starts afresh).
 fn fresh(args: &TrainArgs, corpus: &Corpus, vocab: &Vocabulary) -> Result<Checkpoint, String> {
+    let held: Vec<&str> = ["last.ckpt", "best.ckpt"].into_iter().filter(|f| args.out.join(f).exists()).collect();
+    if !held.is_empty() && !args.force && args.benchmark.is_none() {
+        return Err(format!(
+            "{} already holds a training run ({}): --resume to go on with it, --force to start over and replace it, \
+             or another --out",
+            args.out.display(),
+            held.join(", ")
+        ));
+    }
+    if args.force {
+        let _ = std::fs::remove_file(args.out.join("history.csv"));
+    }
     let config = config_of(args)?;
     let m = &corpus.manifest;
     let (lo, hi) = vocab.pitch_range();
@@ -164,7 +222,8 @@ fn fresh(args: &TrainArgs, corpus: &Corpus, vocab: &Vocabulary) -> Result<Checkp
 
 /// The preset's training config, each option given on the command line in place of its own.
 fn config_of(args: &TrainArgs) -> Result<TrainConfig, String> {
-    let mut config = preset(&args.preset).ok_or_else(|| format!("unknown preset `{}`", args.preset))?.config();
+    let name = args.preset.as_deref().unwrap_or("default");
+    let mut config = preset(name).ok_or_else(|| format!("unknown preset `{name}`"))?.config();
     config.embed = args.embed.unwrap_or(config.embed);
     config.hidden = args.hidden.unwrap_or(config.hidden);
     config.layers = args.layers.unwrap_or(config.layers).max(1);
@@ -214,13 +273,14 @@ fn progress_bar() -> ProgressBar {
     bar
 }
 
-/// The training's progress on the bar, and a line for each epoch done.
-fn show(bar: &ProgressBar, p: Progress) {
+/// The training's progress on the bar (epoch of at most `max_epochs`), and a line for each
+/// epoch done, also appended to the run's CSV `log`.
+fn show(bar: &ProgressBar, p: Progress, max_epochs: usize, log: &std::path::Path) {
     match p {
         Progress::Epoch { epoch, windows } => {
             bar.reset();
             bar.set_length(windows as u64);
-            bar.set_prefix(epoch.to_string());
+            bar.set_prefix(format!("{epoch}/{max_epochs}"));
         }
         Progress::Window { done, nll, tokens_per_second } => {
             bar.set_position(done as u64);
@@ -228,6 +288,9 @@ fn show(bar: &ProgressBar, p: Progress) {
         }
         Progress::Validating => bar.set_message("validating …"),
         Progress::EpochDone(r) => bar.suspend(|| {
+            if let Err(e) = log_epoch(log, r) {
+                println!("warning: {}: the epoch was not logged: {e}", log.display());
+            }
             println!(
                 "epoch {:3}  train {:.4}  validation {:.4}  accuracy {:.1} % ({:.1} % without holds)  lr {:.2e}  \
                  {:.0} tokens/s  {:.0} s",
@@ -242,4 +305,26 @@ fn show(bar: &ProgressBar, p: Progress) {
             )
         }),
     }
+}
+
+/// Append an epoch's figures to the run's CSV log (its header first, in a new file).
+fn log_epoch(log: &std::path::Path, r: &EpochRecord) -> std::io::Result<()> {
+    use std::io::Write;
+    let new = !log.exists();
+    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(log)?;
+    if new {
+        writeln!(file, "epoch,train_nll,validation_nll,validation_accuracy,validation_accuracy_no_hold,lr,tokens_per_second,seconds")?;
+    }
+    writeln!(
+        file,
+        "{},{:.6},{:.6},{:.6},{:.6},{:e},{:.1},{:.1}",
+        r.epoch,
+        r.train_nll,
+        r.validation_nll,
+        r.validation_accuracy,
+        r.validation_accuracy_no_hold,
+        r.lr,
+        r.tokens_per_second,
+        r.seconds
+    )
 }
