@@ -136,6 +136,9 @@ impl ImportSummary {
     }
 }
 
+/// Skipped files the summary names for each reason; `corpus.json` keeps them all.
+const SKIPPED_SHOWN: usize = 5;
+
 impl fmt::Display for ImportSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "corpus: {}", self.roots.join(", "))?;
@@ -149,8 +152,11 @@ impl fmt::Display for ImportSummary {
         )?;
         for (reason, files) in &self.skipped {
             writeln!(f, "  skipped ({reason}): {}", files.len())?;
-            for s in files {
+            for s in files.iter().take(SKIPPED_SHOWN) {
                 writeln!(f, "    {}: {}", s.file, s.reason)?;
+            }
+            if files.len() > SKIPPED_SHOWN {
+                writeln!(f, "    … and {} more (every one is listed in corpus.json)", files.len() - SKIPPED_SHOWN)?;
             }
         }
         let get = |m: &BTreeMap<Split, usize>, s| m.get(&s).copied().unwrap_or(0);
@@ -481,6 +487,18 @@ impl Corpus {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_summary_names_a_few_skipped_files_and_counts_the_rest() {
+        let mut summary = ImportSummary::default();
+        let dup = |k: usize| SkippedFile { file: format!("tunes/{k}.krn"), reason: "the same as tunes/0.krn".into() };
+        summary.skipped.insert("duplicate".into(), (1..=7).map(dup).collect());
+        let printed = summary.to_string();
+        assert!(printed.contains("skipped (duplicate): 7") && printed.contains("tunes/5.krn"), "{printed}");
+        assert!(
+            !printed.contains("tunes/6.krn") && printed.contains("… and 2 more (every one is listed in corpus.json)")
+        );
+    }
 
     #[test]
     fn split_is_stable_and_roughly_80_10_10() {

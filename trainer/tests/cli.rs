@@ -386,6 +386,8 @@ fn the_first_errors_are_clear_and_the_surprises_refused() {
     assert!(ok && text.contains("pitch  67 G4") && text.contains("into C major, the model's key frame"), "{text}");
     let (ok, text) = trainer(&["prepare", "-i", &s(&root.join("new")), "-o", &s(&root.join("none"))]);
     assert!(!ok && text.contains("files ending .mid, .midi, .smf, .krn, .kern"), "{text}");
+    let (ok, text) = trainer(&["prepare", "-i", &s(&seed), "-o", &s(&root.join("t")), "--tracks", "0"]);
+    assert!(!ok && text.contains("--tracks"), "tracks count from 1: {text}");
     let (ok, text) = trainer(&["eval", "--corpus", &s(&one)]);
     assert!(!ok && text.contains("give --model NAME.onnx"), "{text}");
     let (ok, text) = trainer(&["eval", "--model", &model, "--corpus", &s(&root.join("new"))]);

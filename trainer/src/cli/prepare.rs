@@ -23,9 +23,9 @@ pub struct PrepareArgs {
     /// Keep MIDI channel 10 (drums).
     #[arg(long)]
     drums: bool,
-    /// Keep only these MIDI tracks (0-based, comma separated).
-    #[arg(long, value_delimiter = ',')]
-    tracks: Option<Vec<usize>>,
+    /// Keep only these MIDI tracks (1-based, as a DAW counts them, comma separated).
+    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u16).range(1..))]
+    tracks: Option<Vec<u16>>,
     /// Keep only these MIDI channels (1-based, as musicians count, comma separated).
     #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u8).range(1..=16))]
     channels: Option<Vec<u8>>,
@@ -49,7 +49,7 @@ pub fn run(args: &PrepareArgs) -> Result<(), String> {
         key_normalisation: args.encoding.keys,
         midi: MidiOptions {
             include_drums: args.drums,
-            tracks: args.tracks.clone(),
+            tracks: args.tracks.as_ref().map(|t| t.iter().map(|&k| k as usize - 1).collect()),
             channels: args.channels.as_ref().map(|c| c.iter().map(|x| x - 1).collect()),
             programs: args.programs.as_ref().map(|p| p.iter().map(|x| x - 1).collect()),
         },
