@@ -31,7 +31,7 @@ pub enum TrainerError {
     /// No epoch of a fine-tuning beat the parent model on the held-out songs; nothing was
     /// written.
     #[error(
-        "fine-tuning did not beat the parent on the held-out songs (parent {parent:.4} nats/token, best epoch {best:.4}): nothing written"
+        "fine-tuning did not beat the parent on the held-out songs (parent {parent:.4} nats/token, best epoch {best:.4}): nothing written, the parent stays as it was. Try a lower learning rate (half of it), more tunes (15 or more hold some out to judge on), or more epochs"
     )]
     NotImproved { parent: f64, best: f64 },
     /// The caller asked a fine-tuning to stop; nothing was written.

@@ -150,10 +150,12 @@ impl<'a> Finetune<'a> {
         let stop = || cancel.load(Ordering::Relaxed) || options.deadline.is_some_and(|d| Instant::now() >= d);
         train_until(&mut self.ckpt, &self.songs, &options.work, &stop, progress)?;
         if cancel.load(Ordering::Relaxed) {
+            clean_up(&options.work);
             return Err(TrainerError::Cancelled);
         }
         if let (Some(parent), false) = (parent_validation_nll, best_path.is_file()) {
             let best = self.ckpt.header.history.iter().map(|r| r.validation_nll).fold(f64::INFINITY, f64::min);
+            clean_up(&options.work);
             return Err(TrainerError::NotImproved { parent, best });
         }
         let best = Checkpoint::load(&best_path)?;
@@ -230,4 +232,13 @@ pub fn file_name(out: &Path) -> Result<String, TrainerError> {
     out.file_name()
         .map(|f| f.to_string_lossy().into_owned())
         .ok_or_else(|| TrainerError::Invalid(format!("{}: not a file name for a model", out.display())))
+}
+
+/// A fine-tuning that wrote no model leaves no checkpoints behind: its run folder goes too,
+/// where nothing else is in it.
+fn clean_up(work: &std::path::Path) {
+    for file in ["best.ckpt", "last.ckpt"] {
+        let _ = std::fs::remove_file(work.join(file));
+    }
+    let _ = std::fs::remove_dir(work);
 }

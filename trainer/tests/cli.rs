@@ -140,11 +140,13 @@ fn prepare_train_eval_export_generate() {
         }
         assert!(s["continuations"].as_u64().unwrap() > 0, "no song was continued: {text}");
     }
-    // A fine-tuning that cannot beat its parent on the held-out songs writes nothing.
+    // A fine-tuning that cannot beat its parent on the held-out songs writes nothing, leaves
+    // no run folder, and says what to try.
     let stale = root.join("stale.onnx");
     let args = ["finetune", "--model", &s(&model), "--corpus", &s(&corpus), "--out", &s(&stale), "--epochs", "1"];
     let (ok, text) = trainer(&[&args[..], &["--lr", "1e-12"]].concat());
     assert!(!ok && text.contains("did not beat the parent") && !stale.exists(), "{text}");
+    assert!(text.contains("Try a lower learning rate") && !root.join("stale.runs").exists(), "{text}");
 
     let out = root.join("continued.mid");
     let seed = songs.join("tune00.krn");
