@@ -676,12 +676,18 @@ fn hostile_states(good: &serde_json::Value, dir: &std::path::Path) -> Vec<(Strin
         ("a switch", serde_json::json!({"bool": true})),
     ] {
         let ids: Vec<String> = good["params"].as_object().unwrap().keys().cloned().collect();
-        // Bypass on is a state that answers nothing by design (the editor says so). Keep and
-        // Learn on are restored released: no take is kept, no learning starts (the other
-        // test counts the models learnt in this home).
+        // Bypass on is a state that answers nothing by design (the editor says so), and so is
+        // a chord split at the top or a chord channel that is the player's: every note is
+        // then harmony (the editor shows the chord). Keep and Learn on are restored released:
+        // no take is kept, no learning starts (the other test counts the models learnt here).
+        // The random seed is fixed: at the most rests (rest bias +8) an answer of fresh seeds
+        // is now and then all rests, which says nothing of the restore.
         let every = |s: &mut serde_json::Value| {
             ids.iter().for_each(|id| s["params"][id] = value.clone());
             s["params"]["bypass"] = serde_json::json!({"bool": false});
+            s["params"]["csplit"] = serde_json::json!({"i32": 0});
+            s["params"]["cchan"] = serde_json::json!({"i32": 0});
+            s["params"]["seed"] = serde_json::json!({"i32": 1});
         };
         states.push((format!("every parameter {what}"), with(&every)));
     }
