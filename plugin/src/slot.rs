@@ -30,7 +30,9 @@ impl Slot {
 /// Load `path`; on failure the model before keeps playing (or, if there is none, the
 /// default model is tried) and the status says why. True when a model was loaded.
 fn load(path: PathBuf, continuer: &mut Option<Continuer>, link: &Link, shared: &Shared) -> bool {
-    let loaded = ContinuationModel::load(&path);
+    let loaded = continuo_trainer::export::check_weights_finite(&path)
+        .map_err(|e| e.to_string())
+        .and_then(|()| ContinuationModel::load(&path).map_err(|e| e.to_string()));
     link.repaint.request_repaint();
     let mut st = shared.status.locked();
     match loaded {
@@ -45,7 +47,7 @@ fn load(path: PathBuf, continuer: &mut Option<Continuer>, link: &Link, shared: &
             true
         }
         Err(e) => {
-            st.error = Some(e.to_string());
+            st.error = Some(e);
             drop(st);
             continuer.is_none()
                 && path != shared.default_model

@@ -89,6 +89,28 @@ fn a_bad_model_file_keeps_the_old_model_playing() {
     let stem = bad.file_stem().unwrap().to_string_lossy().into_owned();
     assert!(error.contains(&stem), "the error names the file: {error}");
 
+    // Recurrent weights that are not numbers, which ONNX Runtime would play as saturated
+    // gates: refused, the old model plays on (issue #24).
+    let mut weights = continuo_trainer::weights::LstmWeights::random(20, 8, 16, 1, 6);
+    weights.layers[0].w_hh[7] = f32::NAN;
+    let nan = temp.path().join("nan-weights.onnx");
+    let encoding = continuo_core::card::EncodingSpec::melody(60..=76);
+    let card = continuo_trainer::export::model_card(
+        &weights,
+        "nan-weights",
+        "nan-weights.onnx",
+        encoding,
+        Default::default(),
+        Default::default(),
+    );
+    continuo_trainer::export::write_model(&weights, &nan, &card).unwrap();
+    worker.load(nan);
+    let named = || worker.shared.status.lock().unwrap().error.as_ref().is_some_and(|e| e.contains("nan-weights.onnx"));
+    wait_until("the error naming the NaN model", named);
+    let status = worker.shared.status.lock().unwrap().clone();
+    assert_eq!(status.name.as_deref(), Some("essen-melody"), "the old model keeps playing");
+    assert!(status.error.unwrap().contains("are not numbers"));
+
     worker.load(models().join("bach-chords.onnx"));
     wait_until("the new model", || worker.shared.status.lock().unwrap().name.as_deref() == Some("bach-chords"));
     assert!(worker.shared.status.lock().unwrap().error.is_none());

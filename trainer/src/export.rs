@@ -107,6 +107,27 @@ fn reorder_gates(data: &[f32], block: usize, order: [usize; 4]) -> Vec<f32> {
     order.iter().flat_map(|&g| data[g * block..(g + 1) * block].iter().copied()).collect()
 }
 
+/// Every float weight of the ONNX model at `path` is a number. NaN or infinite weights are
+/// found by their tensor's name, the recurrent matrices too (ONNX Runtime's LSTM saturates
+/// those into finite gates, so no step shows them). A file that is not a regular one, or is
+/// larger than any model may be, is not read here: loading it says why.
+pub fn check_weights_finite(path: &Path) -> Result<(), TrainerError> {
+    let size = std::fs::metadata(path).map_or(u64::MAX, |m| m.len());
+    if !continuo_core::is_regular_file(path) || size > continuo_core::inference::MAX_MODEL_BYTES {
+        return Ok(());
+    }
+    let err = |why: String| TrainerError::Onnx { path: path.to_path_buf(), why };
+    let bytes = std::fs::read(path).map_err(TrainerError::io(path))?;
+    let Ok(model) = ModelProto::parse_from_bytes(&bytes) else { return Ok(()) };
+    for t in model.graph.initializer.iter().filter(|t| t.data_type == DataType::FLOAT as i32) {
+        let raw = t.raw_data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+        if let Some(bad) = raw.chain(t.float_data.iter().copied()).find(|x| !x.is_finite()) {
+            return Err(err(format!("the weights `{}` are not numbers ({bad}): refused", t.name)));
+        }
+    }
+    Ok(())
+}
+
 /// The weights in an ONNX file that this exporter (of any version) wrote, so that a model
 /// can be written again with the current graph without its checkpoint.
 pub fn read_weights(path: &Path) -> Result<LstmWeights, TrainerError> {

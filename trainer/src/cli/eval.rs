@@ -13,6 +13,7 @@ use continuo_trainer::checkpoint::Checkpoint;
 use continuo_trainer::evaluate::{
     evaluate_model, model_figures, speed_robustness, Continuations, SpeedFigures, NOISE_IN_SCALE,
 };
+use continuo_trainer::export::check_weights_finite;
 use continuo_trainer::plots::{loss_curves, piano_roll, RollNote};
 use continuo_trainer::train::Songs;
 use std::path::{Path, PathBuf};
@@ -124,6 +125,7 @@ fn songs_of(songs: Songs, split: SplitChoice) -> Vec<Vec<continuo_trainer::codes
 /// `--model`: NLL, accuracy and per-note figures on a split, with the session memory blended
 /// in at `--memory` as the plugin's Memory control does (it hears each song from its start).
 fn run_model(args: &EvalArgs, path: &Path) -> Result<(), String> {
+    check_weights_finite(path).map_err(|e| e.to_string())?;
     let mut model =
         ContinuationModel::load(path).map_err(|e| format!("{e} (run `cargo xtask ort` for the runtime)"))?;
     let corpus = Corpus::read(&args.corpus)?;

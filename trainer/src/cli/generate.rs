@@ -10,6 +10,7 @@ use continuo_core::midi::{write_midi_named, MidiOptions};
 use continuo_core::note::Note;
 use continuo_core::read_music_file;
 use continuo_core::score::Score;
+use continuo_trainer::export::check_weights_finite;
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
@@ -60,6 +61,7 @@ pub fn run(args: &GenerateArgs) -> Result<(), String> {
         return Err(format!("--out {} is the seed: it would be overwritten; write elsewhere", args.out.display()));
     }
     super::shared::make_parent(&args.out)?;
+    check_weights_finite(&args.model).map_err(|e| e.to_string())?;
     let model = ContinuationModel::load(&args.model).map_err(|e| e.to_string())?;
     let mut seed = read_music_file(&args.seed, &MidiOptions::default()).map_err(|e| e.to_string())?;
     if let Some(n) = args.seed_bars {
