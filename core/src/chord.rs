@@ -4,7 +4,8 @@
 //! numerals in a key), or recognised from held pitches. Plain data, any thread; nothing here
 //! allocates but parsing.
 
-use crate::key::{letter_pitch_class, Key};
+use crate::key::Key;
+use crate::note::letter_pitch_class;
 use std::fmt;
 use std::str::FromStr;
 

@@ -243,25 +243,32 @@ fn onnx_err(path: &Path, e: impl fmt::Display) -> ModelError {
     ModelError::Onnx { path: path.to_path_buf(), message: e.to_string() }
 }
 
+/// What a model file must be before anything reads it: an `.onnx` (not its card), there, a
+/// regular file (a FIFO would block), no larger than any model.
+fn check_model_file(onnx: &Path) -> Result<(), ModelError> {
+    if onnx.extension().is_some_and(|e| e == "json") {
+        return Err(onnx_err(onnx, "this is a model card; give the model, its .onnx file beside it"));
+    }
+    if !onnx.exists() {
+        return Err(onnx_err(onnx, "no such file"));
+    }
+    if !crate::is_regular_file(onnx) {
+        return Err(onnx_err(onnx, "not a regular file"));
+    }
+    let bytes = std::fs::metadata(onnx).map_or(0, |m| m.len());
+    if bytes > MAX_MODEL_BYTES {
+        let why = format!("{bytes} bytes, more than any model Continuo plays ({MAX_MODEL_BYTES})");
+        return Err(onnx_err(onnx, why));
+    }
+    Ok(())
+}
+
 impl ContinuationModel {
     /// Load `model.onnx` and its card `model.json`, on one thread, no spinning (the plugin's
     /// worker steps one token at a time: per-call overhead matters, not parallelism).
     pub fn load(onnx: &Path) -> Result<ContinuationModel, ModelError> {
-        if onnx.extension().is_some_and(|e| e == "json") {
-            return Err(onnx_err(onnx, "this is a model card; give the model, its .onnx file beside it"));
-        }
-        if !onnx.exists() {
-            return Err(onnx_err(onnx, "no such file"));
-        }
+        check_model_file(onnx)?;
         let card = ModelCard::load(&card_path_for(onnx)).map_err(ModelError::Card)?;
-        if onnx.exists() && !crate::is_regular_file(onnx) {
-            return Err(onnx_err(onnx, "not a regular file"));
-        }
-        let bytes = std::fs::metadata(onnx).map_or(0, |m| m.len());
-        if bytes > MAX_MODEL_BYTES {
-            let why = format!("{bytes} bytes, more than any model Continuo plays ({MAX_MODEL_BYTES})");
-            return Err(onnx_err(onnx, why));
-        }
         init_runtime(&[])?;
         let env = &RUNTIME.get().expect("initialised above").as_ref().expect("checked above").0;
         let session = Session::builder(env)

@@ -184,7 +184,7 @@ impl Signifiers {
             .filter(|b| b.is_finite() && *b > 0.0 && *b <= 1024.0)
             .ok_or("duration out of range")?;
         if let Some(l) = self.letter {
-            let pc = crate::key::letter_pitch_class(l.to_ascii_lowercase()).expect("a note letter") as i32;
+            let pc = crate::note::letter_pitch_class(l.to_ascii_lowercase()).expect("a note letter") as i32;
             let octave = if l.is_ascii_lowercase() { 3 + self.letter_count } else { 4 - self.letter_count };
             let midi = 12 * (octave + 1) + pc + self.accidental;
             if !(0..=127).contains(&midi) {

@@ -2,7 +2,7 @@
 //! (Krumhansl–Schmuckler correlation with key profiles), and the semitone shift that
 //! normalises a song to C major / A minor. Plain functions, any thread.
 
-use crate::note::Note;
+use crate::note::{letter_pitch_class, Note};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -97,20 +97,6 @@ impl Key {
         };
         steps.map(|s| (self.tonic + s) % 12)
     }
-}
-
-/// The pitch class of a lower-case note letter (`c` = 0 … `b` = 11).
-pub(crate) fn letter_pitch_class(c: char) -> Option<u8> {
-    Some(match c {
-        'c' => 0,
-        'd' => 2,
-        'e' => 4,
-        'f' => 5,
-        'g' => 7,
-        'a' => 9,
-        'b' => 11,
-        _ => return None,
-    })
 }
 
 impl fmt::Display for Key {

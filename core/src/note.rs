@@ -23,6 +23,20 @@ impl Note {
     }
 }
 
+/// The pitch class of a lower-case note letter (`c` = 0 … `b` = 11).
+pub(crate) fn letter_pitch_class(c: char) -> Option<u8> {
+    Some(match c {
+        'c' => 0,
+        'd' => 2,
+        'e' => 4,
+        'f' => 5,
+        'g' => 7,
+        'a' => 9,
+        'b' => 11,
+        _ => return None,
+    })
+}
+
 const NAMES: [&str; 12] = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"];
 
 /// A MIDI pitch's name, C4 being middle C (60): `C4`, `F#3`, `C-1` (0).
@@ -38,7 +52,7 @@ pub fn pitch_of_name(name: &str) -> Option<u8> {
         return (number <= 127).then_some(number);
     }
     let mut chars = name.chars();
-    let mut pitch = crate::key::letter_pitch_class(chars.next()?.to_ascii_lowercase())? as i32;
+    let mut pitch = letter_pitch_class(chars.next()?.to_ascii_lowercase())? as i32;
     let rest = chars.as_str();
     let signs = rest.chars().take_while(|&c| c == '#' || c == 'b').count();
     pitch += rest[..signs].chars().map(|c| if c == '#' { 1 } else { -1 }).sum::<i32>();
