@@ -345,12 +345,11 @@ pub fn trigger_of(value: i32) -> Option<Trigger> {
 
 /// "Off", "CC 64", "Note 60 (C4)"; text typed in as "cc 20", "note 60" or "off".
 fn trigger_text() -> TextConversions<i32> {
-    const NAMES: [&str; 12] = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"];
     (
         Arc::new(|v| match trigger_of(v) {
             None => "Off".into(),
             Some(Trigger::Controller(c)) => format!("CC {c}"),
-            Some(Trigger::Key(k)) => format!("Note {k} ({}{})", NAMES[k as usize % 12], k as i32 / 12 - 1),
+            Some(Trigger::Key(k)) => format!("Note {k} ({})", pitch_name(k)),
         }),
         Arc::new(|s| {
             let s = s.trim().to_ascii_lowercase();

@@ -149,10 +149,9 @@ fn chords_of_file(path: &std::path::Path) -> Result<Progression, String> {
     while bar < score.end_beat() - 1e-9 {
         let end = bar + score.time_signature_at(bar).bar_beats();
         let sounding = score.notes.iter().filter(|n| n.onset < end - 1e-9 && n.end() > bar + 1e-9).map(|n| n.pitch);
-        match Chord::recognise(sounding).or(chords.last().copied()) {
-            Some(chord) => chords.push(chord),
-            None if chords.is_empty() => {}
-            None => unreachable!("a bar without notes keeps the chord before"),
+        // A bar without notes keeps the chord before (the first bars wait for one).
+        if let Some(chord) = Chord::recognise(sounding).or(chords.last().copied()) {
+            chords.push(chord);
         }
         bar = end;
     }
