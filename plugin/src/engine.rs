@@ -419,18 +419,17 @@ impl Engine {
     fn hear(&mut self, timing: &BlockTiming, event: NoteEvent, settings: &Settings, out: &mut EventSink) {
         let listened = settings.input_channel.is_none_or(|c| c == event.channel());
         let beat = timing.beat_of(event.sample());
-        if listened && matches!(event, NoteEvent::On { .. }) && !settings.harmony.takes(&event) {
-            self.meter.hear(beat);
-            self.triplets.hear(beat);
-        }
         let step = self.step_of(beat, settings);
-        if let (true, NoteEvent::On { velocity, .. }) = (listened && !settings.harmony.takes(&event), event) {
-            self.accents.hear(Self::bar_position(step, settings), velocity);
-        }
         if listened && self.control(event, step, settings) {
             return;
         }
         let harmony = settings.harmony.takes(&event) && (listened || settings.harmony.channel == Some(event.channel()));
+        if let (true, false, NoteEvent::On { velocity, .. }) = (listened, harmony, event) {
+            // A melody note: the player's feel (swing, triplets, accents).
+            self.meter.hear(beat);
+            self.triplets.hear(beat);
+            self.accents.hear(Self::bar_position(step, settings), velocity);
+        }
         if harmony {
             // The player's chord: it sounds through, and neither starts nor cuts a phrase.
             self.pass_on(event, settings, out);
