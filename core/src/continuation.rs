@@ -32,6 +32,8 @@ pub const GUARD_ENTROPY: f32 = 0.8;
 
 /// A model, a sampler and the key frame of the piece being continued.
 pub struct Continuer {
+    /// The model, its card and vocabulary. Its state lacks the last token until the next step
+    /// is asked for ([`Continuer::logits`], [`Continuer::next`]).
     pub model: ContinuationModel,
     sampler: Sampler,
     special: SpecialIds,
@@ -63,6 +65,10 @@ pub struct Continuer {
     developer: Developer,
     /// The answer's closing note.
     cadence: Cadence,
+    /// The last token (with its metre rows), fed to the model when the next step is asked for:
+    /// a harmony model reads with it the chord under the step it predicts, which is known
+    /// only then.
+    pending: Option<(u32, [u32; 2])>,
     /// Scratch for the blend, the memory's probabilities, and the blend as logits.
     probs: Vec<f32>,
     remembered: Vec<f32>,
@@ -106,6 +112,7 @@ impl Continuer {
             guarded: 0,
             developer,
             cadence,
+            pending: None,
             probs,
             remembered,
             blended,
@@ -205,7 +212,26 @@ impl Continuer {
         }
         let rows: Vec<[u32; 2]> =
             std::iter::once(UNKNOWN).chain((0..ids.len() - 1).map(|k| metre.rows(k as i64))).collect();
-        self.model.feed_at(&ids, &rows)?;
+        let last = ids.len() - 1;
+        self.model.feed_at(&ids[..last], &rows[..last])?;
+        self.pending = Some((ids[last], rows[last]));
+        Ok(())
+    }
+
+    /// The model's logits for the next step (the last token fed first, with the chord set
+    /// for that step).
+    pub fn logits(&mut self) -> Result<&[f32], ModelError> {
+        self.feed_pending()?;
+        self.model.feed(&[])
+    }
+
+    /// Feed the model the last token, with the chord under the step it predicts
+    /// ([`Continuer::set_chord`]) for a harmony model.
+    fn feed_pending(&mut self) -> Result<(), ModelError> {
+        if let Some((id, rows)) = self.pending.take() {
+            self.model.set_harmony(self.chords.tones());
+            self.model.feed_at(&[id], &[rows])?;
+        }
         Ok(())
     }
 
@@ -220,6 +246,7 @@ impl Continuer {
     /// `follow_key`) and feed it back to the model.
     pub fn next(&mut self, settings: &SamplerSettings) -> Result<Token, ModelError> {
         let mut settings = SamplerSettings { allow_song_end: false, ..*settings };
+        self.feed_pending()?;
         let logits = self.model.feed(&[])?;
         if settings.guard && normalised_entropy(logits) > GUARD_ENTROPY {
             self.guarded += 1;
@@ -261,7 +288,7 @@ impl Continuer {
         self.steerer.heard(id);
         self.chords.heard(id);
         self.track_sounding(id);
-        self.model.feed_at(&[id], &[rows])?;
+        self.pending = Some((id, rows));
         let token = self.model.vocab().token(id).cloned().unwrap_or(Token::Rest);
         let back = if self.follow_key { -self.shift } else { 0 };
         Ok(token.transposed(back).unwrap_or(Token::Rest))

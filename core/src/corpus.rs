@@ -13,6 +13,7 @@
 //! The split is by file, never by window: `fnv1a64(path inside its root) % 100`, 0–79 train,
 //! 80–89 validation, 90–99 test, so a file keeps its split whatever else is imported.
 
+use crate::chord::ClassMask;
 use crate::encoding::{EncodingKind, Token};
 use crate::error::Error;
 use crate::grid::Grid;
@@ -21,7 +22,7 @@ use crate::metre::{spans_of, MetreSpan};
 use crate::midi::MidiOptions;
 use crate::read_error::ReadError;
 use crate::reader::{read_music_file, FileKind};
-use crate::song::{encode_score, shifts_for, song_key, KeyNormalisation, KeySource};
+use crate::song::{encode_score, harmony_of_score, shifts_for, song_key, KeyNormalisation, KeySource};
 use crate::vocab::Vocabulary;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -72,6 +73,8 @@ pub struct ImportOptions {
     pub midi: MidiOptions,
     /// `chords`: pitch sets seen fewer times than this in training fall back (see `vocab`).
     pub min_chord_count: u32,
+    /// Melody: record each step's harmony, the notes under the melody (polyphonic music).
+    pub harmony: bool,
     /// Reader threads; 0 means one per core.
     pub threads: usize,
 }
@@ -84,6 +87,7 @@ impl Default for ImportOptions {
             key_normalisation: KeyNormalisation::CMajorAMinor,
             midi: MidiOptions::default(),
             min_chord_count: 5,
+            harmony: false,
             threads: 0,
         }
     }
@@ -103,6 +107,10 @@ pub struct SongRecord {
     /// before metre was recorded.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub metre: Vec<MetreSpan>,
+    /// Each token's harmony: the pitch classes under the melody ([`crate::accompaniment`]),
+    /// transposed with the tokens; empty unless the corpus was prepared with it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub harmony: Vec<ClassMask>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -259,6 +267,7 @@ fn import_file(path: &Path, name: String, split: Split, options: &ImportOptions)
             shift,
             tokens: encode_score(&score, options.grid, options.kind, shift),
             metre: spans_of(&score, options.grid),
+            harmony: if options.harmony { harmony_of_score(&score, options.grid, shift) } else { Vec::new() },
         })
         .collect();
     FileResult::Songs(songs, key.map_or(KeySource::Estimated, |k| k.1))

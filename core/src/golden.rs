@@ -25,8 +25,8 @@ pub fn golden_path_for(model: &Path) -> PathBuf {
 pub enum GoldenError {
     #[error("{}: {why}", path.display())]
     Unreadable { path: PathBuf, why: String },
-    #[error("{} ids, {} tokens, {} logit rows and {} metre rows: not one per step", .0[0], .0[1], .0[2], .0[3])]
-    Lengths([usize; 4]),
+    #[error("{} ids, {} tokens, {} logit rows, {} metre rows and {} harmony rows: not one per step", .0[0], .0[1], .0[2], .0[3], .0[4])]
+    Lengths([usize; 5]),
     #[error("its `{golden}` is id {id}, the card's vocabulary makes it {card}: the card is not the model's")]
     Token { golden: String, id: u32, card: String },
     #[error("the model does not reproduce its golden file's logits: {0}")]
@@ -47,6 +47,10 @@ pub struct Golden {
     /// Each step's metre rows, for a metre-aware model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metre: Option<Vec<[u32; 2]>>,
+    /// The harmony under the step each token predicts, for a harmony model
+    /// ([`crate::accompaniment`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub harmony: Option<Vec<crate::chord::ClassMask>>,
     /// The trainer's logits, a row per step (`null` reads as not a number, and fails).
     pub logits: Vec<Vec<Option<f32>>>,
 }
@@ -60,7 +64,13 @@ impl Golden {
         }
         let text = std::fs::read_to_string(path).map_err(|e| unreadable(e.to_string()))?;
         let golden: Golden = serde_json::from_str(&text).map_err(|e| unreadable(e.to_string()))?;
-        let lengths = [golden.ids.len(), golden.tokens.len(), golden.logits.len(), golden.metre_rows().len()];
+        let lengths = [
+            golden.ids.len(),
+            golden.tokens.len(),
+            golden.logits.len(),
+            golden.metre_rows().len(),
+            golden.harmony_masks().len(),
+        ];
         if lengths.iter().any(|&n| n != lengths[0]) {
             return Err(GoldenError::Lengths(lengths));
         }
@@ -70,6 +80,11 @@ impl Golden {
     /// Each step's metre rows ("unknown" when the file has none).
     pub fn metre_rows(&self) -> Vec<[u32; 2]> {
         self.metre.clone().unwrap_or_else(|| vec![UNKNOWN; self.ids.len()])
+    }
+
+    /// The harmony under each step predicted (none when the file has none).
+    pub fn harmony_masks(&self) -> Vec<crate::chord::ClassMask> {
+        self.harmony.clone().unwrap_or_else(|| vec![0; self.ids.len()])
     }
 
     /// `vocab` encodes each of the file's tokens as the id the file gives it (a token
@@ -111,6 +126,7 @@ mod tests {
             tokens: vec!["/".into(), "60".into(), "_".into()],
             ids: vec![0, 5, 2],
             metre: None,
+            harmony: None,
             logits: vec![vec![Some(0.5), Some(-1.0)], vec![Some(0.0), Some(1.0)], vec![Some(2.0), None]],
         }
     }
@@ -158,7 +174,7 @@ mod tests {
         let mut g = golden();
         g.tokens.pop();
         std::fs::write(&path, serde_json::to_string(&g).unwrap()).unwrap();
-        assert_eq!(Golden::read(&path), Err(GoldenError::Lengths([3, 2, 3, 3])));
+        assert_eq!(Golden::read(&path), Err(GoldenError::Lengths([3, 2, 3, 3, 3])));
         std::fs::write(&path, "{").unwrap();
         assert!(matches!(Golden::read(&path), Err(GoldenError::Unreadable { .. })));
         assert!(

@@ -8,10 +8,14 @@
 //! `metre` [T, 1, 2] int64 (each step's two metre rows of the embedding table, counted from
 //! its start: [`crate::metre`]), and in a lookback model `lookback` [T, 1, 4] int64 (each
 //! step's four lookback rows, counted the same way: [`crate::lookback`], which the model
-//! works out from what it was fed); outputs `logits` [T, 1, V], `hn` and `cn` [layers, 1,
+//! works out from what it was fed), and in a harmony model `harmony` [T, 1, 12] int64 (each
+//! step's twelve harmony rows after those: [`crate::accompaniment`], the chord set with
+//! [`ContinuationModel::set_harmony`]); outputs `logits` [T, 1, V], `hn` and `cn` [layers, 1,
 //! hidden]. A model without `metre` is fed tokens alone.
 
+use crate::accompaniment;
 use crate::card::{card_path_for, CardError, ModelCard};
+use crate::chord::ClassMask;
 use crate::golden::{golden_path_for, Golden, GoldenError};
 use crate::lookback::{self, Lookback};
 use crate::metre::METRE_ROWS;
@@ -181,6 +185,10 @@ pub struct ContinuationModel {
     metre: bool,
     /// What a lookback model was fed since the piece began (`None`: no `lookback` input).
     lookback: Option<Lookback>,
+    /// A harmony model's first harmony row (`None`: no `harmony` input).
+    harmony: Option<i64>,
+    /// The harmony under the steps predicted from now on ([`ContinuationModel::set_harmony`]).
+    harmony_now: ClassMask,
 }
 
 /// The one-token step's inputs and outputs, allocated once and bound to the session: a step
@@ -191,6 +199,7 @@ struct StepBinding {
     token: Tensor<i64>,
     metre: Tensor<i64>,
     lookback: Tensor<i64>,
+    harmony: Tensor<i64>,
     logits: Tensor<f32>,
     hn: Tensor<f32>,
     cn: Tensor<f32>,
@@ -204,15 +213,16 @@ impl StepBinding {
         layers: usize,
         hidden: usize,
         vocab: usize,
-        inputs: (bool, bool),
+        inputs: (bool, bool, bool),
     ) -> ort::Result<StepBinding> {
-        let (metre, lookback) = inputs;
+        let (metre, lookback, harmony) = inputs;
         let cpu = Allocator::default();
         let mut step = StepBinding {
             binding: session.create_binding()?,
             token: Tensor::new(&cpu, [1usize, 1])?,
             metre: Tensor::new(&cpu, [1usize, 1, 2])?,
             lookback: Tensor::new(&cpu, [1usize, 1, lookback::INPUTS])?,
+            harmony: Tensor::new(&cpu, [1usize, 1, accompaniment::INPUTS])?,
             logits: Tensor::new(&cpu, [1usize, 1, vocab])?,
             hn: Tensor::new(&cpu, [layers, 1, hidden])?,
             cn: Tensor::new(&cpu, [layers, 1, hidden])?,
@@ -223,6 +233,9 @@ impl StepBinding {
         }
         if lookback {
             step.binding.bind_input("lookback", &step.lookback)?;
+        }
+        if harmony {
+            step.binding.bind_input("harmony", &step.harmony)?;
         }
         step.binding.bind_input("h0", h)?;
         step.binding.bind_input("c0", c)?;
@@ -310,12 +323,13 @@ impl ContinuationModel {
         let vocab = card.vocabulary();
         let (h, c) = (state(0)?, state(1)?);
         let named = |input: &str| card.onnx.inputs.iter().any(|s| s.name == input);
-        let (metre, lookback) = (named("metre"), named("lookback"));
+        let (metre, lookback, harmony) = (named("metre"), named("lookback"), named("harmony"));
         if lookback && !metre {
             return Err(mismatch("the card names the input `lookback` without `metre`, which it reads".into()));
         }
         let song_end = vocab.id(&crate::Token::SongEnd).expect("every vocabulary holds `/`");
-        let step = StepBinding::new(&session, &h, &c, layers, hidden, vocab.len(), (metre, lookback))
+        let vocab_len = vocab.len();
+        let step = StepBinding::new(&session, &h, &c, layers, hidden, vocab.len(), (metre, lookback, harmony))
             .map_err(|e| onnx_err(onnx, e))?;
         let mut model = ContinuationModel {
             h,
@@ -329,6 +343,8 @@ impl ContinuationModel {
             session,
             metre,
             lookback: lookback.then(|| Lookback::new(song_end)),
+            harmony: harmony.then(|| harmony_base(vocab_len, metre, lookback)),
+            harmony_now: 0,
         };
         model.check_first_steps(song_end)?;
         model.check_golden()?;
@@ -349,7 +365,8 @@ impl ContinuationModel {
         if golden.ids.is_empty() {
             return Ok(());
         }
-        let logits = self.feed_all_at(&golden.ids, &golden.metre_rows())?.to_vec();
+        let mut logits = Vec::with_capacity(golden.ids.len() * self.vocab.len());
+        self.run(&golden.ids, Some(&golden.metre_rows()), Some(&golden.harmony_masks()), Some(&mut logits))?;
         self.reset();
         golden.check_logits(&logits, GOLDEN_TOLERANCE).map_err(failed)?;
         Ok(())
@@ -380,6 +397,17 @@ impl ContinuationModel {
         self.metre
     }
 
+    /// Whether the model reads the harmony under the melody ([`crate::accompaniment`]).
+    pub fn has_harmony(&self) -> bool {
+        self.harmony.is_some()
+    }
+
+    /// The pitch classes that sound under the melody (in the model's frame; 0: none known) at
+    /// the steps that the tokens fed from now on predict. A model without the input ignores it.
+    pub fn set_harmony(&mut self, mask: ClassMask) {
+        self.harmony_now = mask;
+    }
+
     pub fn card(&self) -> &ModelCard {
         &self.card
     }
@@ -396,34 +424,55 @@ impl ContinuationModel {
         if let Some(l) = &mut self.lookback {
             l.reset();
         }
+        self.harmony_now = 0;
     }
 
     /// Feed tokens (ids), carrying the state; returns the logits after the last one. A
     /// metre-aware model is told that their metre is unknown.
     pub fn feed(&mut self, ids: &[u32]) -> Result<&[f32], ModelError> {
-        self.run(ids, None, None)?;
+        self.run(ids, None, None, None)?;
         Ok(&self.logits)
     }
 
     /// Feed tokens with each one's metre rows ([`crate::metre::Metre::rows`]; a model
     /// without the metre input ignores them); returns the logits after the last one.
     pub fn feed_at(&mut self, ids: &[u32], metre: &[[u32; 2]]) -> Result<&[f32], ModelError> {
-        self.run(ids, Some(metre), None)?;
+        self.run(ids, Some(metre), None, None)?;
         Ok(&self.logits)
     }
 
     /// Feed tokens and return the logits after each one, `ids.len() × V` values.
     pub fn feed_all(&mut self, ids: &[u32]) -> Result<Vec<f32>, ModelError> {
         let mut all = Vec::with_capacity(ids.len() * self.vocab.len());
-        self.run(ids, None, Some(&mut all))?;
+        self.run(ids, None, None, Some(&mut all))?;
         Ok(all)
     }
 
     /// As [`ContinuationModel::feed_all`], with each token's metre rows.
     pub fn feed_all_at(&mut self, ids: &[u32], metre: &[[u32; 2]]) -> Result<Vec<f32>, ModelError> {
         let mut all = Vec::with_capacity(ids.len() * self.vocab.len());
-        self.run(ids, Some(metre), Some(&mut all))?;
+        self.run(ids, Some(metre), None, Some(&mut all))?;
         Ok(all)
+    }
+
+    /// As [`ContinuationModel::feed_all_at`], with the harmony under each step that each
+    /// token predicts (a model without the input ignores it).
+    pub fn feed_all_over(
+        &mut self,
+        ids: &[u32],
+        metre: &[[u32; 2]],
+        harmony: &[ClassMask],
+    ) -> Result<Vec<f32>, ModelError> {
+        let mut all = Vec::with_capacity(ids.len() * self.vocab.len());
+        self.run(ids, Some(metre), Some(harmony), Some(&mut all))?;
+        Ok(all)
+    }
+
+    /// The embedding-table rows of a step's harmony (`harmony[i]`, else the one set).
+    fn harmony_rows(&self, harmony: Option<&[ClassMask]>, i: usize) -> [i64; accompaniment::INPUTS] {
+        let base = self.harmony.unwrap_or(0);
+        let mask = harmony.and_then(|h| h.get(i)).copied().unwrap_or(self.harmony_now);
+        accompaniment::rows(mask).map(|r| base + r as i64)
     }
 
     /// The embedding-table rows of a step's metre (unknown without one).
@@ -444,7 +493,13 @@ impl ContinuationModel {
         l.rows(bar, v).map(|r| (v + METRE_ROWS) as i64 + r as i64)
     }
 
-    fn run(&mut self, ids: &[u32], metre: Option<&[[u32; 2]]>, all: Option<&mut Vec<f32>>) -> Result<(), ModelError> {
+    fn run(
+        &mut self,
+        ids: &[u32],
+        metre: Option<&[[u32; 2]]>,
+        harmony: Option<&[ClassMask]>,
+        all: Option<&mut Vec<f32>>,
+    ) -> Result<(), ModelError> {
         if ids.is_empty() {
             return Ok(());
         }
@@ -455,7 +510,8 @@ impl ContinuationModel {
         if let ([id], None) = (ids, &all) {
             let rows = self.metre_rows(metre, 0);
             let lookback = self.lookback_rows(*id, rows);
-            return self.run_step(*id, rows, lookback);
+            let under = self.harmony_rows(harmony, 0);
+            return self.run_step(*id, rows, lookback, under);
         }
         let tokens: Vec<i64> = ids.iter().map(|&i| i as i64).collect();
         let tokens = Tensor::from_array(([ids.len(), 1], tokens)).map_err(|e| onnx_err(&self.path, e))?;
@@ -468,6 +524,12 @@ impl ContinuationModel {
             vec![]
         };
         let mut inputs = ort::inputs!["tokens" => tokens, "h0" => self.h.view(), "c0" => self.c.view()];
+        if self.harmony.is_some() {
+            let under: Vec<i64> = (0..ids.len()).flat_map(|i| self.harmony_rows(harmony, i)).collect();
+            let under = Tensor::from_array(([ids.len(), 1, accompaniment::INPUTS], under))
+                .map_err(|e| onnx_err(&self.path, e))?;
+            inputs.extend(ort::inputs!["harmony" => under]);
+        }
         if self.metre {
             let rows = Tensor::from_array(([ids.len(), 1, 2], rows.concat())).map_err(|e| onnx_err(&self.path, e))?;
             inputs.extend(ort::inputs!["metre" => rows]);
@@ -499,8 +561,15 @@ impl ContinuationModel {
     }
 
     /// One token through the bound inputs and outputs: no tensor is created.
-    fn run_step(&mut self, id: u32, metre: [i64; 2], lookback: [i64; lookback::INPUTS]) -> Result<(), ModelError> {
+    fn run_step(
+        &mut self,
+        id: u32,
+        metre: [i64; 2],
+        lookback: [i64; lookback::INPUTS],
+        harmony: [i64; accompaniment::INPUTS],
+    ) -> Result<(), ModelError> {
         self.step.token.extract_tensor_mut().1[0] = id as i64;
+        self.step.harmony.extract_tensor_mut().1.copy_from_slice(&harmony);
         self.step.metre.extract_tensor_mut().1.copy_from_slice(&metre);
         self.step.lookback.extract_tensor_mut().1.copy_from_slice(&lookback);
         run_bound(&self.session, &self.step.binding, &self.path)?;
@@ -509,6 +578,14 @@ impl ContinuationModel {
         self.c.extract_tensor_mut().1.copy_from_slice(self.step.cn.extract_tensor().1);
         Ok(())
     }
+}
+
+/// A harmony model's first harmony row: after the vocabulary's, and the metre's and the
+/// lookback's where it has them.
+fn harmony_base(vocab: usize, metre: bool, lookback: bool) -> i64 {
+    let metre_rows = if metre { METRE_ROWS } else { 0 };
+    let lookback_rows = if lookback { lookback::rows(vocab) } else { 0 };
+    (vocab + metre_rows + lookback_rows) as i64
 }
 
 /// Runs `session` on its bound inputs and outputs, and nothing else: ort's `run_binding`

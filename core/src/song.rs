@@ -75,6 +75,17 @@ pub fn encode_score(score: &Score, grid: Grid, kind: EncodingKind, shift: i32) -
     tokens
 }
 
+/// For each token of [`encode_score`]'s melody (its `/` too, with nothing), the pitch classes
+/// that sound under it ([`crate::accompaniment::under_melody`]), transposed by `shift`.
+pub fn harmony_of_score(score: &Score, grid: Grid, shift: i32) -> Vec<crate::chord::ClassMask> {
+    let notes = quantise(&score.notes, grid);
+    let steps = notes.iter().map(|n| n.end() as usize).max().unwrap_or(0);
+    let mut masks = crate::accompaniment::under_melody(&notes, steps);
+    masks.iter_mut().for_each(|m| *m = crate::accompaniment::transposed(*m, shift));
+    masks.push(0);
+    masks
+}
+
 /// Tokens back to a playable score: notes from step 0, transposed by `shift` (the negated
 /// shift of encoding gives the original key back exactly), at `bpm`, in 4/4 unless given.
 pub fn decode_tokens(

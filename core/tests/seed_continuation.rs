@@ -152,7 +152,7 @@ fn after(name: &str, call: &[Token], metre: continuo_core::metre::Metre) -> Vec<
     let model = ContinuationModel::load(&path).unwrap_or_else(|e| panic!("{e} (run `cargo xtask ort`)"));
     let mut c = Continuer::new(model, 1);
     c.prime_in(call, 0, metre).unwrap();
-    let logits = c.model.feed(&[]).unwrap().to_vec();
+    let logits = c.logits().unwrap().to_vec();
     let mut p = vec![0.0; logits.len()];
     continuo_core::sampler::softmax(&logits, &mut p);
     p

@@ -44,18 +44,24 @@ fn shipped_models_agree_with_their_golden_files() {
     }
 }
 
-/// Feeds a golden file's ids (with their metre rows, for a metre-aware model) to the model,
+/// Feeds a golden file's ids (with their metre rows and harmony, for a model that reads them) to the model,
 /// whole and token by token with state carried, and compares the logits with the file's,
 /// from a fresh state: (tokens, worst difference). A `null` logit reads as NaN.
 fn check_golden(model: &mut ContinuationModel, golden: &str) -> Result<(usize, f32), String> {
     let golden: Golden = serde_json::from_str(golden).map_err(|e| e.to_string())?;
     let (ids, metre, expected) = (&golden.ids, golden.metre_rows(), golden.flat_logits());
+    let harmony = golden.harmony_masks();
     model.reset();
-    let whole = if ids.is_empty() { Vec::new() } else { model.feed_all_at(ids, &metre).map_err(|e| e.to_string())? };
+    let whole = if ids.is_empty() {
+        Vec::new()
+    } else {
+        model.feed_all_over(ids, &metre, &harmony).map_err(|e| e.to_string())?
+    };
     agree(&whole, &expected, 1e-4).map_err(|e| format!("whole sequence: {e}"))?;
     model.reset();
     let mut stepped = Vec::new();
-    for (&id, &rows) in ids.iter().zip(&metre) {
+    for ((&id, &rows), &under) in ids.iter().zip(&metre).zip(&harmony) {
+        model.set_harmony(under);
         stepped.extend_from_slice(model.feed_at(&[id], &[rows]).map_err(|e| e.to_string())?);
     }
     let worst = agree(&stepped, &expected, 1e-4).map_err(|e| format!("token by token: {e}"))?;

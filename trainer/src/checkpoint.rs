@@ -52,6 +52,10 @@ pub struct TrainConfig {
     /// and two bars back and whether the music repeats them (needs `metre`).
     #[serde(default)]
     pub lookback: bool,
+    /// Give the network the harmony under each step ([`continuo_core::accompaniment`]),
+    /// from a corpus prepared with it.
+    #[serde(default)]
+    pub harmony: bool,
 }
 
 /// The learning-rate schedule.
@@ -130,6 +134,9 @@ pub fn new_model(config: &TrainConfig, vocab: usize) -> Model {
         weights = weights.with_lookback(config.seed);
     } else if config.metre {
         weights = weights.with_metre(config.seed);
+    }
+    if config.harmony {
+        weights = weights.with_harmony(config.seed);
     }
     Model::new(weights, config.batch_norm, config.dropout)
 }

@@ -3,17 +3,23 @@
 //! ([`continuo_core::metre`]): the position row plus one (bits 16–24) and the bar-group row
 //! past the position rows plus one (bits 25–28), 0 in both being "not given"; and its
 //! lookback ([`continuo_core::lookback`]): the tokens four and eight bars before the next step,
-//! each plus one (bits 29–44 and 45–60, 0: none), and the two repeat flags (bits 61, 62).
-//! So songs, streams and windows carry the metre and the lookback without a second array.
+//! each plus one (bits 29–44 and 45–60, 0: none), and the two repeat flags (bits 61, 62);
+//! and its harmony ([`continuo_core::accompaniment`]): the pitch classes under the melody at
+//! the step it predicts (bits 64–75, none: no chord known).
+//! So songs, streams and windows carry the metre, the lookback and the harmony without a
+//! second array.
 //! Targets are plain token ids. A metre-aware network adds the metre rows' embeddings
 //! (unknown ones when not given) to the token's, a lookback network the lookback rows'
-//! too; any other network reads the token alone.
+//! too, a harmony network the harmony rows; any other network reads the token alone.
 
+use continuo_core::chord::ClassMask;
 use continuo_core::lookback::{self, Lookback};
 use continuo_core::metre::{POSITION_ROWS, UNKNOWN};
 
 /// A step's input code.
-pub type Code = u64;
+pub type Code = u128;
+
+const HARMONY_SHIFT: u32 = 64;
 
 const TOKEN_BITS: Code = 0xffff;
 
@@ -69,6 +75,27 @@ pub fn with_lookback(ids: &[u32], metre: impl Fn(usize) -> Option<[u32; 2]>, son
         .collect()
 }
 
+/// Codes of a song (its tokens', in order) with the harmony under each token:
+/// `harmony[k]` sounds under token `k`, so code `k`, which predicts token `k + 1`, gets
+/// `harmony[k + 1]` (the last code none). `keep(k)` says whether the network is shown the
+/// harmony under token `k`.
+pub fn with_harmony(codes: &mut [Code], harmony: &[ClassMask], keep: impl Fn(usize) -> bool) {
+    for (k, code) in codes.iter_mut().enumerate() {
+        let mask = harmony.get(k + 1).copied().filter(|_| keep(k + 1)).unwrap_or(0);
+        *code |= (mask as Code & 0xfff) << HARMONY_SHIFT;
+    }
+}
+
+/// The harmony under the step a code predicts.
+pub fn harmony(code: Code) -> ClassMask {
+    (code >> HARMONY_SHIFT & 0xfff) as ClassMask
+}
+
+/// The code with no harmony known.
+pub fn without_harmony(code: Code) -> Code {
+    code & !((0xfff as Code) << HARMONY_SHIFT)
+}
+
 /// The lookback rows of a code, counted from the first lookback row of a network whose
 /// vocabulary has `vocab` ids ([`lookback::rows`]).
 pub fn lookback_rows(code: Code, vocab: usize) -> [u32; lookback::INPUTS] {
@@ -109,5 +136,19 @@ mod tests {
         }
         assert!(codes.iter().any(|&c| lookback_rows(c, 20)[2] == 2 * 21 + 1), "some steps repeat");
         assert!(codes.iter().any(|&c| lookback_rows(c, 20)[1] != 21 + 20), "the far lookback sees a token");
+    }
+
+    #[test]
+    fn codes_carry_the_harmony_under_the_step_they_predict() {
+        let m = Metre { bar_steps: 8, downbeat: 0 };
+        let ids = [3, 4, 5, 6, 0];
+        let mut codes = with_lookback(&ids, |k| (k < 4).then(|| m.rows(k as i64)), 0);
+        let plain = codes.clone();
+        with_harmony(&mut codes, &[0b1, 0b10, 0b100, 0xfff, 0], |k| k != 2);
+        let got: Vec<ClassMask> = codes.iter().map(|&c| harmony(c)).collect();
+        assert_eq!(got, [0b10, 0, 0xfff, 0, 0], "shifted by one; step 2's hidden");
+        for (c, p) in codes.iter().zip(&plain) {
+            assert_eq!((token(*c), rows(*c), lookback_rows(*c, 20)), (token(*p), rows(*p), lookback_rows(*p, 20)));
+        }
     }
 }

@@ -257,7 +257,8 @@ pub fn model_figures(
             std::iter::once(song_end as Code).chain(song[..song.len() - 1].iter().copied()).collect();
         let ids: Vec<u32> = inputs.iter().map(|&c| crate::codes::token(c)).collect();
         let metre: Vec<[u32; 2]> = inputs.iter().map(|&c| crate::codes::rows(c)).collect();
-        let logits = model.feed_all_at(&ids, &metre)?;
+        let harmony: Vec<_> = inputs.iter().map(|&c| crate::codes::harmony(c)).collect();
+        let logits = model.feed_all_over(&ids, &metre, &harmony)?;
         for (row, target) in logits.chunks(v).zip(song.iter().map(|&c| crate::codes::token(c))) {
             // The same blend as the plugin's, as probabilities.
             if memory > 0.0 {

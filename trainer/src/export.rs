@@ -9,6 +9,7 @@
 
 use crate::error::TrainerError;
 use crate::weights::{LstmState, LstmWeights};
+use continuo_core::accompaniment;
 use continuo_core::card::{Dim, EncodingSpec, ModelCard, OnnxSpec, TensorSpec, Training, CARD_FORMAT, CARD_VERSION};
 use continuo_core::corpus::{Corpus, Split};
 use continuo_core::durable::write_durably;
@@ -156,7 +157,9 @@ pub fn read_weights(path: &Path) -> Result<LstmWeights, TrainerError> {
     // The vocabulary is the output layer's; a metre-aware model's table has its rows after,
     // and a lookback model's its rows after those.
     let vocab = tensor("out_b")?.1.len();
-    let (metre_rows, lookback_rows) = match rows.checked_sub(vocab) {
+    // A harmony model's rows come last, and its graph reads the `harmony` input.
+    let harmony_rows = if model.graph.input.iter().any(|i| i.name == "harmony") { accompaniment::ROWS } else { 0 };
+    let (metre_rows, lookback_rows) = match rows.checked_sub(vocab + harmony_rows) {
         Some(0) => (0, 0),
         Some(METRE_ROWS) => (METRE_ROWS, 0),
         Some(extra) if extra == METRE_ROWS + lookback::rows(vocab) => (METRE_ROWS, lookback::rows(vocab)),
@@ -195,7 +198,7 @@ pub fn read_weights(path: &Path) -> Result<LstmWeights, TrainerError> {
         return Err(err(format!("the output layer has shape {out_dims:?}, expected [{hidden}, {vocab}]")));
     }
     let out_w = (0..vocab * hidden).map(|i| out_wt[(i % hidden) * vocab + i / hidden]).collect();
-    Ok(LstmWeights { vocab, embed, hidden, embedding, metre_rows, lookback_rows, layers, out_w, out_b })
+    Ok(LstmWeights { vocab, embed, hidden, embedding, metre_rows, lookback_rows, harmony_rows, layers, out_w, out_b })
 }
 
 /// The tensors of the ONNX interface, as the card records them.
@@ -211,6 +214,10 @@ pub fn interface(weights: &LstmWeights) -> (Vec<TensorSpec>, Vec<TensorSpec>) {
     if weights.lookback_rows > 0 {
         inputs.push(spec("lookback", "int64", vec![t(), Dim::Fixed(1), Dim::Fixed(lookback::INPUTS as u64)]));
     }
+    if weights.harmony_rows > 0 {
+        let twelve = Dim::Fixed(accompaniment::INPUTS as u64);
+        inputs.push(spec("harmony", "int64", vec![t(), Dim::Fixed(1), twelve]));
+    }
     inputs.extend([spec("h0", "float32", state()), spec("c0", "float32", state())]);
     (
         inputs,
@@ -224,13 +231,11 @@ pub fn interface(weights: &LstmWeights) -> (Vec<TensorSpec>, Vec<TensorSpec>) {
 
 /// The input x0 [T, 1, E]: the token's embedding row, plus in a metre-aware model the sum
 /// of its metre rows ([T, 1, 2, E] summed on axis 2), plus in a lookback model the sum of
-/// its lookback rows.
+/// its lookback rows, plus in a harmony model the sum of its harmony rows.
 fn embedding_nodes(weights: &LstmWeights, init: &mut Vec<TensorProto>) -> Vec<NodeProto> {
-    let extra: Vec<&str> = [("metre", weights.metre_rows), ("lookback", weights.lookback_rows)]
-        .into_iter()
-        .filter(|&(_, rows)| rows > 0)
-        .map(|(input, _)| input)
-        .collect();
+    let inputs =
+        [("metre", weights.metre_rows), ("lookback", weights.lookback_rows), ("harmony", weights.harmony_rows)];
+    let extra: Vec<&str> = inputs.into_iter().filter(|&(_, rows)| rows > 0).map(|(input, _)| input).collect();
     if extra.is_empty() {
         return vec![node("Gather", "embed", &["embedding", "tokens"], &["x0"], vec![])];
     }
@@ -252,7 +257,7 @@ fn embedding_nodes(weights: &LstmWeights, init: &mut Vec<TensorProto>) -> Vec<No
 /// The ONNX model for `weights`.
 pub fn onnx_model(weights: &LstmWeights, name: &str) -> ModelProto {
     let (h, v) = (weights.hidden, weights.vocab);
-    let rows = v + weights.metre_rows + weights.lookback_rows;
+    let rows = v + weights.metre_rows + weights.lookback_rows + weights.harmony_rows;
     let mut init = vec![
         float_tensor("embedding", &[rows, weights.embed], weights.embedding.clone()),
         int_tensor("axes1", vec![1]),
@@ -410,17 +415,24 @@ pub fn write_golden(
         .map(|i| if i == 0 { continuo_core::metre::UNKNOWN } else { rows_at(&song.metre, i as i64 - 1) })
         .collect();
     let song_end = ids[0];
-    let codes = crate::codes::with_lookback(&ids, |i| (weights.metre_rows > 0).then_some(metre[i]), song_end);
+    let mut codes = crate::codes::with_lookback(&ids, |i| (weights.metre_rows > 0).then_some(metre[i]), song_end);
+    // A harmony model's steps with the harmony under the step each predicts (none under `/`).
+    let under: Vec<_> = std::iter::once(0).chain(song.harmony.iter().copied()).take(ids.len()).collect();
+    let harmony: Option<Vec<_>> = (weights.harmony_rows > 0).then(|| {
+        crate::codes::with_harmony(&mut codes, &under, |_| true);
+        codes.iter().map(|&c| crate::codes::harmony(c)).collect()
+    });
     let mut state = LstmState::zeros(weights.num_layers(), weights.hidden);
     let logits = weights.forward(&codes, &mut state);
     let golden = Golden {
-        about: "the trainer's logits for these token ids (and metre rows), fed from a zero state; the ONNX model \
-                must agree to within 1e-4"
+        about: "the trainer's logits for these token ids (and metre rows, and harmony), fed from a zero state; the \
+                ONNX model must agree to within 1e-4"
             .into(),
         file: song.file.clone(),
         tokens: tokens.iter().map(|t| t.to_string()).collect(),
         ids,
         metre: (weights.metre_rows > 0).then_some(metre),
+        harmony,
         logits: logits.chunks(weights.vocab).map(|row| row.iter().copied().map(Some).collect()).collect(),
     };
     let path = golden_path_for(onnx_path);

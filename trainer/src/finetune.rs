@@ -121,6 +121,7 @@ impl<'a> Finetune<'a> {
             weight_decay: 0.0,
             metre: weights.metre_rows > 0,
             lookback: weights.lookback_rows > 0,
+            harmony: weights.harmony_rows > 0,
         };
         let dropout = config.dropout;
         let mut ckpt =

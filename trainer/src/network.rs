@@ -213,6 +213,7 @@ impl Grads {
             embedding: zero(&w.embedding),
             metre_rows: w.metre_rows,
             lookback_rows: w.lookback_rows,
+            harmony_rows: w.harmony_rows,
             layers: w
                 .layers
                 .iter()

@@ -142,6 +142,7 @@ impl Preset {
             weight_decay: 0.0,
             metre: self.metre,
             lookback: self.lookback,
+            harmony: false,
         }
     }
 }

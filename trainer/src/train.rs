@@ -152,7 +152,7 @@ impl Songs {
 
     /// The corpus's songs as input codes ([`crate::codes`]): token ids, with each token's
     /// metre and lookback when `metre` (a song's closing `/`, and every token of a song
-    /// without a recorded metre, has none).
+    /// without a recorded metre, has none), and the harmony the corpus records.
     pub fn from_corpus_in(corpus: &Corpus, vocab: &Vocabulary, metre: bool) -> Songs {
         let song_end = special_id(vocab, Token::SongEnd);
         let codes = |song: &continuo_core::corpus::SongRecord| {
@@ -162,10 +162,35 @@ impl Songs {
                 (metre && k < last && !song.metre.is_empty())
                     .then(|| continuo_core::metre::rows_at(&song.metre, k as i64))
             };
-            crate::codes::with_lookback(&ids, rows, song_end)
+            let mut codes = crate::codes::with_lookback(&ids, rows, song_end);
+            crate::codes::with_harmony(&mut codes, &song.harmony, |_| true);
+            codes
         };
         let split = |split| corpus.split(split).map(codes).collect::<Vec<_>>();
         Songs { train: split(Split::Train), validation: split(Split::Validation), test: split(Split::Test) }
+    }
+}
+
+impl Songs {
+    /// Hide the harmony from part of the training songs, so that a harmony network learns to
+    /// play with no chord known (nothing held) and to take a chord up when it comes: a third
+    /// of the songs have none, a third none until a point of their own, a third all of it.
+    pub fn hide_some_harmony(&mut self) {
+        for (i, song) in self.train.iter_mut().enumerate() {
+            let hidden = match i % 3 {
+                0 => song.len(),
+                1 => (i.wrapping_mul(2_654_435_761) >> 7) % song.len().max(1),
+                _ => 0,
+            };
+            song[..hidden].iter_mut().for_each(|c| *c = crate::codes::without_harmony(*c));
+        }
+    }
+
+    /// Hide the harmony from every song (a harmony network's figures with no chord known).
+    pub fn hide_all_harmony(&mut self) {
+        for song in self.train.iter_mut().chain(&mut self.validation).chain(&mut self.test) {
+            song.iter_mut().for_each(|c| *c = crate::codes::without_harmony(*c));
+        }
     }
 }
 

@@ -5,9 +5,12 @@
 //! Network: token embedding [V, E] → N LSTM layers (hidden H) → linear [V, H] + bias → logits.
 //! A metre-aware network's embedding table has [`METRE_ROWS`] more rows, two of which (the
 //! step's metre, [`crate::codes`]) are added to the token's; a lookback network's has
-//! [`lookback::rows`] more after those, four of which (the step's lookback) are added too.
+//! [`lookback::rows`] more after those, four of which (the step's lookback) are added too; a
+//! harmony network's has [`accompaniment::ROWS`] more after all those, twelve of which (each
+//! pitch class absent or present under the melody) are added too.
 
 use crate::codes::Code;
+use continuo_core::accompaniment;
 use continuo_core::lookback;
 use continuo_core::metre::METRE_ROWS;
 use rand_core::{Rng, SeedableRng};
@@ -31,7 +34,7 @@ pub struct LstmWeights {
     pub vocab: usize,
     pub embed: usize,
     pub hidden: usize,
-    /// [V + metre_rows + lookback_rows, E].
+    /// [V + metre_rows + lookback_rows + harmony_rows, E].
     pub embedding: Vec<f32>,
     /// 0, or [`METRE_ROWS`] for a metre-aware network.
     #[serde(default)]
@@ -39,6 +42,9 @@ pub struct LstmWeights {
     /// 0, or [`lookback::rows`]`(V)` for a lookback network (which is metre-aware).
     #[serde(default)]
     pub lookback_rows: usize,
+    /// 0, or [`accompaniment::ROWS`] for a harmony network.
+    #[serde(default)]
+    pub harmony_rows: usize,
     pub layers: Vec<LayerWeights>,
     /// [V, H].
     pub out_w: Vec<f32>,
@@ -155,6 +161,7 @@ impl LstmWeights {
             embedding,
             metre_rows: 0,
             lookback_rows: 0,
+            harmony_rows: 0,
             layers,
             out_w: uniform(vocab * hidden, bound),
             out_b: uniform(vocab, bound),
@@ -192,15 +199,28 @@ impl LstmWeights {
         w
     }
 
+    /// The same weights with harmony rows added to the embedding (after any others: add them
+    /// last).
+    pub fn with_harmony(mut self, seed: u64) -> LstmWeights {
+        if self.harmony_rows == 0 {
+            self.add_rows(accompaniment::ROWS, seed ^ 0x0068_6172_6d6f_6e79);
+            self.harmony_rows = accompaniment::ROWS;
+        }
+        self
+    }
+
     /// The embedding rows an input code ([`crate::codes`]) reads: the token's, and its metre
     /// rows and lookback rows in a network that has them.
     pub fn input_rows(&self, code: Code) -> impl Iterator<Item = usize> + use<'_> {
         let metre = crate::codes::rows(code).map(|r| self.vocab + r as usize);
         let lookback_base = self.vocab + self.metre_rows;
         let lookback = crate::codes::lookback_rows(code, self.vocab).map(|r| lookback_base + r as usize);
+        let harmony_base = lookback_base + self.lookback_rows;
+        let harmony = accompaniment::rows(crate::codes::harmony(code)).map(|r| harmony_base + r as usize);
         std::iter::once(crate::codes::token(code) as usize)
             .chain(metre.into_iter().filter(move |_| self.metre_rows > 0))
             .chain(lookback.into_iter().filter(move |_| self.lookback_rows > 0))
+            .chain(harmony.into_iter().filter(move |_| self.harmony_rows > 0))
     }
 
     /// The network's input for an input code: the sum of the embedding rows it reads, into

@@ -395,3 +395,82 @@ fn the_first_errors_are_clear_and_the_surprises_refused() {
     let (ok, text) = trainer(&["eval", "--model", &model, "--corpus", &s(&root.join("new"))]);
     assert!(!ok && text.contains("not a prepared corpus") && text.contains("trainer prepare"), "{text}");
 }
+
+/// Thirty little chorales: a melody of chord tones over a chord a bar (I, IV, V, I in C
+/// major), the chords held below it.
+fn write_chorales(dir: &Path) {
+    use continuo_core::note::Note;
+    let chords: [[u8; 3]; 4] = [[48, 52, 55], [53, 57, 60], [55, 59, 62], [48, 52, 55]];
+    for i in 0..30 {
+        let mut notes = Vec::new();
+        for (bar, chord) in chords.iter().cycle().take(8).enumerate() {
+            let onset = bar as f64 * 4.0;
+            for &p in chord {
+                notes.push(Note { onset, duration: 4.0, pitch: p, velocity: 80, voice: 1 });
+            }
+            for beat in 0..4 {
+                let tone = chord[(i + bar * 3 + beat) % 3] + 24;
+                notes.push(Note { onset: onset + beat as f64, duration: 1.0, pitch: tone, velocity: 80, voice: 0 });
+            }
+        }
+        // A last note of its own length, so that no two tunes are the same.
+        notes.push(Note { onset: 32.0, duration: 0.25 * (1 + i) as f64, pitch: 72, velocity: 80, voice: 0 });
+        let score = continuo_core::score::Score { notes, ..Default::default() };
+        continuo_core::midi::write_midi_file(&dir.join(format!("chorale{i:02}.mid")), &score).unwrap();
+    }
+}
+
+/// A melody model that reads the harmony under it (issue #25): `prepare --harmony` records
+/// the notes under the melody, `train --harmony true` trains on them (and refuses a corpus
+/// without), the exported model loads (its golden file with the harmony), the harmony
+/// changes its test figures, and it continues a seed over chords.
+#[test]
+fn a_melody_over_its_harmony_is_prepared_trained_and_played_over_chords() {
+    let dir = temp("harmony");
+    let root = dir.path();
+    let s = |p: &Path| p.to_string_lossy().into_owned();
+    let (songs, kern) = (root.join("songs"), root.join("kern"));
+    std::fs::create_dir_all(&songs).unwrap();
+    std::fs::create_dir_all(&kern).unwrap();
+    write_chorales(&songs);
+    write_corpus(&kern);
+    let (corpus, plain, run, model) = (root.join("corpus"), root.join("plain"), root.join("run"), root.join("m.onnx"));
+    let (ok, text) = trainer(&["prepare", "-i", &s(&songs), "-o", &s(&corpus), "--harmony"]);
+    assert!(ok, "{text}");
+    let first = std::fs::read_to_string(corpus.join("songs.jsonl")).unwrap();
+    assert!(first.lines().all(|l| l.contains("\"harmony\":[")), "{}", &first[..300]);
+    let (ok, text) = trainer(&["prepare", "-i", &s(&songs), "-o", &s(&plain), "--harmony", "--encoding", "chords"]);
+    assert!(!ok && text.contains("--harmony") && text.contains("--encoding melody"), "{text}");
+    let (ok, text) = trainer(&["prepare", "-i", &s(&kern), "-o", &s(&plain)]);
+    assert!(ok, "{text}");
+
+    let train = |corpus: &Path| {
+        let args = ["train", "--corpus", &s(corpus), "--out", &s(&run), "--preset", "melody", "--harmony", "true"];
+        trainer(
+            &[&args[..], &["--hidden", "16", "--embed", "8", "--batch", "4", "--max-epochs", "2", "--force"]].concat(),
+        )
+    };
+    let (ok, text) = train(&plain);
+    assert!(!ok && text.contains("records no harmony") && text.contains("--harmony"), "{text}");
+    let (ok, text) = train(&corpus);
+    assert!(ok, "{text}");
+    let ckpt = s(&run.join("best.ckpt"));
+    let (ok, text) = trainer(&["export", "--checkpoint", &ckpt, "--out", &s(&model), "--corpus", &s(&corpus)]);
+    assert!(ok, "{text}");
+    let golden = std::fs::read_to_string(root.join("m.golden.json")).unwrap();
+    assert!(golden.contains("\"harmony\":["), "the golden file holds the harmony");
+
+    let nll = |extra: &[&str]| {
+        let (ok, text) =
+            trainer(&[&["eval", "--model", &s(&model), "--corpus", &s(&corpus), "--split", "all"], extra].concat());
+        assert!(ok, "{text}");
+        text.split("NLL ").nth(1).and_then(|t| t.split(' ').next()).unwrap().to_string()
+    };
+    assert_ne!(nll(&[]), nll(&["--without-harmony"]), "the harmony is read");
+
+    let seed = root.join("songs/chorale00.mid");
+    let out = root.join("over.mid");
+    let args = ["generate", "--model", &s(&model), "--seed", &s(&seed), "--bars", "4", "--out", &s(&out)];
+    let (ok, text) = trainer(&[&args[..], &["--chords", "C F G C"]].concat());
+    assert!(ok && out.is_file(), "{text}");
+}

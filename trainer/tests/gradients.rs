@@ -34,7 +34,12 @@ fn case(model: &Model, steps: usize, streams: usize, seed: u64) -> Case {
     let lanes: Vec<Vec<Code>> = (0..streams)
         .map(|_| {
             let ids: Vec<u32> = (0..64 + steps).map(|_| (next() % v) as u32 % 3).collect();
-            continuo_trainer::codes::with_lookback(&ids, rows, 99)[64..].to_vec()
+            let mut codes = continuo_trainer::codes::with_lookback(&ids, rows, 99);
+            // A harmony network's: some classes under each step, none under some.
+            let harmony: Vec<u16> =
+                (0..ids.len()).map(|k| if k % 5 == 0 { 0 } else { (next() % 4096) as u16 }).collect();
+            continuo_trainer::codes::with_harmony(&mut codes, &harmony, |_| true);
+            codes[64..].to_vec()
         })
         .collect();
     let inputs: Vec<Code> = (0..steps * streams).map(|i| lanes[i % streams][i / streams]).collect();
@@ -115,6 +120,12 @@ fn backward_with_metre_inputs_matches_finite_differences() {
 #[test]
 fn backward_with_lookback_inputs_matches_finite_differences() {
     finite_differences_of(LstmWeights::random(7, 3, 4, 1, 13).with_lookback(13), false, 0.0);
+}
+
+/// The harmony rows' gradients: each step's twelve rows get its input's gradient.
+#[test]
+fn backward_with_harmony_inputs_matches_finite_differences() {
+    finite_differences_of(LstmWeights::random(7, 3, 4, 1, 14).with_lookback(14).with_harmony(14), false, 0.0);
 }
 
 #[test]

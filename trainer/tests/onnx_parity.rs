@@ -171,6 +171,77 @@ fn a_lookback_model_matches_the_reference() {
     assert_eq!(continuo_trainer::export::read_weights(&path).unwrap(), weights);
 }
 
+/// A harmony model: the ONNX model reads each step's harmony as the trainer's codes carry it,
+/// whole (as given per step) and step by step (as set); the harmony changes what it says; a
+/// continuer feeds it the chord set for the step it predicts; and the weights read back
+/// with their rows.
+#[test]
+fn a_harmony_model_matches_the_reference() {
+    use continuo_core::chord::{mask_of, Chord};
+    use continuo_core::metre::Metre;
+    use continuo_core::Token;
+    use continuo_trainer::codes::{harmony, with_harmony, with_lookback};
+    let weights = LstmWeights::random(30, 12, 24, 1, 79).with_lookback(79).with_harmony(79);
+    let (_dir, path) = export(&weights, "harmony");
+    let mut model = load(&path);
+    assert!(model.has_harmony());
+    let song_end = model.vocab().id(&Token::SongEnd).unwrap();
+    let metre = Metre { bar_steps: 16, downbeat: 0 };
+    let ids: Vec<u32> = std::iter::once(song_end).chain((1..80).map(|i| 1 + (i * 5 % 26) as u32)).collect();
+    let rows: Vec<[u32; 2]> =
+        (0..ids.len()).map(|i| if i == 0 { continuo_core::metre::UNKNOWN } else { metre.rows(i as i64 - 1) }).collect();
+    // C major for two bars, then A minor; nothing under the `/`.
+    let under: Vec<u16> = (0..ids.len())
+        .map(|i| match i {
+            0 => 0,
+            1..=32 => mask_of([0, 4, 7]),
+            _ => mask_of([9, 0, 4]),
+        })
+        .collect();
+    let mut codes = with_lookback(&ids, |i| Some(rows[i]), song_end);
+    with_harmony(&mut codes, &under, |_| true);
+    let per_step: Vec<u16> = codes.iter().map(|&c| harmony(c)).collect();
+    let mut state = LstmState::zeros(1, 24);
+    let reference = weights.forward(&codes, &mut state);
+    worst_difference(&model.feed_all_over(&ids, &rows, &per_step).unwrap(), &reference, "whole, with harmony");
+    model.reset();
+    let mut stepped = Vec::new();
+    for ((&id, &r), &mask) in ids.iter().zip(&rows).zip(&per_step) {
+        model.set_harmony(mask);
+        stepped.extend_from_slice(model.feed_at(&[id], &[r]).unwrap());
+    }
+    worst_difference(&stepped, &reference, "step by step, with the harmony set");
+    model.reset();
+    let without = model.feed_all_at(&ids, &rows).unwrap();
+    assert!(agree(&without, &reference, 1e-4).is_err(), "the harmony counts");
+    assert_eq!(continuo_trainer::export::read_weights(&path).unwrap(), weights);
+
+    // A continuer feeds the seed's last token with the chord set for the step it predicts:
+    // its first choice, at temperature 0 with nothing else shaping it, is the model's over
+    // that chord.
+    let seed: Vec<Token> = (0..32).map(|i| Token::note(60 + (i * 5 % 20) as u8)).collect();
+    let framed: Vec<u32> = std::iter::once(song_end).chain(model.vocab().encode(&seed)).collect();
+    let a_minor = Chord::new(9, continuo_core::chord::Quality::Minor);
+    let mut under = vec![0; framed.len()];
+    *under.last_mut().unwrap() = a_minor.tones;
+    model.reset();
+    let logits = model.feed_all_over(&framed, &rows[..framed.len()], &under).unwrap();
+    let last = &logits[logits.len() - 30..];
+    let best = (0..30u32).filter(|&i| i != song_end).max_by(|&a, &b| last[a as usize].total_cmp(&last[b as usize]));
+    let expected = model.vocab().token(best.unwrap()).cloned().unwrap();
+    let mut continuer = continuo_core::continuation::Continuer::new(model, 5);
+    continuer.prime(&seed, 0).unwrap();
+    continuer.set_chord(Some(a_minor));
+    let settings = continuo_core::sampler::SamplerSettings {
+        temperature: 0.0,
+        follow_chords: 0.0,
+        cadence: false,
+        guard: false,
+        ..Default::default()
+    };
+    assert_eq!(continuer.next(&settings).unwrap(), expected, "the chord under the first step is the model's input");
+}
+
 /// A model whose weights are not numbers is refused at load, saying so, instead of playing
 /// silence or noise (issue #24): NaN output biases, infinite output weights. (Not yet:
 /// NaN or infinite recurrent weights, which ONNX Runtime's LSTM turns into finite,

@@ -51,6 +51,7 @@ fn config(max_epochs: usize) -> TrainConfig {
         weight_decay: 0.0,
         metre: false,
         lookback: false,
+        harmony: false,
     }
 }
 

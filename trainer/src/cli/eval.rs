@@ -35,6 +35,9 @@ pub struct EvalArgs {
     /// Folder for eval.json, loss.png and continuation.png (with --checkpoint).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// A harmony model's figures with no chord known (the harmony the corpus records hidden).
+    #[arg(long)]
+    without_harmony: bool,
     /// With --model: print the figures as one JSON object.
     #[arg(long)]
     json: bool,
@@ -130,7 +133,11 @@ fn run_model(args: &EvalArgs, path: &Path) -> Result<(), String> {
         ContinuationModel::load(path).map_err(|e| format!("{e} (run `cargo xtask ort` for the runtime)"))?;
     let corpus = Corpus::read(&args.corpus)?;
     super::shared::check_compatible(&corpus, &args.corpus, model.card(), path)?;
-    let songs = songs_of(Songs::from_corpus_in(&corpus, model.vocab(), model.has_metre()), args.split);
+    let mut songs = Songs::from_corpus_in(&corpus, model.vocab(), model.has_metre());
+    if args.without_harmony {
+        songs.hide_all_harmony();
+    }
+    let songs = songs_of(songs, args.split);
     if songs.is_empty() {
         return Err(format!("{}: no songs in the {:?} split", args.corpus.display(), args.split));
     }
@@ -241,7 +248,10 @@ fn run_checkpoint(args: &EvalArgs, checkpoint: &Path, out: &Path) -> Result<(), 
         return Err(format!("{}: the corpus's vocabulary is not the checkpoint's", args.corpus.display()));
     }
     let vocab = corpus.vocabulary()?;
-    let songs = Songs::from_corpus_in(&corpus, &vocab, ckpt.header.config.metre);
+    let mut songs = Songs::from_corpus_in(&corpus, &vocab, ckpt.header.config.metre);
+    if args.without_harmony {
+        songs.hide_all_harmony();
+    }
     if songs.test.is_empty() {
         return Err(format!("{}: no songs in the test split", args.corpus.display()));
     }

@@ -20,6 +20,11 @@ pub struct PrepareArgs {
     /// chords: keep pitch sets seen at least this often in training; rarer ones fall back.
     #[arg(long, default_value_t = 5)]
     min_chord_count: u32,
+    /// melody: record under each step the pitch classes of the notes below the melody (the
+    /// top voice), for a model that reads the harmony (`train --harmony true`); for
+    /// polyphonic music such as the Bach chorales.
+    #[arg(long)]
+    harmony: bool,
     /// Keep MIDI channel 10 (drums).
     #[arg(long)]
     drums: bool,
@@ -38,6 +43,9 @@ pub struct PrepareArgs {
 }
 
 pub fn run(args: &PrepareArgs) -> Result<(), String> {
+    if args.harmony && args.encoding.encoding != continuo_core::EncodingKind::Melody {
+        return Err("--harmony is the harmony under a melody: it needs --encoding melody".into());
+    }
     for input in &args.inputs {
         if !input.is_dir() && !input.is_file() {
             return Err(format!("{}: no such folder or file", input.display()));
@@ -54,6 +62,7 @@ pub fn run(args: &PrepareArgs) -> Result<(), String> {
             programs: args.programs.as_ref().map(|p| p.iter().map(|x| x - 1).collect()),
         },
         min_chord_count: args.min_chord_count,
+        harmony: args.harmony,
         threads: args.threads,
     };
     let bar = ProgressBar::new(0).with_style(

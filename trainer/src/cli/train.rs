@@ -79,6 +79,11 @@ pub struct TrainArgs {
     /// the music repeats them; needs the metre): true or false (default: the preset's).
     #[arg(long)]
     lookback: Option<bool>,
+    /// Give the network the harmony under each step (the notes under the melody, from a corpus
+    /// prepared with `--harmony`; at play, the chord the player holds): true or false
+    /// (default: false).
+    #[arg(long)]
+    harmony: Option<bool>,
     /// Threads for the matrix products (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
@@ -110,7 +115,17 @@ pub fn run(args: &TrainArgs) -> Result<(), String> {
             args.corpus.display()
         ));
     }
-    let songs = Songs::from_corpus_in(&corpus, &vocab, metre);
+    if ckpt.header.config.harmony && corpus.songs.iter().all(|s| s.harmony.is_empty()) {
+        return Err(format!(
+            "{}: the corpus records no harmony: prepare it with `--harmony` (polyphonic music), or train with \
+             `--harmony false`",
+            args.corpus.display()
+        ));
+    }
+    let mut songs = Songs::from_corpus_in(&corpus, &vocab, metre);
+    if ckpt.header.config.harmony {
+        songs.hide_some_harmony();
+    }
     if let Some(windows) = args.benchmark {
         return benchmark(&mut ckpt, &songs, vocab.len(), windows);
     }
@@ -163,6 +178,7 @@ fn recipe_options(args: &TrainArgs) -> Vec<&'static str> {
         ("--seed", args.seed.is_some()),
         ("--metre", args.metre.is_some()),
         ("--lookback", args.lookback.is_some()),
+        ("--harmony", args.harmony.is_some()),
     ];
     given.into_iter().filter(|(_, g)| *g).map(|(name, _)| name).collect()
 }
@@ -240,6 +256,7 @@ fn config_of(args: &TrainArgs) -> Result<TrainConfig, String> {
     config.seed = args.seed.unwrap_or(config.seed);
     config.metre = args.metre.unwrap_or(config.metre);
     config.lookback = args.lookback.unwrap_or(config.lookback);
+    config.harmony = args.harmony.unwrap_or(config.harmony);
     if config.lookback && !config.metre {
         return Err("--lookback true needs the metre (--metre true): a lookback counts bars".into());
     }
