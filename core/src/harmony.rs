@@ -122,6 +122,19 @@ impl ChordFollower {
     }
 }
 
+/// The tone of the chord nearest `pitch` (the lower of two as near), `pitch` itself when it
+/// is one or when there is no chord: a note chosen before its chord was known, moved onto it.
+pub fn nearest_tone(pitch: u8, tones: ClassMask) -> u8 {
+    if tones & 0xfff == 0 || contains(tones, pitch) {
+        return pitch;
+    }
+    (1..=6u8)
+        .flat_map(|d| [pitch.checked_sub(d), pitch.checked_add(d).filter(|&p| p <= 127)])
+        .flatten()
+        .find(|&p| contains(tones, p))
+        .unwrap_or(pitch)
+}
+
 /// Whether pitch class `pc` is not a tone of the chord but a semitone from one.
 pub fn clashes(pc: u8, tones: ClassMask) -> bool {
     !contains(tones, pc) && (contains(tones, (pc + 1) % 12) || contains(tones, (pc + 11) % 12))
@@ -138,6 +151,17 @@ pub fn is_strong(position: usize, bar_steps: usize, steps_per_beat: usize) -> bo
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_note_moves_to_the_nearest_tone_of_its_chord() {
+        let c_major = crate::chord::mask_of([0, 4, 7]);
+        assert_eq!(nearest_tone(64, c_major), 64, "a chord tone stays");
+        assert_eq!(nearest_tone(65, c_major), 64, "F to E");
+        assert_eq!(nearest_tone(62, c_major), 60, "D to C, the lower of two as near");
+        assert_eq!(nearest_tone(69, c_major), 67, "A to G");
+        assert_eq!(nearest_tone(70, 0), 70, "no chord");
+        assert_eq!(nearest_tone(126, crate::chord::mask_of([0])), 120, "never above 127");
+    }
 
     use crate::vocab::test_melody_vocab as vocab;
 

@@ -18,7 +18,7 @@ use crate::capture::{Capture, Phrase};
 use crate::clock::{BlockTiming, Clock, HostTransport};
 use crate::events::{EventSink, NoteEvent, StepToken, Trigger};
 use crate::feel::{Accents, Feel, Humanise};
-use crate::harmony_input::{HarmonyInput, HeldChord};
+use crate::harmony_input::{HarmonyInput, HeldChord, LateChord};
 use crate::link::{Answered, Command, Heard, Link, LoopStep, Request, TAKE_CAPACITY};
 use crate::swing::{Groove, Swing, SwingMeter, TripletMeter, Unit};
 use crate::voices::Voices;
@@ -181,8 +181,9 @@ pub struct Engine {
     session_seed: u64,
     /// Whether the "answer now" and "keep" controls are held (each acts when pressed).
     held: Held,
-    /// The player's harmony keys held.
+    /// The player's harmony keys held, and the answer steps chosen before the worker heard them.
     chord: HeldChord,
+    late_chord: LateChord,
     /// The grid's swing (the player's, latched when a phrase ends, or fixed), and the meter
     /// that measures the player's.
     swing: Swing,
@@ -245,6 +246,7 @@ impl Engine {
             },
             held: Held::default(),
             chord: HeldChord::default(),
+            late_chord: LateChord::default(),
             swing: Swing::default(),
             meter: SwingMeter::default(),
             triplets: TripletMeter::default(),
@@ -318,6 +320,7 @@ impl Engine {
         }
         let word = self.chord.word();
         if self.link.chord.swap(word, Ordering::Relaxed) != word {
+            self.late_chord.changed(self.link.now_step.load(Ordering::Acquire).saturating_add(crate::link::AHEAD));
             self.link.repaint.request_repaint();
         }
     }
@@ -549,9 +552,16 @@ impl Engine {
         }
     }
 
-    /// The answer's next step: taken from the worker, recorded, played.
+    /// The answer's next step: taken from the worker (on a strong beat, onto a chord it heard
+    /// too late), recorded, played.
     fn play_answered(&mut self, step: i64, sample: usize, settings: &Settings, out: &mut EventSink) {
-        let token = self.token_for(step);
+        let bar_steps = (settings.beats_per_bar * settings.steps_per_beat as f64).round().max(1.0) as usize;
+        let position = Self::bar_position(step, settings);
+        let strong = continuo_core::harmony::is_strong(position, bar_steps, settings.steps_per_beat as usize);
+        let follow = self.link.sampling.follow_chords.load(Ordering::Relaxed);
+        let word = self.link.chord.load(Ordering::Relaxed);
+        let chosen = self.token_for(step);
+        let token = self.late_chord.resolve(chosen, step, strong, word, follow);
         self.record(token);
         let velocity = match settings.velocity {
             Some(fixed) => fixed,

@@ -2,10 +2,13 @@
 //! or on the chord channel: a left hand, or a DAW's chord track), the keys of it held, and
 //! the chord they make, published to the worker and the editor as one atomic word. Harmony
 //! notes never enter the phrase and never cut an answer. Fixed-size state only; the word is
-//! read back into a [`Chord`] on the worker or the GUI thread.
+//! read back into a [`Chord`] on the worker or the GUI thread. A chord struck as the answer
+//! reaches a strong beat comes too late for the worker, which samples ahead: [`LateChord`]
+//! moves such a beat's note onto the new chord as it is played.
 
-use crate::events::NoteEvent;
+use crate::events::{NoteEvent, StepToken};
 use continuo_core::chord::Chord;
+use continuo_core::harmony::nearest_tone;
 
 /// Where the player's harmony comes from. Both off: every note is melody.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -69,6 +72,33 @@ impl HeldChord {
     }
 }
 
+/// The answer steps the worker may have sampled before it heard the chord now held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LateChord {
+    /// Steps up to this one were perhaps chosen under the chord before.
+    unheard_until: Option<i64>,
+}
+
+impl LateChord {
+    /// The chord changed while the worker had sampled up to step `sampled_to`.
+    pub fn changed(&mut self, sampled_to: i64) {
+        self.unheard_until = Some(sampled_to);
+    }
+
+    /// `token`, played at `step`: on a strong beat chosen before the chord `word` was heard,
+    /// a melody note outside it moves to its nearest tone (where Follow chords is on).
+    pub fn resolve(&self, token: StepToken, step: i64, strong: bool, word: u32, follow: f32) -> StepToken {
+        let late = self.unheard_until.is_some_and(|until| step <= until);
+        match token {
+            StepToken::Onset { mut pitches, len: 1 } if late && strong && follow > 0.0 && word != NO_CHORD => {
+                pitches[0] = nearest_tone(pitches[0], (word & 0xfff) as u16);
+                StepToken::Onset { pitches, len: 1 }
+            }
+            other => other,
+        }
+    }
+}
+
 /// The chord a word of [`HeldChord::word`] holds (any thread).
 pub fn chord_of_word(word: u32) -> Option<Chord> {
     if word & 1 << 19 == 0 {
@@ -98,6 +128,24 @@ mod tests {
         let channel = HarmonyInput { split: None, channel: Some(1) };
         assert!(channel.takes(&off(1, 80)) && !channel.takes(&on(0, 40)));
         assert!(!HarmonyInput::default().takes(&on(0, 0)), "off: every note is melody");
+    }
+
+    #[test]
+    fn a_strong_beat_chosen_before_its_chord_moves_onto_it() {
+        let mut held = HeldChord::default();
+        for p in [45, 48, 52] {
+            held.hear(&on(0, p));
+        }
+        let word = held.word(); // A minor
+        let b = StepToken::from_token(&continuo_core::Token::note(71));
+        let mut late = LateChord::default();
+        assert_eq!(late.resolve(b, 8, true, word, 0.3), b, "no change heard: as chosen");
+        late.changed(12);
+        assert_eq!(late.resolve(b, 8, true, word, 0.3).pitches(), &[72], "B to C");
+        assert_eq!(late.resolve(b, 8, false, word, 0.3), b, "off the strong beats: a passing note");
+        assert_eq!(late.resolve(b, 8, true, word, 0.0), b, "Follow chords off");
+        assert_eq!(late.resolve(b, 13, true, word, 0.3), b, "chosen after the chord was heard");
+        assert_eq!(late.resolve(b, 8, true, NO_CHORD, 0.3), b, "no chord");
     }
 
     #[test]

@@ -182,6 +182,7 @@ fn learn(
         key_normalisation: parent.encoding.key_normalisation,
         midi: MidiOptions::default(),
         min_chord_count: parent.encoding.min_chord_count.unwrap_or(1),
+        harmony: false,
         threads: 1,
     };
     let corpus = import(std::slice::from_ref(&job.takes), &options, &|_, _| {})?;

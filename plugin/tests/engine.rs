@@ -1042,8 +1042,8 @@ fn letting_go_forgets_the_keys_and_pedal_whose_release_passed_by() {
 /// on, never ends, starts or cuts a phrase: the right hand's 2-bar phrase is answered while
 /// the chords go on, and the 8-bar answer plays through the chord changes under it. At
 /// Follow chords 1 the answer's notes on beat 3 (the chord held two beats by then) are its
-/// tones. The notes on a downbeat were sampled before the new chord came (the worker stays a
-/// block ahead), so they are counted, not checked.
+/// tones, and so are its notes on a downbeat: those were sampled before the new chord came
+/// (the worker stays a block ahead), and are moved onto it as they are played.
 #[test]
 fn a_left_hand_progression_is_followed_and_never_cuts_the_answer() {
     let mut host = Host::new(512, 120.0);
@@ -1085,6 +1085,8 @@ fn a_left_hand_progression_is_followed_and_never_cuts_the_answer() {
     let downbeats = on_beat(0.0).filter(|n| chord_tone(n)).count();
     println!("beat 3: {fitting} of {} chord tones; downbeats: {downbeats} of {}", third.len(), on_beat(0.0).count());
     assert!(third.len() >= 4 && fitting as f64 >= 0.8 * third.len() as f64, "{third:?}");
+    let downbeat_notes = on_beat(0.0).count();
+    assert!(downbeat_notes >= 3 && downbeats == downbeat_notes, "{ons:?}");
     host.playing = false;
     host.run(1024, &[]);
     assert_no_stuck_notes(&host.out);
