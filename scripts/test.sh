@@ -22,3 +22,6 @@ cargo test --workspace --locked --features continuo/assert_process_allocs --test
 # Real hosts: Ardour (VST3) and the standalone on a JACK dummy server (installs ardour and
 # jackd2 when missing, builds the release bundle).
 bash scripts/host-test.sh
+# Windows: the zip of `cargo xtask windows`, cross-built with MinGW-w64 and tested under Wine
+# (skipped, saying why, where Wine, MinGW-w64 or the Rust target cannot be installed).
+bash scripts/windows-test.sh

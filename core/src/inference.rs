@@ -65,44 +65,62 @@ fn library_names() -> [String; 2] {
     }
 }
 
-/// Continuo's per-user folder: `$CONTINUO_HOME`, else `$XDG_DATA_HOME/continuo`, else
-/// `~/.local/share/continuo`. `cargo xtask install` puts the ONNX Runtime library in its
-/// `lib/` and the shipped models in its `models/`.
+/// Continuo's per-user folder: `$CONTINUO_HOME`, else on Windows `%APPDATA%\Continuo`, else
+/// `$XDG_DATA_HOME/continuo`, else `~/.local/share/continuo`. `cargo xtask install` (and the
+/// Windows zip's `install.bat`) put the ONNX Runtime library in its `lib/` and the shipped
+/// models in its `models/`; the plugin keeps its takes and learnt models there.
 pub fn data_dir() -> Option<PathBuf> {
-    if let Some(home) = std::env::var_os("CONTINUO_HOME").filter(|p| !p.is_empty()) {
-        return Some(PathBuf::from(home));
+    data_dir_in(&|name| std::env::var_os(name), cfg!(windows))
+}
+
+/// [`data_dir`] for an environment `var` on Windows or not.
+pub fn data_dir_in(var: &dyn Fn(&str) -> Option<std::ffi::OsString>, windows: bool) -> Option<PathBuf> {
+    let var = |name: &str| var(name).filter(|p| !p.is_empty()).map(PathBuf::from);
+    if let Some(home) = var("CONTINUO_HOME") {
+        return Some(home);
     }
-    if let Some(xdg) = std::env::var_os("XDG_DATA_HOME").filter(|p| !p.is_empty()) {
-        return Some(PathBuf::from(xdg).join("continuo"));
+    if windows {
+        return var("APPDATA").map(|a| a.join("Continuo"));
     }
-    std::env::var_os("HOME").filter(|p| !p.is_empty()).map(|h| PathBuf::from(h).join(".local/share/continuo"))
+    if let Some(xdg) = var("XDG_DATA_HOME") {
+        return Some(xdg.join("continuo"));
+    }
+    var("HOME").map(|h| h.join(".local/share/continuo"))
+}
+
+/// The folder of the library running this code: the plugin's (`Continuo.clap`, or the
+/// VST3 bundle's binary) inside a host, else the program's. What is unpacked beside it (the
+/// ONNX Runtime library, `models/`) is found there.
+pub fn module_dir() -> Option<PathBuf> {
+    process_path::get_dylib_path().and_then(|p| p.parent().map(Path::to_path_buf))
 }
 
 /// Where the ONNX Runtime library is looked for: only `$ORT_DYLIB_PATH` when it is set;
-/// else, in order, the running executable's `lib/`, `../lib/` and own folder, the folders
-/// in `extra`, Continuo's per-user `lib/` ([`data_dir`]), and this checkout's
-/// `target/onnxruntime/` (where `cargo xtask ort` puts it).
+/// else its names in each of [`runtime_dirs`].
 pub fn runtime_candidates(extra: &[PathBuf]) -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = Vec::new();
-    if let Some(exe_dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
-        dirs.push(exe_dir.join("lib"));
-        dirs.push(exe_dir.join("../lib"));
-        dirs.push(exe_dir);
-    }
-    dirs.extend(extra.iter().cloned());
-    dirs.extend(data_dir().map(|d| d.join("lib")));
-    dirs.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/onnxruntime"));
     // A path the user gave is the only one tried.
     if let Some(p) = std::env::var_os("ORT_DYLIB_PATH").filter(|p| !p.is_empty()) {
         return vec![PathBuf::from(p)];
     }
-    let mut out = Vec::new();
-    for d in dirs {
-        for name in library_names() {
-            out.push(d.join(name));
-        }
+    runtime_dirs(extra).iter().flat_map(|d| library_names().map(|name| d.join(name))).collect()
+}
+
+/// The folders the ONNX Runtime library is looked for in, in order: the running executable's
+/// `lib/`, `../lib/` and own folder, the plugin library's own folder ([`module_dir`]), the
+/// folders in `extra`, Continuo's per-user `lib/` ([`data_dir`]), and this checkout's
+/// `target/onnxruntime/` (where `cargo xtask ort` puts it).
+pub fn runtime_dirs(extra: &[PathBuf]) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    if let Some(exe_dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
+        dirs.push(exe_dir.join("lib"));
+        dirs.push(exe_dir.join("..").join("lib"));
+        dirs.push(exe_dir);
     }
-    out
+    dirs.extend(module_dir());
+    dirs.extend(extra.iter().cloned());
+    dirs.extend(data_dir().map(|d| d.join("lib")));
+    dirs.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/onnxruntime"));
+    dirs
 }
 
 static RUNTIME: OnceLock<Result<(ort::environment::Environment, PathBuf), ModelError>> = OnceLock::new();
@@ -605,5 +623,34 @@ fn run_bound(session: &Session, binding: &IoBinding, path: &Path) -> Result<(), 
         let message = std::ffi::CStr::from_ptr((api.GetErrorMessage)(status.0)).to_string_lossy().into_owned();
         (api.ReleaseStatus)(status.0);
         Err(onnx_err(path, message))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsString;
+
+    fn env(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<OsString> {
+        move |name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| OsString::from(v))
+    }
+
+    #[test]
+    fn the_per_user_folder_is_where_each_system_keeps_an_apps_data() {
+        let linux = env(&[("HOME", "/home/ann"), ("APPDATA", "ignored")]);
+        assert_eq!(data_dir_in(&linux, false), Some(PathBuf::from("/home/ann/.local/share/continuo")));
+        let xdg = env(&[("HOME", "/home/ann"), ("XDG_DATA_HOME", "/data")]);
+        assert_eq!(data_dir_in(&xdg, false), Some(PathBuf::from("/data/continuo")));
+        let windows = env(&[("APPDATA", r"C:\Users\Ann\AppData\Roaming"), ("HOME", "/not/this")]);
+        assert_eq!(data_dir_in(&windows, true), Some(PathBuf::from(r"C:\Users\Ann\AppData\Roaming").join("Continuo")));
+        let chosen = env(&[("CONTINUO_HOME", "/here"), ("APPDATA", "x"), ("HOME", "y")]);
+        assert_eq!(data_dir_in(&chosen, true), Some(PathBuf::from("/here")));
+        assert_eq!(data_dir_in(&env(&[("HOME", "")]), false), None);
+    }
+
+    #[test]
+    fn the_runtime_is_looked_for_beside_the_running_library() {
+        let dir = module_dir().expect("this test's own folder");
+        assert!(runtime_dirs(&[]).contains(&dir), "{dir:?}");
     }
 }

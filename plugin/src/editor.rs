@@ -436,7 +436,7 @@ impl App {
                 self.link.send(Command::Keep);
             }
             if ui.add(big("Export take (.mid)…")).clicked() {
-                let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+                let home = std::env::home_dir().unwrap_or_default();
                 let dialog = FileDialog::save_file()
                     .initial_path(home)
                     .default_filename("continuo-answer.mid")

@@ -77,9 +77,10 @@ impl Shared {
             return self.fail("no model plays yet: nothing to learn from".into());
         };
         let Some(home) = continuo_core::inference::data_dir() else {
-            return self.fail("no folder for the takes: set CONTINUO_HOME or HOME".into());
+            return self.fail("no folder for the takes: set CONTINUO_HOME".into());
         };
-        let job = LearnJob { parent: parent.clone(), takes: home.join("takes"), models: home.join("models/learnt") };
+        let job =
+            LearnJob { parent: parent.clone(), takes: home.join("takes"), models: home.join("models").join("learnt") };
         let (model_path, original) = (self.model_path.clone(), self.original_model.clone());
         let changed = repaint.clone();
         self.learner.start(
@@ -122,7 +123,7 @@ impl Shared {
         let mut takes = self.takes.locked();
         if takes.is_none() {
             let Some(folder) = takes_folder() else {
-                return self.fail("no folder for the takes: set CONTINUO_HOME or HOME".into());
+                return self.fail("no folder for the takes: set CONTINUO_HOME".into());
             };
             match TakeWriter::start(folder) {
                 Ok(writer) => *takes = Some(writer),

@@ -57,16 +57,17 @@ pub struct Continuo {
 }
 
 /// Where the default model is looked for: `$CONTINUO_MODEL`; Continuo's per-user
-/// `models/` (where `cargo xtask install` puts it); this checkout's `models/`.
+/// `models/` (where `cargo xtask install` puts it); `models/` beside the plugin or the
+/// standalone (the Windows zip unpacked); this checkout's `models/`.
 pub fn default_model() -> PathBuf {
     if let Some(p) = std::env::var_os("CONTINUO_MODEL") {
         return PathBuf::from(p);
     }
     let name = "folk-melody.onnx";
-    if let Some(installed) = continuo_core::inference::data_dir().map(|d| d.join("models").join(name)) {
-        if installed.is_file() {
-            return installed;
-        }
+    let installed = continuo_core::inference::data_dir().map(|d| d.join("models").join(name));
+    let beside = continuo_core::inference::module_dir().map(|d| d.join("models").join(name));
+    if let Some(found) = installed.into_iter().chain(beside).find(|p| p.is_file()) {
+        return found;
     }
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models").join(name)
 }

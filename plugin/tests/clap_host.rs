@@ -12,7 +12,9 @@
 //! Two hostile tests run in the same host (issue #24): blocks of up to 10,000 random MIDI
 //! events, and saved states naming hostile files or holding values out of range.
 //!
-//! Set `CONTINUO_CLAP` to test another build (for example `target/bundled/Continuo.clap`).
+//! Set `CONTINUO_CLAP` to test another build (for example `target/bundled/Continuo.clap`);
+//! `scripts/windows-test.sh` runs this test cross-built for Windows under Wine, on the
+//! Windows zip's `Continuo.clap`.
 
 mod common;
 
@@ -42,17 +44,19 @@ impl HostHandlers for TestHost {
     type AudioProcessor<'a> = ();
 }
 
-/// The plugin library of this build: `libcontinuo.so` beside the test binary.
+/// The plugin library of this build beside the test binary (`libcontinuo.so`; on Windows
+/// `continuo.dll`).
 fn plugin_library() -> PathBuf {
     if let Some(p) = std::env::var_os("CONTINUO_CLAP") {
         return PathBuf::from(p);
     }
     let exe = std::env::current_exe().unwrap();
     let deps = exe.parent().unwrap();
-    [deps.join("libcontinuo.so"), deps.parent().unwrap().join("libcontinuo.so")]
+    let name = format!("{}continuo{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX);
+    [deps.join(&name), deps.parent().unwrap().join(&name)]
         .into_iter()
         .find(|p| p.is_file())
-        .expect("libcontinuo.so is built with the tests (crate-type cdylib)")
+        .unwrap_or_else(|| panic!("{name} is built with the tests (crate-type cdylib)"))
 }
 
 const SR: f64 = 48_000.0;
@@ -569,6 +573,22 @@ fn short_phrase_answered(
     out.iter().filter(|(t, on, ..)| *on && *t >= phrase_end).count()
 }
 
+/// A FIFO and a symbolic link to itself (with a card beside them, as models), on Unix; Windows
+/// has neither as a plain file.
+#[cfg(unix)]
+fn unix_specials(dir: &std::path::Path, models: &std::path::Path) -> Vec<(String, PathBuf)> {
+    let (fifo, looped) = (dir.join("fifo.onnx"), dir.join("loop.onnx"));
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    std::fs::copy(models.join("folk-melody.json"), dir.join("fifo.json")).unwrap();
+    std::os::unix::fs::symlink(&looped, &looped).unwrap();
+    vec![("a FIFO".into(), fifo), ("a symlink loop".into(), looped)]
+}
+
+#[cfg(not(unix))]
+fn unix_specials(_: &std::path::Path, _: &std::path::Path) -> Vec<(String, PathBuf)> {
+    Vec::new()
+}
+
 /// Files that a saved state may name as a model or a SoundFont, each hostile: (what, path).
 /// Named files: (what, path).
 type Named = Vec<(String, PathBuf)>;
@@ -597,17 +617,12 @@ fn hostile_files(dir: &std::path::Path) -> (Named, Named) {
         flipped[at + 1] ^= 0xff;
         model_files.push(write_model(&format!("flipped-{at}"), &flipped));
     }
-    let (fifo, looped, huge) = (dir.join("fifo.onnx"), dir.join("loop.onnx"), dir.join("huge.onnx"));
-    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
-    std::fs::copy(models.join("folk-melody.json"), dir.join("fifo.json")).unwrap();
-    std::os::unix::fs::symlink(&looped, &looped).unwrap();
+    let huge = dir.join("huge.onnx");
     std::fs::File::create(&huge).unwrap().set_len(3 << 30).unwrap();
     std::fs::copy(models.join("folk-melody.json"), dir.join("huge.json")).unwrap();
-    model_files.extend([
-        ("a FIFO".into(), fifo.clone()),
-        ("a symlink loop".into(), looped.clone()),
-        ("3 GB".into(), huge),
-    ]);
+    let specials = unix_specials(dir, &models);
+    model_files.extend(specials.iter().cloned());
+    model_files.push(("3 GB".into(), huge));
     let font = continuo::sf2_file::tiny_font();
     let write_font = |name: &str, bytes: &[u8]| {
         let path = dir.join(format!("{name}.sf2"));
@@ -618,15 +633,14 @@ fn hostile_files(dir: &std::path::Path) -> (Named, Named) {
     flipped[font.len() / 2] ^= 0xff;
     let huge_font = dir.join("huge.sf2");
     std::fs::File::create(&huge_font).unwrap().set_len(3 << 30).unwrap();
-    let font_files = vec![
+    let mut font_files = specials;
+    font_files.extend([
         ("missing".into(), dir.join("missing.sf2")),
-        ("a FIFO".into(), fifo),
-        ("a symlink loop".into(), looped),
         ("/dev/zero".into(), PathBuf::from("/dev/zero")),
         ("3 GB".into(), huge_font),
         write_font("truncated", &font[..font.len() / 2]),
         write_font("flipped", &flipped),
-    ];
+    ]);
     (model_files, font_files)
 }
 

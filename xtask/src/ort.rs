@@ -1,11 +1,47 @@
 //! Fetching the ONNX Runtime shared library from the `onnxruntime` wheel on PyPI (the only
-//! place it can be had here), with pip, by package name.
+//! place it can be had here), with pip, by package name: this system's, or Windows' (the
+//! `win_amd64` wheel of the same version) for the Windows build.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 pub use continuo_core::inference::ORT_VERSION;
+
+/// Which system's library.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Platform {
+    /// The system xtask runs on.
+    Here,
+    /// 64-bit Windows (`x86_64-pc-windows-gnu`).
+    Windows,
+}
+
+impl Platform {
+    /// The library's file name inside the wheel and on disk.
+    pub fn library_name(self) -> String {
+        match self {
+            Platform::Here => library_name(),
+            Platform::Windows => "onnxruntime.dll".into(),
+        }
+    }
+
+    /// Where `cargo xtask ort` puts it by default.
+    pub fn default_dir(self) -> PathBuf {
+        match self {
+            Platform::Here => default_dir(),
+            Platform::Windows => workspace_root().join("target").join("onnxruntime-windows"),
+        }
+    }
+
+    /// pip's options that pick the wheel (another system's needs a platform and a Python).
+    fn pip_options(self) -> &'static [&'static str] {
+        match self {
+            Platform::Here => &[],
+            Platform::Windows => &["--platform", "win_amd64", "--python-version", "3.12"],
+        }
+    }
+}
 
 /// The library's file name inside the wheel and on disk.
 pub fn library_name() -> String {
@@ -28,18 +64,29 @@ pub fn default_dir() -> PathBuf {
 }
 
 pub fn run(args: &[String]) -> Result<(), String> {
-    let dest = match args {
-        [] => default_dir(),
-        [flag, dir] if flag == "--dest" => PathBuf::from(dir),
-        _ => return Err("usage: cargo xtask ort [--dest DIR]".into()),
-    };
-    let lib = ensure_library(&dest)?;
+    const USAGE: &str = "usage: cargo xtask ort [--target windows] [--dest DIR]";
+    let (mut platform, mut dest) = (Platform::Here, None);
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match (arg.as_str(), args.next().map(String::as_str)) {
+            ("--target", Some("windows")) => platform = Platform::Windows,
+            ("--dest", Some(dir)) => dest = Some(PathBuf::from(dir)),
+            _ => return Err(USAGE.into()),
+        }
+    }
+    let lib = ensure_library_for(platform, &dest.unwrap_or_else(|| platform.default_dir()))?;
     println!("{}", lib.display());
     Ok(())
 }
 
-/// The library in `dest`, fetched first if missing.
+/// This system's library in `dest`, fetched first if missing.
 pub fn ensure_library(dest: &Path) -> Result<PathBuf, String> {
+    ensure_library_for(Platform::Here, dest)
+}
+
+/// `platform`'s library in `dest`, fetched first if missing.
+pub fn ensure_library_for(platform: Platform, dest: &Path) -> Result<PathBuf, String> {
+    let library_name = || platform.library_name();
     let lib = dest.join(library_name());
     if lib.is_file() {
         return Ok(lib);
@@ -48,7 +95,9 @@ pub fn ensure_library(dest: &Path) -> Result<PathBuf, String> {
     let wheels = dest.join("wheel");
     eprintln!("fetching onnxruntime=={ORT_VERSION} with pip …");
     let status = Command::new("python3")
-        .args(["-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:", "--dest"])
+        .args(["-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:"])
+        .args(platform.pip_options())
+        .arg("--dest")
         .arg(&wheels)
         .arg(format!("onnxruntime=={ORT_VERSION}"))
         .status()
