@@ -21,8 +21,8 @@ skip() {
   echo "windows: SKIPPED, $*"
   exit 0
 }
-bash scripts/setup.sh gcc-mingw-w64-x86-64 wine wine64 xvfb xauth ||
-  skip "Wine and MinGW-w64 could not be installed (apt-get install gcc-mingw-w64-x86-64 wine wine64 xvfb xauth)"
+bash scripts/setup.sh gcc-mingw-w64-x86-64 wine wine64 xvfb ||
+  skip "Wine and MinGW-w64 could not be installed (apt-get install gcc-mingw-w64-x86-64 wine wine64 xvfb)"
 target=x86_64-pc-windows-gnu
 if ! rustup target list --installed 2>/dev/null | grep -qx "$target"; then
   rustup target add "$target" || skip "the Rust target $target could not be installed (rustup target add $target)"
@@ -35,11 +35,16 @@ rm -rf "$tests" && mkdir -p "$tests"
 unpacked=$tests/Continuo
 x86_64-w64-mingw32-gcc -O2 -shared -o "$tests/bcryptprimitives.dll" scripts/windows/bcryptprimitives.c -ladvapi32
 cp "$tests/bcryptprimitives.dll" "$unpacked/"
-export WINEPREFIX=$PWD/target/wine-prefix WINEDEBUG=-all
+# One virtual display for every Wine program (the Wine server keeps the display of its first
+# program), and a Wine prefix of the tests' own.
+Xvfb -displayfd 3 -nolisten tcp 3>"$tests/display" >/dev/null 2>&1 &
+xvfb=$!
+trap 'wineserver -k 2>/dev/null || true; kill "$xvfb" 2>/dev/null || true' EXIT
+for _ in $(seq 50); do [ -s "$tests/display" ] && break; sleep 0.1; done
+export DISPLAY=":$(cat "$tests/display")" WINEPREFIX=$PWD/target/wine-prefix WINEDEBUG=-all
+wineserver -k 2>/dev/null || true
 wineboot --init >/dev/null 2>&1 || true
 win() { winepath -w "$1"; }
-# A Windows program on a virtual display.
-on_display() { xvfb-run -a wine "$@"; }
 
 # 1. The trainer.
 args=(generate --seed core/tests/fixtures/example-phrase.krn --bars 8 --temperature 0.9 --random-seed 1)
@@ -58,14 +63,14 @@ for line in sys.stdin:
     if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "clap_host" and m.get("executable"):
         print(m["executable"])')
 cp "$tests/bcryptprimitives.dll" "$(dirname "$host")/"
-CONTINUO_CLAP=$(win "$unpacked/Continuo.clap") on_display "$host" --test-threads 1 --nocapture \
+CONTINUO_CLAP=$(win "$unpacked/Continuo.clap") wine "$host" --test-threads 1 --nocapture \
   the_clap_build_answers_a_phrase_on_the_grid_in_a_host >"$tests/clap-host.log" 2>&1 ||
   { cat "$tests/clap-host.log"; exit 1; }
 grep -E "answer notes|^test |test result" "$tests/clap-host.log"
 echo "windows: the CLAP test host answered through the zip's Continuo.clap under Wine"
 
 # 3. The standalone starts, still runs ten seconds later, and stops when asked.
-on_display "$unpacked/Continuo.exe" --backend dummy >"$tests/standalone.log" 2>&1 &
+wine "$unpacked/Continuo.exe" --backend dummy >"$tests/standalone.log" 2>&1 &
 pid=$!
 sleep 10
 kill -0 "$pid" 2>/dev/null || { cat "$tests/standalone.log"; echo "windows: the standalone did not keep running"; exit 1; }
@@ -86,7 +91,7 @@ fi
 (cd "$CLAP_VALIDATOR_SRC" && cargo build --release --target "$target")
 validator=$CLAP_VALIDATOR_SRC/target/$target/release/clap-validator.exe
 cp "$tests/bcryptprimitives.dll" "$(dirname "$validator")/"
-on_display "$validator" validate "$(win "$unpacked/Continuo.clap")" >"$tests/validator.log" 2>&1 || true
+wine "$validator" validate "$(win "$unpacked/Continuo.clap")" >"$tests/validator.log" 2>&1 || true
 summary=$(grep -E "[0-9]+ tests run" "$tests/validator.log" | tail -n 1)
 echo "windows: clap-validator: $summary"
 echo "$summary" | grep -q " 0 failed" || { cat "$tests/validator.log"; exit 1; }

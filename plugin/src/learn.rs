@@ -231,9 +231,16 @@ fn learn(
 }
 
 /// Run the calling thread at the lowest priority the system has (Linux: `SCHED_IDLE`, which
-/// only runs when nothing else wants the core; else the weakest nice value, which Linux
-/// keeps per thread). Elsewhere the thread keeps the normal priority.
+/// only runs when nothing else wants the core, else the weakest nice value, which Linux keeps
+/// per thread; Windows: `THREAD_PRIORITY_IDLE`). Elsewhere the thread keeps the normal
+/// priority.
 fn lowest_priority() {
+    #[cfg(windows)]
+    // SAFETY: the call changes only the calling thread, through its pseudo-handle.
+    unsafe {
+        use windows_sys::Win32::System::Threading::{GetCurrentThread, SetThreadPriority, THREAD_PRIORITY_IDLE};
+        SetThreadPriority(GetCurrentThread(), THREAD_PRIORITY_IDLE);
+    }
     #[cfg(target_os = "linux")]
     // SAFETY: both calls only read the parameter given and change the calling thread.
     unsafe {
