@@ -23,6 +23,9 @@ use std::collections::HashMap;
 
 /// The longest context the memory counts (tokens).
 pub const MAX_ORDER: usize = 64;
+/// The Memory amount a musician gets by default (the plugin's, and `trainer generate`'s):
+/// chosen with the continuation benchmark (`models/README.md`, "Session memory").
+pub const MEMORY_DEFAULT: f32 = 0.4;
 /// The most contexts it keeps.
 pub const MAX_NODES: usize = 200_000;
 /// The memory's share of the blend at Memory 1 when both models are equally sure.

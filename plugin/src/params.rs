@@ -8,6 +8,7 @@ use crate::midi_learn::{Learnable, MidiMap};
 use crate::synth::Patch;
 use continuo_core::develop::DEFAULT_DEVELOP;
 use continuo_core::harmony::FOLLOW_CHORDS_DEFAULT;
+use continuo_core::memory::MEMORY_DEFAULT;
 use continuo_core::note::{pitch_name, pitch_of_name};
 use nice_plug::prelude::*;
 use std::sync::{Arc, RwLock};
@@ -432,7 +433,7 @@ impl Default for ContinuoParams {
             temperature: float("Temperature", 1.0, temperature_range(), 2, 0.01),
             rest_bias: float("Rest bias", 0.0, rest_bias_range(), 1, 0.1),
             entropy: float("Entropy-adaptive", 0.0, FloatRange::Linear { min: 0.0, max: 1.0 }, 2, 0.01),
-            memory: float("Memory", 0.4, FloatRange::Linear { min: 0.0, max: 1.0 }, 2, 0.01),
+            memory: float("Memory", MEMORY_DEFAULT, FloatRange::Linear { min: 0.0, max: 1.0 }, 2, 0.01),
             develop: float("Develop", DEFAULT_DEVELOP, FloatRange::Linear { min: 0.0, max: 1.0 }, 2, 0.01),
             density: float("Density", 0.0, FloatRange::Linear { min: -1.0, max: 1.0 }, 2, 0.01),
             register_centre: int("Register centre", 66, 36, 96, None, None),

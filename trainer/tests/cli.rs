@@ -289,7 +289,7 @@ fn generate_over_chords_follows_them_and_writes_them() {
     let s = |p: &Path| p.to_string_lossy().into_owned();
     let run = |out: &Path, extra: &[&str]| {
         let args = ["generate", "--model", &s(&models), "--seed", &s(&seed), "--bars", "8", "--out", &s(out)];
-        trainer(&[&args[..], extra].concat())
+        trainer(&[&args[..], &["--random-seed", "1"], extra].concat())
     };
     let (following, ignoring) = (root.join("following.mid"), root.join("ignoring.mid"));
     let (ok, text) = run(&following, &["--chords", "C Am F G", "--follow-chords", "1"]);
@@ -330,6 +330,19 @@ fn generate_over_chords_follows_them_and_writes_them() {
         [1, 2].iter().map(|k| notes(&root.join(format!("take-{k}.mid"))).iter().map(|n| n.voice).collect()).collect();
     assert!(takes.iter().all(|voices| !voices.contains(&0) && voices.contains(&1)), "{takes:?}");
     assert_ne!(melody(&root.join("take-1.mid")), melody(&root.join("take-2.mid")), "two samples, two continuations");
+
+    // As the plugin does: without --random-seed each run draws its own and says which (so
+    // that a run can be repeated), and the answer plays at the seed's mean velocity.
+    let fresh = |out: &Path| {
+        let (ok, text) = trainer(&["generate", "--model", &s(&models), "--seed", &s(&seed), "--out", &s(out)]);
+        assert!(ok, "{text}");
+        text.split("random seed ").nth(1).and_then(|r| r.split(';').next()).unwrap().to_string()
+    };
+    assert_ne!(fresh(&root.join("a.mid")), fresh(&root.join("b.mid")), "each run its own random seed");
+    let seed_notes = continuo_core::read_music_file(&seed, &MidiOptions::default()).unwrap().notes;
+    let mean = seed_notes.iter().map(|n| n.velocity as f64).sum::<f64>() / seed_notes.len() as f64;
+    let answer: Vec<u8> = notes(&root.join("a.mid")).iter().filter(|n| n.voice == 1).map(|n| n.velocity).collect();
+    assert!(!answer.is_empty() && answer.iter().all(|&v| v == mean.round() as u8), "{answer:?} against {mean}");
 }
 
 /// The errors a developer met first with `generate` and `export` (issue #26) say what is

@@ -3,6 +3,7 @@
 //! `--model`, the test-split figures of an exported model run as the plugin runs it,
 //! optionally with the session memory blended in (`--memory`), printed (`--json`: as JSON).
 
+use super::shared::Defaults;
 use clap::Args;
 use continuo_core::continuation::Continuer;
 use continuo_core::corpus::{Corpus, Split};
@@ -83,8 +84,8 @@ impl EvalArgs {
             seed_steps: self.seed_bars * steps_per_bar,
             steps: self.bars * steps_per_bar,
             max_songs: self.songs,
-            settings: self.sampling.settings(),
-            random_seed: self.sampling.random_seed,
+            settings: self.sampling.settings(Defaults::Measure),
+            random_seed: self.sampling.random_seed(Defaults::Measure),
         }
     }
 }
@@ -141,7 +142,8 @@ fn run_model(args: &EvalArgs, path: &Path) -> Result<(), String> {
     if songs.is_empty() {
         return Err(format!("{}: no songs in the {:?} split", args.corpus.display(), args.split));
     }
-    let figures = model_figures(&mut model, &songs, args.sampling.memory).map_err(|e| e.to_string())?;
+    let memory = args.sampling.memory(Defaults::Measure);
+    let figures = model_figures(&mut model, &songs, memory).map_err(|e| e.to_string())?;
     if !figures.nll_nats.is_finite() {
         return Err(format!("{}: the NLL is {} (a NaN or zero probability)", path.display(), figures.nll_nats));
     }
@@ -162,7 +164,7 @@ fn run_model(args: &EvalArgs, path: &Path) -> Result<(), String> {
         report["model"] = path.display().to_string().into();
         report["corpus"] = args.corpus.display().to_string().into();
         report["split"] = format!("{:?}", args.split).to_lowercase().into();
-        report["memory"] = args.sampling.memory.into();
+        report["memory"] = memory.into();
         println!("{report}");
     } else {
         println!(
@@ -172,7 +174,7 @@ fn run_model(args: &EvalArgs, path: &Path) -> Result<(), String> {
             args.split,
             figures.songs,
             figures.tokens,
-            args.sampling.memory,
+            memory,
             figures.nll_nats,
             figures.perplexity,
             figures.accuracy,
@@ -211,8 +213,8 @@ fn args_benchmark(args: &EvalArgs, songs: usize) -> super::benchmark::Benchmark 
         call_bars: args.call_bars,
         answer_bars: args.bars,
         split: split_of(args.split),
-        settings: args.sampling.settings(),
-        random_seed: args.sampling.random_seed,
+        settings: args.sampling.settings(Defaults::Measure),
+        random_seed: args.sampling.random_seed(Defaults::Measure),
     }
 }
 
@@ -237,7 +239,7 @@ fn speed_table(args: &EvalArgs, corpus: &Corpus, model: ContinuationModel) -> Re
         .map(|s| (s.tokens.clone(), s.key.map_or(Key::C_MAJOR, |k| k.transposed(s.shift))))
         .collect();
     let continuations = args.continuations(model.card().encoding.steps_per_beat.steps_per_beat);
-    let mut continuer = Continuer::new(model, args.sampling.random_seed);
+    let mut continuer = Continuer::new(model, args.sampling.random_seed(Defaults::Measure));
     speed_robustness(&mut continuer, &songs, &[1.0, 2.0, 0.5], &continuations).map_err(|e| e.to_string())
 }
 

@@ -2,6 +2,7 @@
 //! holding the seed (the track named "seed") and the continuation ("answer"), over a chord
 //! progression if one is given ("chords", in block chords); one file or several samples.
 
+use super::shared::Defaults;
 use clap::Args;
 use continuo_core::chord::{contains, Chord, Progression};
 use continuo_core::continuation::{continue_score, first_bars, Continued, Continuer};
@@ -48,9 +49,18 @@ pub struct GenerateArgs {
     /// NAME-2.mid, ... beside --out (one: --out itself).
     #[arg(long, default_value_t = 1, value_parser = super::shared::at_least_one)]
     samples: usize,
-    /// The continuation's note velocity (1-127).
-    #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u8).range(1..=127))]
-    velocity: u8,
+    /// The continuation's note velocity, 1-127 (default: the seed's mean velocity).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=127))]
+    velocity: Option<u8>,
+}
+
+/// The velocity an answer to `seed` plays at: the seed's mean (90 for a seed of no notes).
+fn seed_velocity(seed: &Score) -> u8 {
+    if seed.notes.is_empty() {
+        return 90;
+    }
+    let sum: f64 = seed.notes.iter().map(|n| n.velocity as f64).sum();
+    (sum / seed.notes.len() as f64).round().clamp(1.0, 127.0) as u8
 }
 
 pub fn run(args: &GenerateArgs) -> Result<(), String> {
@@ -73,9 +83,10 @@ pub fn run(args: &GenerateArgs) -> Result<(), String> {
         (None, Some(file)) => chords_of_file(file)?,
         (None, None) => Progression::default(),
     };
-    let mut continuer = Continuer::new(model, args.sampling.random_seed);
+    let first_seed = args.sampling.random_seed(Defaults::Plugin);
+    let mut continuer = Continuer::new(model, first_seed);
     for k in 1..=args.samples {
-        let random_seed = args.sampling.random_seed.wrapping_add(k as u64 - 1);
+        let random_seed = first_seed.wrapping_add(k as u64 - 1);
         continuer.reseed(random_seed);
         continuer.forget();
         sample(args, &mut continuer, &seed, &chords, (k, random_seed))?;
@@ -100,9 +111,10 @@ fn sample(
     chords: &Progression,
     (k, random_seed): (usize, u64),
 ) -> Result<(), String> {
-    let settings = args.sampling.settings();
+    let settings = args.sampling.settings(Defaults::Plugin);
+    let velocity = args.velocity.unwrap_or_else(|| seed_velocity(seed));
     let mut continued =
-        continue_score(continuer, seed, args.bars, chords, &settings, args.velocity).map_err(|e| e.to_string())?;
+        continue_score(continuer, seed, args.bars, chords, &settings, velocity).map_err(|e| e.to_string())?;
     add_chord_track(&mut continued, chords);
     if args.answer_only {
         continued.score.notes.retain(|n| n.voice != 0);

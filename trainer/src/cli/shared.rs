@@ -40,13 +40,14 @@ pub struct SamplingArgs {
     /// Nucleus sampling: keep the likeliest tokens up to this probability mass.
     #[arg(long, default_value_t = 1.0, allow_hyphen_values = true, value_parser = probability_mass)]
     pub top_p: f32,
-    /// Random seed; the same seed gives the same result.
-    #[arg(long, default_value_t = 1)]
-    pub random_seed: u64,
+    /// Random seed; the same seed gives the same result (default: `generate` draws a new one
+    /// each run, as the plugin does, and prints it; `eval` takes 1).
+    #[arg(long)]
+    pub random_seed: Option<u64>,
     /// 0..1: how much the session memory (what the seed and the continuation played so
-    /// far) is blended into each step.
-    #[arg(long, default_value_t = 0.0, allow_hyphen_values = true, value_parser = unit)]
-    pub memory: f32,
+    /// far) is blended into each step (default: `generate` 0.4, the plugin's Memory; `eval` 0).
+    #[arg(long, allow_hyphen_values = true, value_parser = unit)]
+    pub memory: Option<f32>,
     /// 0..1: how often a bar of the answer takes up an earlier bar of the call (its motifs,
     /// transposed or varied): 0 plays fresh material.
     #[arg(long, default_value_t = DEFAULT_DEVELOP, allow_hyphen_values = true, value_parser = unit)]
@@ -179,15 +180,43 @@ fn parse_register(s: &str) -> Result<(u8, u8), String> {
     Ok((low, high))
 }
 
+/// What the sampling options not given are: the plugin's defaults (`generate`: Memory 0.4, a
+/// new random seed each run), or fixed ones that measure the model alone, so that its
+/// figures can be repeated (`eval`: no memory, random seed 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Defaults {
+    Plugin,
+    Measure,
+}
+
 impl SamplingArgs {
-    pub fn settings(&self) -> SamplerSettings {
+    /// The Memory amount, given or by default.
+    pub fn memory(&self, defaults: Defaults) -> f32 {
+        self.memory.unwrap_or(match defaults {
+            Defaults::Plugin => continuo_core::memory::MEMORY_DEFAULT,
+            Defaults::Measure => 0.0,
+        })
+    }
+
+    /// The random seed, given or by default (a new one each call with the plugin's: call once).
+    pub fn random_seed(&self, defaults: Defaults) -> u64 {
+        self.random_seed.unwrap_or_else(|| match defaults {
+            Defaults::Plugin => {
+                use std::hash::{BuildHasher, Hasher};
+                std::collections::hash_map::RandomState::new().build_hasher().finish() % 1_000_000
+            }
+            Defaults::Measure => 1,
+        })
+    }
+
+    pub fn settings(&self, defaults: Defaults) -> SamplerSettings {
         SamplerSettings {
             temperature: self.temperature,
             entropy_adaptive: self.entropy,
             rest_bias: self.rest_bias,
             top_p: self.top_p,
             allow_song_end: false,
-            memory: self.memory,
+            memory: self.memory(defaults),
             develop: self.develop,
             follow_chords: self.follow_chords,
             cadence: !self.no_cadence,
