@@ -51,16 +51,63 @@ pub fn fnv1a64(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3))
 }
 
-/// The split of a file, from its path inside its corpus root (with `/` separators).
+/// The split of a file, from its path inside its corpus root (with `/` separators), at the
+/// default shares.
 pub fn split_of(relative_path: &str) -> Split {
-    split_of_hash(fnv1a64(relative_path.as_bytes()))
+    Shares::default().split_of(relative_path)
 }
 
-fn split_of_hash(hash: u64) -> Split {
-    match hash % 100 {
-        0..=79 => Split::Train,
-        80..=89 => Split::Validation,
-        _ => Split::Test,
+/// Which share of the files (in percent, by the hash of their name) goes to validation and to
+/// test; the rest trains. The default is 10 and 10.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shares {
+    pub validation: u8,
+    pub test: u8,
+}
+
+impl Default for Shares {
+    fn default() -> Self {
+        Shares { validation: 10, test: 10 }
+    }
+}
+
+impl Shares {
+    /// At least one percent for validation (training stops on it), and some left to train.
+    pub fn new(validation: u8, test: u8) -> Result<Shares, String> {
+        if validation == 0 || validation as u32 + test as u32 > 90 {
+            return Err(format!(
+                "validation {validation} % and test {test} %: validation needs at least 1 %, and together at most 90 %"
+            ));
+        }
+        Ok(Shares { validation, test })
+    }
+
+    /// The split of a file, from its path inside its corpus root (with `/` separators).
+    pub fn split_of(self, relative_path: &str) -> Split {
+        self.split_of_hash(fnv1a64(relative_path.as_bytes()))
+    }
+
+    fn split_of_hash(self, hash: u64) -> Split {
+        let train = 100 - self.validation as u64 - self.test as u64;
+        match hash % 100 {
+            b if b < train => Split::Train,
+            b if b < train + self.validation as u64 => Split::Validation,
+            _ => Split::Test,
+        }
+    }
+
+    /// The rule as a corpus's manifest and a model's card record it ([`SPLIT_RULE`] at the
+    /// default shares).
+    pub fn rule(self) -> String {
+        let train = 100 - self.validation - self.test;
+        let validation_end = train + self.validation;
+        let test = if self.test == 0 { String::new() } else { format!(", {validation_end}-99 test") };
+        format!(
+            "by file: fnv1a64(path inside its root) % 100: 0-{} train, {train}-{} validation{test}; files with the same \
+             notes as another: one kept, split by fnv1a64(its tokens)",
+            train - 1,
+            validation_end - 1
+        )
     }
 }
 
@@ -73,6 +120,8 @@ pub struct ImportOptions {
     pub midi: MidiOptions,
     /// `chords`: pitch sets seen fewer times than this in training fall back (see `vocab`).
     pub min_chord_count: u32,
+    /// The files' shares of validation and test.
+    pub shares: Shares,
     /// Melody: record each step's harmony, the notes under the melody (polyphonic music).
     pub harmony: bool,
     /// Reader threads; 0 means one per core.
@@ -87,6 +136,7 @@ impl Default for ImportOptions {
             key_normalisation: KeyNormalisation::CMajorAMinor,
             midi: MidiOptions::default(),
             min_chord_count: 5,
+            shares: Shares::default(),
             harmony: false,
             threads: 0,
         }
@@ -284,7 +334,7 @@ fn notes_hash(songs: &[SongRecord]) -> Option<u64> {
 /// Files whose notes are identical to another's (the same tune under two paths) would land
 /// in two splits: keep the first, skip the others naming it, and split the kept one by its
 /// notes, so that the split does not depend on which copy was found.
-fn without_duplicates(results: Vec<FileResult>) -> Vec<FileResult> {
+fn without_duplicates(results: Vec<FileResult>, shares: Shares) -> Vec<FileResult> {
     let hashes: Vec<Option<u64>> =
         results.iter().map(|r| if let FileResult::Songs(s, _) = r { notes_hash(s) } else { None }).collect();
     let mut copies: HashMap<u64, usize> = HashMap::new();
@@ -303,7 +353,7 @@ fn without_duplicates(results: Vec<FileResult>) -> Vec<FileResult> {
                     return FileResult::Skipped(SkippedFile { file, reason }, "duplicate");
                 }
                 first.insert(h, songs[0].file.clone());
-                songs.iter_mut().for_each(|s| s.split = split_of_hash(h));
+                songs.iter_mut().for_each(|s| s.split = shares.split_of_hash(h));
                 FileResult::Songs(songs, source)
             }
             (result, _) => result,
@@ -319,10 +369,10 @@ pub fn import(
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Corpus, Error> {
     let mut summary = ImportSummary::default();
-    let jobs = music_files(roots, &mut summary)?;
+    let jobs = music_files(roots, options.shares, &mut summary)?;
     let results = read_in_parallel(&jobs, options, progress);
     let mut songs = Vec::new();
-    for result in without_duplicates(results) {
+    for result in without_duplicates(results, options.shares) {
         match result {
             FileResult::Songs(s, source) => {
                 summary.files_read += 1;
@@ -352,7 +402,11 @@ pub fn import(
 
 /// Every music file under `roots` (by extension): its path, its name (root folder and path
 /// inside it) and its split; the summary counts them and the files ignored.
-fn music_files(roots: &[PathBuf], summary: &mut ImportSummary) -> Result<Vec<(PathBuf, String, Split)>, Error> {
+fn music_files(
+    roots: &[PathBuf],
+    shares: Shares,
+    summary: &mut ImportSummary,
+) -> Result<Vec<(PathBuf, String, Split)>, Error> {
     let mut jobs = Vec::new();
     for root in roots {
         let files = walk(root).map_err(Error::io(root))?;
@@ -367,7 +421,7 @@ fn music_files(roots: &[PathBuf], summary: &mut ImportSummary) -> Result<Vec<(Pa
             let inside = path.strip_prefix(root).unwrap_or(&path).to_string_lossy().replace('\\', "/");
             // A file given as a root is named by itself.
             let name = if inside.is_empty() { root_name.clone() } else { format!("{root_name}/{inside}") };
-            let split = split_of(if inside.is_empty() { &root_name } else { &inside });
+            let split = shares.split_of(if inside.is_empty() { &root_name } else { &inside });
             jobs.push((path, name, split));
         }
     }
@@ -433,7 +487,7 @@ fn manifest_of(songs: &[SongRecord], options: &ImportOptions, mut summary: Impor
         steps_per_beat: options.grid,
         key_normalisation: options.key_normalisation,
         min_chord_count: options.min_chord_count,
-        split: SPLIT_RULE.into(),
+        split: options.shares.rule(),
         vocabulary: vocabulary.tokens().to_vec(),
         summary,
     }
@@ -520,5 +574,25 @@ mod tests {
         }
         assert!((7_700..8_300).contains(&counts[&Split::Train]), "{counts:?}");
         assert!((800..1_200).contains(&counts[&Split::Test]), "{counts:?}");
+    }
+
+    #[test]
+    fn shares_move_the_split_and_say_so() {
+        assert_eq!(Shares::default().rule(), SPLIT_RULE);
+        let shares = Shares::new(30, 0).unwrap();
+        assert!(shares.rule().contains("0-69 train, 70-99 validation;"), "{}", shares.rule());
+        let mut counts = BTreeMap::new();
+        for i in 0..10_000 {
+            *counts.entry(shares.split_of(&format!("dir/song{i}.krn"))).or_insert(0usize) += 1;
+        }
+        assert!((2_700..3_300).contains(&counts[&Split::Validation]) && !counts.contains_key(&Split::Test));
+        // A file's split at the default shares keeps to its side of a larger validation share.
+        for i in 0..1_000 {
+            let name = format!("dir/song{i}.krn");
+            if split_of(&name) == Split::Validation {
+                assert_eq!(Shares::new(20, 10).unwrap().split_of(&name), Split::Validation);
+            }
+        }
+        assert!(Shares::new(0, 10).is_err() && Shares::new(50, 41).is_err());
     }
 }

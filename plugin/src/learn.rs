@@ -182,6 +182,7 @@ fn learn(
         key_normalisation: parent.encoding.key_normalisation,
         midi: MidiOptions::default(),
         min_chord_count: parent.encoding.min_chord_count.unwrap_or(1),
+        shares: Default::default(),
         harmony: false,
         threads: 1,
     };

@@ -403,6 +403,24 @@ fn the_first_errors_are_clear_and_the_surprises_refused() {
     assert!(!ok && text.contains("files ending .mid, .midi, .smf, .krn, .kern"), "{text}");
     let (ok, text) = trainer(&["prepare", "-i", &s(&seed), "-o", &s(&root.join("t")), "--tracks", "0"]);
     assert!(!ok && text.contains("--tracks"), "tracks count from 1: {text}");
+    // A small corpus: a larger validation share gives training more songs to stop on, and the
+    // corpus says its rule.
+    let few = root.join("few");
+    std::fs::create_dir_all(&few).unwrap();
+    write_corpus(&few);
+    let validation_songs = |text: &str| {
+        let counts = text.split("songs: ").nth(1).unwrap();
+        counts.split(", ").nth(1).unwrap().split(' ').next().unwrap().parse::<usize>().unwrap()
+    };
+    let (ok, default) = trainer(&["prepare", "-i", &s(&few), "-o", &s(&root.join("few-10"))]);
+    assert!(ok, "{default}");
+    let args = ["prepare", "-i", &s(&few), "-o", &s(&root.join("few-50")), "--validation-share", "50"];
+    let (ok, half) = trainer(&[&args[..], &["--test-share", "0"]].concat());
+    assert!(ok && validation_songs(&half) > validation_songs(&default) && half.contains(", 0 test"), "{half}");
+    let manifest = std::fs::read_to_string(root.join("few-50/corpus.json")).unwrap();
+    assert!(manifest.contains("0-49 train, 50-99 validation;"), "{manifest}");
+    let (ok, text) = trainer(&["prepare", "-i", &s(&few), "-o", &s(&root.join("x")), "--validation-share", "0"]);
+    assert!(!ok && text.contains("--validation-share"), "{text}");
     let (ok, text) = trainer(&["eval", "--corpus", &s(&one)]);
     assert!(!ok && text.contains("give --model NAME.onnx"), "{text}");
     let (ok, text) = trainer(&["eval", "--model", &model, "--corpus", &s(&root.join("new"))]);

@@ -81,9 +81,11 @@ pub fn run(args: &ExportArgs) -> Result<(), String> {
     if let Some(last) = h.history.last() {
         details.insert("tokens_per_second".into(), serde_json::json!(last.tokens_per_second.round()));
     }
+    // The corpus given for the golden file also says its split rule (its shares).
+    let corpus = args.corpus.as_deref().map(continuo_core::corpus::Corpus::read).transpose()?;
     let training = Training {
         corpus: h.corpus.split(", ").map(String::from).collect(),
-        split: SPLIT_RULE.into(),
+        split: corpus.as_ref().map_or_else(|| SPLIT_RULE.to_string(), |c| c.manifest.split.clone()),
         command: h.command.clone(),
         preset: Some(c.preset.clone()),
         seed: Some(c.seed),
@@ -94,8 +96,7 @@ pub fn run(args: &ExportArgs) -> Result<(), String> {
     let mut card = model_card(&weights, &name, &file, h.encoding.clone(), training, evaluation);
     card.description = args.description.clone();
     write_model(&weights, &args.out, &card)?;
-    if let Some(dir) = &args.corpus {
-        let corpus = continuo_core::corpus::Corpus::read(dir)?;
+    if let (Some(dir), Some(corpus)) = (&args.corpus, corpus) {
         let vocab = corpus.vocabulary()?;
         if vocab.tokens() != card.encoding.vocabulary.as_slice() {
             return Err(format!("{}: the corpus's vocabulary is not the model's", dir.display()));

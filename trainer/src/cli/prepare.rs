@@ -2,7 +2,7 @@
 //! and print the import summary (every skipped file with its reason).
 
 use clap::Args;
-use continuo_core::corpus::{import, ImportOptions, Split};
+use continuo_core::corpus::{import, ImportOptions, Shares, Split};
 use continuo_core::midi::MidiOptions;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
@@ -20,6 +20,13 @@ pub struct PrepareArgs {
     /// chords: keep pitch sets seen at least this often in training; rarer ones fall back.
     #[arg(long, default_value_t = 5)]
     min_chord_count: u32,
+    /// Percent of the files (chosen by the hash of their name) for validation, which training
+    /// stops on: raise it for a small corpus.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u8).range(1..=90))]
+    validation_share: u8,
+    /// Percent of the files for the test split, which the figures come from.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u8).range(0..=89))]
+    test_share: u8,
     /// melody: record under each step the pitch classes of the notes below the melody (the
     /// top voice), for a model that reads the harmony (`train --harmony true`); for
     /// polyphonic music such as the Bach chorales.
@@ -62,6 +69,7 @@ pub fn run(args: &PrepareArgs) -> Result<(), String> {
             programs: args.programs.as_ref().map(|p| p.iter().map(|x| x - 1).collect()),
         },
         min_chord_count: args.min_chord_count,
+        shares: Shares::new(args.validation_share, args.test_share).map_err(|e| format!("--validation-share: {e}"))?,
         harmony: args.harmony,
         threads: args.threads,
     };
@@ -100,7 +108,8 @@ fn split_warnings(songs: &std::collections::BTreeMap<Split, usize>) -> Vec<Strin
             warnings.push(format!(
                 "{n} {what} song{}: songs go to a split by their file's name (8 in 10 to training, 1 in 10 each to \
                  validation and test), so a corpus of few files may leave a split empty; `train` needs training and \
-                 validation songs. Add files, or fine-tune a model on a few tunes with `trainer finetune`",
+                 validation songs. Add files, raise --validation-share (and --test-share), or fine-tune a model on a \
+                 few tunes with `trainer finetune`",
                 if n == 1 { "" } else { "s" }
             ));
         }
