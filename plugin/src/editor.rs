@@ -132,6 +132,15 @@ fn export(path: &std::path::Path, history: &History) -> String {
     }
 }
 
+/// Export without a dialog: the chosen take (number `number`) into `folder` (made if
+/// missing), named by the time like the takes; what happened, in words.
+fn export_into(folder: &std::path::Path, number: u32, history: &History, at: std::time::SystemTime) -> String {
+    if let Err(e) = std::fs::create_dir_all(folder) {
+        return format!("{}: {e}", folder.display());
+    }
+    export(&folder.join(crate::takes::file_name(at, number as usize, crate::takes::TakeKind::Exported)), history)
+}
+
 /// The takes line: how many are kept, where, and why the last write failed.
 fn takes_line(status: Option<&TakesStatus>) -> String {
     let count = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
@@ -285,13 +294,15 @@ fn chord_text(harmony: bool, word: u32) -> Option<String> {
     harmony.then(|| chord_of_word(word).map_or("No chord".into(), |c| format!("Chord: {c}")))
 }
 
-/// What the editor says when the player plays triplets, for a model of `grid` steps a beat.
+/// What the editor says when the player plays triplets, for a model of `grid` steps a beat
+/// (in note values).
 fn triplets_text(grid: u32) -> String {
     if grid.is_multiple_of(3) {
         "You played triplets: the model's grid has them".into()
     } else {
         format!(
-            "You played triplets: this model's grid ({grid} steps a beat) has none, so the answer swings them instead"
+            "You played triplets: this model plays {} and has none, so the answer swings them instead",
+            crate::handle::grid_notes(grid)
         )
     }
 }
@@ -327,10 +338,12 @@ fn soundfont_line(state: &FontState) -> String {
     }
 }
 
-/// The chosen take: its number, and its place among the recent ones.
-fn take_line(position: Option<(usize, usize)>, number: Option<u32>) -> String {
+/// The chosen take: its number, and its place among the recent ones; before the first, what
+/// makes one.
+fn take_line(position: Option<(usize, usize)>, number: Option<u32>, answering: bool) -> String {
     match (position, number) {
         (Some((i, n)), Some(number)) => format!("Take {number} ({i} of {n})"),
+        _ if answering => "Answering: the take is made when the answer ends".into(),
         _ => "No take yet: play a phrase".into(),
     }
 }
@@ -368,7 +381,7 @@ impl App {
             ui.add_space(12.0);
             ui.label(RichText::new(word).size(18.0).color(colour));
             ui.add_space(12.0);
-            ui.label(format!("{} · {grid} {} a beat", self.params.mode, if grid == 1 { "step" } else { "steps" }));
+            ui.label(format!("{} · {}", self.params.mode, crate::handle::grid_notes(grid)));
             let harmony = self.params.chord_split.value() > 0 || self.params.chord_channel.value() > 0;
             if let Some(chord) = chord_text(harmony, self.link.chord.load(Ordering::Relaxed)) {
                 ui.add_space(12.0);
@@ -426,7 +439,8 @@ impl App {
             if ui.add_enabled(position.is_some_and(|(i, _)| i > 1), big("< Previous")).clicked() {
                 self.link.send(Command::Choose(-1));
             }
-            ui.label(RichText::new(take_line(position, number)).size(16.0));
+            let answering = self.link.answering.load(Ordering::Relaxed);
+            ui.label(RichText::new(take_line(position, number, answering)).size(16.0));
             if ui.add_enabled(position.is_some_and(|(i, n)| i < n), big("Next >")).clicked() {
                 self.link.send(Command::Choose(1));
             }
@@ -435,7 +449,18 @@ impl App {
             if ui.add(big("Keep")).on_hover_text(keep).clicked() {
                 self.link.send(Command::Keep);
             }
-            if ui.add(big("Export take (.mid)…")).clicked() {
+            let export_hint =
+                "Write the chosen take (the phrase and its answer) as a .mid into the takes folder's exports/";
+            if ui.add(big("Export")).on_hover_text(export_hint).clicked() {
+                self.message = match crate::takes::exports_folder() {
+                    Some(folder) => {
+                        let history = self.shared.history.locked().clone();
+                        export_into(&folder, number.unwrap_or(0), &history, std::time::SystemTime::now())
+                    }
+                    None => "no takes folder: set CONTINUO_HOME".into(),
+                };
+            }
+            if ui.add(big("Export as…")).on_hover_text("Choose where to write the chosen take").clicked() {
                 let home = std::env::home_dir().unwrap_or_default();
                 let dialog = FileDialog::save_file()
                     .initial_path(home)
@@ -708,6 +733,8 @@ mod tests {
             for (heading, _) in GROUPS {
                 assert!(harness.query_all_by_label(heading).next().is_some(), "{scale}: no group {heading}");
             }
+            harness.get_by_label("Export");
+            harness.get_by_label("Export as…");
             // Regenerate asks the worker to answer again; a switch turns its parameter on.
             harness.get_by_label("Regenerate").click();
             harness.run();
@@ -726,6 +753,19 @@ mod tests {
         let path = temp.path().join("answer.mid");
         assert_eq!(export(&path, &History::default()), "nothing to export yet: play a phrase first");
         assert!(!path.exists());
+    }
+
+    #[test]
+    fn one_click_export_writes_the_take_into_the_exports_folder_and_says_where() {
+        let temp = tempfile::tempdir().unwrap();
+        let folder = temp.path().join("takes").join("exports");
+        let history = app().shared.history.locked().clone();
+        let at = std::time::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let said = export_into(&folder, 3, &history, at);
+        let path = folder.join("20270115-080000-000-0003-exported.mid");
+        assert_eq!(said, format!("wrote {}", path.display()));
+        let score = continuo_core::midi::read_midi_file(&path, &Default::default()).unwrap();
+        assert_eq!(score.notes.len(), 6, "the phrase's four notes and the answer's two");
     }
 
     #[test]
@@ -756,7 +796,16 @@ mod tests {
         assert_eq!(chord_text(true, held.word()).as_deref(), Some("Chord: Am7"));
         assert_eq!((swing_text(0.5, false), swing_text(2.0 / 3.0, false).as_deref()), (None, Some("swing 2.0:1")));
         assert_eq!(swing_text(0.6, true).as_deref(), Some("swing 1.5:1 (16ths)"));
-        assert!(triplets_text(4).contains("(4 steps a beat) has none") && triplets_text(12).contains("has them"));
+        assert!(
+            triplets_text(4).contains("plays sixteenth notes and has none") && triplets_text(12).contains("has them")
+        );
+    }
+
+    #[test]
+    fn the_take_line_says_what_makes_a_take() {
+        assert_eq!(take_line(None, None, false), "No take yet: play a phrase");
+        assert_eq!(take_line(None, None, true), "Answering: the take is made when the answer ends");
+        assert_eq!(take_line(Some((2, 3)), Some(7), true), "Take 7 (2 of 3)");
     }
 
     #[test]

@@ -166,14 +166,9 @@ impl Shared {
     }
 }
 
-/// The model in a musician's words: what it plays, on which notes, and its card's
-/// description.
-pub fn summary(card: &continuo_core::card::ModelCard) -> String {
-    let plays = match card.encoding.kind {
-        continuo_core::EncodingKind::Melody => "melodies",
-        continuo_core::EncodingKind::Chords => "chords",
-    };
-    let notes = match card.grid().steps_per_beat {
+/// A grid of `steps_per_beat` in a musician's words: "sixteenth notes".
+pub fn grid_notes(steps_per_beat: u32) -> String {
+    match steps_per_beat {
         1 => "quarter notes".to_string(),
         2 => "eighth notes".to_string(),
         3 => "eighth-note triplets".to_string(),
@@ -181,7 +176,17 @@ pub fn summary(card: &continuo_core::card::ModelCard) -> String {
         6 => "sixteenth-note triplets".to_string(),
         8 => "thirty-second notes".to_string(),
         n => format!("{n} steps a beat"),
+    }
+}
+
+/// The model in a musician's words: what it plays, on which notes, and its card's
+/// description.
+pub fn summary(card: &continuo_core::card::ModelCard) -> String {
+    let plays = match card.encoding.kind {
+        continuo_core::EncodingKind::Melody => "melodies",
+        continuo_core::EncodingKind::Chords => "chords",
     };
+    let notes = grid_notes(card.grid().steps_per_beat);
     let about = if card.description.is_empty() { String::new() } else { format!(". {}", card.description) };
     format!("{} plays {plays} in {notes}{about}", card.name)
 }

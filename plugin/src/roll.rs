@@ -96,11 +96,9 @@ pub fn paint(ui: &mut Ui, h: &History, take: Option<u32>, playhead: Option<f64>,
     for &beat in &v.bars {
         painter.vline(x(beat), rect.y_range(), line);
     }
-    for c in (v.low..=v.high).filter(|p| p % 12 == 0) {
+    let octaves: Vec<u8> = (v.low..=v.high).filter(|p| p % 12 == 0).collect();
+    for &c in &octaves {
         painter.hline(rect.x_range(), y(c), Stroke::new(1.0, Color32::from_gray(36)));
-        let name = format!("C{}", c as i32 / 12 - 1);
-        let at = egui::pos2(rect.left() + 4.0, y(c) - 2.0);
-        painter.text(at, Align2::LEFT_BOTTOM, name, FontId::proportional(11.0), Color32::from_gray(140));
     }
     let half = (row * 0.4).clamp(2.0, 7.0);
     for n in &v.notes {
@@ -111,6 +109,14 @@ pub fn paint(ui: &mut Ui, h: &History, take: Option<u32>, playhead: Option<f64>,
             egui::pos2(x1.max(x0 + 3.0) - 1.0, y(n.pitch) + half),
         );
         painter.rect_filled(body, 2.0, colour);
+    }
+    // The octaves' names over the notes, on a dark ground, so that no note hides them.
+    for &c in &octaves {
+        let name = format!("C{}", c as i32 / 12 - 1);
+        let galley = painter.layout_no_wrap(name, FontId::proportional(11.0), Color32::from_gray(170));
+        let at = egui::pos2(rect.left() + 4.0, y(c) - 2.0 - galley.size().y);
+        painter.rect_filled(Rect::from_min_size(at, galley.size()).expand(1.5), 2.0, Color32::from_black_alpha(190));
+        painter.galley(at, galley, Color32::from_gray(170));
     }
     for (beat, name) in chord_labels(h, v.start, v.end) {
         let at = egui::pos2(x(beat) + 3.0, rect.top() + 4.0);

@@ -27,6 +27,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub enum TakeKind {
     Kept,
     Phrase,
+    /// Written by the editor's Export into the takes folder's `exports/`.
+    Exported,
 }
 
 impl TakeKind {
@@ -34,6 +36,7 @@ impl TakeKind {
         match self {
             TakeKind::Kept => "kept",
             TakeKind::Phrase => "phrase",
+            TakeKind::Exported => "exported",
         }
     }
 }
@@ -71,6 +74,11 @@ pub fn unsaved_takes_folder() -> PathBuf {
 /// The takes folder: `takes/` in Continuo's per-user data folder.
 pub fn takes_folder() -> Option<PathBuf> {
     continuo_core::inference::data_dir().map(|d| d.join("takes"))
+}
+
+/// Where the editor's one-click Export writes: the takes folder's `exports/`.
+pub fn exports_folder() -> Option<PathBuf> {
+    takes_folder().map(|t| t.join("exports"))
 }
 
 /// The phrase (voice 0) and the answer (voice 1) of `h` as a score at its tempo, with the
