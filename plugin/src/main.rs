@@ -1,5 +1,7 @@
 //! Continuo as a standalone app (nice-plug's standalone wrapper: JACK, ALSA or the dummy
-//! backend; MIDI input from a keyboard). `continuo --help` lists the options.
+//! backend; MIDI input from a keyboard). `continuo --help` says what Continuo does, where it
+//! finds its model, and its defaults, then lists nice-plug's options (read from nice-plug
+//! itself, so that they are never out of date).
 //!
 //! The standalone plays the answer out loud: unless `--audio-layout` says otherwise, it runs
 //! in the layout with the built-in voice's stereo output (layout 2; 1 is MIDI only).
@@ -16,13 +18,60 @@ fn main() {
     if std::env::var_os(continuo_core::inference::TELEMETRY_SWITCH).is_none() {
         std::env::set_var(continuo_core::inference::TELEMETRY_SWITCH, "1");
     }
+    let args: Vec<String> = std::env::args().collect();
+    if args.iter().skip(1).any(|a| a == "--help" || a == "-h") && std::env::var_os(RAW_HELP).is_none() {
+        print!("{}", help(&options_help()));
+        return;
+    }
     if let Err(e) = ctrlc::set_handler(quit_after_the_last_notes) {
         eprintln!("continuo: cannot handle SIGINT/SIGTERM: {e}");
     }
-    let ok = nice_plug::prelude::nice_export_standalone_with_args::<continuo::plugin::Continuo, _>(with_voice(
-        std::env::args().collect(),
-    ));
+    let ok = nice_plug::prelude::nice_export_standalone_with_args::<continuo::plugin::Continuo, _>(with_voice(args));
     std::process::exit(if ok { 0 } else { 1 });
+}
+
+/// Set for the program run again to print nice-plug's own help.
+const RAW_HELP: &str = "CONTINUO_NICE_PLUG_HELP";
+
+/// nice-plug's help for its standalone options, from this program run again with
+/// [`RAW_HELP`] (nice-plug prints it and exits; its option list is not public).
+fn options_help() -> String {
+    let run = std::env::current_exe()
+        .and_then(|exe| std::process::Command::new(exe).arg("--help").env(RAW_HELP, "1").output());
+    match run {
+        Ok(out) => String::from_utf8_lossy(&out.stdout).into_owned(),
+        Err(e) => format!("(nice-plug's options could not be listed: {e})\n"),
+    }
+}
+
+/// Continuo's help: what it does, its model and runtime, its defaults, then nice-plug's
+/// `options` with the audio layout's default told as Continuo sets it.
+fn help(options: &str) -> String {
+    let options = options
+        .replace("The audio layout to use. Defaults to the first layout.", "The audio layout to use. Continuo's default is 2: MIDI in, the built-in voice's stereo out (1: MIDI only).")
+        .replace("Usage: continuo [OPTIONS]\n\n", "");
+    format!(
+        "Continuo: a MIDI continuation instrument. Play a phrase on a MIDI keyboard; when you pause, Continuo \
+         answers it in time, through its built-in voice and its MIDI output. The editor window holds every control.
+
+Usage: continuo [OPTIONS]
+
+Examples:
+  continuo                                   JACK if it runs, else ALSA, else no audio (the dummy backend)
+  continuo -b alsa --midi-input <DEVICE>     ALSA, with a keyboard
+  continuo -b jack --connect-jack-midi-input <PORT> --connect-jack-midi-output <PORT>
+  continuo --tempo 96 --timesig-num 3        a waltz at 96 BPM
+
+The model: $CONTINUO_MODEL, else folk-melody in Continuo's models folder ($CONTINUO_HOME, else
+~/.local/share/continuo on Linux and %APPDATA%\\Continuo on Windows; `cargo xtask install` puts it
+there), else models/ beside the program. ONNX Runtime: $ORT_DYLIB_PATH, else beside the program, else
+that folder's lib/. Takes and learnt models are kept in that folder too.
+
+Defaults Continuo sets: --audio-layout 2 (the voice), --midi-capacity {} (every event of a block).
+
+{options}",
+        continuo::events::MOST_OUTPUT_EVENTS
+    )
 }
 
 /// The arguments, with the voice's layout chosen unless they choose one, and a MIDI output
@@ -63,6 +112,16 @@ mod tests {
 
     fn args(text: &str) -> Vec<String> {
         text.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn the_help_says_what_continuo_does_and_its_own_defaults() {
+        let nice = "Usage: continuo [OPTIONS]\n\nOptions:\n  -l, --audio-layout <AUDIO_LAYOUT>\n          The audio layout to use. Defaults to the first layout.\n";
+        let text = help(nice);
+        assert!(text.starts_with("Continuo: a MIDI continuation instrument"), "{text}");
+        assert!(text.contains("Continuo's default is 2") && !text.contains("Defaults to the first layout"), "{text}");
+        assert_eq!(text.matches("Usage: continuo [OPTIONS]").count(), 1);
+        assert!(text.contains("CONTINUO_MODEL") && text.contains("--audio-layout 2"));
     }
 
     #[test]
