@@ -70,7 +70,7 @@ const GROUPS: [(&str, &[&str]); 7] = [
     ("Key, velocity, octave", &["keyf", "vel", "oct", "thru", "inch", "outch"]),
     ("Harmony and feel", &["csplit", "cchan", "fchd", "swing", "human"]),
     ("Voice", &["voice", "sfprog", "level", "mine"]),
-    ("Takes and controls", &["keep", "savph", "learn", "trnow", "trkeep"]),
+    ("Takes and controls", &["answ", "keep", "savph", "learn", "trnow", "trkeep"]),
 ];
 
 /// The editor, resizable (which is also what the CLAP GUI's resize hints report).
@@ -436,6 +436,10 @@ impl App {
             if ui.add_enabled(position.is_some(), big("Regenerate")).on_hover_text(hint).clicked() {
                 self.link.send(Command::Regenerate);
             }
+            let four = "Answer the same phrase four more times, each with its own random seed: step through them";
+            if ui.add_enabled(position.is_some(), big("Answer ×4")).on_hover_text(four).clicked() {
+                self.link.send(Command::Variations(4));
+            }
             if ui.add_enabled(position.is_some_and(|(i, _)| i > 1), big("< Previous")).clicked() {
                 self.link.send(Command::Choose(-1));
             }
@@ -739,6 +743,13 @@ mod tests {
             harness.get_by_label("Regenerate").click();
             harness.run();
             assert_eq!(link.commands.pop(), Some(Command::Regenerate), "{scale}: Regenerate did not ask");
+            harness.get_by_label("Answer ×4").click();
+            harness.run();
+            assert_eq!(link.commands.pop(), Some(Command::Variations(4)), "{scale}: Answer ×4 did not ask");
+            assert!(
+                harness.query_all_by_label("Answers per phrase").next().is_some(),
+                "{scale}: no Answers per phrase"
+            );
             assert!(!params.bypass.value());
             let bypass = harness.get_all_by_label("Off").next().expect("a switch");
             bypass.click();

@@ -11,6 +11,8 @@ pub struct Inbox {
     pub keep: bool,
     pub learn: bool,
     pub regenerate: bool,
+    /// The most answers asked for at once (Answer ×4), 0: none.
+    pub variations: u8,
     pub choose: i32,
 }
 
@@ -23,6 +25,7 @@ impl Inbox {
                 Command::Keep => self.keep = true,
                 Command::Learn => self.learn = true,
                 Command::Regenerate => self.regenerate = true,
+                Command::Variations(n) => self.variations = self.variations.max(n),
                 Command::Choose(by) => self.choose = self.choose.saturating_add(by),
             }
         }

@@ -72,6 +72,9 @@ pub enum Command {
     Learn,
     /// Answer the chosen take's phrase again with a new random seed (the editor).
     Regenerate,
+    /// Answer the chosen take's phrase this many times more, each with its own random seed,
+    /// and choose the first of them (the editor's Answer ×4).
+    Variations(u8),
     /// Choose the take this many places later (earlier if negative: the editor).
     Choose(i32),
 }
@@ -171,6 +174,9 @@ pub struct Link {
     /// the audio thread last saw them (for the takes).
     pub bpm: AtomicF32,
     pub answer_velocity: AtomicU32,
+    /// Answers made for each phrase (the Answers per phrase parameter, 1..=4): the one played,
+    /// and the others made at once beside it among the recent takes.
+    pub answers_per_phrase: AtomicU32,
     pub octave: AtomicI32,
     /// Ask the worker to stop.
     pub shutdown: AtomicBool,
@@ -222,6 +228,7 @@ impl Link {
             save_phrases: AtomicBool::new(false),
             bpm: AtomicF32::new(120.0),
             answer_velocity: AtomicU32::new(0),
+            answers_per_phrase: AtomicU32::new(1),
             octave: AtomicI32::new(0),
             shutdown: AtomicBool::new(false),
             answering: AtomicBool::new(false),

@@ -96,6 +96,10 @@ pub struct ContinuoParams {
     /// Also write every phrase played into the takes folder.
     #[id = "savph"]
     pub save_phrases: BoolParam,
+    /// Answers made for each phrase: the one played, and the others (each with its own random
+    /// seed) beside it among the recent takes, to step through with Next and keep or export.
+    #[id = "answ"]
+    pub answers: IntParam,
     /// The built-in voice (heard where the plugin has an audio output: the standalone, and
     /// hosts that choose the layout "With the built-in voice"), its level, and whether the
     /// player's own notes sound too.
@@ -464,6 +468,7 @@ impl Default for ContinuoParams {
             seed: int("Random seed", 0, 0, 9999, Some("New"), None),
             keep: switch("Keep", false),
             save_phrases: switch("Save every phrase", true),
+            answers: int("Answers per phrase", 1, 1, 4, None, None),
             voice: EnumParam::new("Voice", VoiceChoice::EPiano),
             program: IntParam::new("SoundFont instrument", 0, IntRange::Linear { min: 0, max: 127 })
                 .with_value_to_string(Arc::new(crate::soundfont::program_text))

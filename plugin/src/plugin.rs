@@ -132,6 +132,7 @@ impl Continuo {
         self.link.answer_velocity.store(p.velocity.value() as u32, Ordering::Relaxed);
         self.link.octave.store(p.octave.value(), Ordering::Relaxed);
         self.link.save_phrases.store(p.save_phrases.value(), Ordering::Relaxed);
+        self.link.answers_per_phrase.store(p.answers.value().clamp(1, 4) as u32, Ordering::Relaxed);
         let keep = p.keep.value();
         if keep && !self.keeping {
             self.link.send(Command::Keep);

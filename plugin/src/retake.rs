@@ -1,7 +1,8 @@
 //! The recent takes, on the inference worker's thread: each finished answer becomes a recent
-//! take; when the editor asks, another take is chosen, or the chosen take's phrase is
-//! answered again (all at once, with a new random seed); the chosen take is what the editor
-//! shows and exports, and it goes to the audio thread for loop mode.
+//! take, with more answers to its phrase beside it where Answers per phrase asks; when the
+//! editor asks, another take is chosen, or the chosen take's phrase is answered again (all at
+//! once, with a new random seed; four times for Answer ×4); the chosen take is what the
+//! editor shows and exports, and it goes to the audio thread for loop mode.
 
 use crate::answering::JUST_IN_TIME_CHECK;
 use crate::error::PluginError;
@@ -17,11 +18,21 @@ use continuo_core::Token;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-/// Keep the answer just played (or cut short) among the recent takes.
-pub fn record(link: &Link, request: &Request, shared: &Shared) {
+/// Keep the answer just played (or cut short) among the recent takes, and where Answers per
+/// phrase asks for more, answer its phrase again that many times more beside it (the one
+/// played stays chosen, so loop mode plays it; Next shows the others).
+pub fn record(slot: &mut Slot, link: &Link, request: &Request, shared: &Shared) {
     let history = shared.history.locked().clone();
-    if !history.answer.is_empty() {
-        shared.recent.locked().add(*request, sampler_settings(link), history);
+    if history.answer.is_empty() {
+        return;
+    }
+    shared.recent.locked().add(*request, sampler_settings(link), history);
+    let more = link.answers_per_phrase.load(Ordering::Relaxed).clamp(1, 4) as usize - 1;
+    if more > 0 {
+        if let Err(why) = answer_again(slot, link, shared, more, false) {
+            shared.fail(why.to_string());
+            link.repaint.request_repaint();
+        }
     }
 }
 
@@ -35,8 +46,10 @@ pub fn follow_recent(slot: &mut Slot, link: &Link, shared: &Shared, inbox: &mut 
             show_and_loop(link, shared, history);
         }
     }
-    if std::mem::take(&mut inbox.regenerate) {
-        if let Err(why) = regenerate(slot, link, shared) {
+    let regenerate = std::mem::take(&mut inbox.regenerate) as usize;
+    let variations = std::mem::take(&mut inbox.variations) as usize;
+    if regenerate + variations > 0 {
+        if let Err(why) = answer_again(slot, link, shared, variations.max(regenerate), true) {
             shared.fail(why.to_string());
             link.repaint.request_repaint();
         }
@@ -50,9 +63,29 @@ fn show_and_loop(link: &Link, shared: &Shared, history: History) {
     link.repaint.request_repaint();
 }
 
+/// Answer the chosen take's phrase `count` times more, each a new take; then choose the
+/// first new one (`choose_new`), or keep the one chosen before, and show it.
+fn answer_again(
+    slot: &mut Slot,
+    link: &Link,
+    shared: &Shared,
+    count: usize,
+    choose_new: bool,
+) -> Result<(), PluginError> {
+    for _ in 0..count {
+        answer_once(slot, link, shared)?;
+    }
+    let back = if choose_new { count - 1 } else { count };
+    let chosen = shared.recent.locked().choose(-(back as i32)).map(|t| t.history.clone());
+    if let Some(history) = chosen {
+        show_and_loop(link, shared, history);
+    }
+    Ok(())
+}
+
 /// Answer the chosen take's phrase again, all at once (nothing waits for it to play), with
-/// a new random seed and the sampling settings of now; the new take is chosen.
-fn regenerate(slot: &mut Slot, link: &Link, shared: &Shared) -> Result<(), PluginError> {
+/// a new random seed and the sampling settings of now; the new take is added and chosen.
+fn answer_once(slot: &mut Slot, link: &Link, shared: &Shared) -> Result<(), PluginError> {
     let take = shared.recent.locked().chosen().cloned();
     let Some(take) = take else { return Err(PluginError::NothingToAnswer) };
     let Some(continuer) = slot.continuer.as_mut() else { return Err(PluginError::NoModel) };
@@ -66,8 +99,7 @@ fn regenerate(slot: &mut Slot, link: &Link, shared: &Shared) -> Result<(), Plugi
     let answer: Vec<Token> = (0..request.steps).map(|_| continuer.next(&settings)).collect::<Result<_, _>>()?;
     let history =
         History { answer, model: continuer.model.card().name.clone(), settings: describe(&settings), ..take.history };
-    let history = shared.recent.locked().add(request, settings, history).history.clone();
-    show_and_loop(link, shared, history);
+    shared.recent.locked().add(request, settings, history);
     Ok(())
 }
 

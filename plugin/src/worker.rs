@@ -86,7 +86,7 @@ fn run(link: Arc<Link>, shared: Arc<Shared>) {
         };
         let started = slot.continuer.is_some();
         match answer(&mut slot, &link, &request, &shared, &mut inbox) {
-            Ok(()) if started && !request.continuous => record(&link, &request, &shared),
+            Ok(()) if started && !request.continuous => record(&mut slot, &link, &request, &shared),
             Ok(()) => {}
             Err(e) => {
                 shared.fail(e.to_string());

@@ -325,7 +325,9 @@ fn the_clap_build_answers_a_phrase_on_the_grid_in_a_host() {
         // Idle a second with the transport stopped while the worker loads the model.
         player.idle(processor, 1.0, &|| false);
         let mut out = Vec::new();
-        player.act(processor, true, &[], &mut out);
+        // Four answers a phrase: the one played, three more beside it among the recent takes
+        // (`--test worker four_answers…` checks them).
+        player.act(processor, true, &[("answ", 4.0)], &mut out);
         // Keep it (the rising edge of the Keep parameter), then Learn.
         let mut ignored = Vec::new();
         player.act(processor, false, &[("keep", 1.0)], &mut ignored);

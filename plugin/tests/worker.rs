@@ -303,6 +303,49 @@ fn answers_are_kept_as_takes_answered_again_and_chosen() {
     assert_eq!(loop_take(&link, 32), tokens(&first));
 }
 
+/// Answers per phrase 4: the answer played is the chosen take, with three more answers to
+/// its phrase beside it, each its own; Answer ×4 makes four more and chooses the first of
+/// them; every one is the same phrase answered with another random seed.
+#[test]
+fn four_answers_per_phrase_and_answer_four_times_make_takes_to_choose_from() {
+    let link = Link::new();
+    let worker = Worker::spawn(link.clone(), models().join("essen-melody.onnx")).unwrap();
+    wait_until("the model", || link.model_ready.load(Ordering::Acquire));
+    link.answers_per_phrase.store(4, Ordering::Relaxed);
+    link.now_step.store(i64::MAX / 2, Ordering::Release);
+    answer_32_steps(&link, quarter_notes(&[60, 62, 64, 67]), 1);
+    let shared = &worker.shared;
+    wait_until("four takes", || shared.recent.lock().unwrap().position() == Some((1, 4)));
+    let played = shared.recent.lock().unwrap().chosen().unwrap().clone();
+    assert_eq!((played.number, played.request.seed), (1, 1), "the answer played stays chosen");
+    let answers = |shared: &continuo::handle::Shared| {
+        let mut recent = shared.recent.lock().unwrap();
+        let n = recent.position().unwrap().1;
+        recent.choose(-(n as i32));
+        let mut all = vec![recent.chosen().unwrap().clone()];
+        while let Some(next) = recent.choose(1).cloned().filter(|t| t.number != all.last().unwrap().number) {
+            all.push(next);
+        }
+        all
+    };
+    let takes = answers(shared);
+    assert_eq!(takes.len(), 4);
+    for (i, a) in takes.iter().enumerate() {
+        assert_eq!(a.history.phrase, played.history.phrase, "the same phrase");
+        assert_eq!(a.history.answer.len(), 32);
+        for b in &takes[i + 1..] {
+            assert_ne!(a.request.seed, b.request.seed);
+            assert_ne!(a.history.answer, b.history.answer, "takes {} and {} answer alike", a.number, b.number);
+        }
+    }
+
+    link.send(Command::Variations(4));
+    wait_until("four more", || shared.recent.lock().unwrap().position() == Some((5, 8)));
+    let chosen = shared.recent.lock().unwrap().chosen().unwrap().clone();
+    assert_eq!(chosen.number, 5, "the first of the new ones is chosen");
+    assert_eq!(*shared.history.lock().unwrap(), chosen.history, "the editor shows it");
+}
+
 /// The takes: with "save every phrase" on, a phrase is written when it is answered; Keep
 /// writes the phrase and its answer. Both into `$CONTINUO_HOME/takes`, by the takes' own
 /// thread, as MIDI files that read back. Then Learn fine-tunes the model on them in the
