@@ -14,6 +14,7 @@ use crate::learn::LearnState;
 use crate::link::{Command, Link};
 use crate::midi_learn::Learnable;
 use crate::params::ContinuoParams;
+use crate::preset_row::PresetRow;
 use crate::roll;
 use crate::soundfont::{FontState, SF2_FOLDER};
 use crate::sync::{Locked, ReadWrite};
@@ -39,6 +40,7 @@ pub struct App {
     /// The file picker open now, and what it is for.
     dialog: Option<(FileDialog, Picking)>,
     message: String,
+    presets: PresetRow,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,7 +78,8 @@ const GROUPS: [(&str, &[&str]); 7] = [
 /// The editor, resizable (which is also what the CLAP GUI's resize hints report).
 pub fn editor(params: Arc<ContinuoParams>, link: Arc<Link>, shared: Arc<Shared>) -> Option<EguiEditor<App>> {
     let repaint = link.repaint.clone();
-    let app = App { params, link, shared, gui: None, dialog: None, message: String::new() };
+    let app =
+        App { params, link, shared, gui: None, dialog: None, message: String::new(), presets: PresetRow::default() };
     create_egui_editor(
         EguiEditorState::from_size(LogicalSize::new(SIZE.0, SIZE.1), 1.0),
         repaint,
@@ -646,6 +649,12 @@ impl App {
                 self.roll(ui);
                 ui.add_space(4.0);
                 self.take_buttons(ui);
+                if let Some(setter) = setter {
+                    let program = self.presets.follow_program(&self.link, &self.params, setter);
+                    if let Some(said) = program.or_else(|| self.presets.show(ui, &self.params, setter)) {
+                        self.message = said;
+                    }
+                }
                 if !self.message.is_empty() {
                     ui.label(&self.message);
                 }
@@ -717,7 +726,15 @@ mod tests {
             follow_key: true,
         };
         shared.recent.lock().unwrap().add(request, Default::default(), history);
-        App { params, link: Link::new(), shared, gui: None, dialog: None, message: String::new() }
+        App {
+            params,
+            link: Link::new(),
+            shared,
+            gui: None,
+            dialog: None,
+            message: String::new(),
+            presets: PresetRow::default(),
+        }
     }
 
     #[test]
@@ -750,11 +767,18 @@ mod tests {
                 harness.query_all_by_label("Answers per phrase").next().is_some(),
                 "{scale}: no Answers per phrase"
             );
+            harness.get_by_label("Recall");
+            harness.get_by_label("Save preset");
             assert!(!params.bypass.value());
             let bypass = harness.get_all_by_label("Off").next().expect("a switch");
             bypass.click();
             harness.run();
             assert!(params.bypass.value(), "{scale}: the Bypass switch did not turn on");
+            // A program change on the input channel recalls that preset: 2, Sparse answers.
+            link.program.store(1 << 7 | 2, Ordering::Release);
+            harness.run();
+            let density = params.density.value();
+            assert!((density + 0.6).abs() < 1e-4, "{scale}: the program change did not recall its preset: {density}");
         }
     }
 

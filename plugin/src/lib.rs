@@ -20,6 +20,8 @@ pub mod link;
 pub mod midi_learn;
 pub mod params;
 pub mod plugin;
+pub mod preset_row;
+pub mod presets;
 pub mod priming;
 pub mod recent;
 pub mod retake;

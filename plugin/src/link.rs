@@ -177,6 +177,9 @@ pub struct Link {
     /// Answers made for each phrase (the Answers per phrase parameter, 1..=4): the one played,
     /// and the others made at once beside it among the recent takes.
     pub answers_per_phrase: AtomicU32,
+    /// The last program change on the input channel: its number (bits 0..7) and how many were
+    /// heard (bits 7..), so that the editor recalls the same preset twice; 0 before any.
+    pub program: AtomicU32,
     pub octave: AtomicI32,
     /// Ask the worker to stop.
     pub shutdown: AtomicBool,
@@ -229,6 +232,7 @@ impl Link {
             bpm: AtomicF32::new(120.0),
             answer_velocity: AtomicU32::new(0),
             answers_per_phrase: AtomicU32::new(1),
+            program: AtomicU32::new(0),
             octave: AtomicI32::new(0),
             shutdown: AtomicBool::new(false),
             answering: AtomicBool::new(false),

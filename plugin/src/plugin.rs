@@ -154,7 +154,17 @@ impl Continuo {
         for e in self.input.events() {
             let NoteEvent::Midi { bytes: [status, cc, value], .. } = *e else { continue };
             let ch = status & 0x0f;
-            if status & 0xf0 != 0xb0 || (channel != 0 && channel as u8 - 1 != ch) {
+            if channel != 0 && channel as u8 - 1 != ch {
+                continue;
+            }
+            if status & 0xf0 == 0xc0 {
+                // A program change: the editor recalls that preset.
+                let heard = (self.link.program.load(Ordering::Relaxed) >> 7).wrapping_add(1);
+                self.link.program.store(heard << 7 | (cc & 0x7f) as u32, Ordering::Release);
+                self.link.repaint.request_repaint();
+                continue;
+            }
+            if status & 0xf0 != 0xb0 {
                 continue;
             }
             if let Some(param) = p.midi_map.hear(ch, cc) {
