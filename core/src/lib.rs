@@ -26,6 +26,7 @@ pub mod lookback;
 pub mod memory;
 pub mod metre;
 pub mod midi;
+pub mod musicxml;
 pub mod note;
 pub mod parity;
 pub mod profile;

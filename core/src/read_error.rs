@@ -26,9 +26,11 @@ pub enum ReadProblem {
     MalformedKern { line: usize, why: String },
     #[error("not a **kern file: no `**kern` spine")]
     NotKern,
+    #[error("not MusicXML: {0}")]
+    NotMusicXml(String),
     #[error("no notes left after filtering (tracks, channels, drums)")]
     NoNotes,
-    #[error("unsupported file extension (expected .mid, .midi, .krn or .kern)")]
+    #[error("unsupported file extension (expected .mid, .midi, .smf, .krn, .kern, .musicxml, .xml or .mxl)")]
     UnknownExtension,
     #[error("I/O error: {0}")]
     Io(String),
@@ -47,6 +49,7 @@ impl ReadProblem {
             ReadProblem::UnsupportedKern { .. } => "unsupported kern token",
             ReadProblem::MalformedKern { .. } => "malformed kern",
             ReadProblem::NotKern => "not a kern file",
+            ReadProblem::NotMusicXml(_) => "not MusicXML",
             ReadProblem::NoNotes => "no notes",
             ReadProblem::UnknownExtension => "unknown extension",
             ReadProblem::Io(_) => "I/O error",

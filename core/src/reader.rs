@@ -2,6 +2,7 @@
 
 use crate::kern::read_kern_file;
 use crate::midi::{read_midi_file, MidiOptions};
+use crate::musicxml::read_musicxml_file;
 use crate::read_error::{ReadError, ReadProblem};
 use crate::score::Score;
 use std::path::Path;
@@ -11,28 +12,32 @@ use std::path::Path;
 pub enum FileKind {
     Midi,
     Kern,
+    MusicXml,
 }
 
 impl FileKind {
     /// The extensions read, for messages.
-    pub const EXTENSIONS: &'static str = ".mid, .midi, .smf, .krn, .kern";
+    pub const EXTENSIONS: &'static str = ".mid, .midi, .smf, .krn, .kern, .musicxml, .xml, .mxl";
 
-    /// By extension, case-insensitively: `.mid`/`.midi`/`.smf` or `.krn`/`.kern`.
+    /// By extension, case-insensitively: `.mid`/`.midi`/`.smf`, `.krn`/`.kern`, or
+    /// `.musicxml`/`.xml`/`.mxl`.
     pub fn of(path: &Path) -> Option<FileKind> {
         let ext = path.extension()?.to_str()?.to_ascii_lowercase();
         match ext.as_str() {
             "mid" | "midi" | "smf" => Some(FileKind::Midi),
             "krn" | "kern" => Some(FileKind::Kern),
+            "musicxml" | "xml" | "mxl" => Some(FileKind::MusicXml),
             _ => None,
         }
     }
 }
 
-/// Read a MIDI or `**kern` file.
+/// Read a MIDI, `**kern` or MusicXML file.
 pub fn read_music_file(path: &Path, midi: &MidiOptions) -> Result<Score, ReadError> {
     match FileKind::of(path) {
         Some(FileKind::Midi) => read_midi_file(path, midi),
         Some(FileKind::Kern) => read_kern_file(path),
+        Some(FileKind::MusicXml) => read_musicxml_file(path),
         None => Err(ReadError::new(path, ReadProblem::UnknownExtension)),
     }
 }

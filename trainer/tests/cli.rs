@@ -505,3 +505,50 @@ fn a_melody_over_its_harmony_is_prepared_trained_and_played_over_chords() {
     let (ok, text) = trainer(&[&args[..], &["--chords", "C F G C"]].concat());
     assert!(ok && out.is_file(), "{text}");
 }
+
+/// A little MusicXML tune (what notation programs export), `n` making each its own: a bar of
+/// 3/4 in G major, a tie into the second bar, and a last note of its own.
+fn musicxml_tune(n: usize) -> String {
+    let last = ["G", "A", "B", "C", "D", "E"][n % 6];
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<score-partwise version="4.0">
+  <part-list><score-part id="P1"><part-name>Melody</part-name></score-part></part-list>
+  <part id="P1">
+    <measure number="1">
+      <attributes><divisions>2</divisions><key><fifths>1</fifths></key>
+        <time><beats>3</beats><beat-type>4</beat-type></time></attributes>
+      <note><pitch><step>G</step><octave>4</octave></pitch><duration>2</duration></note>
+      <note><pitch><step>F</step><alter>1</alter><octave>4</octave></pitch><duration>1</duration></note>
+      <note><pitch><step>E</step><octave>4</octave></pitch><duration>1</duration></note>
+      <note><pitch><step>D</step><octave>4</octave></pitch><duration>2</duration><tie type="start"/></note>
+    </measure>
+    <measure number="2">
+      <note><pitch><step>D</step><octave>4</octave></pitch><duration>2</duration><tie type="stop"/></note>
+      <note><pitch><step>{last}</step><octave>4</octave></pitch><duration>{}</duration></note>
+    </measure>
+  </part>
+</score-partwise>"#,
+        1 + n % 4
+    )
+}
+
+/// MusicXML files go through `prepare` (a folder of them, each its own tune) and `inspect`
+/// (its notes by name, its metre and key), and a broken one is skipped, saying why.
+#[test]
+fn musicxml_files_are_prepared_and_inspected() {
+    let dir = temp("musicxml");
+    let root = dir.path();
+    let s = |p: &Path| p.to_string_lossy().into_owned();
+    let songs = root.join("scores");
+    std::fs::create_dir_all(&songs).unwrap();
+    for n in 0..12 {
+        std::fs::write(songs.join(format!("tune{n:02}.musicxml")), musicxml_tune(n)).unwrap();
+    }
+    std::fs::write(songs.join("broken.xml"), "<score-partwise><part").unwrap();
+    let (ok, text) = trainer(&["prepare", "-i", &s(&songs), "-o", &s(&root.join("corpus"))]);
+    assert!(ok && text.contains("13 music files found, 12 read, 1 skipped"), "{text}");
+    assert!(text.contains("broken.xml") && text.contains("not MusicXML"), "{text}");
+    let (ok, text) = trainer(&["inspect", &s(&songs.join("tune01.musicxml"))]);
+    assert!(ok && text.contains("F#4") && text.contains("3/4") && text.contains("G major"), "{text}");
+}

@@ -1,4 +1,4 @@
-//! `trainer generate`: continue a MIDI or `**kern` file with a model and write a MIDI file
+//! `trainer generate`: continue a MIDI, `**kern` or MusicXML file with a model and write a MIDI file
 //! holding the seed (the track named "seed") and the continuation ("answer"), over a chord
 //! progression if one is given ("chords", in block chords); one file or several samples.
 
@@ -19,7 +19,7 @@ pub struct GenerateArgs {
     /// An exported model (its card NAME.json beside it).
     #[arg(long)]
     model: PathBuf,
-    /// The piece to continue (.mid or .krn).
+    /// The piece to continue (MIDI, **kern or MusicXML).
     #[arg(long)]
     seed: PathBuf,
     /// How many bars to add after the seed's end (and the rest of its last bar), in the
@@ -36,7 +36,7 @@ pub struct GenerateArgs {
     /// when they run out: `"C Am F G"`, `"Dm7 | G7 | Cmaj7"`, `"C/E"`.
     #[arg(long, value_parser = parse_progression, conflicts_with = "chords_file")]
     chords: Option<Progression>,
-    /// The chords from a MIDI or `**kern` file instead: each bar's notes make its chord (a
+    /// The chords from a MIDI, `**kern` or MusicXML file instead: each bar's notes make its chord (a
     /// bar without notes keeps the chord before).
     #[arg(long, value_name = "FILE")]
     chords_file: Option<PathBuf>,

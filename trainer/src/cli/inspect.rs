@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 #[derive(Args, Debug)]
 pub struct InspectArgs {
-    /// A .mid, .midi, .krn or .kern file.
+    /// A MIDI (.mid, .midi), **kern (.krn, .kern) or MusicXML (.musicxml, .xml, .mxl) file.
     file: PathBuf,
     #[command(flatten)]
     encoding: super::shared::EncodingArgs,

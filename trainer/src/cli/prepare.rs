@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 #[derive(Args, Debug)]
 pub struct PrepareArgs {
-    /// Folders to import, read recursively, or single files (.mid, .midi, .smf, .krn, .kern).
+    /// Folders to import, read recursively, or single files (.mid, .midi, .smf, .krn, .kern, .musicxml, .xml, .mxl).
     #[arg(long = "input", short, required = true)]
     inputs: Vec<PathBuf>,
     /// Where to write songs.jsonl and corpus.json.
