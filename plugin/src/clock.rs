@@ -42,6 +42,16 @@ pub const MAX_SAMPLES: i64 = 1 << 52;
 
 impl HostTransport {
     /// The transport with every absurd position read as missing ([`MAX_BEATS`]).
+    /// The transport with Continuo's own tempo (the Tempo parameter, `None`: the host's): that
+    /// tempo, and no position, so the clock counts its own beats from where it is (the
+    /// standalone, whose transport is fixed at launch, or a host without one).
+    pub fn with_own_tempo(self, bpm: Option<f64>) -> HostTransport {
+        match bpm {
+            Some(bpm) => HostTransport { tempo: Some(bpm), beat: None, sample: None, loop_beats: None, ..self },
+            None => self,
+        }
+    }
+
     pub fn sane(self) -> HostTransport {
         let beat = |b: &f64| b.is_finite() && b.abs() <= MAX_BEATS;
         HostTransport {
@@ -324,6 +334,25 @@ mod tests {
 
     fn playing(beat: f64) -> HostTransport {
         HostTransport { playing: true, tempo: Some(120.0), beat: Some(beat), ..HostTransport::default() }
+    }
+
+    /// Continuo's own tempo (the Tempo parameter) instead of the host's 120: the clock runs at
+    /// 90 from where it was, without a jump, whatever positions the host reports.
+    #[test]
+    fn its_own_tempo_replaces_the_hosts_and_the_clock_runs_on_from_where_it_was() {
+        let mut clock = Clock::new();
+        let block = 512usize;
+        let first = clock.block(playing(0.0), SR, block, 4);
+        let mut beat = first.end_beat();
+        for k in 1..40 {
+            let host = playing(k as f64 * 100.0).with_own_tempo(Some(90.0));
+            let t = clock.block(host, SR, block, 4);
+            assert!(!t.discontinuity, "block {k}");
+            assert!((t.start_beat - beat).abs() < 1e-9, "block {k}: {} after {beat}", t.start_beat);
+            assert!(k < 3 || (t.beats_per_sample - 90.0 / 60.0 / SR).abs() < 1e-12, "block {k}");
+            beat = t.end_beat();
+        }
+        assert_eq!(playing(3.0).with_own_tempo(None), playing(3.0), "the host's tempo: as it is");
     }
 
     #[test]

@@ -41,6 +41,7 @@ pub struct App {
     dialog: Option<(FileDialog, Picking)>,
     message: String,
     presets: PresetRow,
+    taps: crate::tap::TapTempo,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,7 +67,7 @@ const VALUE_WIDTH: f32 = 100.0;
 
 /// The parameter groups, each a heading and its parameters' ids, in the order shown.
 const GROUPS: [(&str, &[&str]); 7] = [
-    ("Form", &["mode", "grid", "bars", "gap", "bypass"]),
+    ("Form", &["mode", "grid", "bars", "gap", "tempo", "bypass"]),
     ("Sampling", &["temp", "rest", "entr", "mem", "dev", "seed"]),
     ("Shape", &["dens", "leap", "rep", "regc", "regw", "regh", "scale"]),
     ("Key, velocity, octave", &["keyf", "vel", "oct", "thru", "inch", "outch"]),
@@ -78,8 +79,16 @@ const GROUPS: [(&str, &[&str]); 7] = [
 /// The editor, resizable (which is also what the CLAP GUI's resize hints report).
 pub fn editor(params: Arc<ContinuoParams>, link: Arc<Link>, shared: Arc<Shared>) -> Option<EguiEditor<App>> {
     let repaint = link.repaint.clone();
-    let app =
-        App { params, link, shared, gui: None, dialog: None, message: String::new(), presets: PresetRow::default() };
+    let app = App {
+        params,
+        link,
+        shared,
+        gui: None,
+        dialog: None,
+        message: String::new(),
+        presets: PresetRow::default(),
+        taps: Default::default(),
+    };
     create_egui_editor(
         EguiEditorState::from_size(LogicalSize::new(SIZE.0, SIZE.1), 1.0),
         repaint,
@@ -478,6 +487,32 @@ impl App {
         });
     }
 
+    /// The tempo Continuo keeps (the host's, or its own), and Tap to set its own.
+    fn tempo_row(&mut self, ui: &mut egui::Ui, setter: &ParamSetter) {
+        ui.horizontal(|ui| {
+            let host = self.link.bpm.load(Ordering::Relaxed);
+            let now = match self.params.own_tempo() {
+                Some(bpm) => format!("Tempo: {bpm:.0} BPM, Continuo's own"),
+                None => format!("Tempo: the host's ({host:.0} BPM)"),
+            };
+            ui.label(RichText::new(now).size(16.0));
+            let hint = "Tap the beat (two taps or more) to set Continuo's own tempo";
+            if ui.button(RichText::new("Tap").size(16.0)).on_hover_text(hint).clicked() {
+                if let Some(bpm) = self.taps.tap(std::time::Instant::now()) {
+                    let bpm = (bpm.round() as i32).clamp(crate::params::MIN_TEMPO, crate::params::MAX_TEMPO);
+                    setter.begin_set_parameter(&self.params.tempo);
+                    setter.set_parameter(&self.params.tempo, bpm);
+                    setter.end_set_parameter(&self.params.tempo);
+                }
+            }
+            if self.params.own_tempo().is_some() && ui.button("Host tempo").clicked() {
+                setter.begin_set_parameter(&self.params.tempo);
+                setter.set_parameter(&self.params.tempo, 0);
+                setter.end_set_parameter(&self.params.tempo);
+            }
+        });
+    }
+
     fn open(&mut self, mut dialog: FileDialog, picking: Picking) {
         dialog.open();
         self.dialog = Some((dialog, picking));
@@ -650,6 +685,7 @@ impl App {
                 ui.add_space(4.0);
                 self.take_buttons(ui);
                 if let Some(setter) = setter {
+                    self.tempo_row(ui, setter);
                     let program = self.presets.follow_program(&self.link, &self.params, setter);
                     if let Some(said) = program.or_else(|| self.presets.show(ui, &self.params, setter)) {
                         self.message = said;
@@ -734,6 +770,7 @@ mod tests {
             dialog: None,
             message: String::new(),
             presets: PresetRow::default(),
+            taps: Default::default(),
         }
     }
 
@@ -767,6 +804,15 @@ mod tests {
                 harness.query_all_by_label("Answers per phrase").next().is_some(),
                 "{scale}: no Answers per phrase"
             );
+            // Tap twice: Continuo keeps a tempo of its own; Host tempo gives the host's back.
+            harness.get_by_label("Tap").click();
+            harness.run();
+            harness.get_by_label("Tap").click();
+            harness.run();
+            assert!(params.own_tempo().is_some(), "{scale}: Tap set no tempo");
+            harness.get_by_label("Host tempo").click();
+            harness.run();
+            assert_eq!(params.own_tempo(), None, "{scale}: Host tempo");
             harness.get_by_label("Recall");
             harness.get_by_label("Save preset");
             assert!(!params.bypass.value());

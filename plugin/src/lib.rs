@@ -34,6 +34,7 @@ pub mod swing;
 pub mod sync;
 pub mod synth;
 pub mod takes;
+pub mod tap;
 pub mod voices;
 pub mod worker;
 

@@ -73,6 +73,10 @@ pub struct ContinuoParams {
     pub humanise: FloatParam,
     #[id = "bars"]
     pub answer_bars: IntParam,
+    /// Continuo's own tempo instead of the host's: Host, or 40–240 BPM (the standalone's
+    /// tempo, set here or by Tap; in a DAW, leave it at Host).
+    #[id = "tempo"]
+    pub tempo: IntParam,
     #[id = "gap"]
     pub gap_steps: IntParam,
     #[id = "thru"]
@@ -417,6 +421,36 @@ fn int(name: &str, default: i32, min: i32, max: i32, zero: Option<&'static str>,
     IntParam::new(name, default, IntRange::Linear { min, max }).with_value_to_string(v2s).with_string_to_value(s2v)
 }
 
+/// The Tempo parameter: 0 is "Host", else beats per minute (below 40 counts as 40).
+fn tempo_param() -> IntParam {
+    IntParam::new("Tempo", 0, IntRange::Linear { min: 0, max: MAX_TEMPO })
+        .with_value_to_string(Arc::new(|v| if v == 0 { "Host".into() } else { format!("{} BPM", v.max(MIN_TEMPO)) }))
+        .with_string_to_value(Arc::new(|s| {
+            let s = s.trim();
+            if s.eq_ignore_ascii_case("host") {
+                return Some(0);
+            }
+            s.trim_end_matches("BPM")
+                .trim_end_matches("bpm")
+                .trim()
+                .parse::<i32>()
+                .ok()
+                .map(|v| v.clamp(MIN_TEMPO, MAX_TEMPO))
+        }))
+}
+
+/// The slowest and fastest tempo Continuo keeps of its own.
+pub const MIN_TEMPO: i32 = 40;
+pub const MAX_TEMPO: i32 = 240;
+
+impl ContinuoParams {
+    /// Continuo's own tempo, `None` for the host's.
+    pub fn own_tempo(&self) -> Option<f64> {
+        let v = self.tempo.value();
+        (v > 0).then(|| v.clamp(MIN_TEMPO, MAX_TEMPO) as f64)
+    }
+}
+
 fn switch(name: &str, default: bool) -> BoolParam {
     BoolParam::new(name, default)
         .with_value_to_string(Arc::new(|v| if v { "On".into() } else { "Off".into() }))
@@ -458,6 +492,7 @@ impl Default for ContinuoParams {
                 0.01,
             ),
             answer_bars: int("Answer length", 2, 1, 16, None, Some(("bar", "bars"))),
+            tempo: tempo_param(),
             gap_steps: int("Phrase-end gap", 8, 1, 64, None, Some(("step", "steps"))),
             pass_through: switch("Pass-through", true),
             follow_key: switch("Key follow", true),

@@ -383,7 +383,8 @@ impl Plugin for Continuo {
             beat: t.pos_beats(),
             sample: t.pos_samples,
             loop_beats: t.loop_range_beats(),
-        };
+        }
+        .with_own_tempo(self.params.own_tempo());
         let mut settings = self.settings(t);
         self.follow_parameters(len as u32, &mut settings);
         self.follow_takes(&host);
