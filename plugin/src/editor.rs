@@ -79,16 +79,7 @@ const GROUPS: [(&str, &[&str]); 7] = [
 /// The editor, resizable (which is also what the CLAP GUI's resize hints report).
 pub fn editor(params: Arc<ContinuoParams>, link: Arc<Link>, shared: Arc<Shared>) -> Option<EguiEditor<App>> {
     let repaint = link.repaint.clone();
-    let app = App {
-        params,
-        link,
-        shared,
-        gui: None,
-        dialog: None,
-        message: String::new(),
-        presets: PresetRow::default(),
-        taps: Default::default(),
-    };
+    let app = App::new(params, link, shared);
     create_egui_editor(
         EguiEditorState::from_size(LogicalSize::new(SIZE.0, SIZE.1), 1.0),
         repaint,
@@ -381,6 +372,20 @@ fn learn_line(state: &LearnState) -> String {
 }
 
 impl App {
+    fn new(params: Arc<ContinuoParams>, link: Arc<Link>, shared: Arc<Shared>) -> App {
+        let (dialog, message) = (None, String::new());
+        App {
+            params,
+            link,
+            shared,
+            gui: None,
+            dialog,
+            message,
+            presets: PresetRow::default(),
+            taps: Default::default(),
+        }
+    }
+
     /// The header: the name, what Continuo is doing, the mode and grid, the model in words.
     fn header(&self, ui: &mut egui::Ui) {
         let status = self.shared.status();
@@ -762,16 +767,7 @@ mod tests {
             follow_key: true,
         };
         shared.recent.lock().unwrap().add(request, Default::default(), history);
-        App {
-            params,
-            link: Link::new(),
-            shared,
-            gui: None,
-            dialog: None,
-            message: String::new(),
-            presets: PresetRow::default(),
-            taps: Default::default(),
-        }
+        App::new(params, Link::new(), shared)
     }
 
     #[test]
