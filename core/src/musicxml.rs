@@ -1,7 +1,7 @@
 //! MusicXML in (`.musicxml`, `.xml`, and compressed `.mxl`), what notation programs export,
 //! read by the `musicxml` crate and laid into a [`Score`]: every part's notes (each part a
 //! voice), chords, ties joined, `backup` and `forward`, the divisions per quarter, the time
-//! signatures, the first key signature and the first tempo. Grace and cue notes are left out
+//! signatures, the bar lines, the first key signature and the first tempo. Grace and cue notes are left out
 //! (the grid cannot show them); unpitched notes too. Plain functions, any thread.
 
 use crate::key::Key;
@@ -108,6 +108,10 @@ fn lay_out(score: &ScorePartwise) -> Score {
         let mut cursor = Cursor { divisions: 1.0, at: 0.0, last_onset: 0.0, tied: Vec::new() };
         for element in &part.content {
             if let PartElement::Measure(measure) = element {
+                // The first part's measures give the bar lines (a pickup's included).
+                if voice == 0 && cursor.at > 0.0 {
+                    out.bar_lines.push(cursor.at);
+                }
                 for e in &measure.content {
                     follow(e, &mut cursor, voice.min(255) as u8, &mut out);
                 }
@@ -272,6 +276,7 @@ mod tests {
         assert_eq!(score.declared_key, Some(Key::from_midi_signature(1, false)));
         assert_eq!(score.tempi, vec![TempoChange { beat: 0.0, bpm: 90.0 }]);
         assert_eq!(score.title.as_deref(), Some("Little waltz"));
+        assert_eq!(score.bar_lines, vec![3.0], "the second measure's bar line");
     }
 
     #[test]
