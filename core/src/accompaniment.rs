@@ -24,13 +24,6 @@ pub fn rows(mask: ClassMask) -> [u32; INPUTS] {
     std::array::from_fn(|c| 2 * c as u32 + u32::from(mask >> c & 1))
 }
 
-/// `mask` moved by `semitones`.
-pub fn transposed(mask: ClassMask, semitones: i32) -> ClassMask {
-    let s = semitones.rem_euclid(12) as u32;
-    let twice = (mask as u32 & 0xfff) << s;
-    ((twice | twice >> 12) & 0xfff) as ClassMask
-}
-
 /// For each of `steps` steps, the pitch classes of the notes that sound under the melody: all
 /// but the one note the melody encoding takes (the highest, the later-starting on a tie).
 pub fn under_melody(notes: &[StepNote], steps: usize) -> Vec<ClassMask> {
@@ -56,7 +49,7 @@ pub fn under_melody(notes: &[StepNote], steps: usize) -> Vec<ClassMask> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chord::mask_of;
+    use crate::chord::{mask_of, transposed_mask as transposed};
 
     fn note(step: u32, steps: u32, pitch: u8) -> StepNote {
         StepNote { step, steps, pitch, velocity: 80, voice: 0 }

@@ -119,6 +119,13 @@ pub fn mask_of(classes: impl IntoIterator<Item = u8>) -> ClassMask {
     classes.into_iter().fold(0, |m, c| m | 1 << (c % 12))
 }
 
+/// `mask` moved by `semitones`.
+pub fn transposed_mask(mask: ClassMask, semitones: i32) -> ClassMask {
+    let s = semitones.rem_euclid(12) as u32;
+    let twice = (mask as u32 & 0xfff) << s;
+    ((twice | twice >> 12) & 0xfff) as ClassMask
+}
+
 /// Whether pitch class (or pitch) `c` is in `mask`.
 pub fn contains(mask: ClassMask, c: u8) -> bool {
     mask & (1 << (c % 12)) != 0
@@ -190,8 +197,7 @@ impl Chord {
     /// The chord moved by `semitones`.
     pub fn transposed(self, semitones: i32) -> Chord {
         let t = |c: u8| (c as i32 + semitones).rem_euclid(12) as u8;
-        let tones = (0..12).filter(|&c| contains(self.tones, c)).map(t);
-        Chord { root: t(self.root), bass: t(self.bass), tones: mask_of(tones), ..self }
+        Chord { root: t(self.root), bass: t(self.bass), tones: transposed_mask(self.tones, semitones), ..self }
     }
 
     /// The scale that fits this chord: the key's scale (natural minor in minor keys), each

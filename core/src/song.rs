@@ -81,7 +81,7 @@ pub fn harmony_of_score(score: &Score, grid: Grid, shift: i32) -> Vec<crate::cho
     let notes = quantise(&score.notes, grid);
     let steps = notes.iter().map(|n| n.end() as usize).max().unwrap_or(0);
     let mut masks = crate::accompaniment::under_melody(&notes, steps);
-    masks.iter_mut().for_each(|m| *m = crate::accompaniment::transposed(*m, shift));
+    masks.iter_mut().for_each(|m| *m = crate::chord::transposed_mask(*m, shift));
     masks.push(0);
     masks
 }

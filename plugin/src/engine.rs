@@ -396,10 +396,14 @@ impl Engine {
         Feel { swing: self.swing, humanise: Humanise { amount: settings.humanise, seed } }
     }
 
+    /// Steps in a bar of the host's metre (at least one).
+    fn bar_steps(settings: &Settings) -> i64 {
+        (settings.beats_per_bar * settings.steps_per_beat as f64).round().max(1.0) as i64
+    }
+
     /// Steps after the host's last bar line.
     fn bar_position(step: i64, settings: &Settings) -> usize {
-        let bar_steps = (settings.beats_per_bar * settings.steps_per_beat as f64).round().max(1.0) as i64;
-        (step - settings.downbeat_step).rem_euclid(bar_steps) as usize
+        (step - settings.downbeat_step).rem_euclid(Self::bar_steps(settings)) as usize
     }
 
     /// A fixed swing that changed takes effect from the next whole beat.
@@ -555,7 +559,7 @@ impl Engine {
     /// The answer's next step: taken from the worker (on a strong beat, onto a chord it heard
     /// too late), recorded, played.
     fn play_answered(&mut self, step: i64, sample: usize, settings: &Settings, out: &mut EventSink) {
-        let bar_steps = (settings.beats_per_bar * settings.steps_per_beat as f64).round().max(1.0) as usize;
+        let bar_steps = Self::bar_steps(settings) as usize;
         let position = Self::bar_position(step, settings);
         let strong = continuo_core::harmony::is_strong(position, bar_steps, settings.steps_per_beat as usize);
         let follow = self.link.sampling.follow_chords.load(Ordering::Relaxed);
@@ -591,7 +595,7 @@ impl Engine {
     }
 
     fn step(&mut self, step: i64, sample: usize, settings: &Settings, out: &mut EventSink) {
-        let bar_steps = (settings.beats_per_bar * settings.steps_per_beat as f64).round().max(1.0) as i64;
+        let bar_steps = Self::bar_steps(settings);
         match self.status {
             Status::Answering { start, end } => {
                 if step >= end {
