@@ -182,7 +182,9 @@ fn learn(
         key_normalisation: parent.encoding.key_normalisation,
         midi: MidiOptions::default(),
         min_chord_count: parent.encoding.min_chord_count.unwrap_or(1),
-        shares: Default::default(),
+        // Every take is for learning: none set aside as a test split (two takes could both
+        // land there and leave nothing to learn from).
+        shares: continuo_core::corpus::Shares { validation: 10, test: 0 },
         harmony: false,
         threads: 1,
     };
