@@ -376,7 +376,8 @@ fn the_clap_build_answers_a_phrase_on_the_grid_in_a_host() {
 /// A left hand holding C, Am, F and G (a bar each, on from the first bar) below the chord
 /// split at C4, under the right hand's 2-bar phrase, in the built plugin: the phrase is
 /// answered while the chords go on, the 8-bar answer plays through the chord changes, and at
-/// Follow chords 1 its notes on beat 3 are the chord's tones (issue #25).
+/// Follow chords 1 its notes on beat 3 are the chord's tones (issue #25). The seed is fixed: a
+/// random one failed once, when its answer began with five beats of rests.
 #[test]
 fn the_clap_build_answers_over_the_players_chords_and_is_not_cut_by_them() {
     let _alone = ALONE.lock().unwrap_or_else(|e| e.into_inner());
@@ -399,7 +400,7 @@ fn the_clap_build_answers_over_the_players_chords_and_is_not_cut_by_them() {
                 .flat_map(|&p| [(bar as f64 * 4.0, true, p), (bar as f64 * 4.0 + 3.99, false, p)]),
         );
     }
-    let params = [("csplit", 60.0), ("fchd", 1.0), ("bars", 8.0), ("thru", 0.0)];
+    let params = [("csplit", 60.0), ("fchd", 1.0), ("bars", 8.0), ("thru", 0.0), ("seed", 4.0)];
     let (processor, out) = on_the_audio_thread(processor, |player, processor| {
         player.idle(processor, 1.0, &|| false);
         let mut out = Vec::new();
@@ -413,8 +414,12 @@ fn the_clap_build_answers_over_the_players_chords_and_is_not_cut_by_them() {
     let ons: Vec<(f64, u8)> =
         out.iter().filter(|e| e.1).map(|&(t, _, p, _)| (t as f64 / samples_per_beat, p)).collect();
     let (first, last) = (ons.first().expect("an answer").0, ons.last().unwrap().0);
-    assert!((9.0..13.0).contains(&first), "the answer started at beat {first}: {ons:?}");
-    assert!(last - first >= 28.0, "the answer was cut short at beat {last}: {ons:?}");
+    // The phrase ends 8 steps after its last onset (beat 9); the answer starts 2 steps later
+    // and lasts 8 bars (to beat 41.5, or on to the bar line where it lands). A model may
+    // begin with rests, so its first note comes within two bars, and its last one in its
+    // last bar.
+    assert!((9.5..17.5).contains(&first), "the answer started at beat {first}: {ons:?}");
+    assert!(last >= 37.5, "the answer was cut short at beat {last}: {ons:?}");
     let third: Vec<&(f64, u8)> = ons.iter().filter(|(b, _)| (b.rem_euclid(4.0) - 2.0).abs() < 1e-3).collect();
     let tone = |&(beat, pitch): &(f64, u8)| progression[(beat / 4.0) as usize % 4].iter().any(|c| c % 12 == pitch % 12);
     let fitting = third.iter().filter(|n| tone(n)).count();
