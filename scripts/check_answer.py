@@ -18,7 +18,11 @@ pedal and pitch bend sent came out. `--listen` (the player recorded the app's au
 built-in voice was silent before the phrase, sounded at every answered onset, never past
 0 dBFS. `--exit`: the app quit during the answer; the note-offs of
 its last frame are not on the grid. `--span-beats=N`: the answer's first and last onsets are
-at least N beats apart (nothing, a chord track for one, cut it short).
+at least N beats apart (nothing, a chord track for one, cut it short). `--clock` (the player
+sent a MIDI clock, jack_player.py --clock): the grid is the clock's, every 6th tick from
+Start, whatever its tempo; a note in the beat after a change of tempo (the tempo is measured
+over a beat of ticks) may be a 16th's quarter off it, every other within `CLOCK_SAMPLES`;
+nothing is answered after the clock's Stop, and every note has ended a period after it.
 
 Exit status 2 instead of 1: a note went out twice or not at all while the JACK server had
 xruns (a client finished late; JACK may then read a late client's MIDI twice or not at all).
@@ -86,6 +90,50 @@ def grid_error(frames, step, period):
     return round(worst), changes
 
 
+# How far from the MIDI clock's grid an answered note may be, in samples (a millisecond at
+# 48 kHz: a DIN MIDI clock's own jitter is about that).
+CLOCK_SAMPLES = 48
+
+
+def check_clock(name, r, notes, period):
+    """The answered notes against the grid of the MIDI clock the player sent (see --clock).
+    The app hears the clock and the player hears the app in the same JACK period or the next:
+    the grid is taken at the delay (0 or ±1 period) that fits best. Returns the worst error
+    away from tempo changes, in samples."""
+    ticks = [e["frame"] for e in r["sent"] if e["bytes"] == [0xF8]]
+    stop = next(e["frame"] for e in r["sent"] if e["bytes"] == [0xFC])
+    grid = ticks[::6]
+    intervals = [b - a for a, b in zip(ticks, ticks[1:])]
+    changes = [ticks[i] for i in range(1, len(intervals)) if abs(intervals[i] - intervals[i - 1]) > 1.5]
+    settling = lambda f: any(c <= f < c + 24 * max(intervals) for c in changes)  # noqa: E731
+
+    def errors(delay):
+        """Each note's distance from the grid; the note-offs that the Stop sent are not on it."""
+        out = []
+        for e in notes:
+            f = e["frame"] - delay
+            if f < stop:
+                g = min(grid, key=lambda g: abs(g - f))
+                out.append((abs(f - g), settling(f), e))
+        return out
+
+    best = min((errors(d) for d in (0, period, -period)), key=lambda es: max(x for x, s, _ in es if not s))
+    steady = max(x for x, s, _ in best if not s)
+    moving = max((x for x, s, _ in best if s), default=0)
+    sixteenth = min(intervals) * 6
+    if steady > CLOCK_SAMPLES or moving > sixteenth / 4:
+        fail(name, f"an answered note is {steady} samples off the MIDI clock's grid ({moving} in the beat after a tempo change)")
+    late = [e for e in notes if is_on(e["bytes"]) and e["frame"] > stop + period]
+    if late:
+        fail(name, f"{len(late)} notes started after the clock's Stop (frame {stop}), the first at {late[0]['frame']}")
+    ends = [e["frame"] for e in r["received"] if is_note(e["bytes"]) and not is_on(e["bytes"])]
+    if ends and max(ends) > stop + 3 * period:
+        fail(name, f"a note ended at frame {max(ends)}, after the clock's Stop at {stop}")
+    print(f"{name}: the answer kept to the MIDI clock's grid through {len(changes)} tempo changes: worst "
+          f"{steady} samples ({moving} in the beat after a change), nothing after Stop")
+    return steady
+
+
 def main():
     path, name = sys.argv[1], sys.argv[2]
     flags = set(sys.argv[3:])
@@ -105,8 +153,11 @@ def main():
     if not ons:
         fail(name, f"no answer ({len(r['received'])} events received, {len(passed)} passed through)")
     period = next((int(f.split("=")[1]) for f in flags if f.startswith("--period=")), 0)
-    worst, changes = grid_error([e["frame"] for e in notes], step, period)
-    if worst > 1:
+    if "--clock" in flags:
+        worst, changes = check_clock(name, r, notes, period), 0
+    else:
+        worst, changes = grid_error([e["frame"] for e in notes], step, period)
+    if worst > 1 and "--clock" not in flags:
         fail(name, f"an answered note is {worst} samples off the 16th grid at {r['tempo']} BPM")
     check_pairs(name, r)
     span = next((float(f.split("=")[1]) for f in flags if f.startswith("--span-beats=")), None)
@@ -156,25 +207,42 @@ def unpaired(name, r, around, why):
     fail(name, f"{why}; during xruns, so it says nothing of the plugin", status=2)
 
 
+# The metronome's loudest click (the bar line's) at the voice's default level, −6 dB.
+CLICK_PEAK = 0.5 * 0.5
+# How long the voice rings after a note-off or a click (its release is 0.3 s).
+RING_SECONDS = 0.35
+
+
 def check_voice(name, r, answer, period):
-    """The app's built-in voice: silent before the phrase, sounding while the answer's notes
-    play (a period after each onset, allowing the output's period of delay), never past
-    0 dBFS."""
+    """The app's built-in voice: before the phrase, the metronome's clicks only (no louder
+    than its bar-line click); from the player's first note to the answer's, once the player's
+    notes have rung out, silent (the metronome stops when the player plays); sounding while
+    the answer's notes play (a period after each onset, allowing the output's period of
+    delay); never past 0 dBFS."""
     audio = r["audio"]
     if not audio:
         fail(name, "the voice's audio port was never recorded")
-    first_sent = min(e["frame"] for e in r["sent"])
+    notes_sent = [e for e in r["sent"] if is_note(e["bytes"])]
+    first_sent = min(e["frame"] for e in notes_sent)
     before = [a["peak"] for a in audio if a["frame"] + period <= first_sent]
-    if not before or max(before) > 1e-4:
-        fail(name, f"the voice is not silent before the phrase ({len(before)} periods, peak {max(before, default=0):.2e})")
+    clicks = sum(1 for p in before if p > 1e-2)
+    if not clicks or max(before) > CLICK_PEAK * 1.01:
+        fail(name, f"before the phrase, not the metronome's clicks alone ({len(before)} periods, {clicks} loud, "
+                   f"peak {max(before, default=0):.2e})")
+    onsets = [e["frame"] for e in answer if is_on(e["bytes"])]
+    rung_out = max(e["frame"] for e in notes_sent) + RING_SECONDS * r["rate"]
+    between = [a["peak"] for a in audio if rung_out <= a["frame"] and a["frame"] + period <= min(onsets)]
+    if not between or max(between) > 1e-4:
+        fail(name, f"the metronome did not stop once the player played ({len(between)} periods, peak "
+                   f"{max(between, default=0):.2e})")
     loudest = max(a["peak"] for a in audio)
     if not 0.0 < loudest <= 1.0:
         fail(name, f"the voice's peak is {loudest}")
-    onsets = [e["frame"] for e in answer if is_on(e["bytes"])]
     heard = [o for o in onsets if any(o <= a["frame"] <= o + 3 * period and a["peak"] > 1e-2 for a in audio)]
     if len(heard) < len(onsets):
         fail(name, f"the voice is silent at {len(onsets) - len(heard)} of {len(onsets)} answered onsets")
-    print(f"{name}: the voice sounded every answered onset ({len(onsets)}), peak {loudest:.2f}, silent before the phrase")
+    print(f"{name}: the voice sounded every answered onset ({len(onsets)}), peak {loudest:.2f}; before the phrase "
+          f"the metronome clicked ({clicks} loud periods), and stopped when the player played")
 
 
 def check_cut(name, r, passed):

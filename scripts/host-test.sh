@@ -5,9 +5,10 @@
 #   pass-through off, the transport rolling; a Lua DSP script before Continuo plays a 2-bar
 #   phrase into it and one after it records what comes out (scripts/ardour/). Once at 120 BPM
 #   with 512-sample periods, once at 97 BPM with 256.
-# - The standalone app on a JACK dummy server: a phrase is answered; a new phrase on the
-#   answer's sounding pitch is not cut; the sustain pedal and pitch bend pass through; SIGINT
-#   during an answer leaves no note without its note-off and exits 0.
+# - The standalone app on a JACK dummy server: a phrase is answered (the metronome clicks
+#   until it starts); a new phrase on the answer's sounding pitch is not cut; the sustain
+#   pedal and pitch bend pass through; a MIDI clock with tempo changes and a Stop leads the
+#   answer; SIGINT during an answer leaves no note without its note-off and exits 0.
 # Each check prints the count of answered notes and the worst grid error in samples. A note
 # sent twice or lost while the JACK server had xruns (a client late) says nothing of the
 # plugin: that standalone case runs again, three times at most. An Ardour case runs once.
@@ -239,6 +240,11 @@ start_jack 512
 standalone_case "standalone on JACK, with its voice" 14 - --listen continuo:output_1
 standalone_case "standalone: a new phrase on the answer's sounding pitch" 20 - --cut-answer
 standalone_case "standalone: pedal and pitch bend pass through" 14 - --controllers
+# A MIDI clock leads: Start 3 s in, the phrase at 100 BPM from the clock's beat 4, 140 BPM
+# from beat 12 (the answer starts about beat 13.5), 110 BPM from beat 17, Stop at beat 21
+# (inside the answer).
+standalone_case "standalone: following a MIDI clock (100, 140, 110 BPM, Stop)" 16 - \
+  --tempo 100 --clock 100,140@12,110@17 --clock-stop 21
 # The phrase ends about 7 s after the app starts; the answer plays from about 8 s, for 4 s
 # (2 bars). SIGINT comes 2 s into it: its first onset may come a beat or two in (a 2-bar
 # answer of the default model has 4 to 11 notes; at 1 s in, some had none yet).

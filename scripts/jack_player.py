@@ -7,7 +7,10 @@ frame of every event: the host test's player and ear (scripts/host-test.sh).
 
 The phrase is two bars of quarter notes (C major), starting `--start` seconds after the
 client runs. `--cut-answer` plays a second phrase whose first note is the pitch the answer
-sounds at that moment (to check that the player's note is not cut). `--controllers` sends a
+sounds at that moment (to check that the player's note is not cut). `--clock` sends a MIDI
+clock (Start, 24 ticks a beat, Stop) at the tempi of `--clock`, `TEMPO[@BEAT],...` (from
+the clock's beat 0 on, then from each BEAT), stopping at `--clock-stop` beats; the phrase
+then starts on the clock's beat 4. `--controllers` sends a
 sustain pedal and a pitch bend inside the phrase. `--listen` records an audio port (connected
 as soon as it appears): the peak of each period. The JSON written has the frame rate, every
 event sent and received ({"frame": F, "bytes": [..]}), the audio periods ({"frame": F,
@@ -36,6 +39,8 @@ def main():
     ap.add_argument("--cut-answer", action="store_true")
     ap.add_argument("--controllers", action="store_true")
     ap.add_argument("--listen", help="an audio output port to record")
+    ap.add_argument("--clock", help="send a MIDI clock at these tempi: TEMPO[@BEAT],...")
+    ap.add_argument("--clock-stop", type=float, default=26.0, help="the clock's beat at which it stops")
     args = ap.parse_args()
 
     client = jack.Client("continuo-player", no_start_server=True)
@@ -50,7 +55,23 @@ def main():
     sent, received, xruns = [], [], []
     state = {"cut": None}
 
+    def schedule_clock(first_frame):
+        """Start, the ticks at the tempi asked for, and Stop; the frame of the clock's beat 4."""
+        tempi = [(float(t.split("@")[1]) if "@" in t else 0.0, float(t.split("@")[0])) for t in args.clock.split(",")]
+        plan.append((first_frame, bytes([0xFA])))
+        frame, beat4 = float(first_frame), None
+        for tick in range(round(args.clock_stop * 24)):
+            if tick == 4 * 24:
+                beat4 = round(frame)
+            plan.append((round(frame), bytes([0xF8])))
+            tempo = [t for b, t in tempi if b <= tick / 24][-1]
+            frame += rate * 60.0 / tempo / 24
+        plan.append((round(frame), bytes([0xFC])))
+        return beat4
+
     def schedule(first_frame):
+        if args.clock:
+            first_frame = schedule_clock(first_frame)
         for i, pitch in enumerate(PHRASE):
             on = first_frame + round(i * beat)
             plan.append((on, bytes([0x90, pitch, 100])))
@@ -60,7 +81,7 @@ def main():
             plan.append((first_frame + round(1.5 * beat), bytes([0xE0, 0, 80])))
             plan.append((first_frame + round(7.9 * beat), bytes([0xB0, 64, 0])))
         plan.sort(key=lambda e: e[0])
-        state["phrase_end"] = plan[-1][0]
+        state["phrase_end"] = max(f for f, b in plan if len(b) == 3)
 
     def process(frames):
         nonlocal start

@@ -31,6 +31,9 @@ pub struct HostTransport {
     pub sample: Option<i64>,
     /// The loop range in quarter notes, while the host loops.
     pub loop_beats: Option<(f64, f64)>,
+    /// The position is exact, not rounded or jittered (a MIDI clock's, counted from its
+    /// ticks): taken as it is when it is near the running clock, never smoothed.
+    pub exact: bool,
 }
 
 /// The furthest position taken as one (beats: about 15,000 years at 120 BPM; samples: 2^52).
@@ -288,6 +291,9 @@ impl Clock {
             // A jump, or the transport starting: take the host's position as it is.
             (self.phase_error, self.last_error) = (0.0, None);
             return (host_beat + self.loop_offset, moved);
+        }
+        if host.exact {
+            return (host_beat + self.loop_offset, false);
         }
         (expected.beat + self.phase_lock(error, bps, sample_rate, len), false)
     }

@@ -67,7 +67,7 @@ const VALUE_WIDTH: f32 = 100.0;
 
 /// The parameter groups, each a heading and its parameters' ids, in the order shown.
 const GROUPS: [(&str, &[&str]); 7] = [
-    ("Form", &["mode", "grid", "bars", "gap", "tempo", "bypass"]),
+    ("Form", &["mode", "grid", "bars", "gap", "tempo", "mclk", "metro", "bypass"]),
     ("Sampling", &["temp", "rest", "entr", "mem", "dev", "seed"]),
     ("Shape", &["dens", "leap", "rep", "regc", "regw", "regh", "scale"]),
     ("Key, velocity, octave", &["keyf", "vel", "oct", "thru", "inch", "outch"]),
@@ -498,6 +498,9 @@ impl App {
             let host = self.link.bpm.load(Ordering::Relaxed);
             let now = match self.params.own_tempo() {
                 Some(bpm) => format!("Tempo: {bpm:.0} BPM, Continuo's own"),
+                None if self.link.midi_clock.load(Ordering::Relaxed) => {
+                    format!("Tempo: the MIDI clock's ({host:.0} BPM)")
+                }
                 None => format!("Tempo: the host's ({host:.0} BPM)"),
             };
             ui.label(RichText::new(now).size(16.0));

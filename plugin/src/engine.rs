@@ -721,6 +721,7 @@ mod tests {
                 beat: Some(at as f64 / samples_per_beat),
                 sample: Some(at as i64),
                 loop_beats: None,
+                exact: false,
             };
             sink.clear();
             engine.process(host, SR, BLOCK, &input, settings, &mut sink);

@@ -4,6 +4,7 @@
 
 pub mod answering;
 pub mod capture;
+pub mod click;
 pub mod clock;
 pub mod closing;
 pub mod editor;
@@ -17,6 +18,7 @@ pub mod history;
 pub mod inbox;
 pub mod learn;
 pub mod link;
+pub mod midi_clock;
 pub mod midi_learn;
 pub mod params;
 pub mod plugin;

@@ -173,6 +173,8 @@ pub struct Link {
     /// The host's tempo, the answer's fixed velocity (0: the player's) and octave shift, as
     /// the audio thread last saw them (for the takes).
     pub bpm: AtomicF32,
+    /// A MIDI clock on the input leads the time (for the editor).
+    pub midi_clock: AtomicBool,
     pub answer_velocity: AtomicU32,
     /// Answers made for each phrase (the Answers per phrase parameter, 1..=4): the one played,
     /// and the others made at once beside it among the recent takes.
@@ -230,6 +232,7 @@ impl Link {
             triplets: AtomicBool::new(false),
             save_phrases: AtomicBool::new(false),
             bpm: AtomicF32::new(120.0),
+            midi_clock: AtomicBool::new(false),
             answer_velocity: AtomicU32::new(0),
             answers_per_phrase: AtomicU32::new(1),
             program: AtomicU32::new(0),

@@ -2,6 +2,7 @@
 //! reuses, and explicit value ↔ text conversions that round-trip (hosts and validators
 //! check that text typed in gives the value shown).
 
+use crate::click::Metronome;
 use crate::engine::Mode;
 use crate::events::Trigger;
 use crate::midi_learn::{Learnable, MidiMap};
@@ -77,6 +78,14 @@ pub struct ContinuoParams {
     /// tempo, set here or by Tap; in a DAW, leave it at Host).
     #[id = "tempo"]
     pub tempo: IntParam,
+    /// Follow a MIDI clock on the MIDI input (24 ticks a beat, Start, Stop, Continue) once
+    /// one is heard, instead of the host's transport (the Tempo parameter still wins).
+    #[id = "mclk"]
+    pub midi_clock: BoolParam,
+    /// A click on each beat through the audio output: off, until the player's first note,
+    /// or always.
+    #[id = "metro"]
+    pub metronome: EnumParam<MetronomeChoice>,
     #[id = "gap"]
     pub gap_steps: IntParam,
     #[id = "thru"]
@@ -205,6 +214,30 @@ impl From<ModeChoice> for Mode {
             ModeChoice::CallResponse => Mode::CallResponse,
             ModeChoice::Continuous => Mode::Continuous,
             ModeChoice::Loop => Mode::Loop,
+        }
+    }
+}
+
+/// When the metronome clicks (see [`Metronome`]).
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetronomeChoice {
+    #[id = "off"]
+    #[name = "Off"]
+    Off,
+    #[id = "until"]
+    #[name = "Until I play"]
+    UntilPlayed,
+    #[id = "on"]
+    #[name = "On"]
+    On,
+}
+
+impl From<MetronomeChoice> for Metronome {
+    fn from(choice: MetronomeChoice) -> Metronome {
+        match choice {
+            MetronomeChoice::Off => Metronome::Off,
+            MetronomeChoice::UntilPlayed => Metronome::UntilPlayed,
+            MetronomeChoice::On => Metronome::On,
         }
     }
 }
@@ -493,6 +526,8 @@ impl Default for ContinuoParams {
             ),
             answer_bars: int("Answer length", 2, 1, 16, None, Some(("bar", "bars"))),
             tempo: tempo_param(),
+            midi_clock: switch("MIDI clock", true),
+            metronome: EnumParam::new("Metronome", MetronomeChoice::UntilPlayed),
             gap_steps: int("Phrase-end gap", 8, 1, 64, None, Some(("step", "steps"))),
             pass_through: switch("Pass-through", true),
             follow_key: switch("Key follow", true),

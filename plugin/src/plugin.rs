@@ -3,12 +3,14 @@
 //! touched while the host only scans: the worker (and the model) start on activation.
 //! `process` reads parameters and atomics and exchanges fixed-size messages.
 
-use crate::clock::HostTransport;
+use crate::click::{Bars, Click};
+use crate::clock::{BlockTiming, HostTransport};
 use crate::engine::{Engine, Mode, Settings};
 use crate::events::{EventSink, NoteEvent, OUTPUT_EVENTS};
 use crate::handle::Shared;
 use crate::harmony_input::HarmonyInput;
 use crate::link::{Command, Link};
+use crate::midi_clock::{ClockMessage, MidiClock};
 use crate::midi_learn::{Controlled, Learnable};
 use crate::params::{swing_ratio, trigger_of, ContinuoParams};
 use crate::swing::Groove;
@@ -37,8 +39,12 @@ pub struct Continuo {
     engine: Engine,
     sink: EventSink,
     input: EventSink,
-    /// The built-in voice (sounds only where the layout has an audio output).
+    /// The built-in voice and the metronome (sound only where the layout has an audio
+    /// output).
     synth: Synth,
+    click: Click,
+    /// An external MIDI clock on the input, followed once heard.
+    midi_clock: MidiClock,
     /// What the player's mapped controllers set (MIDI learn).
     controlled: Controlled,
     worker: Option<Worker>,
@@ -92,6 +98,8 @@ impl Default for Continuo {
             sink: EventSink::with_capacity(OUTPUT_EVENTS),
             input: EventSink::with_capacity(INPUT_CAPACITY),
             synth: Synth::new(48_000.0).with_font(fonts),
+            click: Click::new(48_000.0),
+            midi_clock: MidiClock::default(),
             controlled: Controlled::default(),
             worker: None,
             shared,
@@ -205,6 +213,47 @@ impl Continuo {
         s.scale.store(p.scale.value() as u32, Ordering::Relaxed);
     }
 
+    /// The block's transport: the host's, or a MIDI clock's once one is heard (if followed),
+    /// or Continuo's own tempo.
+    fn transport(&mut self, t: &Transport) -> HostTransport {
+        let host = HostTransport {
+            playing: t.playing,
+            tempo: t.tempo,
+            beat: t.pos_beats(),
+            sample: t.pos_samples,
+            loop_beats: t.loop_range_beats(),
+            exact: false,
+        };
+        let followed = self.midi_clock.transport(host, self.sample_rate as f64);
+        let host = if self.params.midi_clock.value() { followed } else { host };
+        self.link.midi_clock.store(self.clock_leads(), Ordering::Relaxed);
+        host.with_own_tempo(self.params.own_tempo())
+    }
+
+    /// A MIDI clock leads the time (heard, followed, and no tempo of Continuo's own).
+    fn clock_leads(&self) -> bool {
+        self.midi_clock.leads() && self.params.midi_clock.value() && self.params.own_tempo().is_none()
+    }
+
+    /// The metronome's clicks on the block's beats, at the voice's level (until the player's
+    /// first note, by default).
+    fn metronome(&mut self, buffer: &mut Buffer, timing: &BlockTiming, settings: &Settings) {
+        if self.input.events().iter().any(|e| matches!(e, NoteEvent::On { .. })) {
+            self.click.heard_the_player();
+        }
+        let [left, right, ..] = buffer.as_slice() else { return };
+        if !self.click.clicks(self.params.metronome.value().into()) {
+            return;
+        }
+        let spb = settings.steps_per_beat.max(1);
+        let bars = Bars {
+            downbeat_step: settings.downbeat_step,
+            bar_steps: (settings.beats_per_bar * spb as f64).round() as i64,
+            steps_per_beat: spb,
+        };
+        self.click.render(timing, bars, self.params.level.value(), left, right);
+    }
+
     /// The built-in voice: the answer's notes, and the player's own if asked, rendered into
     /// the block's first two channels (if the layout has them).
     fn sound(&mut self, buffer: &mut Buffer, settings: &Settings) {
@@ -314,7 +363,7 @@ impl Plugin for Continuo {
     }
 
     type Editor = nice_plug_egui::EguiEditor<crate::editor::App>;
-    type SysExMessage = ();
+    type SysExMessage = ClockMessage;
     type BackgroundTask = ();
 
     fn params(&self) -> Arc<dyn Params> {
@@ -333,6 +382,7 @@ impl Plugin for Continuo {
     ) -> bool {
         self.sample_rate = buffer_config.sample_rate;
         self.synth.set_sample_rate(buffer_config.sample_rate);
+        self.click.set_sample_rate(buffer_config.sample_rate);
         // Keep and Learn act on a rising edge: a project saved with one on does not act
         // when it is opened.
         self.keeping = self.params.keep.value();
@@ -369,23 +419,26 @@ impl Plugin for Continuo {
             channel.fill(0.0);
         }
         let len = buffer.samples();
+        // The transport from what was heard before this block; then the block's events.
+        let host = self.transport(context.transport());
+        let mut settings = self.settings(context.transport());
+        if self.clock_leads() {
+            // A MIDI clock counts from the song's start, a bar line.
+            settings.downbeat_step = 0;
+        }
         self.input.clear();
         while let Some(event) = context.next_event() {
-            if let Some(e) = from_host(event) {
-                self.input.push(e);
+            match event {
+                PlugNote::MidiSysEx { timing, message } => self.midi_clock.receive(message, timing),
+                event => {
+                    if let Some(e) = from_host(event) {
+                        self.input.push(e);
+                    }
+                }
             }
         }
+        self.midi_clock.end_block(len);
         self.follow_controllers();
-        let t = context.transport();
-        let host = HostTransport {
-            playing: t.playing,
-            tempo: t.tempo,
-            beat: t.pos_beats(),
-            sample: t.pos_samples,
-            loop_beats: t.loop_range_beats(),
-        }
-        .with_own_tempo(self.params.own_tempo());
-        let mut settings = self.settings(t);
         self.follow_parameters(len as u32, &mut settings);
         self.follow_takes(&host);
         self.sink.clear();
@@ -407,27 +460,38 @@ impl Plugin for Continuo {
             self.link.set_answering(false);
         }
         self.bypassed = bypass;
-        if bypass {
+        let timing = if bypass {
             // Bypassed: the player's notes pass unchanged, nothing is answered.
             for &e in self.input.events() {
                 self.sink.push_passed(e);
             }
+            None
         } else {
-            self.engine.process(host, self.sample_rate as f64, len, self.input.events(), &settings, &mut self.sink);
-        }
+            Some(self.engine.process(
+                host,
+                self.sample_rate as f64,
+                len,
+                self.input.events(),
+                &settings,
+                &mut self.sink,
+            ))
+        };
         let dropped = self.input.take_dropped() + self.sink.take_dropped();
         if dropped > 0 {
             self.link.health.dropped_events.fetch_add(dropped as u64, Ordering::Relaxed);
         }
         self.send(context);
         self.sound(buffer, &settings);
+        if let Some(timing) = timing {
+            self.metronome(buffer, &timing, &settings);
+        }
         ProcessStatus::Normal
     }
 }
 
 /// A host's event as the engine takes it: notes, and every other channel message as MIDI
-/// bytes (passed through). Note expressions and SysEx are left out.
-fn from_host(event: PlugNote<()>) -> Option<NoteEvent> {
+/// bytes (passed through). Note expressions and the MIDI clock are left out.
+fn from_host(event: PlugNote<ClockMessage>) -> Option<NoteEvent> {
     Some(match event {
         PlugNote::NoteOn { timing, channel, key: Key::Number(pitch), velocity, .. } => NoteEvent::On {
             sample: timing as usize,
@@ -447,7 +511,7 @@ fn from_host(event: PlugNote<()>) -> Option<NoteEvent> {
 }
 
 /// An engine event as the host takes it.
-fn to_host(event: NoteEvent) -> Option<PlugNote<()>> {
+fn to_host(event: NoteEvent) -> Option<PlugNote<ClockMessage>> {
     Some(match event {
         NoteEvent::On { sample, channel, pitch, velocity } => PlugNote::NoteOn {
             timing: sample as u32,

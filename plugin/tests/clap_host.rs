@@ -433,6 +433,82 @@ fn the_clap_build_answers_over_the_players_chords_and_is_not_cut_by_them() {
     assert!(sounding.iter().all(|&s| s <= 0), "stuck notes: {sounding:?}");
 }
 
+/// A MIDI clock on the input leads the built plugin's time, whatever the host's transport
+/// says (stopped here, at 120 BPM, as a JACK transport that never rolls): Start, 24 ticks a
+/// beat at 100 BPM, the phrase on the clock's beats 4 to 11, 140 BPM from beat 12. Every
+/// note of the answer falls on the clock's 16th grid (every 6th tick from Start) within a
+/// millisecond, and the clock's Stop at beat 20 ends the answer (issue #26).
+#[test]
+fn the_clap_build_follows_a_midi_clock_through_a_tempo_change_and_its_stop() {
+    let _alone = ALONE.lock().unwrap_or_else(|e| e.into_inner());
+    let _home = home();
+    let library = plugin_library();
+    let entry = unsafe { PluginEntry::load(&library) }.unwrap_or_else(|e| panic!("{}: {e:?}", library.display()));
+    let mut instance = instance(&entry);
+    let config = PluginAudioConfiguration { sample_rate: SR, min_frames_count: 1, max_frames_count: BLOCK };
+    let processor = instance.activate(|_, _| (), config).expect("the plugin activates");
+    let (ticks, stop, mut events) = clock_events(&[(0, 100.0), (12, 140.0)], 20);
+    for (i, pitch) in [72u8, 74, 76, 77, 79, 77, 76, 74].into_iter().enumerate() {
+        let on = ticks[(4 + i) * 24];
+        events.push((on, [0x90, pitch, 100]));
+        events.push((on + (0.8 * SR * 60.0 / 100.0) as u64, [0x80, pitch, 0]));
+    }
+    events.sort_by_key(|e| e.0);
+    let params = [("thru", 0.0), ("seed", 4.0)];
+    let (processor, out) = on_the_audio_thread(processor, |player, processor| {
+        player.idle(processor, 1.0, &|| false);
+        let mut out = Vec::new();
+        player.run(processor, (0, BLOCK as u64), false, &[], &params, &mut out);
+        let mut at = BLOCK as u64;
+        while at < stop + 8 * BLOCK as u64 {
+            let fill = |input: &mut EventBuffer| {
+                for (sample, bytes) in events.iter().filter(|e| (at..at + BLOCK as u64).contains(&e.0)) {
+                    input.push(&MidiEvent::new((sample - at) as u32, 0, *bytes));
+                }
+            };
+            player.block(processor, (at, BLOCK), false, fill, &mut out);
+            at += BLOCK as u64;
+        }
+        out
+    });
+    instance.deactivate(processor);
+    let grid: Vec<u64> = ticks.iter().step_by(6).copied().collect();
+    let settled = ticks[13 * 24];
+    let off_grid = |t: u64| grid.iter().map(|g| g.abs_diff(t)).min().unwrap();
+    let answer: Vec<_> = out.iter().filter(|e| e.0 >= settled).collect();
+    let ons = answer.iter().filter(|e| e.1 && e.0 < stop).count();
+    assert!(ons >= 3, "no answer at 140 BPM before the Stop: {out:?}");
+    let worst = answer.iter().filter(|e| e.0 < stop).map(|e| off_grid(e.0)).max().unwrap();
+    println!("MIDI clock: {ons} notes answered at 140 BPM, at most {worst} samples off the clock's grid");
+    assert!(worst <= 48, "a note {worst} samples off the MIDI clock's 16th grid: {answer:?}");
+    assert!(!out.iter().any(|e| e.1 && e.0 > stop), "a note started after the clock's Stop at {stop}: {out:?}");
+    let mut sounding = [0i32; 128];
+    for (_, on, pitch, _) in &out {
+        sounding[*pitch as usize] += if *on { 1 } else { -1 };
+    }
+    assert!(sounding.iter().all(|&s| s <= 0), "notes still sounding after the Stop: {sounding:?}");
+}
+
+/// MIDI events at their samples.
+type Timed = Vec<(u64, [u8; 3])>;
+
+/// A MIDI clock's events at `tempi` ((from beat, BPM)), from sample 2 × `BLOCK`: Start, the
+/// ticks to beat `stop_beat`, Stop. Returns the ticks' samples, Stop's, and the events.
+fn clock_events(tempi: &[(usize, f64)], stop_beat: usize) -> (Vec<u64>, u64, Timed) {
+    let mut frame = 2.0 * BLOCK as f64;
+    let mut events = vec![(frame as u64, [0xFA, 0, 0])];
+    let mut ticks = Vec::new();
+    for tick in 0..stop_beat * 24 {
+        ticks.push(frame.round() as u64);
+        events.push((frame.round() as u64, [0xF8, 0, 0]));
+        let bpm = tempi.iter().rev().find(|(beat, _)| beat * 24 <= tick).map_or(120.0, |t| t.1);
+        frame += SR * 60.0 / bpm / 24.0;
+    }
+    let stop = frame.round() as u64;
+    events.push((stop, [0xFC, 0, 0]));
+    (ticks, stop, events)
+}
+
 /// A small deterministic random source (xorshift64*).
 struct Dice(u64);
 
@@ -462,9 +538,15 @@ fn hostile_block(dice: &mut Dice, input: &mut EventBuffer, len: u32, most: u64) 
             3..=5 => input.push(&NoteOffEvent::new(t, pckn, 0.0)),
             6 => input.push(&MidiEvent::new(t, 0, [0x90 | channel, pitch, dice.below(128) as u8])),
             7 => input.push(&MidiEvent::new(t, 0, [0xb0 | channel, 64, [0, 127][dice.below(2) as usize]])),
-            8 => match dice.below(3) {
+            8 => match dice.below(4) {
                 0 => input.push(&MidiEvent::new(t, 0, [0xb0 | channel, [120, 123][dice.below(2) as usize], 0])),
                 1 => input.push(&MidiEvent::new(t, 0, [0xe0 | channel, pitch, dice.below(128) as u8])),
+                // A MIDI clock's messages (a tick, Start, Continue, Stop, a song position).
+                2 => input.push(&MidiEvent::new(
+                    t,
+                    0,
+                    [[0xf8, 0xfa, 0xfb, 0xfc, 0xf2][dice.below(5) as usize], pitch, 0],
+                )),
                 _ => input.push(&unsafe { MidiSysExEvent::new(t, 0, &SYSEX) }),
             },
             _ => input.push(&MidiEvent::new(t, 0, [0x80 | channel, pitch, 0])),
@@ -479,7 +561,8 @@ fn hostile_block(dice: &mut Dice, input: &mut EventBuffer, len: u32, most: u64) 
     count
 }
 
-/// Hostile MIDI (issue #24): blocks of up to 10,000 random events on all 16 channels, then
+/// Hostile MIDI (issue #24): blocks of up to 10,000 random events on all 16 channels (a MIDI
+/// clock's messages among them), then
 /// the player lets go of every key and the pedal, and the transport stops. No note the
 /// plugin sent is left sounding (a note-off ends its key, as in a synthesiser), no key stays
 /// held (a phrase played after is answered), and `process` never allocates: the test command

@@ -172,6 +172,7 @@ impl Host {
             beat: Some(block as f64 * beats_per_block),
             sample: Some(block * 512),
             loop_beats: None,
+            exact: false,
         };
         self.sink.clear();
         self.engine.process(transport, self.rate, 512, input, &self.settings, &mut self.sink);
@@ -222,6 +223,7 @@ impl Host {
             beat: self.reports.beats.then_some(beat),
             sample: self.reports.samples.then_some(self.pos_samples + jitter.round() as i64),
             loop_beats: self.loop_beats,
+            exact: false,
         }
     }
 
@@ -943,7 +945,7 @@ fn absurd_host_positions_are_a_jump_not_a_panic() {
     ];
     for (beat, sample, tempo) in absurd {
         for block in 0..3 {
-            let transport = HostTransport { playing: true, tempo, beat, sample, loop_beats: None };
+            let transport = HostTransport { playing: true, tempo, beat, sample, loop_beats: None, exact: false };
             let input: &[NoteEvent] = if block == 0 { &notes } else { &[] };
             host.sink.clear();
             host.engine.process(transport, host.rate, 512, input, &host.settings, &mut host.sink);
