@@ -23,6 +23,7 @@ sent a MIDI clock, jack_player.py --clock): the grid is the clock's, every 6th t
 Start, whatever its tempo; a note in the beat after a change of tempo (the tempo is measured
 over a beat of ticks) may be a 16th's quarter off it, every other within `CLOCK_SAMPLES`;
 nothing is answered after the clock's Stop, and every note has ended a period after it.
+`--nothing-passed`: Pass-through is off, and none of the player's notes came back.
 
 Exit status 2 instead of 1: a note went out twice or not at all while the JACK server had
 xruns (a client finished late; JACK may then read a late client's MIDI twice or not at all).
@@ -139,10 +140,12 @@ def main():
     flags = set(sys.argv[3:])
     r = json.load(open(path))
     step = r["rate"] * 60.0 / r["tempo"] / 4.0
-    if "--no-pass-through" in flags:
+    if "--no-pass-through" in flags or "--nothing-passed" in flags:
         answer, passed = r["received"], []
     else:
         answer, passed = split_passed_through(r["sent"], r["received"])
+    if "--nothing-passed" in flags:
+        check_nothing_passed(name, r, flags)
     # An answer cut short by the player's new phrase ends where the player's note starts.
     cuts = {e["frame"] for e in passed if is_note(e["bytes"]) and is_on(e["bytes"])}
     if "--exit" in flags and r["received"]:
@@ -175,6 +178,16 @@ def main():
         check_voice(name, r, notes, period)
     host_late = f" (the host's output delay changed {changes} times by whole periods)" if period else ""
     print(f"{name}: {len(ons)} answered notes, worst grid error {worst} samples{host_late}")
+
+
+def check_nothing_passed(name, r, flags):
+    """No note the player sent came back within two periods (Pass-through off). An answered
+    note may have the bytes of one the player sent, later."""
+    period = next((int(f.split("=")[1]) for f in flags if f.startswith("--period=")), 512)
+    back = [e for e in r["received"] if is_note(e["bytes"])
+            and any(s["bytes"] == e["bytes"] and 0 <= e["frame"] - s["frame"] <= 2 * period for s in r["sent"])]
+    if back:
+        fail(name, f"{len(back)} of the player's notes passed through with Pass-through off, the first at frame {back[0]['frame']}")
 
 
 def check_pairs(name, r):

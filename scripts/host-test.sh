@@ -20,7 +20,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/setup.sh ardour jackd2 python3-jack-client
+bash scripts/setup.sh ardour jackd2 python3-jack-client xvfb
 lua_tool=$(compgen -c ardour | grep -E '^ardour[0-9]+-lua$' | sort -V | tail -n 1)
 ardour_lib=/usr/lib/${lua_tool%-lua}
 [ -n "$lua_tool" ] || { echo "host test: no ardour*-lua found" >&2; exit 1; }
@@ -226,6 +226,33 @@ standalone_attempt() { # name seconds signal-after player-flags...
   [ "$checked" -eq 2 ] || exit 1
 }
 
+# The standalone remembers its settings (plugin/src/standalone_settings.rs): the cases above
+# named their devices, so the file holds them; Pass-through is set off in it. Started again
+# with no device named, in a window (under Xvfb: the window restores the controls), the app
+# connects to the player by itself, answers, and passes none of the player's notes; the
+# file still says Pass-through off and names the devices after it quits.
+restart_case() {
+  local name="standalone: its settings survive a restart" settings=$HOME/.local/share/continuo/standalone.json
+  grep -q 'continuo-player:phrase' "$settings" || { cat "$settings"; echo "$name: FAILED: the devices were not remembered" >&2; exit 1; }
+  /usr/bin/python3 -c 'import json, sys; p = sys.argv[1]; s = json.load(open(p)); s["controls"]["thru"] = "Off"; json.dump(s, open(p, "w"))' "$settings"
+  Xvfb :96 -screen 0 1600x1200x24 -nolisten tcp >"$work/xvfb.log" 2>&1 &
+  pids+=("$!")
+  /usr/bin/python3 scripts/jack_player.py --tempo 120 --start 5 --seconds 16 --out "$work/restart.json" &
+  local player=$!
+  pids+=("$player")
+  wait_for_port "continuo-player:answer"
+  DISPLAY=:96 "$standalone" >"$work/restart.log" 2>&1 &
+  local app=$!
+  pids+=("$app")
+  wait "$player"
+  stop "$app"
+  /usr/bin/python3 scripts/check_answer.py "$work/restart.json" "$name" --period=512 --nothing-passed \
+    || { tail -n 20 "$work/restart.log"; exit 1; }
+  grep -q '"thru": "Off"' "$settings" && grep -q 'continuo-player:phrase' "$settings" \
+    || { cat "$settings"; echo "$name: FAILED: the settings file lost them" >&2; exit 1; }
+  echo "$name: the devices and Pass-through off came back"
+}
+
 if [ -z "${CONTINUO_STANDALONE_ONLY:-}" ]; then
   ardour_case 120 512 14
   ardour_case 97 256 17
@@ -249,5 +276,6 @@ standalone_case "standalone: following a MIDI clock (100, 140, 110 BPM, Stop)" 1
 # (2 bars). SIGINT comes 2 s into it: its first onset may come a beat or two in (a 2-bar
 # answer of the default model has 4 to 11 notes; at 1 s in, some had none yet).
 standalone_case "standalone: SIGINT during the answer" 12 10
+restart_case
 stop "$jack_pid"
 echo "host test: passed"

@@ -17,6 +17,7 @@ use crate::params::ContinuoParams;
 use crate::preset_row::PresetRow;
 use crate::roll;
 use crate::soundfont::{FontState, SF2_FOLDER};
+use crate::standalone_settings::{self, Remember, Settings};
 use crate::sync::{Locked, ReadWrite};
 use crate::takes::{history_score, TakesStatus};
 use continuo_core::midi::write_midi_file;
@@ -24,7 +25,7 @@ use egui::{Color32, RichText};
 use egui_file::FileDialog;
 use nice_plug::context::gui::GuiContext;
 use nice_plug::editor::dpi::LogicalSize;
-use nice_plug::prelude::{Param, ParamPtr, ParamSetter, Params, ResizeHint};
+use nice_plug::prelude::{Param, ParamPtr, ParamSetter, Params, PluginApi, ResizeHint};
 use nice_plug_egui::widgets::ParamSlider;
 use nice_plug_egui::{create_egui_editor, EguiEditor, EguiEditorState, EguiNiceSettings, NiceEguiApp};
 use std::path::PathBuf;
@@ -42,6 +43,8 @@ pub struct App {
     message: String,
     presets: PresetRow,
     taps: crate::tap::TapTempo,
+    /// The standalone's settings, restored when the window opens and kept as they change.
+    remember: Option<Remember>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -383,6 +386,7 @@ impl App {
             message,
             presets: PresetRow::default(),
             taps: Default::default(),
+            remember: None,
         }
     }
 
@@ -490,6 +494,32 @@ impl App {
                 self.open(dialog, Picking::Export);
             }
         });
+    }
+
+    /// The standalone's settings: restored the first time, then written as they change.
+    fn follow_settings(&mut self, setter: &ParamSetter) {
+        let Some(remember) = self.remember.as_mut() else { return };
+        if let Some(saved) = remember.take_restore() {
+            let left_out = standalone_settings::restore_controls(&self.params, &saved.controls, setter);
+            if !saved.model.is_empty() {
+                self.shared.load(PathBuf::from(&saved.model));
+            }
+            if !saved.soundfont.is_empty() {
+                self.shared.fonts.choose(std::path::Path::new(&saved.soundfont), &self.link.fonts, &self.link.repaint);
+            }
+            if left_out > 0 {
+                self.message = format!("{left_out} remembered settings are not this version's, and were left out");
+            }
+        }
+        let now = Settings {
+            controls: standalone_settings::controls(&self.params),
+            model: self.params.model_path.reading().clone(),
+            soundfont: self.params.soundfont_path.reading().clone(),
+            devices: Vec::new(),
+        };
+        if let Err(e) = remember.keep(now, std::time::Instant::now()) {
+            self.message = format!("the settings are not remembered: {e}");
+        }
     }
 
     /// The tempo Continuo keeps (the host's, or its own), and Tap to set its own.
@@ -669,6 +699,13 @@ impl NiceEguiApp for App {
         _frame: &mut nice_plug_egui::Frame,
     ) -> Result<(), nice_plug_egui::baseview::HandlerError> {
         style(&ctx);
+        if gui.plugin_api() == PluginApi::Standalone {
+            match standalone_settings::path().map(Remember::open) {
+                Some(Ok(remember)) => self.remember = Some(remember),
+                Some(Err(e)) => self.message = format!("{e}: the defaults play, and the file is left as it is"),
+                None => {}
+            }
+        }
         self.gui = Some(gui);
         Ok(())
     }
@@ -693,6 +730,7 @@ impl App {
                 ui.add_space(4.0);
                 self.take_buttons(ui);
                 if let Some(setter) = setter {
+                    self.follow_settings(setter);
                     self.tempo_row(ui, setter);
                     let program = self.presets.follow_program(&self.link, &self.params, setter);
                     if let Some(said) = program.or_else(|| self.presets.show(ui, &self.params, setter)) {

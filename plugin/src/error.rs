@@ -50,6 +50,13 @@ pub enum PluginError {
         #[source]
         source: rustysynth::SynthesizerError,
     },
+    /// The standalone's settings file is not what it writes.
+    #[error("{}: not Continuo's standalone settings ({source})", path.display())]
+    Settings {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
     /// Learn was asked for with no takes kept.
     #[error("nothing to learn from yet: keep a take first")]
     NoTakes,

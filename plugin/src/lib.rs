@@ -32,6 +32,7 @@ pub mod saved_state;
 pub mod sf2_file;
 pub mod slot;
 pub mod soundfont;
+pub mod standalone_settings;
 pub mod swing;
 pub mod sync;
 pub mod synth;

@@ -6,10 +6,14 @@
 //! The standalone plays the answer out loud: unless `--audio-layout` says otherwise, it runs
 //! in the layout with the built-in voice's stereo output (layout 2; 1 is MIDI only).
 //!
+//! A launch that names no device gets those of the last launch that named any
+//! (`continuo::standalone_settings`); the window restores the controls and the model.
+//!
 //! SIGINT and SIGTERM (with or without the editor open) end every sounding note on the next
 //! audio block, then quit with status 0. A backend that cannot start exits with status 1.
 
 use continuo::plugin::{EXIT_FLUSHED, EXIT_REQUESTED};
+use continuo::standalone_settings;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -26,7 +30,8 @@ fn main() {
     if let Err(e) = ctrlc::set_handler(quit_after_the_last_notes) {
         eprintln!("continuo: cannot handle SIGINT/SIGTERM: {e}");
     }
-    let ok = nice_plug::prelude::nice_export_standalone_with_args::<continuo::plugin::Continuo, _>(with_voice(args));
+    let args = with_remembered_devices(with_voice(args));
+    let ok = nice_plug::prelude::nice_export_standalone_with_args::<continuo::plugin::Continuo, _>(args);
     std::process::exit(if ok { 0 } else { 1 });
 }
 
@@ -85,6 +90,27 @@ fn with_voice(mut args: Vec<String>) -> Vec<String> {
     if !given(&args, "--midi-capacity", "--midi-capacity") {
         let most = continuo::events::MOST_OUTPUT_EVENTS.to_string();
         args.splice(at..at, ["--midi-capacity".to_string(), most]);
+    }
+    args
+}
+
+/// The arguments with the devices of the last launch that named any, unless they name one
+/// (then those are remembered). An unreadable settings file is named and left as it is.
+fn with_remembered_devices(args: Vec<String>) -> Vec<String> {
+    let Some(path) = standalone_settings::path() else { return args };
+    let mut settings = match standalone_settings::read(&path) {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("continuo: {e}; the defaults play, and the file is left as it is");
+            return args;
+        }
+    };
+    let (args, devices) = standalone_settings::with_devices(args, &settings.devices);
+    if devices != settings.devices {
+        settings.devices = devices;
+        if let Err(e) = standalone_settings::write(&path, &settings) {
+            eprintln!("continuo: the devices are not remembered: {e}");
+        }
     }
     args
 }
