@@ -13,6 +13,7 @@
 //! The split is by file, never by window: `fnv1a64(path inside its root) % 100`, 0–79 train,
 //! 80–89 validation, 90–99 test, so a file keeps its split whatever else is imported.
 
+use crate::abc::{abc_tune_count, read_abc_tune};
 use crate::chord::ClassMask;
 use crate::encoding::{EncodingKind, Token};
 use crate::error::Error;
@@ -290,8 +291,12 @@ enum FileResult {
     Skipped(SkippedFile, &'static str),
 }
 
-fn import_file(path: &Path, name: String, split: Split, options: &ImportOptions) -> FileResult {
-    let read = std::panic::catch_unwind(|| read_music_file(path, &options.midi));
+fn import_file(job: &Job, options: &ImportOptions) -> FileResult {
+    let (path, name, split) = (&job.path, job.name.clone(), job.split);
+    let read = std::panic::catch_unwind(|| match job.tune {
+        Some(tune) => read_abc_tune(path, tune),
+        None => read_music_file(path, &options.midi),
+    });
     let score = match read {
         Ok(Ok(score)) => score,
         Ok(Err(ReadError { problem, .. })) => {
@@ -400,13 +405,19 @@ pub fn import(
     Ok(Corpus { manifest: manifest_of(&songs, options, summary), songs })
 }
 
-/// Every music file under `roots` (by extension): its path, its name (root folder and path
-/// inside it) and its split; the summary counts them and the files ignored.
-fn music_files(
-    roots: &[PathBuf],
-    shares: Shares,
-    summary: &mut ImportSummary,
-) -> Result<Vec<(PathBuf, String, Split)>, Error> {
+/// A piece to read: a file, or one tune of an ABC tune book (split on its own, as a tune).
+struct Job {
+    path: PathBuf,
+    /// The tune of an ABC file, from 0; `None`: the file is one piece.
+    tune: Option<usize>,
+    /// The root folder and the path inside it (and `#N`, the tune's number from 1).
+    name: String,
+    split: Split,
+}
+
+/// Every piece under `roots`: each music file (by extension), each tune of an ABC file that
+/// holds several; the summary counts them and the files ignored.
+fn music_files(roots: &[PathBuf], shares: Shares, summary: &mut ImportSummary) -> Result<Vec<Job>, Error> {
     let mut jobs = Vec::new();
     for root in roots {
         let files = walk(root).map_err(Error::io(root))?;
@@ -421,8 +432,8 @@ fn music_files(
             let inside = path.strip_prefix(root).unwrap_or(&path).to_string_lossy().replace('\\', "/");
             // A file given as a root is named by itself.
             let name = if inside.is_empty() { root_name.clone() } else { format!("{root_name}/{inside}") };
-            let split = shares.split_of(if inside.is_empty() { &root_name } else { &inside });
-            jobs.push((path, name, split));
+            let key = if inside.is_empty() { root_name.clone() } else { inside };
+            jobs.extend(pieces(path, name, &key, shares));
         }
     }
     summary.files_found = jobs.len();
@@ -430,8 +441,26 @@ fn music_files(
 }
 
 /// Each file read (on `options.threads` threads, 0: one per core), in the order of `jobs`.
+/// The pieces of one music file: the file, or each tune of an ABC tune book (an ABC file
+/// that cannot be read is one piece, and its reading says why).
+fn pieces(path: PathBuf, name: String, key: &str, shares: Shares) -> Vec<Job> {
+    let abc = FileKind::of(&path) == Some(FileKind::Abc);
+    let tunes = if abc { abc_tune_count(&path).unwrap_or(1) } else { 1 };
+    if tunes <= 1 {
+        return vec![Job { tune: abc.then_some(0), split: shares.split_of(key), path, name }];
+    }
+    (0..tunes)
+        .map(|t| Job {
+            path: path.clone(),
+            tune: Some(t),
+            name: format!("{name}#{}", t + 1),
+            split: shares.split_of(&format!("{key}#{}", t + 1)),
+        })
+        .collect()
+}
+
 fn read_in_parallel(
-    jobs: &[(PathBuf, String, Split)],
+    jobs: &[Job],
     options: &ImportOptions,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Vec<FileResult> {
@@ -450,8 +479,8 @@ fn read_in_parallel(
                     let mut mine = Vec::new();
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some((path, name, split)) = jobs.get(i) else { break };
-                        mine.push((i, import_file(path, name.clone(), *split, options)));
+                        let Some(job) = jobs.get(i) else { break };
+                        mine.push((i, import_file(job, options)));
                         progress(done.fetch_add(1, Ordering::Relaxed) + 1, jobs.len());
                     }
                     mine

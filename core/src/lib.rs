@@ -6,6 +6,9 @@
 //! [`vocab`] ids. Back: ids → tokens → step notes → beats → [`midi::write_midi`].
 //! The [`card`] ties a trained model to its encoding; [`corpus`] imports whole folders.
 
+pub mod abc;
+pub mod abc_key;
+pub mod abc_music;
 pub mod accompaniment;
 pub mod cadence;
 pub mod card;

@@ -28,9 +28,13 @@ pub enum ReadProblem {
     NotKern,
     #[error("not MusicXML: {0}")]
     NotMusicXml(String),
+    #[error("line {line}: malformed ABC: {why}")]
+    MalformedAbc { line: usize, why: String },
+    #[error("not an ABC tune: {0}")]
+    NotAbc(String),
     #[error("no notes left after filtering (tracks, channels, drums)")]
     NoNotes,
-    #[error("unsupported file extension (expected .mid, .midi, .smf, .krn, .kern, .musicxml, .xml or .mxl)")]
+    #[error("unsupported file extension (expected .mid, .midi, .smf, .krn, .kern, .musicxml, .xml, .mxl or .abc)")]
     UnknownExtension,
     #[error("I/O error: {0}")]
     Io(String),
@@ -50,6 +54,8 @@ impl ReadProblem {
             ReadProblem::MalformedKern { .. } => "malformed kern",
             ReadProblem::NotKern => "not a kern file",
             ReadProblem::NotMusicXml(_) => "not MusicXML",
+            ReadProblem::MalformedAbc { .. } => "malformed ABC",
+            ReadProblem::NotAbc(_) => "not ABC",
             ReadProblem::NoNotes => "no notes",
             ReadProblem::UnknownExtension => "unknown extension",
             ReadProblem::Io(_) => "I/O error",

@@ -26,7 +26,7 @@ fn a_folder_without_music_is_an_error_naming_it() {
     std::fs::write(temp.path().join("empty.krn"), "").unwrap();
     let err = import(&[temp.path().to_path_buf()], &ImportOptions::default(), &no_progress).unwrap_err().to_string();
     assert!(err.starts_with(&temp.path().display().to_string()), "{err}");
-    assert!(err.contains("no music could be read: 1 music files found (files ending .mid, .midi, .smf, .krn, .kern, .musicxml, .xml, .mxl), 1 skipped (empty file"), "{err}");
+    assert!(err.contains("no music could be read: 1 music files found (files ending .mid, .midi, .smf, .krn, .kern, .musicxml, .xml, .mxl, .abc), 1 skipped (empty file"), "{err}");
 }
 
 #[test]

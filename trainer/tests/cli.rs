@@ -533,6 +533,44 @@ fn musicxml_tune(n: usize) -> String {
     )
 }
 
+/// An ABC tune book of `tunes` little jigs in G, `n` making each its own: a repeated part
+/// with first and second endings.
+fn abc_book(tunes: usize) -> String {
+    let mut book = String::from("%abc-2.1\nM:6/8\nL:1/8\n\n");
+    for n in 0..tunes {
+        let (last, third) = (["G", "A", "B", "c", "d", "e"][n % 6], ["B", "c"][n / 6 % 2]);
+        book += &format!("X:{}\nT:Jig {n}\nK:G\n|:GA{third} c2d|e2f g2{last}|1 d3 B3:|2 d3 G3|]\n\n", n + 1);
+    }
+    book
+}
+
+/// An ABC tune book goes through `prepare` (each tune a song of its own, split on its own)
+/// and `inspect` (a tune's notes by name, metre, key and played-out repeats); a broken tune
+/// is skipped, naming its line (issue #26).
+#[test]
+fn an_abc_tune_book_is_prepared_tune_by_tune_and_inspected() {
+    let dir = temp("abc");
+    let root = dir.path();
+    let s = |p: &Path| p.to_string_lossy().into_owned();
+    let songs = root.join("book");
+    std::fs::create_dir_all(&songs).unwrap();
+    let mut book = abc_book(12);
+    book += "X:13\nT:Broken\nK:G\nGAB & c|\n";
+    std::fs::write(songs.join("jigs.abc"), book).unwrap();
+    let (ok, text) = trainer(&["prepare", "-i", &s(&songs), "-o", &s(&root.join("corpus"))]);
+    assert!(ok && text.contains("13 music files found, 12 read, 1 skipped"), "{text}");
+    assert!(text.contains("jigs.abc#13") && text.contains("line 68: malformed ABC"), "{text}");
+    let corpus = std::fs::read_to_string(root.join("corpus/corpus.json")).unwrap();
+    for split in ["\"train\"", "\"validation\"", "\"test\""] {
+        assert!(corpus.contains(split), "the tunes of one book fall into every split: {split}");
+    }
+    let (ok, text) = trainer(&["inspect", &s(&songs.join("jigs.abc")), "--tune", "2", "--notes", "40"]);
+    assert!(ok && text.contains("tune: 2 of 13") && text.contains("title: Jig 1"), "{text}");
+    assert!(text.contains("F#5") && text.contains("6/8") && text.contains("G major"), "{text}");
+    // Two bars, the first ending, the two bars again and the second: 6 bars of 6/8.
+    assert!(text.contains("over 18.00 beats"), "{text}");
+}
+
 /// MusicXML files go through `prepare` (a folder of them, each its own tune) and `inspect`
 /// (its notes by name, its metre and key), and a broken one is skipped, saying why.
 #[test]

@@ -2,17 +2,23 @@
 //! the tokens a model would see. For checking a corpus file by eye.
 
 use clap::Args;
+use continuo_core::abc::{abc_tune_count, read_abc_tune};
 use continuo_core::midi::MidiOptions;
 use continuo_core::note::pitch_name;
 use continuo_core::read_music_file;
+use continuo_core::reader::FileKind;
 use continuo_core::song::shift_for;
 use continuo_core::song::{encode_score, song_key};
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
 pub struct InspectArgs {
-    /// A MIDI (.mid, .midi), **kern (.krn, .kern) or MusicXML (.musicxml, .xml, .mxl) file.
+    /// A MIDI (.mid, .midi), **kern (.krn, .kern), MusicXML (.musicxml, .xml, .mxl) or ABC
+    /// (.abc) file.
     file: PathBuf,
+    /// Which tune of an ABC tune book to show, from 1.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    tune: u32,
     #[command(flatten)]
     encoding: super::shared::EncodingArgs,
     /// How many notes to list.
@@ -25,8 +31,16 @@ pub struct InspectArgs {
 
 pub fn run(args: &InspectArgs) -> Result<(), String> {
     let midi = MidiOptions { include_drums: args.drums, ..MidiOptions::default() };
-    let score = read_music_file(&args.file, &midi).map_err(|e| e.to_string())?;
+    let score = match FileKind::of(&args.file) {
+        Some(FileKind::Abc) => read_abc_tune(&args.file, args.tune as usize - 1),
+        _ => read_music_file(&args.file, &midi),
+    }
+    .map_err(|e| e.to_string())?;
     println!("file: {}", args.file.display());
+    if FileKind::of(&args.file) == Some(FileKind::Abc) {
+        let tunes = abc_tune_count(&args.file).map_err(|e| e.to_string())?;
+        println!("tune: {} of {tunes} (--tune N for another)", args.tune);
+    }
     if let Some(title) = &score.title {
         println!("title: {title}");
     }

@@ -9,7 +9,8 @@ use std::path::PathBuf;
 
 #[derive(Args, Debug)]
 pub struct PrepareArgs {
-    /// Folders to import, read recursively, or single files (.mid, .midi, .smf, .krn, .kern, .musicxml, .xml, .mxl).
+    /// Folders to import, read recursively, or single files (.mid, .midi, .smf, .krn, .kern, .musicxml, .xml, .mxl,
+    /// .abc: each tune of an ABC tune book is a song of its own).
     #[arg(long = "input", short, required = true)]
     inputs: Vec<PathBuf>,
     /// Where to write songs.jsonl and corpus.json.
