@@ -43,6 +43,7 @@ pub struct App {
     message: String,
     presets: PresetRow,
     taps: crate::tap::TapTempo,
+    page: Page,
     /// The standalone's settings, restored when the window opens and kept as they change.
     remember: Option<Remember>,
 }
@@ -77,6 +78,23 @@ const GROUPS: [(&str, &[&str]); 7] = [
     ("Harmony and feel", &["csplit", "cchan", "fchd", "swing", "human"]),
     ("Voice", &["voice", "sfprog", "level", "mine"]),
     ("Takes and controls", &["answ", "keep", "savph", "learn", "trnow", "trkeep"]),
+];
+
+/// The editor's pages, each a tab: its name and its groups (indices into `GROUPS`), so that
+/// every group is on a first screen at the window's size when it opens. The last page also
+/// holds the takes, learning and files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Page {
+    #[default]
+    Play,
+    Feel,
+    VoiceTakesLearn,
+}
+
+const PAGES: [(Page, &str, &[usize]); 3] = [
+    (Page::Play, "Play", &[0, 1, 2]),
+    (Page::Feel, "Key, harmony and feel", &[3, 4]),
+    (Page::VoiceTakesLearn, "Voice, takes and learning", &[5, 6]),
 ];
 
 /// The editor, resizable (which is also what the CLAP GUI's resize hints report).
@@ -271,14 +289,14 @@ fn control(ui: &mut egui::Ui, params: &ContinuoParams, id: &str, ptr: ParamPtr, 
     }
 }
 
-/// The parameter groups, side by side as the width allows.
-fn groups(ui: &mut egui::Ui, params: &ContinuoParams, setter: &ParamSetter) {
+/// The parameter groups `shown` (indices into `GROUPS`), side by side as the width allows.
+fn groups(ui: &mut egui::Ui, params: &ContinuoParams, setter: &ParamSetter, shown: &[usize]) {
     let map = params.param_map();
     let columns = ((ui.available_width() / GROUP_WIDTH).floor() as usize).clamp(1, 3);
     ui.columns(columns, |cols| {
         // Every group as wide as a column, less its margin and border.
         let inner = cols[0].available_width() - 2.0 * (GROUP_MARGIN + 1.0);
-        for (i, (heading, ids)) in GROUPS.iter().enumerate() {
+        for (i, (heading, ids)) in shown.iter().map(|&g| &GROUPS[g]).enumerate() {
             let ui = &mut cols[i % columns];
             egui::Frame::group(ui.style()).inner_margin(GROUP_MARGIN).show(ui, |ui| {
                 ui.set_width(inner);
@@ -386,6 +404,7 @@ impl App {
             message,
             presets: PresetRow::default(),
             taps: Default::default(),
+            page: Page::default(),
             remember: None,
         }
     }
@@ -436,7 +455,7 @@ impl App {
         drop(recent);
         let answering = self.link.answering.load(Ordering::Relaxed);
         let playhead = roll::playhead_beat(&history, self.link.play_step.load(Ordering::Relaxed), answering);
-        let height = (ui.available_height() * 0.34).clamp(150.0, 420.0);
+        let height = (ui.available_height() * 0.26).clamp(130.0, 420.0);
         roll::paint(ui, &history, take, playhead, height);
         ui.horizontal(|ui| {
             ui.colored_label(roll::HEARD, "heard");
@@ -658,7 +677,26 @@ impl App {
         }
     }
 
-    /// Below the controls: health, the session memory, the takes, learning, the files.
+    /// The tabs, and the page chosen: its groups (the last page the takes, learning and
+    /// files first).
+    fn page(&mut self, ui: &mut egui::Ui, setter: Option<&ParamSetter>) {
+        ui.horizontal(|ui| {
+            for (page, name, _) in PAGES {
+                ui.selectable_value(&mut self.page, page, RichText::new(name).size(16.0));
+            }
+        });
+        ui.add_space(6.0);
+        if self.page == Page::VoiceTakesLearn {
+            self.details(ui);
+            ui.add_space(6.0);
+        }
+        let shown = PAGES.iter().find(|(p, ..)| *p == self.page).map_or(&[][..], |(_, _, g)| g);
+        if let Some(setter) = setter {
+            groups(ui, &self.params, setter, shown);
+        }
+    }
+
+    /// The health, the session memory, the takes, learning, the files.
     fn details(&mut self, ui: &mut egui::Ui) {
         ui.label(health(&self.link.health));
         ui.horizontal_wrapped(|ui| {
@@ -740,12 +778,8 @@ impl App {
                 if !self.message.is_empty() {
                     ui.label(&self.message);
                 }
-                ui.add_space(8.0);
-                if let Some(setter) = setter {
-                    groups(ui, &self.params, setter);
-                }
-                ui.separator();
-                self.details(ui);
+                ui.add_space(4.0);
+                self.page(ui, setter);
             });
         });
         self.follow_dialog(&ui.ctx().clone());
@@ -825,9 +859,22 @@ mod tests {
             harness.run();
             harness.get_by_label_contains("Take 1");
             harness.get_by_label("Loading the model…");
-            for (heading, _) in GROUPS {
-                assert!(harness.query_all_by_label(heading).next().is_some(), "{scale}: no group {heading}");
+            // Each page's groups (and the last page's Learn) are on the first screen.
+            for (_, name, shown) in PAGES {
+                harness.get_by_label(name).click();
+                harness.run();
+                let mut headings: Vec<&str> = shown.iter().map(|&g| GROUPS[g].0).collect();
+                if name == PAGES[2].1 {
+                    headings.extend(["Learn", "Choose model…"]);
+                }
+                for heading in headings {
+                    // A group may share its heading with one of its controls (Voice).
+                    let bottom = harness.query_all_by_label(heading).map(|n| n.rect().max.y).fold(f32::MAX, f32::min);
+                    assert!(bottom <= SIZE.1, "{scale}: {heading} is below the fold ({bottom})");
+                }
             }
+            harness.get_by_label(PAGES[0].1).click();
+            harness.run();
             harness.get_by_label("Export");
             harness.get_by_label("Export as…");
             // Regenerate asks the worker to answer again; a switch turns its parameter on.
@@ -837,10 +884,14 @@ mod tests {
             harness.get_by_label("Answer ×4").click();
             harness.run();
             assert_eq!(link.commands.pop(), Some(Command::Variations(4)), "{scale}: Answer ×4 did not ask");
+            harness.get_by_label(PAGES[2].1).click();
+            harness.run();
             assert!(
                 harness.query_all_by_label("Answers per phrase").next().is_some(),
                 "{scale}: no Answers per phrase"
             );
+            harness.get_by_label(PAGES[0].1).click();
+            harness.run();
             // Tap twice: Continuo keeps a tempo of its own; Host tempo gives the host's back.
             harness.get_by_label("Tap").click();
             harness.run();
