@@ -77,7 +77,7 @@ const GROUPS: [(&str, &[&str]); 7] = [
     ("Key, velocity, octave", &["keyf", "vel", "oct", "thru", "inch", "outch"]),
     ("Harmony and feel", &["csplit", "cchan", "fchd", "swing", "human"]),
     ("Voice", &["voice", "sfprog", "level", "mine"]),
-    ("Takes and controls", &["answ", "keep", "savph", "learn", "trnow", "trkeep"]),
+    ("Takes and controls", &["answ", "keep", "next", "savph", "learn", "trnow", "trkeep"]),
 ];
 
 /// The editor's pages, each a tab: its name and its groups (indices into `GROUPS`), so that

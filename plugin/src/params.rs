@@ -106,6 +106,10 @@ pub struct ContinuoParams {
     /// MIDI controller, automation) keeps one take.
     #[id = "keep"]
     pub keep: BoolParam,
+    /// Choose the next of the recent takes (the answers per phrase beside the one played):
+    /// its rising edge steps once, as the editor's Next does; loop mode then plays it.
+    #[id = "next"]
+    pub next_take: BoolParam,
     /// Also write every phrase played into the takes folder.
     #[id = "savph"]
     pub save_phrases: BoolParam,
@@ -537,6 +541,7 @@ impl Default for ContinuoParams {
             velocity: int("Velocity", 0, 0, 127, Some("Follow"), None),
             seed: int("Random seed", 0, 0, 9999, Some("New"), None),
             keep: switch("Keep", false),
+            next_take: switch("Next take", false),
             save_phrases: switch("Save every phrase", true),
             answers: int("Answers per phrase", 1, 1, 4, None, None),
             voice: EnumParam::new("Voice", VoiceChoice::EPiano),

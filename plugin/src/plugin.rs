@@ -57,9 +57,11 @@ pub struct Continuo {
     /// The previous block was bypassed.
     bypassed: bool,
     /// The Keep and Learn parameters were on in the previous block (each acts on its rising
-    /// edge).
+    /// edge, as Next take does with `stepping`).
     keeping: bool,
     learning: bool,
+    /// The Next take parameter was on in the previous block.
+    stepping: bool,
 }
 
 /// Where the default model is looked for: `$CONTINUO_MODEL`; Continuo's per-user
@@ -108,6 +110,7 @@ impl Default for Continuo {
             bypassed: false,
             keeping: false,
             learning: false,
+            stepping: false,
         }
     }
 }
@@ -130,7 +133,8 @@ impl Continuo {
     }
 
     /// What the takes need from this block: the tempo, the answer's velocity and octave,
-    /// whether every phrase is saved, a take to keep on the Keep parameter's rising edge, and
+    /// whether every phrase is saved, a take to keep on the Keep parameter's rising edge, the
+    /// next take chosen on Next take's, and
     /// a learning to start on the Learn parameter's.
     fn follow_takes(&mut self, host: &HostTransport) {
         let p = &self.params;
@@ -146,6 +150,11 @@ impl Continuo {
             self.link.send(Command::Keep);
         }
         self.keeping = keep;
+        let next = p.next_take.value();
+        if next && !self.stepping {
+            self.link.send(Command::Choose(1));
+        }
+        self.stepping = next;
         let learn = p.learn.value();
         if learn && !self.learning {
             self.link.send(Command::Learn);
@@ -386,6 +395,7 @@ impl Plugin for Continuo {
         // Keep and Learn act on a rising edge: a project saved with one on does not act
         // when it is opened.
         self.keeping = self.params.keep.value();
+        self.stepping = self.params.next_take.value();
         self.learning = self.params.learn.value();
         if self.worker.is_none() {
             // Without a worker there is no answer, but the player's notes still pass through,

@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// Parameters a preset leaves alone: the momentary Keep and Learn, and Bypass.
-const NOT_IN_PRESETS: [&str; 3] = ["keep", "learn", "bypass"];
+/// Parameters a preset leaves alone: the momentary Keep, Next take and Learn, and Bypass.
+const NOT_IN_PRESETS: [&str; 4] = ["keep", "next", "learn", "bypass"];
 
 /// A preset: its name and the text of each parameter's value, by parameter id.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -4,7 +4,7 @@
 //! of two billion), and its own integer ranges overflow on values that far out, a panic
 //! that aborts the host where it cannot unwind (issue #24). A value that is not a number
 //! becomes the parameter's default; one of the wrong type is left for nice-plug to refuse.
-//! The Keep and Learn buttons come back released: each acts when it goes on, and a state
+//! The Keep, Next take and Learn buttons come back released: each acts when it goes on, and a state
 //! loaded while the plugin plays must not keep a take or start a learning.
 //!
 //! Runs on the host's main thread, when a state is loaded.
@@ -14,7 +14,7 @@ use nice_plug::plugin::ParamValue;
 use nice_plug::prelude::{FloatRange, IntRange, ParamPtr, Params, PluginState};
 
 /// The buttons a saved state restores released (each acts when it goes on).
-const BUTTONS: [&str; 2] = ["keep", "learn"];
+const BUTTONS: [&str; 3] = ["keep", "next", "learn"];
 
 /// Bring every parameter value of `state` within its parameter's range, and the buttons
 /// released.

@@ -327,9 +327,17 @@ fn the_clap_build_answers_a_phrase_on_the_grid_in_a_host() {
         let mut out = Vec::new();
         // Four answers a phrase: the one played, three more beside it among the recent takes
         // (`--test worker four_answers…` checks them).
-        player.act(processor, true, &[("answ", 4.0)], &mut out);
-        // Keep it (the rising edge of the Keep parameter), then Learn.
+        player.act(processor, false, &[("answ", 4.0)], &mut out);
+        player.act(processor, true, &[], &mut out);
+        // Keep it (the rising edge of the Keep parameter); step to the next of the four
+        // (Next take's rising edge) and keep that too; then Learn.
         let mut ignored = Vec::new();
+        player.act(processor, false, &[("keep", 1.0)], &mut ignored);
+        player.act(processor, false, &[("keep", 0.0)], &mut ignored);
+        player.idle(processor, 1.0, &|| false);
+        player.act(processor, false, &[("next", 1.0)], &mut ignored);
+        player.act(processor, false, &[("next", 0.0)], &mut ignored);
+        player.idle(processor, 0.5, &|| false);
         player.act(processor, false, &[("keep", 1.0)], &mut ignored);
         player.act(processor, false, &[("keep", 0.0)], &mut ignored);
         player.idle(processor, 1.0, &|| false);
@@ -362,8 +370,14 @@ fn the_clap_build_answers_a_phrase_on_the_grid_in_a_host() {
     }
     assert!(sounding.iter().all(|&s| s <= 0), "stuck notes after the transport stopped: {sounding:?}");
 
-    let takes: Vec<_> = std::fs::read_dir(home.path().join("takes")).unwrap().map(|e| e.unwrap().file_name()).collect();
-    assert!(takes.iter().any(|t| t.to_string_lossy().ends_with("-kept.mid")), "no kept take: {takes:?}");
+    let takes: Vec<_> = std::fs::read_dir(home.path().join("takes")).unwrap().map(|e| e.unwrap().path()).collect();
+    let kept: Vec<_> = takes.iter().filter(|t| t.to_string_lossy().ends_with("-kept.mid")).collect();
+    assert_eq!(kept.len(), 2, "the take played and the next of its four kept: {takes:?}");
+    let notes = |path: &PathBuf| {
+        let score = continuo_core::midi::read_midi_file(path, &Default::default()).unwrap();
+        score.notes.iter().map(|n| (n.onset.to_bits(), n.pitch)).collect::<Vec<_>>()
+    };
+    assert_ne!(notes(kept[0]), notes(kept[1]), "Next take chose another answer");
     let learnt = learnt_models(home.path());
     assert_eq!(learnt.len(), 1, "one model learnt from the takes: {learnt:?}");
     let card = std::fs::read_to_string(learnt[0].with_extension("json")).unwrap();
