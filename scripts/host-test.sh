@@ -8,7 +8,9 @@
 # - The standalone app on a JACK dummy server: a phrase is answered (the metronome clicks
 #   until it starts); a new phrase on the answer's sounding pitch is not cut; the sustain
 #   pedal and pitch bend pass through; a MIDI clock with tempo changes and a Stop leads the
-#   answer; SIGINT during an answer leaves no note without its note-off and exits 0.
+#   answer; SIGINT during an answer leaves no note without its note-off and exits 0; its
+#   window's device choice connects its ports on the JACK server at once; it remembers its
+#   settings across a restart.
 # Each check prints the count of answered notes and the worst grid error in samples. A note
 # sent twice or lost while the JACK server had xruns (a client late) says nothing of the
 # plugin: that standalone case runs again, three times at most. An Ardour case runs once.
@@ -264,6 +266,11 @@ if [ -n "${CONTINUO_ARDOUR_ONLY:-}" ]; then
   exit 0
 fi
 start_jack 512
+# The standalone window's device choice on this server: Continuo's ports connected at once
+# (plugin/tests/jack_devices.rs; the features of the test command's last build, so nothing
+# is built again).
+CONTINUO_REQUIRE_JACK=1 cargo test --workspace --locked --features continuo/assert_process_allocs \
+  --test jack_devices -- --nocapture 2>&1 | grep -E "JACK devices|panicked|test result"
 standalone_case "standalone on JACK, with its voice" 14 - --listen continuo:output_1
 standalone_case "standalone: a new phrase on the answer's sounding pitch" 20 - --cut-answer
 standalone_case "standalone: pedal and pitch bend pass through" 14 - --controllers

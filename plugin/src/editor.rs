@@ -7,6 +7,7 @@
 //! thread's data. The window is resizable; it redraws while an answer plays and otherwise
 //! only when something changes.
 
+use crate::device_row::DeviceRow;
 use crate::handle::Shared;
 use crate::harmony_input::chord_of_word;
 use crate::history::History;
@@ -44,8 +45,10 @@ pub struct App {
     presets: PresetRow,
     taps: crate::tap::TapTempo,
     page: Page,
-    /// The standalone's settings, restored when the window opens and kept as they change.
+    /// The standalone's settings, restored when the window opens and kept as they change,
+    /// and its devices.
     remember: Option<Remember>,
+    devices: Option<DeviceRow>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -406,6 +409,7 @@ impl App {
             taps: Default::default(),
             page: Page::default(),
             remember: None,
+            devices: None,
         }
     }
 
@@ -688,6 +692,11 @@ impl App {
         ui.add_space(6.0);
         if self.page == Page::VoiceTakesLearn {
             self.details(ui);
+            if let (Some(row), Some(remember)) = (self.devices.as_mut(), self.remember.as_mut()) {
+                if let Some(said) = row.show(ui, remember) {
+                    self.message = said;
+                }
+            }
             ui.add_space(6.0);
         }
         let shown = PAGES.iter().find(|(p, ..)| *p == self.page).map_or(&[][..], |(_, _, g)| g);
@@ -739,7 +748,10 @@ impl NiceEguiApp for App {
         style(&ctx);
         if gui.plugin_api() == PluginApi::Standalone {
             match standalone_settings::path().map(Remember::open) {
-                Some(Ok(remember)) => self.remember = Some(remember),
+                Some(Ok(remember)) => {
+                    self.devices = Some(DeviceRow::new(remember.devices()));
+                    self.remember = Some(remember);
+                }
                 Some(Err(e)) => self.message = format!("{e}: the defaults play, and the file is left as it is"),
                 None => {}
             }

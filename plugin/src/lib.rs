@@ -7,6 +7,8 @@ pub mod capture;
 pub mod click;
 pub mod clock;
 pub mod closing;
+pub mod device_row;
+pub mod devices;
 pub mod editor;
 pub mod engine;
 pub mod error;

@@ -105,9 +105,21 @@ fn with_remembered_devices(args: Vec<String>) -> Vec<String> {
             return args;
         }
     };
-    let (args, devices) = standalone_settings::with_devices(args, &settings.devices);
-    if devices != settings.devices {
-        settings.devices = devices;
+    let given = standalone_settings::device_args(&args);
+    if given.is_empty() {
+        // A device not there now is left out of this launch, and still remembered.
+        let (present, gone) = continuo::devices::present(
+            &settings.devices,
+            &continuo::devices::alsa_midi_inputs(),
+            &continuo::devices::output_devices(),
+        );
+        for why in gone {
+            eprintln!("continuo: {why}");
+        }
+        return [args, present].concat();
+    }
+    if given != settings.devices {
+        settings.devices = given;
         if let Err(e) = standalone_settings::write(&path, &settings) {
             eprintln!("continuo: the devices are not remembered: {e}");
         }

@@ -1,7 +1,8 @@
 //! The standalone's settings, kept between launches in the per-user folder's
 //! `standalone.json`: every control a preset holds, the model and the SoundFont chosen, and
-//! the devices it was started with. `main` reads the file at launch: a command line that
-//! names no device gets the remembered ones, and one that names any is remembered instead.
+//! the devices it was started with or chosen in its window (`crate::devices`). `main` reads
+//! the file at launch: a command line that names no device gets the remembered ones (those
+//! that are there), and one that names any is remembered instead.
 //! The window restores the controls, model and SoundFont when it opens, and writes them
 //! when they change (at most once a second, durably: a crash mid-write leaves the old file).
 //! A file that cannot be read is named with why, and the defaults play. Main and GUI
@@ -99,18 +100,6 @@ pub fn device_args(args: &[String]) -> Vec<String> {
     found
 }
 
-/// The command line to start with, and the devices to remember: `args` as given when they
-/// name a device (those are remembered), else with the `remembered` devices added.
-pub fn with_devices(args: Vec<String>, remembered: &[String]) -> (Vec<String>, Vec<String>) {
-    let given = device_args(&args);
-    if !given.is_empty() {
-        return (args, given);
-    }
-    let mut args = args;
-    args.extend(remembered.iter().cloned());
-    (args, remembered.to_vec())
-}
-
 /// The window's side: the settings to restore once, then the ones last written.
 #[derive(Debug)]
 pub struct Remember {
@@ -135,6 +124,17 @@ impl Remember {
             self.last_write = Instant::now();
         }
         restore
+    }
+
+    /// The devices remembered.
+    pub fn devices(&self) -> &[String] {
+        &self.written.devices
+    }
+
+    /// Remember `devices` for the next launch, now.
+    pub fn set_devices(&mut self, devices: Vec<String>) -> Result<(), PluginError> {
+        self.written.devices = devices;
+        write(&self.path, &self.written)
     }
 
     /// Write `now` (the devices kept as they are) if it changed and `WRITE_EVERY` has passed
@@ -181,23 +181,11 @@ mod tests {
     }
 
     #[test]
-    fn a_launch_without_devices_gets_the_remembered_ones() {
-        let remembered = strings(&["--backend", "jack", "--connect-jack-midi-input", "keys:out"]);
-        let (args, kept) = with_devices(strings(&["continuo", "--tempo", "90"]), &remembered);
-        assert_eq!(
-            args,
-            strings(&["continuo", "--tempo", "90", "--backend", "jack", "--connect-jack-midi-input", "keys:out"])
-        );
-        assert_eq!(kept, remembered);
-    }
-
-    #[test]
-    fn a_launch_that_names_a_device_is_remembered_instead() {
-        let remembered = strings(&["--backend", "jack"]);
-        let given = strings(&["continuo", "-b", "alsa", "--midi-input=Keystation", "--tempo", "90"]);
-        let (args, kept) = with_devices(given.clone(), &remembered);
-        assert_eq!(args, given);
-        assert_eq!(kept, strings(&["-b", "alsa", "--midi-input=Keystation"]));
+    fn the_device_options_of_a_command_line_are_found_as_given() {
+        let given =
+            strings(&["continuo", "-b", "alsa", "--midi-input=Keystation", "--tempo", "90", "--output-device", "USB"]);
+        assert_eq!(device_args(&given), strings(&["-b", "alsa", "--midi-input=Keystation", "--output-device", "USB"]));
+        assert!(device_args(&strings(&["continuo", "--tempo", "90"])).is_empty());
     }
 
     #[test]
