@@ -143,6 +143,16 @@ fn home() -> &'static tempfile::TempDir {
     })
 }
 
+/// The built plugin loaded, made and activated (at `SR`, blocks of up to `BLOCK`).
+fn activated() -> (PluginInstance<TestHost>, StoppedPluginAudioProcessor<TestHost>) {
+    let library = plugin_library();
+    let entry = unsafe { PluginEntry::load(&library) }.unwrap_or_else(|e| panic!("{}: {e:?}", library.display()));
+    let mut instance = instance(&entry);
+    let config = PluginAudioConfiguration { sample_rate: SR, min_frames_count: 1, max_frames_count: BLOCK };
+    let processor = instance.activate(|_, _| (), config).expect("the plugin activates");
+    (instance, processor)
+}
+
 /// The plugin instantiated from this build's library, by a host of the test's own.
 fn instance(entry: &PluginEntry) -> PluginInstance<TestHost> {
     let factory = entry.get_plugin_factory().expect("a plugin factory");
@@ -396,11 +406,7 @@ fn the_clap_build_answers_a_phrase_on_the_grid_in_a_host() {
 fn the_clap_build_answers_over_the_players_chords_and_is_not_cut_by_them() {
     let _alone = ALONE.lock().unwrap_or_else(|e| e.into_inner());
     let _home = home();
-    let library = plugin_library();
-    let entry = unsafe { PluginEntry::load(&library) }.unwrap_or_else(|e| panic!("{}: {e:?}", library.display()));
-    let mut instance = instance(&entry);
-    let config = PluginAudioConfiguration { sample_rate: SR, min_frames_count: 1, max_frames_count: BLOCK };
-    let processor = instance.activate(|_, _| (), config).expect("the plugin activates");
+    let (mut instance, processor) = activated();
     let progression: [[u8; 3]; 4] = [[48, 52, 55], [45, 48, 52], [41, 45, 48], [43, 47, 50]];
     let mut notes: Vec<(f64, bool, u8)> = [72u8, 74, 76, 77, 79, 77, 76, 74]
         .into_iter()
@@ -456,11 +462,7 @@ fn the_clap_build_answers_over_the_players_chords_and_is_not_cut_by_them() {
 fn the_clap_build_follows_a_midi_clock_through_a_tempo_change_and_its_stop() {
     let _alone = ALONE.lock().unwrap_or_else(|e| e.into_inner());
     let _home = home();
-    let library = plugin_library();
-    let entry = unsafe { PluginEntry::load(&library) }.unwrap_or_else(|e| panic!("{}: {e:?}", library.display()));
-    let mut instance = instance(&entry);
-    let config = PluginAudioConfiguration { sample_rate: SR, min_frames_count: 1, max_frames_count: BLOCK };
-    let processor = instance.activate(|_, _| (), config).expect("the plugin activates");
+    let (mut instance, processor) = activated();
     let (ticks, stop, mut events) = clock_events(&[(0, 100.0), (12, 140.0)], 20);
     for (i, pitch) in [72u8, 74, 76, 77, 79, 77, 76, 74].into_iter().enumerate() {
         let on = ticks[(4 + i) * 24];
@@ -585,11 +587,7 @@ fn hostile_block(dice: &mut Dice, input: &mut EventBuffer, len: u32, most: u64) 
 fn hostile_midi_never_sticks_a_note_or_a_key() {
     let _alone = ALONE.lock().unwrap_or_else(|e| e.into_inner());
     home();
-    let library = plugin_library();
-    let entry = unsafe { PluginEntry::load(&library) }.unwrap_or_else(|e| panic!("{}: {e:?}", library.display()));
-    let mut instance = instance(&entry);
-    let config = PluginAudioConfiguration { sample_rate: SR, min_frames_count: 1, max_frames_count: BLOCK };
-    let processor = instance.activate(|_, _| (), config).expect("the plugin activates");
+    let (mut instance, processor) = activated();
     let (processor, (blocks, events, out, again)) = on_the_audio_thread(processor, |player, processor| {
         player.idle(processor, 1.0, &|| false);
         let mut out = Vec::new();
