@@ -134,8 +134,7 @@ impl Continuo {
 
     /// What the takes need from this block: the tempo, the answer's velocity and octave,
     /// whether every phrase is saved, a take to keep on the Keep parameter's rising edge, the
-    /// next take chosen on Next take's, and
-    /// a learning to start on the Learn parameter's.
+    /// next take chosen on Next take's, and a learning to start on the Learn parameter's.
     fn follow_takes(&mut self, host: &HostTransport) {
         let p = &self.params;
         if let Some(bpm) = host.tempo.filter(|t| t.is_finite() && *t > 0.0) {
