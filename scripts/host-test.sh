@@ -41,7 +41,9 @@ cleanup() {
   if [ -n "${CONTINUO_KEEP_HOST_TEST:-}" ]; then echo "host test: kept $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
-# A throw-away HOME keeps the test away from the user's plugins, settings and models.
+# A throw-away HOME keeps the test away from the user's plugins, settings and models
+# (cargo, run below once, keeps the user's own).
+user_home=$HOME
 export HOME=$work/home
 mkdir -p "$HOME/.vst3"
 cp -r "$bundle" "$HOME/.vst3/"
@@ -269,8 +271,10 @@ start_jack 512
 # The standalone window's device choice on this server: Continuo's ports connected at once
 # (plugin/tests/jack_devices.rs; the features of the test command's last build, so nothing
 # is built again).
-CONTINUO_REQUIRE_JACK=1 cargo test --workspace --locked --features continuo/assert_process_allocs \
-  --test jack_devices -- --nocapture 2>&1 | grep -E "JACK devices|panicked|test result"
+CONTINUO_REQUIRE_JACK=1 HOME=$user_home cargo test --workspace --locked --features continuo/assert_process_allocs \
+  --test jack_devices -- --nocapture >"$work/jack_devices.log" 2>&1 \
+  || { tail -n 30 "$work/jack_devices.log"; echo "host test: the JACK devices test failed" >&2; exit 1; }
+grep -E "JACK devices" "$work/jack_devices.log"
 standalone_case "standalone on JACK, with its voice" 14 - --listen continuo:output_1
 standalone_case "standalone: a new phrase on the answer's sounding pitch" 20 - --cut-answer
 standalone_case "standalone: pedal and pitch bend pass through" 14 - --controllers
