@@ -156,16 +156,20 @@ pub fn option_value<'a>(args: &'a [String], option: &str) -> Option<&'a str> {
     })
 }
 
+/// The devices there now, listed only when asked (listing opens the system's MIDI and
+/// audio, which a launch that remembers no such device need not do).
+type Listing<'a> = &'a dyn Fn() -> Vec<String>;
+
 /// Remembered device options with those naming a MIDI input or output device that is not
 /// among `midi_inputs` / `outputs` now left out (nice-plug refuses to start with a device
 /// it cannot find); what was left out, said.
-pub fn present(args: &[String], midi_inputs: &[String], outputs: &[String]) -> (Vec<String>, Vec<String>) {
+pub fn present(args: &[String], midi_inputs: Listing, outputs: Listing) -> (Vec<String>, Vec<String>) {
     let mut args = args.to_vec();
     let mut gone = Vec::new();
     for (option, available, what) in [(MIDI_INPUT, midi_inputs, "MIDI input"), (OUTPUT_DEVICE, outputs, "audio output")]
     {
         if let Some(value) = option_value(&args, option).map(str::to_string) {
-            if !available.contains(&value) {
+            if !available().contains(&value) {
                 gone.push(format!("the remembered {what} '{value}' is not there: starting without it"));
                 args = with_option(&args, option, None);
             }
@@ -197,7 +201,7 @@ mod tests {
     #[test]
     fn a_remembered_device_that_is_gone_is_left_out_and_said() {
         let args = strings(&["--backend", "alsa", "--midi-input", "Keystation 49", "--output-device", "USB Audio"]);
-        let (kept, gone) = present(&args, &strings(&["Midi Through:0"]), &strings(&["USB Audio"]));
+        let (kept, gone) = present(&args, &|| strings(&["Midi Through:0"]), &|| strings(&["USB Audio"]));
         assert_eq!(kept, strings(&["--backend", "alsa", "--output-device", "USB Audio"]));
         assert_eq!(gone, ["the remembered MIDI input 'Keystation 49' is not there: starting without it"]);
     }

@@ -110,8 +110,8 @@ fn with_remembered_devices(args: Vec<String>) -> Vec<String> {
         // A device not there now is left out of this launch, and still remembered.
         let (present, gone) = continuo::devices::present(
             &settings.devices,
-            &continuo::devices::alsa_midi_inputs(),
-            &continuo::devices::output_devices(),
+            &continuo::devices::alsa_midi_inputs,
+            &continuo::devices::output_devices,
         );
         for why in gone {
             eprintln!("continuo: {why}");
